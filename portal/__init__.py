@@ -1,0 +1,1 @@
+"""Billing Portal: a client billing portal for agencies and small service businesses."""

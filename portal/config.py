@@ -1,0 +1,74 @@
+"""Settings: the only module that reads environment variables."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-only-secret-change-me"
+DEFAULT_STORAGE_SECRET = "dev-only-storage-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Every knob the portal has, read from the environment (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    portal_env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite://data/portal.sqlite3"
+    secret_key: str = DEFAULT_SECRET
+    storage_secret: str = DEFAULT_STORAGE_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    auto_migrate: bool = True
+
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "billing@localhost"
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+
+    nicegui_redis_url: str = ""
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    impersonation_minutes: int = Field(default=30, ge=1)
+    jobs_enabled: bool = True
+
+    @property
+    def is_production(self) -> bool:
+        """True when the portal must refuse unsafe defaults."""
+        return self.portal_env == "production"
+
+    @cached_property
+    def fernet_key(self) -> bytes:
+        """A Fernet key derived from SECRET_KEY, for secrets encrypted at rest."""
+        digest = hashlib.sha256(b"portal-fernet:" + self.secret_key.encode()).digest()
+        return base64.urlsafe_b64encode(digest)
+
+    def check_production_safety(self) -> None:
+        """Refuse to start in production with the development secrets."""
+        if not self.is_production:
+            return
+        problems = []
+        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if self.storage_secret == DEFAULT_STORAGE_SECRET or len(self.storage_secret) < 32:
+            problems.append("STORAGE_SECRET must be set to a random value of at least 32 characters")
+        if problems:
+            raise SystemExit("Refusing to start in production: " + "; ".join(problems) + ".")
+
+
+def get_settings() -> Settings:
+    """Read the settings afresh (tests change the environment between runs)."""
+    return Settings()

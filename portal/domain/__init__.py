@@ -1,0 +1,1 @@
+"""Pure domain logic: money, tax, allocation, statuses, tokens. No I/O here."""

@@ -1,0 +1,275 @@
+"""Status enums with explicit transition tables, and the other enums of the model with human labels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum, StrEnum
+from typing import TypeVar
+
+from portal.domain.errors import IllegalTransition
+
+S = TypeVar("S", bound=StrEnum)
+
+
+class InvoiceStatus(StrEnum):
+    """Lifecycle of an invoice."""
+
+    draft = "draft"
+    open = "open"
+    paid = "paid"
+    deleted = "deleted"
+
+
+class BillingRequestStatus(StrEnum):
+    """Lifecycle of a billing request (expires 24 hours after sending)."""
+
+    pending = "pending"
+    paid = "paid"
+    expired = "expired"
+    deleted = "deleted"
+
+
+class CreditRequestStatus(StrEnum):
+    """Lifecycle of a credit request."""
+
+    pending = "pending"
+    paid = "paid"
+    deleted = "deleted"
+
+
+class QuoteStatus(StrEnum):
+    """Lifecycle of an estimate or a proposal."""
+
+    draft = "draft"
+    sent = "sent"
+    approved = "approved"
+    declined = "declined"
+    expired = "expired"
+    converted = "converted"
+
+
+class SubscriptionStatus(StrEnum):
+    """Lifecycle of a subscription."""
+
+    incomplete = "incomplete"
+    trialing = "trialing"
+    active = "active"
+    past_due = "past_due"
+    canceled = "canceled"
+
+
+class PaymentStatus(StrEnum):
+    """Lifecycle of a payment."""
+
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+    refunded = "refunded"
+    partially_refunded = "partially_refunded"
+
+
+class Role(StrEnum):
+    """What a user may see and do."""
+
+    admin = "admin"
+    staff = "staff"
+    client = "client"
+
+
+class PaymentSource(StrEnum):
+    """Whether a payment came through the gateway or was recorded by staff."""
+
+    online = "online"
+    offline = "offline"
+
+
+class PaymentMethodKind(StrEnum):
+    """Kind of a saved payment method."""
+
+    card = "card"
+    bank_transfer = "bank_transfer"
+    direct_debit = "direct_debit"
+
+
+class OfflineMethod(StrEnum):
+    """How an offline payment was made."""
+
+    cash = "cash"
+    bank_transfer = "bank_transfer"
+    cheque = "cheque"
+    direct_debit = "direct_debit"
+    other = "other"
+
+
+class BillingType(StrEnum):
+    """Whether a billing request is paid once or recurs."""
+
+    one_time = "one_time"
+    recurring = "recurring"
+
+
+class Interval(StrEnum):
+    """Recurrence interval of a plan or subscription."""
+
+    day = "day"
+    week = "week"
+    month = "month"
+    year = "year"
+
+
+class CreditReason(StrEnum):
+    """Why a credit ledger entry exists (positive entries add credit, negative ones use it)."""
+
+    overpayment = "overpayment"
+    adjustment = "adjustment"
+    applied_to_invoice = "applied_to_invoice"
+    refund_to_credit = "refund_to_credit"
+    payment_unmatched = "payment_unmatched"
+
+
+class OutboxStatus(StrEnum):
+    """Delivery state of a queued email."""
+
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
+def _table(rows: Mapping[S, set[S]]) -> dict[S, frozenset[S]]:
+    """Freeze a transition table."""
+    return {state: frozenset(targets) for state, targets in rows.items()}
+
+
+_I, _B, _C, _Q, _S, _P = (
+    InvoiceStatus,
+    BillingRequestStatus,
+    CreditRequestStatus,
+    QuoteStatus,
+    SubscriptionStatus,
+    PaymentStatus,
+)
+
+INVOICE_TRANSITIONS = _table(
+    {
+        _I.draft: {_I.open, _I.deleted},
+        _I.open: {_I.paid, _I.deleted},
+        _I.paid: {_I.open},  # a refund reopens it
+        _I.deleted: set(),
+    }
+)
+BILLING_REQUEST_TRANSITIONS = _table(
+    {
+        _B.pending: {_B.paid, _B.expired, _B.deleted},
+        _B.expired: {_B.deleted},
+        _B.paid: set(),
+        _B.deleted: set(),
+    }
+)
+CREDIT_REQUEST_TRANSITIONS = _table(
+    {_C.pending: {_C.paid, _C.deleted}, _C.paid: set(), _C.deleted: set()},
+)
+QUOTE_TRANSITIONS = _table(
+    {
+        _Q.draft: {_Q.sent},
+        _Q.sent: {_Q.approved, _Q.declined, _Q.expired},
+        _Q.approved: {_Q.converted},
+        _Q.declined: set(),
+        _Q.expired: set(),
+        _Q.converted: set(),
+    }
+)
+SUBSCRIPTION_TRANSITIONS = _table(
+    {
+        _S.incomplete: {_S.trialing, _S.active, _S.canceled},
+        _S.trialing: {_S.active, _S.past_due, _S.canceled},
+        _S.active: {_S.past_due, _S.canceled},
+        _S.past_due: {_S.active, _S.canceled},
+        _S.canceled: set(),
+    }
+)
+PAYMENT_TRANSITIONS = _table(
+    {
+        _P.pending: {_P.succeeded, _P.failed},
+        _P.succeeded: {_P.partially_refunded, _P.refunded},
+        _P.partially_refunded: {_P.partially_refunded, _P.refunded},
+        _P.failed: set(),
+        _P.refunded: set(),
+    }
+)
+
+TRANSITIONS: dict[type[StrEnum], Mapping[StrEnum, frozenset[StrEnum]]] = {
+    InvoiceStatus: INVOICE_TRANSITIONS,
+    BillingRequestStatus: BILLING_REQUEST_TRANSITIONS,
+    CreditRequestStatus: CREDIT_REQUEST_TRANSITIONS,
+    QuoteStatus: QUOTE_TRANSITIONS,
+    SubscriptionStatus: SUBSCRIPTION_TRANSITIONS,
+    PaymentStatus: PAYMENT_TRANSITIONS,
+}
+
+_SUBJECTS: dict[type[StrEnum], str] = {
+    InvoiceStatus: "invoice",
+    BillingRequestStatus: "billing request",
+    CreditRequestStatus: "credit request",
+    QuoteStatus: "quote",
+    SubscriptionStatus: "subscription",
+    PaymentStatus: "payment",
+}
+
+_LABELS: dict[str, str] = {
+    "one_time": "One-time",
+    "payment_unmatched": "Unmatched payment",
+}
+
+
+def label(value: Enum) -> str:
+    """Human label of an enum value: 'Pending', 'Bank transfer', 'Past due', 'One-time'."""
+    raw = str(value.value)
+    return _LABELS.get(raw, raw.replace("_", " ").capitalize())
+
+
+def _coerce(current: S, new: S | str) -> S:
+    """Return `new` as a member of `current`'s enum; a member of another enum is a TypeError."""
+    kind = type(current)
+    if kind not in TRANSITIONS:
+        raise TypeError(f"{kind.__name__} has no transition table")
+    if isinstance(new, Enum) and not isinstance(new, kind):
+        raise TypeError(f"cannot compare {kind.__name__} with {type(new).__name__}")
+    return kind(new)
+
+
+def allowed_next(current: S) -> frozenset[S]:
+    """The statuses `current` may change to."""
+    return TRANSITIONS[type(current)][current]  # type: ignore[return-value]
+
+
+def can_transition(current: S, new: S | str) -> bool:
+    """True when the table allows `current` -> `new`."""
+    return _coerce(current, new) in allowed_next(current)
+
+
+def _article(word: str) -> str:
+    """'A' or 'An' for the word that follows."""
+    return "An" if word[:1].lower() in "aeiou" else "A"
+
+
+def check_transition(current: S, new: S | str, *, subject: str | None = None) -> None:
+    """Raise IllegalTransition unless the table allows `current` -> `new` (`subject` e.g. 'estimate')."""
+    target = _coerce(current, new)
+    if target in allowed_next(current):
+        return
+    noun = subject or _SUBJECTS[type(current)]
+    if target == current:
+        raise IllegalTransition(f"The {noun} is already {label(current).lower()}.")
+    adjective, wanted = label(current).lower(), label(target).lower()
+    raise IllegalTransition(f"{_article(adjective)} {adjective} {noun} cannot become {wanted}.")
+
+
+def invoice_status_after(total_minor: int, allocated_minor: int, current: InvoiceStatus) -> InvoiceStatus:
+    """Open or paid after money moves on an open or paid invoice; draft and deleted invoices raise."""
+    if current in (InvoiceStatus.draft, InvoiceStatus.deleted):
+        article = _article(current.value).lower()
+        raise IllegalTransition(f"Payments cannot be applied to {article} {current} invoice.")
+    if allocated_minor < 0 or total_minor < 0 or allocated_minor > total_minor:
+        raise ValueError(f"allocated {allocated_minor} does not fit an invoice total of {total_minor}")
+    return InvoiceStatus.paid if allocated_minor == total_minor else InvoiceStatus.open

@@ -1,0 +1,43 @@
+"""Entry point: settings, database start/stop, routes and pages, static files, ui.run."""
+
+from pathlib import Path
+
+from nicegui import app, ui
+
+from portal import auth, pages
+from portal.config import get_settings
+from portal.db.lifecycle import install_lifespan
+from portal.jobs import JobRunner
+from portal.services import passwords
+
+ROOT = Path(__file__).parent
+
+settings = get_settings()
+settings.check_production_safety()
+
+install_lifespan(app, database_url=settings.database_url, auto_migrate=settings.auto_migrate)
+app.add_static_files("/static", ROOT / "static")
+auth.register_routes()
+pages.register_all()
+
+jobs = JobRunner()
+app.on_startup(passwords.warm_up)
+if settings.jobs_enabled:
+    app.on_startup(jobs.start)
+    app.on_shutdown(jobs.stop)
+
+if __name__ in {"__main__", "__mp_main__"}:
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title="Billing Portal",
+        favicon=ROOT / "static" / "favicon.png",
+        storage_secret=settings.storage_secret,
+        session_middleware_kwargs={
+            "same_site": "lax",
+            "https_only": settings.public_url.startswith("https://"),
+        },
+        reload=False,
+        show=False,
+        language="en-GB",
+    )

@@ -1,0 +1,1 @@
+"""Reusable NiceGUI pieces: the frame with role navigation, badges, money labels."""

@@ -1,0 +1,48 @@
+"""Background work on a timer, inside the portal process: expire billing requests (more jobs follow)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from portal.services import billing_requests
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[int]]
+JOBS: list[tuple[str, Job, float]] = [
+    ("expire billing requests", billing_requests.expire_due, 60.0),
+]
+
+
+async def _loop(name: str, job: Job, every: float) -> None:
+    while True:
+        try:
+            done = await job()
+            if done:
+                log.info("job %s: %d row(s)", name, done)
+        except Exception:
+            log.exception("job %s failed", name)
+        await asyncio.sleep(every)
+
+
+class JobRunner:
+    """Starts each job's loop on app start-up and cancels them on shutdown."""
+
+    def __init__(self) -> None:
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start every job loop."""
+        self.tasks = [asyncio.create_task(_loop(name, job, every)) for name, job, every in JOBS]
+
+    async def stop(self) -> None:
+        """Cancel the loops and wait for them to end."""
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks = []

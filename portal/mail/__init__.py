@@ -1,0 +1,1 @@
+"""Mail: SMTP sending (aiosmtplib), templates, the outbox worker."""

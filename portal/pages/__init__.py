@@ -1,0 +1,12 @@
+"""One module per screen; `register_all` adds every page to the app (main.py calls it)."""
+
+from __future__ import annotations
+
+
+def register_all() -> None:
+    """Register every page (again, when tests execute main.py anew)."""
+    from portal.pages import admin, billing, login
+
+    login.register()
+    billing.register()
+    admin.register()

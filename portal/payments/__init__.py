@@ -1,0 +1,1 @@
+"""Payment gateways: the PaymentGateway protocol, Stripe, the built-in sandbox, webhooks."""

@@ -1,0 +1,1 @@
+"""Use cases: async, keyword-only functions, one transaction each, permission checks inside."""

@@ -1,0 +1,184 @@
+"""Invoices: create with taxed lines, list, amounts due (total minus allocations)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
+
+from portal.db.models import Allocation, Client, Invoice, InvoiceLine
+from portal.domain.errors import InvalidInput, NotFound
+from portal.domain.money import normalize_currency
+from portal.domain.status import InvoiceStatus
+from portal.domain.tax import LineInput, invoice_totals, line_amounts
+from portal.services import audit
+from portal.services.actors import Actor, check_client_access, require_staff
+from portal.services.clock import today
+from portal.services.numbering import next_number
+from portal.services.organization import get_organization
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    """One line as staff enter it: date, service, quantity, unit price (minor units), tax."""
+
+    description: str
+    quantity: Decimal
+    unit_price_minor: int
+    tax_rate: Decimal = Decimal(0)
+    tax_name: str = ""
+    date: date | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    """An invoice as lists show it."""
+
+    id: int
+    number: str
+    client_id: int
+    status: str
+    currency: str
+    issue_date: date
+    due_date: date
+    total_minor: int
+    amount_due_minor: int
+
+    @property
+    def is_overdue(self) -> bool:
+        """Open and past its due date."""
+        return self.status == InvoiceStatus.open and self.due_date < today()
+
+
+def _check_lines(lines: Sequence[LineDraft]) -> list[LineInput]:
+    if not lines:
+        raise InvalidInput("Add at least one line.", field="lines")
+    inputs = []
+    for index, line in enumerate(lines, start=1):
+        if not line.description.strip():
+            raise InvalidInput(f"Line {index}: describe the service.", field="description")
+        try:
+            quantity = Decimal(line.quantity)
+            rate = Decimal(line.tax_rate)
+        except (InvalidOperation, TypeError) as exc:
+            raise InvalidInput(f"Line {index}: quantity and tax must be numbers.", field="quantity") from exc
+        item = LineInput(quantity=quantity, unit_price_minor=line.unit_price_minor, tax_rate=rate)
+        try:
+            line_amounts(item)
+        except InvalidInput as exc:
+            raise InvalidInput(f"Line {index}: {exc.message}", field=exc.field) from exc
+        inputs.append(item)
+    return inputs
+
+
+async def create_invoice(
+    *,
+    actor: Actor,
+    client_id: int,
+    lines: Sequence[LineDraft],
+    due_date: date,
+    issue_date: date | None = None,
+    currency: str | None = None,
+    notes: str = "",
+    send: bool = True,
+) -> int:
+    """Create an invoice with its lines; `send` numbers it and opens it for payment."""
+    require_staff(actor)
+    client = await Client.get_or_none(id=client_id)
+    if client is None:
+        raise NotFound("That client does not exist.")
+    currency = normalize_currency(currency or client.currency)
+    issue_date = issue_date or today()
+    if due_date < issue_date:
+        raise InvalidInput("The due date cannot be before the issue date.", field="due_date")
+    inputs = _check_lines(lines)
+    totals = invoice_totals(inputs)
+    org = await get_organization()
+    async with in_transaction():
+        number = None
+        if send:
+            number = await next_number(kind="invoice", pattern=org.invoice_number_pattern, on=issue_date)
+        invoice = await Invoice.create(
+            client_id=client.id,
+            number=number,
+            status=InvoiceStatus.open if send else InvoiceStatus.draft,
+            currency=currency,
+            issue_date=issue_date,
+            due_date=due_date,
+            notes=notes,
+            subtotal_minor=totals.subtotal_minor,
+            tax_minor=totals.tax_minor,
+            total_minor=totals.total_minor,
+            created_by_id=actor.user_id,
+        )
+        for position, (draft, item) in enumerate(zip(lines, inputs, strict=True)):
+            amounts = line_amounts(item)
+            await InvoiceLine.create(
+                invoice_id=invoice.id,
+                position=position,
+                date=draft.date,
+                description=draft.description.strip(),
+                quantity=item.quantity,
+                unit_price_minor=item.unit_price_minor,
+                tax_name=draft.tax_name,
+                tax_rate=item.tax_rate,
+                net_minor=amounts.net_minor,
+                tax_minor=amounts.tax_minor,
+                gross_minor=amounts.gross_minor,
+            )
+        await audit.record(
+            actor=actor, action="invoice.create", subject=f"invoice:{invoice.id}", client_id=client.id
+        )
+    return invoice.id
+
+
+async def allocated_by_invoice(invoice_ids: Sequence[int]) -> dict[int, int]:
+    """Sum of allocations per invoice (one query)."""
+    if not invoice_ids:
+        return {}
+    rows = (
+        await Allocation.filter(invoice_id__in=list(invoice_ids))
+        .group_by("invoice_id")
+        .annotate(total=Sum("amount_minor"))
+        .values("invoice_id", "total")
+    )
+    return {row["invoice_id"]: int(row["total"] or 0) for row in rows}
+
+
+def _summaries(invoices: Sequence[Invoice], allocated: dict[int, int]) -> list[InvoiceSummary]:
+    return [
+        InvoiceSummary(
+            id=inv.id,
+            number=inv.number or f"Draft {inv.id}",
+            client_id=inv.client_id,
+            status=inv.status,
+            currency=inv.currency,
+            issue_date=inv.issue_date,
+            due_date=inv.due_date,
+            total_minor=inv.total_minor,
+            amount_due_minor=inv.total_minor - allocated.get(inv.id, 0),
+        )
+        for inv in invoices
+    ]
+
+
+async def open_invoices(*, actor: Actor, client_id: int) -> list[InvoiceSummary]:
+    """A client's unpaid invoices, oldest due first (clients see only their own)."""
+    check_client_access(actor, client_id)
+    invoices = await Invoice.filter(client_id=client_id, status=InvoiceStatus.open).order_by("due_date", "id")
+    allocated = await allocated_by_invoice([inv.id for inv in invoices])
+    return _summaries(invoices, allocated)
+
+
+async def get_invoice_summary(*, actor: Actor, invoice_id: int) -> InvoiceSummary:
+    """One invoice; another client's id is 'not found'."""
+    invoice = await Invoice.get_or_none(id=invoice_id)
+    if invoice is None or (invoice.status == InvoiceStatus.draft and not actor.is_staff):
+        raise NotFound("That invoice does not exist.")
+    check_client_access(actor, invoice.client_id)
+    allocated = await allocated_by_invoice([invoice.id])
+    return _summaries([invoice], allocated)[0]

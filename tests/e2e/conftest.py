@@ -1,0 +1,185 @@
+"""End-to-end fixtures: a real portal server on loopback and a real headless Chromium.
+
+The server runs as a subprocess against a fresh SQLite database holding the demo data; the
+browser is driven through selenium and chromedriver (both from Debian packages).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+STARTUP_TIMEOUT = 60.0
+# NiceGUI changes behaviour when it believes it runs under pytest: keep these out of the server.
+TEST_ONLY_VARIABLES = ("PYTEST_CURRENT_TEST", "NICEGUI_USER_SIMULATION", "NICEGUI_SCREEN_TEST_PORT")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(could not read {path}: {exc})"
+
+
+def _server_env(database_url: str, port: int | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
+    env["DATABASE_URL"] = database_url
+    env["JOBS_ENABLED"] = "false"
+    env["PYTHONUNBUFFERED"] = "1"
+    if port is not None:
+        env["HOST"] = "127.0.0.1"
+        env["PORT"] = str(port)
+        env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+def _run_cli(args: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "portal", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`python -m portal {' '.join(args)}` failed with exit code {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}",
+            pytrace=False,
+        )
+
+
+def _login_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def portal_server() -> Iterator[str]:
+    """Start the portal with the demo data on a free loopback port; yield its base URL."""
+    workdir = Path(tempfile.mkdtemp(prefix="portal-e2e-"))
+    database_url = f"sqlite:///{workdir / 'portal.sqlite3'}"
+    _run_cli(["migrate"], _server_env(database_url))
+    _run_cli(["demo"], _server_env(database_url))
+
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = workdir / "server.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "main.py"],
+        cwd=REPO_ROOT,
+        env=_server_env(database_url, port),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"The portal server exited with code {process.returncode} during startup.\n"
+                    f"Server output ({log_path}):\n{_tail(log_path)}",
+                    pytrace=False,
+                )
+            if _login_status(f"{base_url}/login") == 200:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"The portal server did not answer GET /login with 200 within {STARTUP_TIMEOUT:.0f} s.\n"
+                    f"Server output ({log_path}):\n{_tail(log_path)}",
+                    pytrace=False,
+                )
+            time.sleep(0.25)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    """A fresh headless Chromium (own profile directory) driven by selenium."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
+    if missing:
+        message = (
+            f"End-to-end tests need Chromium and chromedriver; missing: {', '.join(missing)} "
+            "(install the Debian packages `chromium` and `chromium-driver`)."
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        # The only allowed skip: on a developer machine without Chromium. CI=true turns it into a failure.
+        pytest.skip(message)
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    profile_dir = tempfile.mkdtemp(prefix="portal-e2e-chromium-")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile_dir}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """`artifacts/` under the repository root (created if needed): screenshots go here."""
+    path = REPO_ROOT / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

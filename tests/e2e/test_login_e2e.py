@@ -1,0 +1,129 @@
+"""Sign-in through the real login form in a real browser, and the role guard seen from the browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+CLIENT_EMAIL = "client@demo.test"
+ADMIN_EMAIL = "admin@demo.test"
+DEMO_PASSWORD = "demo-password"
+WAIT_SECONDS = 20
+
+SIGN_IN_BUTTON = (By.XPATH, "//button[normalize-space(.)='Sign in']")
+INVOICE_NUMBER_CELLS = (By.XPATH, "//table//td[starts-with(normalize-space(.), 'INV-')]")
+
+
+def _wait(driver: WebDriver) -> WebDriverWait:
+    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1)
+
+
+def _path_is(path: str) -> Callable[[WebDriver], bool]:
+    return lambda driver: urlsplit(driver.current_url).path == path
+
+
+def _text(text: str) -> tuple[str, str]:
+    """An element whose own visible text is exactly `text` (labels, titles, messages)."""
+    return (By.XPATH, f"//body//*[normalize-space(text())='{text}']")
+
+
+def _wait_visible(driver: WebDriver, locator: tuple[str, str]) -> WebElement:
+    """The first visible element matching `locator` (the same text can also sit in a hidden element)."""
+    return _wait(driver).until(EC.visibility_of_any_elements_located(locator))[0]
+
+
+def _fill_login_form(driver: WebDriver, email: str, password: str) -> WebElement:
+    """Type the credentials into the rendered login form; return the password input."""
+    email_input = _wait_visible(driver, (By.NAME, "email"))
+    email_input.clear()
+    email_input.send_keys(email)
+    password_input = _wait_visible(driver, (By.NAME, "password"))
+    password_input.clear()
+    password_input.send_keys(password)
+    return password_input
+
+
+def _sign_in(driver: WebDriver, base_url: str, email: str, password: str) -> None:
+    driver.get(f"{base_url}/login")
+    _fill_login_form(driver, email, password)
+    _wait(driver).until(EC.element_to_be_clickable(SIGN_IN_BUTTON)).click()
+
+
+def _wait_for_billing(driver: WebDriver) -> None:
+    _wait(driver).until(_path_is("/billing"))
+    _wait_visible(driver, _text("My Billing"))
+    _wait_visible(driver, _text("Ada Lovelace"))
+
+
+def _body_text(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def test_client_signs_in_and_sees_open_invoices(
+    portal_server: str, browser: WebDriver, artifacts_dir: Path
+) -> None:
+    _sign_in(browser, portal_server, CLIENT_EMAIL, DEMO_PASSWORD)
+
+    _wait_for_billing(browser)
+    cells = _wait(browser).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))
+    numbers = [cell.text.strip() for cell in cells]
+    assert numbers, "the open-invoices table shows no invoice number"
+    assert all(number.startswith("INV-") for number in numbers), numbers
+    browser.save_screenshot(str(artifacts_dir / "e2e-client-billing-1280.png"))
+
+    browser.set_window_size(375, 812)
+    _wait(browser).until(lambda driver: driver.execute_script("return window.innerWidth") <= 375)
+    _wait_visible(browser, _text("Ada Lovelace"))
+    browser.save_screenshot(str(artifacts_dir / "e2e-client-billing-375.png"))
+
+
+def test_wrong_password_is_refused(portal_server: str, browser: WebDriver) -> None:
+    _sign_in(browser, portal_server, CLIENT_EMAIL, "not-the-password")
+
+    _wait_visible(browser, _text("Wrong email or password."))
+    assert urlsplit(browser.current_url).path == "/login"
+    assert "Ada Lovelace" not in _body_text(browser)
+
+
+def test_client_cannot_open_the_admin_console(portal_server: str, browser: WebDriver) -> None:
+    _sign_in(browser, portal_server, CLIENT_EMAIL, DEMO_PASSWORD)
+    _wait_for_billing(browser)
+
+    browser.get(f"{portal_server}/admin")
+
+    _wait_visible(browser, _text("You do not have access to this page."))
+    _wait_visible(browser, _text("Not allowed"))
+    assert urlsplit(browser.current_url).path == "/admin"
+    # The clients list (and so any client's data) must not be on the page.
+    assert browser.find_elements(By.TAG_NAME, "table") == []
+    assert browser.find_elements(By.XPATH, "//input[@aria-label='Search name, company or email']") == []
+    body = _body_text(browser)
+    for other_data in (
+        "Analytical Engines Ltd",
+        "Émile Durand",
+        "Atelier Durand",
+        "Yuki Tanaka",
+        ADMIN_EMAIL,
+    ):
+        assert other_data not in body, f"{other_data!r} is shown on the not-allowed page"
+
+
+def test_billing_without_session_redirects_to_login_and_back(portal_server: str, browser: WebDriver) -> None:
+    browser.get(f"{portal_server}/billing")
+
+    _wait(browser).until(_path_is("/login"))
+    assert browser.current_url == f"{portal_server}/login?next=%2Fbilling"
+
+    # Pressing Enter in the password field submits the form too.
+    password_input = _fill_login_form(browser, CLIENT_EMAIL, DEMO_PASSWORD)
+    password_input.send_keys(Keys.ENTER)
+
+    _wait_for_billing(browser)

@@ -12,13 +12,22 @@ from portal.services import clients, invoices, ledger
 from portal.services.actors import Actor
 from portal.services.organization import branding
 
+HIDE_ON_PHONE = {"classes": "gt-xs", "headerClasses": "gt-xs"}
 INVOICE_COLUMNS = [
     {"name": "number", "label": "Invoice", "field": "number", "align": "left"},
-    {"name": "issue_date", "label": "Issued", "field": "issue_date", "align": "left"},
-    {"name": "due_date", "label": "Due", "field": "due_date", "align": "left"},
+    # the dates give way on phones so that the amount and the status stay in view
+    {"name": "issue_date", "label": "Issued", "field": "issue_date", "align": "left", **HIDE_ON_PHONE},
+    {"name": "due_date", "label": "Due", "field": "due_date", "align": "left", **HIDE_ON_PHONE},
     {"name": "amount_due", "label": "Amount due", "field": "amount_due", "align": "right"},
     {"name": "status", "label": "Status", "field": "status", "align": "left"},
 ]
+
+
+STATUS_CELL = """
+<q-td :props="props">
+  <q-badge rounded :color="props.value === 'Overdue' ? 'red' : 'blue'" :label="props.value" />
+</q-td>
+"""
 
 
 def register() -> None:
@@ -37,7 +46,8 @@ def register() -> None:
                 if profile.avatar_path:
                     ui.image(profile.avatar_path).classes("w-14 h-14 rounded-full").props("alt=Avatar")
                 else:
-                    ui.avatar(profile.initials, color="primary", text_color="white").mark("avatar")
+                    with ui.avatar(color="primary", text_color="white").mark("avatar"):
+                        ui.label(profile.initials).classes("text-base font-semibold")
                 with ui.column().classes("gap-0"):
                     ui.label(profile.name).classes("text-lg font-semibold").mark("client-name")
                     if profile.company:
@@ -78,6 +88,6 @@ def register() -> None:
                         }
                         for item in open_items
                     ]
-                    ui.table(columns=INVOICE_COLUMNS, rows=rows, row_key="id").classes("w-full").props(
-                        "flat"
-                    ).mark("open-invoices")
+                    table = ui.table(columns=INVOICE_COLUMNS, rows=rows, row_key="id").classes("w-full")
+                    table.props("flat").mark("open-invoices")
+                    table.add_slot("body-cell-status", STATUS_CELL)

@@ -8,6 +8,7 @@ from portal import auth, pages
 from portal.config import get_settings
 from portal.db.lifecycle import install_lifespan
 from portal.jobs import JobRunner
+from portal.payments import webhooks
 from portal.services import passwords
 
 ROOT = Path(__file__).parent
@@ -18,6 +19,7 @@ settings.check_production_safety()
 install_lifespan(app, database_url=settings.database_url, auto_migrate=settings.auto_migrate)
 app.add_static_files("/static", ROOT / "static")
 auth.register_routes()
+webhooks.register_routes(app)
 pages.register_all()
 
 jobs = JobRunner()

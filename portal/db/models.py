@@ -399,7 +399,14 @@ class Payment(Model, TimestampMixin):
     )
     gateway = fields.CharField(max_length=20, default="")
     gateway_payment_id = fields.CharField(max_length=100, null=True, unique=True)
+    gateway_checkout_id = fields.CharField(max_length=100, null=True, unique=True)
+    checkout_url = fields.CharField(max_length=500, default="")
     idempotency_key = fields.CharField(max_length=200, null=True, unique=True)
+    # what the payer meant to pay (allocations say where the money went)
+    purpose = fields.CharField(max_length=20, default="invoice")  # invoice | billing_request | credit_request
+    invoice: fields.ForeignKeyNullableRelation[Invoice] = fields.ForeignKeyField(
+        "models.Invoice", related_name="payments", null=True, on_delete=fields.SET_NULL
+    )
     reference = fields.CharField(max_length=200, default="")
     received_on = fields.DateField()
     refunded_minor = fields.BigIntField(default=0)
@@ -418,7 +425,7 @@ class Payment(Model, TimestampMixin):
 
     class Meta:
         table = "payment"
-        indexes = (("client_id", "created_at"), ("status", "created_at"))
+        indexes = (("client_id", "created_at"), ("status", "created_at"), ("invoice_id", "status"))
 
 
 class Refund(Model, TimestampMixin):

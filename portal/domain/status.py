@@ -125,6 +125,8 @@ class CreditReason(StrEnum):
     applied_to_invoice = "applied_to_invoice"
     refund_to_credit = "refund_to_credit"
     payment_unmatched = "payment_unmatched"
+    purchase = "purchase"  # a paid credit request
+    refunded = "refunded"  # credit taken back because the payment that created it was refunded
 
 
 class OutboxStatus(StrEnum):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 def register_all() -> None:
     """Register every page (again, when tests execute main.py anew)."""
-    from portal.pages import admin, billing, login
+    from portal.pages import admin, billing, login, pay
 
     login.register()
     billing.register()
     admin.register()
+    pay.register()

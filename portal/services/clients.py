@@ -92,3 +92,31 @@ async def get_profile(*, actor: Actor, client_id: int) -> ClientProfile:
         plans=plans,
         payment_method_count=methods,
     )
+
+
+@dataclass(frozen=True)
+class MethodRow:
+    """A saved payment method, masked."""
+
+    id: int
+    kind: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+    is_default: bool
+
+    @property
+    def label(self) -> str:
+        """'Visa •••• 4242 (12/2028)'."""
+        expiry = f" ({self.exp_month:02d}/{self.exp_year})" if self.exp_month and self.exp_year else ""
+        return f"{self.brand.replace('_', ' ').title()} •••• {self.last4}{expiry}"
+
+
+async def payment_methods(*, actor: Actor, client_id: int) -> list[MethodRow]:
+    """A client's saved methods, default first."""
+    check_client_access(actor, client_id)
+    rows = await PaymentMethod.filter(client_id=client_id, detached_at__isnull=True).order_by(
+        "-is_default", "id"
+    )
+    return [MethodRow(m.id, m.kind, m.brand, m.last4, m.exp_month, m.exp_year, m.is_default) for m in rows]

@@ -21,6 +21,8 @@ from portal.db.models import (
 )
 from portal.domain.status import BillingRequestStatus, QuoteStatus, Role, SubscriptionStatus
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
+from portal.payments.gateway import NewCard
+from portal.payments.sandbox import SandboxGateway
 from portal.services import accounts, invoices, ledger
 from portal.services.actors import Actor
 from portal.services.clock import now_utc, today
@@ -96,52 +98,29 @@ async def _load() -> None:
             email=email, password=DEMO_PASSWORD, role=Role.client, full_name=client.name, client_id=client.id
         )
 
+    bank = SandboxGateway()  # no events: the demo writes its own rows
     soon = today() + timedelta(days=20)
-    ada_visa = await PaymentMethod.create(
-        client=ada,
-        gateway="sandbox",
-        gateway_ref="pm_demo_ada_visa",
-        brand="visa",
-        last4="4242",
-        exp_month=12,
-        exp_year=today().year + 2,
-        is_default=True,
-    )
-    await PaymentMethod.create(
-        client=ada,
-        gateway="sandbox",
-        gateway_ref="pm_demo_ada_mc",
-        brand="mastercard",
-        last4="4444",
-        exp_month=soon.month,
-        exp_year=soon.year,
-    )
-    await PaymentMethod.create(
-        client=emile,
-        gateway="sandbox",
-        gateway_ref="pm_demo_emile_visa",
-        brand="visa",
-        last4="4242",
-        exp_month=6,
-        exp_year=today().year + 3,
-        is_default=True,
-    )
-    yuki_card = await PaymentMethod.create(
-        client=yuki,
-        gateway="sandbox",
-        gateway_ref="pm_demo_yuki_jcb",
-        brand="jcb",
-        last4="0000",
-        exp_month=3,
-        exp_year=today().year + 2,
-        is_default=True,
-    )
+    ada_visa = await _card(bank, ada, "4242424242424242", 12, today().year + 2, default=True)
+    await _card(bank, ada, "5555555555554444", soon.month, soon.year)
+    await _card(bank, emile, "4242424242424242", 6, today().year + 3, default=True)
+    yuki_card = await _card(bank, yuki, "3566002020360505", 3, today().year + 2, default=True)
 
     care = await Plan.create(name="Website Care", amount_minor=4900, currency="USD", interval="month")
     await Plan.create(name="Hosting", amount_minor=1900, currency="EUR", interval="month")
     support = await Plan.create(name="Design Support", amount_minor=5000, currency="JPY", interval="month")
     now = now_utc()
     for client, plan, method in ((ada, care, ada_visa), (yuki, support, yuki_card)):
+        renewal = await bank.create_subscription(
+            customer_ref=client.gateway_customer_id,
+            method_ref=method.gateway_ref,
+            amount_minor=plan.amount_minor,
+            currency=plan.currency,
+            interval=plan.interval,
+            description=plan.name,
+            idempotency_key=f"demo:subscription:{client.id}:{plan.id}",
+            metadata={},
+            trial_end=now + timedelta(days=20),
+        )
         await Subscription.create(
             client=client,
             plan=plan,
@@ -152,7 +131,7 @@ async def _load() -> None:
             status=SubscriptionStatus.active,
             payment_method=method,
             gateway="sandbox",
-            gateway_ref=f"sub_demo_{client.id}",
+            gateway_ref=renewal.ref,
             current_period_start=now - timedelta(days=10),
             current_period_end=now + timedelta(days=20),
         )
@@ -234,6 +213,33 @@ async def _load() -> None:
         sent_at=now - timedelta(days=2),
         expires_at=now - timedelta(days=1),
         created_by_id=admin_id,
+    )
+
+
+async def _card(
+    bank: SandboxGateway, client: Client, number: str, month: int, year: int, *, default: bool = False
+) -> PaymentMethod:
+    """A card saved in the sandbox, mirrored in our table like a real setup would."""
+    if not client.gateway_customer_id:
+        client.gateway_customer_id = await bank.create_customer(
+            email=client.email, name=client.name, idempotency_key=f"demo:client:{client.id}"
+        )
+        await client.save(update_fields=["gateway_customer_id"])
+    saved = await bank.save_method(
+        customer_ref=client.gateway_customer_id,
+        method=NewCard(number, month, year, "123"),
+        idempotency_key=f"demo:card:{client.id}:{number}",
+    )
+    return await PaymentMethod.create(
+        client=client,
+        gateway="sandbox",
+        gateway_ref=saved.ref,
+        kind=saved.kind,
+        brand=saved.brand,
+        last4=saved.last4,
+        exp_month=saved.exp_month,
+        exp_year=saved.exp_year,
+        is_default=default,
     )
 
 

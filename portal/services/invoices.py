@@ -12,9 +12,10 @@ from tortoise.transactions import in_transaction
 
 from portal.db.models import Allocation, Client, Invoice, InvoiceLine
 from portal.domain.errors import InvalidInput, NotFound
-from portal.domain.money import normalize_currency
+from portal.domain.money import format_money, normalize_currency
 from portal.domain.status import InvoiceStatus
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
+from portal.mail.outbox import enqueue
 from portal.services import audit
 from portal.services.actors import Actor, check_client_access, require_staff
 from portal.services.clock import today
@@ -133,7 +134,46 @@ async def create_invoice(
         await audit.record(
             actor=actor, action="invoice.create", subject=f"invoice:{invoice.id}", client_id=client.id
         )
+        if send:
+            from portal.services import payments
+
+            await payments.apply_credit_automatically(invoice_id=invoice.id)
+            await _email_link(invoice, client, org.name)
+    if send:
+        await _auto_charge(invoice.id)
     return invoice.id
+
+
+async def _email_link(invoice: Invoice, client: Client, org_name: str) -> None:
+    """Queue the invoice email with a fresh payment link (inside the caller's transaction)."""
+    from portal.services import links
+
+    token = await links.issue(
+        purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
+    )
+    due = format_money(invoice.total_minor, invoice.currency, client.locale)
+    await enqueue(
+        kind="invoice",
+        to=client.email,
+        client_id=client.id,
+        subject=f"Invoice {invoice.number} from {org_name}: {due}",
+        text=(
+            f"Hello {client.name},\n\nInvoice {invoice.number} for {due} "
+            f"is due on {invoice.due_date:%d %B %Y}.\n"
+            f"Pay it securely here: {links.url_for(token)}\n\n{org_name}"
+        ),
+    )
+
+
+async def _auto_charge(invoice_id: int) -> None:
+    """Charge the default method of a client who agreed to auto-charge (after the invoice is committed)."""
+    from portal.domain.errors import Conflict as _Conflict
+    from portal.services import payments
+
+    try:
+        await payments.auto_charge_if_enabled(purpose="invoice", target_id=invoice_id)
+    except _Conflict:
+        pass  # nothing left to charge (credit covered it) or a payment is already under way
 
 
 async def allocated_by_invoice(invoice_ids: Sequence[int]) -> dict[int, int]:

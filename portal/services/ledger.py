@@ -8,11 +8,12 @@ from datetime import date
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-from portal.db.models import Allocation, Client, CreditEntry, Invoice, Payment
+from portal.db.models import Allocation, BillingRequest, Client, CreditEntry, Invoice, Payment
 from portal.domain.allocation import OpenItem, allocate
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money, normalize_currency
 from portal.domain.status import (
+    BillingRequestStatus,
     CreditReason,
     InvoiceStatus,
     OfflineMethod,
@@ -103,6 +104,11 @@ async def apply_allocations(
             invoice.status = new_status
             invoice.paid_at = now_utc() if new_status == InvoiceStatus.paid else None
             await invoice.save(update_fields=["status", "paid_at", "updated_at"])
+            if new_status == InvoiceStatus.paid and invoice.billing_request_id:
+                # however the invoice of a billing request gets paid, the request is paid too
+                await BillingRequest.filter(
+                    id=invoice.billing_request_id, status=BillingRequestStatus.pending
+                ).update(status=BillingRequestStatus.paid, paid_at=now_utc())
 
 
 async def record_offline_payment(

@@ -18,6 +18,9 @@ def demo_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("AUTO_MIGRATE", "false")
     monkeypatch.setenv("JOBS_ENABLED", "false")
+    monkeypatch.setenv(
+        "PUBLIC_URL", "http://test"
+    )  # the simulated browser's host, so redirects keep the cookie
     yield url
 
 

@@ -1,0 +1,224 @@
+"""/pay/{token}: pay one invoice or request from an email link, without signing in.
+/sandbox/checkout/{session}: the sandbox's stand-in for Stripe's hosted checkout page."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from portal.components.frame import apply_theme
+from portal.domain.errors import DomainError, NotFound
+from portal.domain.money import format_money
+from portal.services import links, sandbox_checkout
+from portal.services.links import LinkView
+from portal.services.organization import branding
+
+TEST_CARDS = (
+    "Sandbox: use 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined) or "
+    "4000 0000 0000 9995 (insufficient funds), any future expiry and any CVC."
+)
+
+
+def _card(title: str) -> ui.card:
+    card = ui.card().classes("w-full max-w-xl mx-auto p-6 gap-3")
+    with card:
+        ui.label(title).classes("text-xl font-semibold").mark("pay-title")
+    return card
+
+
+def _not_found() -> None:
+    with _card("This payment link is not valid"):
+        ui.label("Check that you copied the whole link from the email, or ask us for a new one.")
+
+
+def _paid(link: LinkView) -> None:
+    with _card(f"{link.title} is paid").mark("pay-paid"):
+        ui.label(f"Thank you, {link.client_name}. We received {link.money(link.total_minor)}.")
+        ui.label(f"Reference: {link.reference}").classes("text-gray-600")
+
+
+def _expired(link: LinkView, token: str) -> None:
+    with _card("This link has expired").mark("pay-expired"):
+        if not link.can_renew:
+            ui.label(f"This request has expired. Please ask {link.org_name} for a new one.")
+            return
+        message = ui.label("For your security, payment links stop working after a while.")
+
+        async def renew() -> None:
+            button.props("loading")
+            try:
+                where = await links.send_fresh_link(token=token)
+            except DomainError as exc:
+                message.set_text(exc.message)
+            else:
+                message.set_text(f"We sent a new link to {where}.")
+                button.set_visibility(False)
+            finally:
+                button.props(remove="loading")
+
+        button = ui.button("Email me a new link", on_click=renew).mark("renew-link")
+
+
+def _open(link: LinkView, token: str, paid_flag: bool) -> None:
+    with _card(link.title):
+        with ui.row().classes("w-full justify-between items-baseline"):
+            ui.label(f"{link.org_name} · for {link.client_name}").classes("text-gray-600")
+            if link.gateway_mode != "live":
+                ui.badge("Sandbox" if link.gateway_mode == "sandbox" else "Test mode", color="orange").props(
+                    "outline"
+                ).mark("gateway-mode")
+        if paid_flag:
+            ui.label("Thank you! We are confirming your payment with the bank.").classes(
+                "text-green-700"
+            ).mark("pay-processing")
+        if link.lines:
+            for line in link.lines:
+                with ui.row().classes("w-full justify-between"):
+                    ui.label(f"{line.description} × {line.quantity}")
+                    ui.label(line.amount).classes("tabular-nums")
+            ui.separator()
+        with ui.row().classes("w-full justify-between items-baseline"):
+            ui.label("Amount due").classes("text-lg")
+            ui.label(link.money(link.amount_due_minor)).classes("text-2xl font-semibold tabular-nums").mark(
+                "amount-due"
+            )
+        if link.due_date:
+            ui.label(f"Due {link.due_date:%d %B %Y}").classes("text-gray-600")
+        error = ui.label().classes("text-red-700").props("role=alert").mark("pay-error")
+
+        async def checkout(kind: str, button: ui.button) -> None:
+            error.set_text("")
+            button.props("loading")
+            try:
+                outcome = await links.pay_with_new_method(token=token, method_kind=kind)
+            except DomainError as exc:
+                error.set_text(exc.message)
+                return
+            finally:
+                button.props(remove="loading")
+            ui.navigate.to(outcome.redirect_url)
+
+        with ui.tabs().classes("w-full") as tabs:
+            card_tab = ui.tab("Card")
+            transfer_tab = ui.tab("Bank transfer")
+            debit_tab = ui.tab("Direct debit")
+        with ui.tab_panels(tabs, value=card_tab).classes("w-full"):
+            with ui.tab_panel(card_tab):
+                ui.label("Pay with a debit or credit card on a secure page.")
+                card_button = ui.button(f"Pay {link.money(link.amount_due_minor)} by card").mark("pay-card")
+                card_button.on_click(lambda: checkout("card", card_button))
+            with ui.tab_panel(transfer_tab):
+                ui.label("Transfer the amount to:")
+                ui.label(link.bank_details or "Ask us for our bank details.").classes(
+                    "whitespace-pre-line"
+                ).mark("bank-details")
+                ui.label(f"Quote this reference: {link.reference}").classes("font-semibold").mark(
+                    "bank-reference"
+                )
+                ui.label(
+                    "Transfers take a few days to arrive; we mark the invoice paid when they do."
+                ).classes("text-gray-600 text-sm")
+            with ui.tab_panel(debit_tab):
+                ui.label("Authorise a one-off debit from your bank account.")
+                debit_button = ui.button(f"Pay {link.money(link.amount_due_minor)} by direct debit").mark(
+                    "pay-debit"
+                )
+                debit_button.on_click(lambda: checkout("direct_debit", debit_button))
+        with ui.row().classes("gap-4 text-sm"):
+            if link.privacy_url:
+                ui.link("Privacy policy", link.privacy_url, new_tab=True)
+            if link.terms_url:
+                ui.link("Terms of service", link.terms_url, new_tab=True)
+
+
+def register() -> None:
+    """Add /pay/{token} and /sandbox/checkout/{session_id}."""
+
+    @ui.page("/pay/{token}", title="Pay")
+    async def pay_page(token: str, paid: str = "") -> None:
+        apply_theme(await branding())
+        with ui.column().classes("w-full min-h-screen p-4 items-stretch justify-center"):
+            try:
+                link = await links.view(token=token)
+            except NotFound:
+                _not_found()
+                return
+            if link.state == "paid":
+                _paid(link)
+            elif link.state == "expired":
+                _expired(link, token)
+            else:
+                _open(link, token, paid_flag=bool(paid))
+
+    @ui.page("/sandbox/checkout/{session_id}", title="Sandbox checkout")
+    async def sandbox_checkout_page(session_id: str) -> None:
+        apply_theme(await branding())
+        try:
+            page = await sandbox_checkout.details(session_id=session_id)
+        except NotFound:
+            with ui.column().classes("w-full p-4"):
+                _not_found()
+            return
+        amount = format_money(page.amount_minor, page.currency)
+        debit = "direct_debit" in page.method_kinds
+        with ui.column().classes("w-full min-h-screen p-4 justify-center"), _card("Sandbox checkout"):
+            ui.badge("Sandbox: no real money moves", color="orange").props("outline").mark("gateway-mode")
+            ui.label(page.description).classes("text-gray-600")
+            ui.label(amount).classes("text-2xl font-semibold tabular-nums").mark("checkout-amount")
+            if debit:
+                iban = ui.input("IBAN").props("outlined name=iban").classes("w-full").mark("iban")
+                ui.label("DE89 3704 0044 0532 0130 00 succeeds; DE62 3704 0044 0532 0130 01 fails.").classes(
+                    "text-sm text-gray-600"
+                )
+            else:
+                number = (
+                    ui.input("Card number")
+                    .props("outlined name=cardnumber inputmode=numeric")
+                    .classes("w-full")
+                    .mark("card-number")
+                )
+                with ui.row().classes("w-full no-wrap"):
+                    expiry = (
+                        ui.input("MM / YY").props("outlined name=exp").classes("grow").mark("card-expiry")
+                    )
+                    cvc = (
+                        ui.input("CVC")
+                        .props("outlined name=cvc inputmode=numeric")
+                        .classes("grow")
+                        .mark("card-cvc")
+                    )
+                ui.label(TEST_CARDS).classes("text-sm text-gray-600")
+            error = ui.label().classes("text-red-700").props("role=alert").mark("checkout-error")
+
+            async def submit() -> None:
+                error.set_text("")
+                button.props("loading")
+                try:
+                    if debit:
+                        result = await sandbox_checkout.pay(session_id=session_id, iban=iban.value or "")
+                    else:
+                        month, year = _expiry(expiry.value or "")
+                        result = await sandbox_checkout.pay(
+                            session_id=session_id,
+                            number=number.value or "",
+                            exp_month=month,
+                            exp_year=year,
+                            cvc=cvc.value or "",
+                        )
+                finally:
+                    button.props(remove="loading")
+                if result.ok:
+                    ui.navigate.to(result.redirect_url)
+                else:
+                    error.set_text(result.message)
+
+            button = ui.button(f"Pay {amount}", on_click=submit).classes("w-full").mark("checkout-pay")
+            ui.link("Cancel and go back", page.cancel_url).mark("checkout-cancel")
+
+
+def _expiry(text: str) -> tuple[int, int]:
+    """'12/28' or '12 / 2028' -> (12, 2028); nonsense -> (0, 0), which the gateway reports clearly."""
+    parts = [p for p in text.replace(" ", "").split("/") if p]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return 0, 0
+    month, year = int(parts[0]), int(parts[1])
+    return month, year + 2000 if year < 100 else year

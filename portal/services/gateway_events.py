@@ -1,0 +1,260 @@
+"""Gateway events (Stripe webhooks and the sandbox's own), processed exactly once.
+
+1. The event is stored under its unique id (a duplicate finds the stored row).
+2. The handler re-fetches the object from the gateway (never trusting the event's copy or its order).
+3. In one transaction the row is claimed (`processed_at` set only where it is still empty) and the
+   effects are written. A failure rolls both back and records the error, so a redelivery succeeds once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from portal.db.models import Client, Invoice, InvoiceLine, Payment, Subscription, WebhookEvent
+from portal.domain.status import InvoiceStatus, PaymentSource, PaymentStatus, SubscriptionStatus
+from portal.mail.outbox import enqueue
+from portal.payments.gateway import GatewayEvent, PaymentGateway
+from portal.services import payments
+from portal.services.clock import now_utc, today
+from portal.services.ledger import _open_items, apply_allocations
+from portal.services.organization import get_organization
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[GatewayEvent, PaymentGateway], Awaitable[None]]
+
+
+async def ingest(*, provider: str, event: GatewayEvent, gateway: PaymentGateway) -> str:
+    """Store and process one event; returns 'processed', 'duplicate' or 'ignored'. Raises on failure."""
+    row = await _store(provider, event)
+    if row.processed_at is not None:
+        return "duplicate"
+    handler = HANDLERS.get(event.type)
+    try:
+        async with in_transaction():
+            # the claim and the effects commit together; a concurrent duplicate waits on this row's lock
+            # (PostgreSQL) or on the connection (SQLite), then finds it processed and changes nothing
+            claimed = await WebhookEvent.filter(id=row.id, processed_at=None).update(
+                processed_at=now_utc(), attempts=row.attempts + 1, error=""
+            )
+            if not claimed:
+                return "duplicate"
+            if handler is not None:
+                await handler(event, gateway)
+    except Exception as exc:
+        await WebhookEvent.filter(id=row.id).update(attempts=row.attempts + 1, error=repr(exc)[:2000])
+        raise
+    return "processed" if handler else "ignored"
+
+
+async def _store(provider: str, event: GatewayEvent) -> WebhookEvent:
+    existing = await WebhookEvent.get_or_none(provider=provider, event_id=event.id)
+    if existing is not None:
+        return existing
+    try:
+        return await WebhookEvent.create(
+            provider=provider,
+            event_id=event.id,
+            type=event.type,
+            payload={"data": event.data, "created": event.created},
+        )
+    except IntegrityError:  # the same event delivered twice at once
+        return await WebhookEvent.get(provider=provider, event_id=event.id)
+
+
+# Handlers: each re-fetches what it acts on, and each effect is also idempotent in its own right (a
+# settled payment cannot settle again; a renewal is keyed by its gateway payment id), so that the same
+# money arriving through two different events (payment_intent.succeeded and checkout.session.completed)
+# is recorded once.
+async def _payment_intent(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    fresh = await gateway.retrieve_payment(payment_ref=event.data["id"])
+    await payments.settle_from_gateway(fresh)
+
+
+async def _checkout_completed(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    session = event.data
+    ref = session.get("payment_intent")
+    if not ref:
+        return
+    fresh = await gateway.retrieve_payment(payment_ref=ref)
+    payment_id = await payments.settle_from_gateway(fresh, checkout_id=session["id"])
+    if payment_id is not None and fresh.method_ref:
+        payment = await Payment.get(id=payment_id)
+        if payment.client_id and session.get("save_method", True):
+            await payments.upsert_method(
+                client_id=payment.client_id,
+                customer_ref=fresh.customer_ref,
+                method_ref=fresh.method_ref,
+                gateway=gateway,
+            )
+
+
+async def _async_payment_failed(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    ref = event.data.get("payment_intent")
+    row = await Payment.get_or_none(gateway_checkout_id=event.data["id"])
+    if row is not None:
+        await payments.fail_payment(
+            payment_id=row.id, message="The bank debit failed.", gateway_payment_id=ref or ""
+        )
+
+
+async def _setup_intent(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    customer = event.data.get("customer")
+    client = await Client.get_or_none(gateway_customer_id=customer) if customer else None
+    method_ref = event.data.get("payment_method")
+    if client is not None and method_ref:
+        await payments.upsert_method(
+            client_id=client.id, customer_ref=customer, method_ref=method_ref, gateway=gateway
+        )
+
+
+async def _subscription_changed(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    sub = await Subscription.get_or_none(gateway_ref=event.data["id"])
+    if sub is None:
+        return
+    info = await gateway.retrieve_subscription(ref=sub.gateway_ref)
+    status = {
+        "active": SubscriptionStatus.active,
+        "trialing": SubscriptionStatus.active,
+        "past_due": SubscriptionStatus.past_due,
+        "unpaid": SubscriptionStatus.past_due,
+        "canceled": SubscriptionStatus.canceled,
+        "incomplete_expired": SubscriptionStatus.canceled,
+    }.get(info.status, sub.status)
+    sub.status = status
+    sub.cancel_at_period_end = info.cancel_at_period_end
+    sub.current_period_end = info.current_period_end or sub.current_period_end
+    if status == SubscriptionStatus.canceled and sub.canceled_at is None:
+        sub.canceled_at = now_utc()
+    await sub.save()
+
+
+async def _renewal_paid(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    """A subscription renewal was charged: an invoice here, settled by that payment."""
+    data = event.data
+    sub = await Subscription.get_or_none(gateway_ref=data.get("subscription") or "")
+    ref = data.get("payment_intent")
+    if sub is None or not ref or not data.get("amount_paid"):
+        return
+    fresh = await gateway.retrieve_payment(payment_ref=ref)
+    if fresh.status != "succeeded":
+        return
+    async with in_transaction():
+        if await Payment.exists(gateway_payment_id=ref):
+            return
+        invoice = await Invoice.create(
+            client_id=sub.client_id,
+            number=None,
+            status=InvoiceStatus.open,
+            currency=fresh.currency,
+            issue_date=today(),
+            due_date=today(),
+            subtotal_minor=fresh.amount_minor,
+            tax_minor=0,
+            total_minor=fresh.amount_minor,
+            subscription_id=sub.id,
+            notes="Subscription renewal",
+        )
+        from portal.services.numbering import next_number
+
+        org = await get_organization()
+        invoice.number = await next_number(kind="invoice", pattern=org.invoice_number_pattern, on=today())
+        await invoice.save(update_fields=["number"])
+        await InvoiceLine.create(
+            invoice_id=invoice.id,
+            description=sub.description or "Subscription",
+            quantity=1,
+            unit_price_minor=fresh.amount_minor,
+            tax_rate=0,
+            net_minor=fresh.amount_minor,
+            tax_minor=0,
+            gross_minor=fresh.amount_minor,
+        )
+        payment = await Payment.create(
+            client_id=sub.client_id,
+            amount_minor=fresh.amount_minor,
+            currency=fresh.currency,
+            status=PaymentStatus.succeeded,
+            source=PaymentSource.online,
+            method="card",
+            gateway=gateway.name,
+            gateway_payment_id=ref,
+            purpose="invoice",
+            invoice_id=invoice.id,
+            received_on=today(),
+            payment_method_id=sub.payment_method_id,
+        )
+        open_items = await _open_items(sub.client_id, fresh.currency)
+        await apply_allocations(
+            open_items=open_items,
+            plan=[(invoice.id, fresh.amount_minor)],
+            currency=fresh.currency,
+            payment_id=payment.id,
+        )
+        info = await gateway.retrieve_subscription(ref=sub.gateway_ref)
+        await Subscription.filter(id=sub.id).update(
+            status=SubscriptionStatus.active, current_period_end=info.current_period_end
+        )
+
+
+async def _renewal_failed(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    """A renewal could not be charged: the subscription is past due and the client is told."""
+    sub = await Subscription.get_or_none(gateway_ref=event.data.get("subscription") or "")
+    if sub is None:
+        return
+    await Subscription.filter(id=sub.id).update(status=SubscriptionStatus.past_due)
+    client = await Client.get(id=sub.client_id)
+    org = await get_organization()
+    await enqueue(
+        kind="subscription_payment_failed",
+        to=client.email,
+        client_id=client.id,
+        dedupe_key=f"renewal_failed:{event.data.get('id')}",
+        subject=f"{org.name}: your subscription payment did not go through",
+        text=f"Hello {client.name},\n\nWe could not charge your card for {sub.description}. "
+        f"Please update your payment method on your billing page.\n\n{org.name}",
+    )
+
+
+async def _charge_refunded(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    """A refund made at the gateway (e.g. in Stripe's dashboard) that we have not recorded yet."""
+    ref = event.data.get("payment_intent")
+    row = await Payment.get_or_none(gateway_payment_id=ref) if ref else None
+    if row is None:
+        return
+    fresh = await gateway.retrieve_payment(payment_ref=ref)
+    missing = fresh.amount_refunded_minor - row.refunded_minor
+    if missing > 0:
+        await payments.record_refund(
+            payment_id=row.id,
+            amount_minor=missing,
+            reason="Refunded at the gateway",
+            gateway_refund_id=None,
+            idempotency_key=f"{ref}:refunded:{fresh.amount_refunded_minor}",
+            actor=None,
+        )
+
+
+HANDLERS: dict[str, Handler] = {
+    "payment_intent.succeeded": _payment_intent,
+    "payment_intent.payment_failed": _payment_intent,
+    "checkout.session.completed": _checkout_completed,
+    "checkout.session.async_payment_succeeded": _checkout_completed,
+    "checkout.session.async_payment_failed": _async_payment_failed,
+    "setup_intent.succeeded": _setup_intent,
+    "invoice.paid": _renewal_paid,
+    "invoice.payment_failed": _renewal_failed,
+    "customer.subscription.updated": _subscription_changed,
+    "customer.subscription.deleted": _subscription_changed,
+    "charge.refunded": _charge_refunded,
+}
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None

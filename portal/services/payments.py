@@ -1,0 +1,823 @@
+"""Online payments: Pay Now with a saved method or a new card, credit, refunds, auto-charge, receipts.
+
+How a charge stays exactly-once:
+1. In one transaction the target (invoice, billing request, credit request) is locked and a *pending*
+   Payment row is written with an idempotency key made of our ids (`invoice:42:attempt:3`). A second
+   click finds the pending row and is refused; two racing clicks collide on the unique key.
+2. The gateway is called outside any transaction, with that idempotency key.
+3. `settle` moves the row from pending to succeeded with a conditional update (only one caller can win:
+   this service, a webhook, the sandbox's own event, or reconciliation) and allocates the money in the
+   same transaction. A failure keeps the invoice unpaid and stores the decline reason in plain words.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from portal.db.models import (
+    Allocation,
+    BillingRequest,
+    Client,
+    CreditEntry,
+    CreditRequest,
+    Invoice,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Subscription,
+)
+from portal.domain.allocation import OpenItem, allocate, credit_to_apply
+from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.money import format_money
+from portal.domain.status import (
+    BillingRequestStatus,
+    CreditReason,
+    CreditRequestStatus,
+    InvoiceStatus,
+    PaymentSource,
+    PaymentStatus,
+    SubscriptionStatus,
+    invoice_status_after,
+)
+from portal.events import Event, publish
+from portal.mail.outbox import enqueue
+from portal.payments.gateway import ChargeStatus, GatewayError, GatewayPayment, PaymentGateway
+from portal.services import audit, gateways
+from portal.services.actors import Actor, check_client_access, require_staff
+from portal.services.clock import now_utc, today
+from portal.services.invoices import allocated_by_invoice
+from portal.services.ledger import _open_items, apply_allocations
+from portal.services.organization import get_organization
+
+log = logging.getLogger(__name__)
+
+PROCESSING_MESSAGE = "Your payment is being processed. This page updates as soon as the bank answers."
+IN_PROGRESS_MESSAGE = "A payment for this is already being processed. Please wait a moment."
+CHECKOUT_REUSE = timedelta(hours=23)
+
+
+@dataclass(frozen=True)
+class PayOutcome:
+    """What the payer is told after pressing Pay."""
+
+    status: str  # succeeded | failed | processing | redirect
+    message: str
+    payment_id: int | None = None
+    redirect_url: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is being paid: its kind, id, client, amount still due and currency."""
+
+    purpose: str  # invoice | billing_request | credit_request
+    id: int
+    client_id: int
+    amount_minor: int
+    currency: str
+    description: str
+    invoice_id: int | None = None
+
+
+# -- targets --------------------------------------------------------------------------------------
+async def _invoice_due(invoice: Invoice) -> int:
+    return invoice.total_minor - (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
+
+
+async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Target:
+    """The payable thing behind an id; NotFound if it does not exist, Conflict if it cannot be paid."""
+    if purpose == "invoice":
+        query = Invoice.select_for_update() if lock else Invoice
+        invoice = await query.get_or_none(id=target_id)
+        if invoice is None or invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
+            raise NotFound("That invoice does not exist.")
+        if invoice.billing_request_id is not None:  # paying it means paying its billing request
+            return await load_target(
+                purpose="billing_request", target_id=invoice.billing_request_id, lock=lock
+            )
+        due = await _invoice_due(invoice)
+        if invoice.status == InvoiceStatus.paid or due <= 0:
+            raise Conflict("This invoice is already paid.")
+        return Target(
+            "invoice",
+            invoice.id,
+            invoice.client_id,
+            due,
+            invoice.currency,
+            f"Invoice {invoice.number}",
+            invoice.id,
+        )
+    if purpose == "billing_request":
+        query = BillingRequest.select_for_update() if lock else BillingRequest
+        request = await query.get_or_none(id=target_id)
+        if request is None or request.status == BillingRequestStatus.deleted or request.client_id is None:
+            raise NotFound("That billing request does not exist.")
+        if request.status == BillingRequestStatus.paid:
+            raise Conflict("This billing request is already paid.")
+        if request.status == BillingRequestStatus.expired or (
+            request.expires_at and request.expires_at <= now_utc()
+        ):
+            raise Conflict("This billing request has expired. Please ask for a new one.")
+        invoice = await Invoice.filter(billing_request_id=request.id).first()
+        return Target(
+            "billing_request",
+            request.id,
+            request.client_id,
+            request.amount_minor,
+            request.currency,
+            request.description or "Billing request",
+            invoice.id if invoice else None,
+        )
+    if purpose == "credit_request":
+        query = CreditRequest.select_for_update() if lock else CreditRequest
+        credit = await query.get_or_none(id=target_id)
+        if credit is None or credit.status == CreditRequestStatus.deleted:
+            raise NotFound("That credit request does not exist.")
+        if credit.status == CreditRequestStatus.paid:
+            raise Conflict("This credit request is already paid.")
+        return Target(
+            "credit_request",
+            credit.id,
+            credit.client_id,
+            credit.amount_minor,
+            credit.currency,
+            credit.description or "Credit request",
+        )
+    raise InvalidInput("Unknown payment purpose.", field="purpose")
+
+
+def _target_filter(target: Target) -> Q:
+    if target.purpose == "invoice":
+        return Q(invoice_id=target.id, purpose="invoice")
+    if target.purpose == "billing_request":
+        return Q(billing_request_id=target.id)
+    return Q(credit_request_id=target.id)
+
+
+def _target_fields(target: Target) -> dict[str, int | None]:
+    return {
+        "invoice_id": target.invoice_id,
+        "billing_request_id": target.id if target.purpose == "billing_request" else None,
+        "credit_request_id": target.id if target.purpose == "credit_request" else None,
+    }
+
+
+async def _begin(
+    target: Target, *, gateway: PaymentGateway, method: PaymentMethod | None, actor: Actor | None
+) -> Payment:
+    """Write the pending payment (inside the caller's transaction, with the target locked)."""
+    attempts = await Payment.filter(_target_filter(target)).count()
+    try:
+        async with in_transaction():
+            return await Payment.create(
+                client_id=target.client_id,
+                amount_minor=target.amount_minor,
+                currency=target.currency,
+                status=PaymentStatus.pending,
+                source=PaymentSource.online,
+                method=method.kind if method else "card",
+                payment_method_id=method.id if method else None,
+                gateway=gateway.name,
+                idempotency_key=f"{target.purpose}:{target.id}:attempt:{attempts + 1}",
+                purpose=target.purpose,
+                received_on=today(),
+                recorded_by_id=actor.impersonator_id or actor.user_id if actor and actor.is_staff else None,
+                **_target_fields(target),
+            )
+    except IntegrityError as exc:  # another click took the same attempt number
+        raise Conflict(IN_PROGRESS_MESSAGE) from exc
+
+
+# -- paying ---------------------------------------------------------------------------------------
+async def _client_method(client_id: int, method_id: int) -> PaymentMethod:
+    method = await PaymentMethod.get_or_none(id=method_id, client_id=client_id, detached_at__isnull=True)
+    if method is None:
+        raise NotFound("That payment method does not exist.")
+    return method
+
+
+async def pay_with_saved_method(
+    *,
+    actor: Actor | None,
+    purpose: str,
+    target_id: int,
+    method_id: int | None = None,
+    gateway: PaymentGateway | None = None,
+) -> PayOutcome:
+    """Charge a stored method (the client's default when none is named) for what is due."""
+    gateway = gateway or await gateways.current_gateway()
+    async with in_transaction():
+        target = await load_target(purpose=purpose, target_id=target_id, lock=True)
+        if actor is not None:
+            check_client_access(actor, target.client_id)
+        if method_id is None:
+            method = await PaymentMethod.get_or_none(
+                client_id=target.client_id, is_default=True, detached_at__isnull=True
+            )
+            if method is None:
+                raise Conflict("There is no saved payment method to charge.")
+        else:
+            method = await _client_method(target.client_id, method_id)
+        if await Payment.filter(
+            _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
+        ).exists():
+            raise Conflict(IN_PROGRESS_MESSAGE)
+        payment = await _begin(target, gateway=gateway, method=method, actor=actor)
+    customer = (await Client.get(id=target.client_id)).gateway_customer_id
+    try:
+        result = await gateway.charge(
+            customer_ref=customer,
+            method_ref=method.gateway_ref,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            idempotency_key=payment.idempotency_key or "",
+            metadata=_metadata(payment, target),
+        )
+    except GatewayError as exc:
+        if exc.retryable:  # the charge may or may not have happened: reconciliation will tell
+            log.warning("charge for payment %s not confirmed: %s", payment.id, exc.message)
+            return PayOutcome("processing", PROCESSING_MESSAGE, payment.id)
+        await fail_payment(payment_id=payment.id, message=exc.message)
+        return PayOutcome("failed", exc.message, payment.id)
+    return await _finish(payment, result.status, result.payment_ref, result.message)
+
+
+async def _finish(payment: Payment, status: ChargeStatus, payment_ref: str, message: str) -> PayOutcome:
+    if status == ChargeStatus.succeeded:
+        await settle(payment_id=payment.id, gateway_payment_id=payment_ref)
+        return PayOutcome("succeeded", "Thank you! Your payment was received.", payment.id)
+    if status == ChargeStatus.processing:
+        await Payment.filter(id=payment.id, gateway_payment_id=None).update(gateway_payment_id=payment_ref)
+        return PayOutcome("processing", PROCESSING_MESSAGE, payment.id)
+    if status == ChargeStatus.requires_action:
+        message = "Your bank asks you to confirm this payment. Please pay with a new card instead."
+    await fail_payment(
+        payment_id=payment.id, message=message or "The payment was declined.", gateway_payment_id=payment_ref
+    )
+    return PayOutcome("failed", message or "The payment was declined.", payment.id)
+
+
+async def start_checkout(
+    *,
+    actor: Actor | None,
+    purpose: str,
+    target_id: int,
+    success_url: str,
+    cancel_url: str,
+    method_kind: str = "card",
+    gateway: PaymentGateway | None = None,
+    save_method: bool = False,
+) -> PayOutcome:
+    """Send the payer to a hosted page to pay with a new card or a bank debit (reusing an open one)."""
+    gateway = gateway or await gateways.current_gateway()
+    async with in_transaction():
+        target = await load_target(purpose=purpose, target_id=target_id, lock=True)
+        if actor is not None:
+            check_client_access(actor, target.client_id)
+        if await Payment.filter(
+            _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
+        ).exists():
+            raise Conflict(IN_PROGRESS_MESSAGE)
+        reusable = await Payment.filter(
+            _target_filter(target),
+            status=PaymentStatus.pending,
+            gateway_checkout_id__not_isnull=True,
+            amount_minor=target.amount_minor,
+            method=method_kind,
+            created_at__gte=now_utc() - CHECKOUT_REUSE,
+        ).first()
+        if reusable is not None:  # a second click or a second tab: the same checkout, never two
+            return PayOutcome("redirect", "", reusable.id, reusable.checkout_url)
+        payment = await _begin(target, gateway=gateway, method=None, actor=actor)
+        payment.method = method_kind
+        await payment.save(update_fields=["method"])
+    client = await Client.get(id=target.client_id)
+    customer = client.gateway_customer_id or await ensure_customer(client=client, gateway=gateway)
+    session = await gateway.create_checkout(
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        description=target.description,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        idempotency_key=payment.idempotency_key or "",
+        metadata=_metadata(payment, target),
+        customer_ref=customer,
+        method_kinds=(method_kind,),
+        save_method=save_method or await _is_recurring(target),
+    )
+    await Payment.filter(id=payment.id).update(
+        gateway_checkout_id=session.session_id, checkout_url=session.url
+    )
+    return PayOutcome("redirect", "", payment.id, session.url)
+
+
+async def _is_recurring(target: Target) -> bool:
+    """A recurring billing request saves the method it is paid with, for its subscription."""
+    if target.purpose != "billing_request":
+        return False
+    return (await BillingRequest.get(id=target.id)).billing_type == "recurring"
+
+
+async def ensure_customer(*, client: Client, gateway: PaymentGateway) -> str:
+    """The client's customer at the gateway, created once."""
+    if client.gateway_customer_id:
+        return client.gateway_customer_id
+    ref = await gateway.create_customer(
+        email=client.email, name=client.name, idempotency_key=f"client:{client.id}:customer"
+    )
+    await Client.filter(id=client.id, gateway_customer_id="").update(gateway_customer_id=ref)
+    return (await Client.get(id=client.id)).gateway_customer_id
+
+
+def _metadata(payment: Payment, target: Target) -> dict[str, str]:
+    return {"portal_payment_id": str(payment.id), "purpose": target.purpose, "target_id": str(target.id)}
+
+
+# -- settling -------------------------------------------------------------------------------------
+async def fail_payment(*, payment_id: int, message: str, gateway_payment_id: str = "") -> bool:
+    """A pending payment failed: keep what is due unchanged and remember why."""
+    changes: dict[str, str] = {"status": PaymentStatus.failed, "failure_message": message}
+    if gateway_payment_id:
+        changes["gateway_payment_id"] = gateway_payment_id
+    updated = await Payment.filter(id=payment_id, status=PaymentStatus.pending).update(**changes)
+    if updated:
+        payment = await Payment.get(id=payment_id)
+        await publish(Event("payment.failed", client_id=payment.client_id, data={"payment_id": payment_id}))
+    return bool(updated)
+
+
+async def settle(*, payment_id: int, gateway_payment_id: str = "", amount_minor: int | None = None) -> bool:
+    """Mark a payment succeeded and allocate it, exactly once whoever calls; True if this call did it."""
+    async with in_transaction():
+        payment = await Payment.select_for_update().get(id=payment_id)
+        if payment.status not in (PaymentStatus.pending, PaymentStatus.failed):
+            return False
+        changes: dict[str, object] = {"status": PaymentStatus.succeeded, "failure_message": ""}
+        if gateway_payment_id:
+            changes["gateway_payment_id"] = gateway_payment_id
+        if amount_minor is not None and amount_minor != payment.amount_minor:
+            changes["amount_minor"] = amount_minor  # the gateway's amount is what was received
+        won = await Payment.filter(id=payment_id, status=payment.status).update(**changes)
+        if not won:
+            return False
+        await payment.refresh_from_db()
+        await _allocate(payment)
+        await _queue_receipt(payment)
+    await publish(Event("payment.recorded", client_id=payment.client_id, data={"payment_id": payment.id}))
+    await _after_settle(payment)
+    return True
+
+
+async def _allocate(payment: Payment) -> None:
+    """Put received money where the payer meant it; anything that cannot be placed is flagged, never lost."""
+    if payment.purpose == "credit_request":
+        credit = await CreditRequest.select_for_update().get(id=payment.credit_request_id)
+        if credit.status == CreditRequestStatus.pending:
+            credit.status, credit.paid_at = CreditRequestStatus.paid, now_utc()
+            await credit.save(update_fields=["status", "paid_at"])
+            await _add_credit(payment, payment.amount_minor, CreditReason.purchase)
+        else:
+            await _flag(
+                payment, f"Paid a credit request that is {credit.status}: refund it or keep it as credit."
+            )
+        return
+    if payment.purpose == "billing_request":
+        request = await BillingRequest.select_for_update().get(id=payment.billing_request_id)
+        if request.status != BillingRequestStatus.pending:
+            await _flag(
+                payment, f"Paid a billing request that is {request.status}: refund it or move it to credit."
+            )
+            return
+        request.status, request.paid_at = BillingRequestStatus.paid, now_utc()
+        await request.save(update_fields=["status", "paid_at"])
+    remaining = payment.amount_minor
+    if payment.invoice_id is not None and payment.client_id is not None:
+        open_items = await _open_items(payment.client_id, payment.currency)
+        if payment.invoice_id in open_items:
+            inv, due = open_items[payment.invoice_id]
+            items = [OpenItem(id=inv.id, due_date=inv.due_date, amount_due_minor=due)]
+            plan = allocate(payment.amount_minor, items, target_id=inv.id)
+            await apply_allocations(
+                open_items=open_items, plan=plan.allocations, currency=payment.currency, payment_id=payment.id
+            )
+            remaining = plan.remainder_minor
+    if remaining and payment.client_id is not None:
+        await _add_credit(payment, remaining, CreditReason.overpayment)
+        note = "More than was due: the rest became credit."
+        await Payment.filter(id=payment.id).update(needs_review=True, review_note=note)
+    elif remaining:
+        await _flag(payment, "Received without a client to credit: refund it.")
+
+
+async def _add_credit(payment: Payment, amount: int, reason: CreditReason) -> None:
+    await CreditEntry.create(
+        client_id=payment.client_id,
+        currency=payment.currency,
+        amount_minor=amount,
+        reason=reason,
+        payment_id=payment.id,
+    )
+
+
+async def _flag(payment: Payment, note: str) -> None:
+    await Payment.filter(id=payment.id).update(needs_review=True, review_note=note)
+
+
+async def _queue_receipt(payment: Payment) -> None:
+    if payment.client_id is None:
+        return
+    client = await Client.get(id=payment.client_id)
+    org = await get_organization()
+    amount = format_money(payment.amount_minor, payment.currency, client.locale)
+    await enqueue(
+        kind="receipt",
+        to=client.email,
+        client_id=client.id,
+        dedupe_key=f"receipt:payment:{payment.id}",
+        subject=f"Receipt from {org.name}: {amount} received",
+        text=f"Hello {client.name},\n\nWe received your payment of {amount} on {today():%d %B %Y}. "
+        f"Thank you!\n\n{org.name}",
+    )
+
+
+async def _after_settle(payment: Payment) -> None:
+    """Work that needs the gateway and so runs after commit: the subscription of a recurring request."""
+    if payment.purpose == "billing_request" and payment.billing_request_id:
+        request = await BillingRequest.get(id=payment.billing_request_id)
+        if request.billing_type == "recurring" and request.status == BillingRequestStatus.paid:
+            try:
+                await start_recurring(request=request, payment=payment)
+            except GatewayError as exc:  # the renewal job tries again
+                log.warning("subscription for billing request %s not started: %s", request.id, exc.message)
+
+
+async def start_recurring(
+    *, request: BillingRequest, payment: Payment, gateway: PaymentGateway | None = None
+) -> int:
+    """Turn a paid recurring billing request into a subscription charged to the method just used."""
+    existing = await Subscription.get_or_none(billing_request_id=request.id)
+    if existing is not None:
+        return existing.id
+    gateway = gateway or await gateways.current_gateway()
+    paid = await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id or "")
+    method = await upsert_method(
+        client_id=request.client_id,
+        customer_ref=paid.customer_ref,
+        method_ref=paid.method_ref,
+        gateway=gateway,
+    )
+    interval = request.interval or "month"
+    from portal.payments.sandbox import INTERVAL_DAYS
+
+    info = await gateway.create_subscription(
+        customer_ref=paid.customer_ref,
+        method_ref=paid.method_ref,
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        interval=interval,
+        description=request.description or "Subscription",
+        idempotency_key=f"billing_request:{request.id}:subscription",
+        metadata={"billing_request": str(request.id)},
+        trial_end=now_utc() + timedelta(days=INTERVAL_DAYS[interval]),
+    )
+    try:
+        sub = await Subscription.create(
+            client_id=request.client_id,
+            billing_request_id=request.id,
+            description=request.description,
+            amount_minor=request.amount_minor,
+            currency=request.currency,
+            interval=interval,
+            status=SubscriptionStatus.active,
+            payment_method_id=method.id if method else None,
+            gateway=gateway.name,
+            gateway_ref=info.ref,
+            current_period_start=now_utc(),
+            current_period_end=info.current_period_end,
+        )
+    except IntegrityError:
+        return (await Subscription.get(billing_request_id=request.id)).id
+    return sub.id
+
+
+async def upsert_method(
+    *, client_id: int | None, customer_ref: str, method_ref: str, gateway: PaymentGateway
+) -> PaymentMethod | None:
+    """Mirror a gateway payment method in our table (after a checkout saved it)."""
+    if client_id is None or not method_ref:
+        return None
+    existing = await PaymentMethod.get_or_none(gateway=gateway.name, gateway_ref=method_ref)
+    if existing is not None:
+        return existing
+    saved = next(
+        (m for m in await gateway.list_methods(customer_ref=customer_ref) if m.ref == method_ref), None
+    )
+    if saved is None:
+        return None
+    has_default = await PaymentMethod.filter(
+        client_id=client_id, is_default=True, detached_at__isnull=True
+    ).exists()
+    try:
+        return await PaymentMethod.create(
+            client_id=client_id,
+            gateway=gateway.name,
+            gateway_ref=saved.ref,
+            kind=saved.kind,
+            brand=saved.brand,
+            last4=saved.last4,
+            exp_month=saved.exp_month,
+            exp_year=saved.exp_year,
+            is_default=not has_default,
+        )
+    except IntegrityError:
+        return await PaymentMethod.get(gateway=gateway.name, gateway_ref=method_ref)
+
+
+async def settle_from_gateway(payment: GatewayPayment, *, checkout_id: str = "") -> int | None:
+    """Apply a succeeded gateway payment to our pending row (found by ref, checkout or metadata)."""
+    row = await Payment.get_or_none(gateway_payment_id=payment.ref)
+    if row is None and checkout_id:
+        row = await Payment.get_or_none(gateway_checkout_id=checkout_id)
+    if row is None and payment.metadata.get("portal_payment_id", "").isdigit():
+        row = await Payment.get_or_none(id=int(payment.metadata["portal_payment_id"]))
+    if row is None:
+        return None
+    if payment.status == "succeeded":
+        await settle(payment_id=row.id, gateway_payment_id=payment.ref, amount_minor=payment.amount_minor)
+    elif payment.status in ("requires_payment_method", "canceled"):
+        await fail_payment(
+            payment_id=row.id, message="The payment was declined.", gateway_payment_id=payment.ref
+        )
+    elif row.gateway_payment_id is None:
+        await Payment.filter(id=row.id, gateway_payment_id=None).update(gateway_payment_id=payment.ref)
+    return row.id
+
+
+# -- credit and refunds ---------------------------------------------------------------------------
+async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | None = None) -> int:
+    """Use the client's credit on an invoice, fully or partly (the rest stays due); return the amount used."""
+    async with in_transaction():
+        invoice = await Invoice.select_for_update().get_or_none(id=invoice_id)
+        if invoice is None or invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
+            raise NotFound("That invoice does not exist.")
+        check_client_access(actor, invoice.client_id)
+        await Client.select_for_update().get(id=invoice.client_id)
+        due = await _invoice_due(invoice)
+        if invoice.status != InvoiceStatus.open or due <= 0:
+            raise Conflict("This invoice is already paid.")
+        rows = await CreditEntry.filter(client_id=invoice.client_id, currency=invoice.currency).values_list(
+            "amount_minor", flat=True
+        )
+        balance = sum(rows)
+        use = credit_to_apply(
+            balance_minor=balance,
+            amount_due_minor=due,
+            currency=invoice.currency,
+            requested_minor=amount_minor,
+            locale=actor.locale,
+        )
+        if use <= 0:
+            raise Conflict("There is no credit to use.")
+        entry = await CreditEntry.create(
+            client_id=invoice.client_id,
+            currency=invoice.currency,
+            amount_minor=-use,
+            reason=CreditReason.applied_to_invoice,
+            invoice_id=invoice.id,
+            created_by_id=actor.impersonator_id or actor.user_id,
+        )
+        open_items = {invoice.id: (invoice, due)}
+        await apply_allocations(
+            open_items=open_items,
+            plan=[(invoice.id, use)],
+            currency=invoice.currency,
+            credit_entry_id=entry.id,
+        )
+        await audit.record(
+            actor=actor,
+            action="credit.apply",
+            subject=f"invoice:{invoice.id}",
+            client_id=invoice.client_id,
+            details={"amount_minor": use},
+        )
+    await publish(Event("payment.recorded", client_id=invoice.client_id, data={"invoice_id": invoice.id}))
+    return use
+
+
+async def apply_credit_automatically(*, invoice_id: int) -> int:
+    """Use the client's credit on a newly raised invoice when the organization says so (caller's txn)."""
+    org = await get_organization()
+    if not org.apply_credit_automatically:
+        return 0
+    invoice = await Invoice.select_for_update().get(id=invoice_id)
+    if invoice.status != InvoiceStatus.open:
+        return 0
+    balance = sum(
+        await CreditEntry.filter(client_id=invoice.client_id, currency=invoice.currency).values_list(
+            "amount_minor", flat=True
+        )
+    )
+    use = min(balance, await _invoice_due(invoice))
+    if use <= 0:
+        return 0
+    entry = await CreditEntry.create(
+        client_id=invoice.client_id,
+        currency=invoice.currency,
+        amount_minor=-use,
+        reason=CreditReason.applied_to_invoice,
+        invoice_id=invoice.id,
+        note="Applied automatically",
+    )
+    await apply_allocations(
+        open_items={invoice.id: (invoice, invoice.total_minor)},
+        plan=[(invoice.id, use)],
+        currency=invoice.currency,
+        credit_entry_id=entry.id,
+    )
+    return use
+
+
+async def refund_payment(
+    *,
+    actor: Actor,
+    payment_id: int,
+    amount_minor: int,
+    reason: str = "",
+    gateway: PaymentGateway | None = None,
+) -> int:
+    """Refund all or part of a payment; the invoices it paid are reopened for what is taken back."""
+    require_staff(actor)
+    payment = await Payment.get_or_none(id=payment_id)
+    if payment is None:
+        raise NotFound("That payment does not exist.")
+    left = payment.amount_minor - payment.refunded_minor
+    if payment.status not in (PaymentStatus.succeeded, PaymentStatus.partially_refunded):
+        raise Conflict("Only a received payment can be refunded.")
+    if amount_minor <= 0:
+        raise InvalidInput("The refund must be greater than zero.", field="amount")
+    if amount_minor > left:
+        raise InvalidInput(f"At most {format_money(left, payment.currency)} can be refunded.", field="amount")
+    key = f"payment:{payment.id}:refund:{await Refund.filter(payment_id=payment.id).count() + 1}"
+    gateway_refund_id = None
+    if payment.source == PaymentSource.online and payment.gateway_payment_id:
+        gateway = gateway or await gateways.current_gateway()
+        result = await gateway.refund(
+            payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
+        )
+        gateway_refund_id = result.ref
+    refund_id = await record_refund(
+        payment_id=payment.id,
+        amount_minor=amount_minor,
+        reason=reason,
+        gateway_refund_id=gateway_refund_id,
+        idempotency_key=key,
+        actor=actor,
+    )
+    return refund_id
+
+
+async def record_refund(
+    *,
+    payment_id: int,
+    amount_minor: int,
+    reason: str,
+    gateway_refund_id: str | None,
+    idempotency_key: str | None,
+    actor: Actor | None,
+) -> int:
+    """Write a refund and undo what the payment did: its credit first, then its invoices, newest first."""
+    async with in_transaction():
+        payment = await Payment.select_for_update().get(id=payment_id)
+        if gateway_refund_id and (done := await Refund.get_or_none(gateway_refund_id=gateway_refund_id)):
+            return done.id
+        left = payment.amount_minor - payment.refunded_minor
+        amount_minor = min(amount_minor, left)
+        if amount_minor <= 0:
+            raise Conflict("This payment is already fully refunded.")
+        refund = await Refund.create(
+            payment_id=payment.id,
+            amount_minor=amount_minor,
+            currency=payment.currency,
+            reason=reason,
+            gateway_refund_id=gateway_refund_id,
+            idempotency_key=idempotency_key,
+            created_by_id=(actor.impersonator_id or actor.user_id) if actor else None,
+        )
+        await _reverse(payment, refund, amount_minor)
+        payment.refunded_minor += amount_minor
+        payment.status = (
+            PaymentStatus.refunded
+            if payment.refunded_minor >= payment.amount_minor
+            else PaymentStatus.partially_refunded
+        )
+        await payment.save(update_fields=["refunded_minor", "status"])
+        await audit.record(
+            actor=actor,
+            action="payment.refund",
+            subject=f"payment:{payment.id}",
+            client_id=payment.client_id,
+            details={"amount_minor": amount_minor},
+        )
+    await publish(Event("payment.refunded", client_id=payment.client_id, data={"payment_id": payment.id}))
+    return refund.id
+
+
+async def _reverse(payment: Payment, refund: Refund, amount: int) -> None:
+    remaining = amount
+    if payment.client_id is not None:
+        created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
+        balance = sum(
+            await CreditEntry.filter(client_id=payment.client_id, currency=payment.currency).values_list(
+                "amount_minor", flat=True
+            )
+        )
+        take = min(remaining, max(0, created), max(0, balance))
+        if take:
+            await CreditEntry.create(
+                client_id=payment.client_id,
+                currency=payment.currency,
+                amount_minor=-take,
+                reason=CreditReason.refunded,
+                payment_id=payment.id,
+                refund_id=refund.id,
+            )
+            remaining -= take
+    allocations = await Allocation.filter(payment_id=payment.id).order_by("-id")
+    net: dict[int, int] = {}
+    for row in allocations:
+        net[row.invoice_id] = net.get(row.invoice_id, 0) + row.amount_minor
+    for row in await Allocation.filter(refund__payment_id=payment.id):
+        net[row.invoice_id] = net.get(row.invoice_id, 0) + row.amount_minor
+    for invoice_id, allocated in net.items():
+        if remaining <= 0:
+            break
+        back = min(remaining, allocated)
+        if back <= 0:
+            continue
+        invoice = await Invoice.select_for_update().get(id=invoice_id)
+        await Allocation.create(
+            invoice_id=invoice_id, amount_minor=-back, currency=payment.currency, refund_id=refund.id
+        )
+        total_allocated = (await allocated_by_invoice([invoice_id])).get(invoice_id, 0)
+        if invoice.status == InvoiceStatus.paid:
+            invoice.status = invoice_status_after(invoice.total_minor, total_allocated, InvoiceStatus.paid)
+            invoice.paid_at = None if invoice.status != InvoiceStatus.paid else invoice.paid_at
+            await invoice.save(update_fields=["status", "paid_at", "updated_at"])
+        remaining -= back
+    # what is left was never placed (a flagged payment): the refund simply returns it
+
+
+# -- auto-charge ----------------------------------------------------------------------------------
+async def set_auto_charge(*, actor: Actor, client_id: int, enabled: bool) -> None:
+    """Staff switch auto-charge on (recording that the client consented: who and when) or off."""
+    require_staff(actor)
+    client = await Client.get_or_none(id=client_id)
+    if client is None:
+        raise NotFound("That client does not exist.")
+    if (
+        enabled
+        and not await PaymentMethod.filter(
+            client_id=client_id, is_default=True, detached_at__isnull=True
+        ).exists()
+    ):
+        raise Conflict("The client has no default payment method to charge.")
+    client.auto_charge = enabled
+    client.auto_charge_consent_at = now_utc() if enabled else None
+    client.auto_charge_consent_by_id = actor.user_id if enabled else None
+    await client.save(update_fields=["auto_charge", "auto_charge_consent_at", "auto_charge_consent_by_id"])
+    await audit.record(
+        actor=actor,
+        action="client.auto_charge",
+        subject=f"client:{client_id}",
+        client_id=client_id,
+        details={"enabled": enabled, "consent_recorded": enabled},
+    )
+
+
+async def auto_charge_if_enabled(
+    *, purpose: str, target_id: int, gateway: PaymentGateway | None = None
+) -> PayOutcome | None:
+    """Charge a newly issued invoice or credit request to the default method when the client agreed to it."""
+    target = await load_target(purpose=purpose, target_id=target_id)
+    client = await Client.get(id=target.client_id)
+    if not client.auto_charge:
+        return None
+    outcome = await pay_with_saved_method(actor=None, purpose=purpose, target_id=target_id, gateway=gateway)
+    if outcome.status == "failed":
+        org = await get_organization()
+        await enqueue(
+            kind="auto_charge_failed",
+            to=client.email,
+            client_id=client.id,
+            dedupe_key=f"auto_charge_failed:{outcome.payment_id}",
+            subject=f"{org.name}: we could not charge your card for {target.description}",
+            text=f"Hello {client.name},\n\nWe tried to charge your saved card for {target.description} but "
+            f"it did not go through: {outcome.message}\nPlease pay from your billing page.\n\n{org.name}",
+        )
+    return outcome

@@ -1,4 +1,4 @@
-"""Background work on a timer, inside the portal process: expire billing requests (more jobs follow)."""
+"""Background work on a timer inside the portal process: expiry, reconciliation, sandbox renewals."""
 
 from __future__ import annotations
 
@@ -7,13 +7,27 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from portal.services import billing_requests
+from portal.services import billing_requests, gateways, reconcile
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[int]]
+
+
+async def _reconcile() -> int:
+    report = await reconcile.reconcile()
+    return len(report.settled) + len(report.failed) + len(report.recorded)
+
+
+async def _sandbox_renewals() -> int:
+    gateway = await gateways.current_gateway()
+    return await gateway.renew_due() if gateway.name == "sandbox" else 0  # type: ignore[attr-defined]
+
+
 JOBS: list[tuple[str, Job, float]] = [
     ("expire billing requests", billing_requests.expire_due, 60.0),
+    ("reconcile gateway payments", _reconcile, 600.0),
+    ("renew sandbox subscriptions", _sandbox_renewals, 3600.0),
 ]
 
 

@@ -96,20 +96,25 @@ class StripeEmulator:
             if self._process.poll() is not None:
                 break
             with contextlib.suppress(OSError, EmulatorError):
-                if self._request("GET", "/_test/health").get("ok"):
+                if self._request("GET", "/_test/health", timeout=1).get("ok"):
                     return self
             time.sleep(0.1)
+        code = self._process.poll()
         output = self.output()
         self.stop()
-        raise EmulatorError(f"the Stripe emulator did not start within {STARTUP_TIMEOUT:.0f} s:\n{output}")
+        why = (
+            f"exited with code {code}"
+            if code is not None
+            else f"did not answer within {STARTUP_TIMEOUT:.0f} s"
+        )
+        raise EmulatorError(f"the Stripe emulator {why}:\n{output}")
 
     def output(self) -> str:
         """Everything the subprocess printed so far."""
         if self._log is None:
             return ""
-        self._log.flush()
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
+        fd = self._log.fileno()  # pread leaves the offset the child writes at alone
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def stop(self) -> None:
         """Stop the subprocess (terminate, then kill) and forget it."""
@@ -132,7 +137,9 @@ class StripeEmulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _request(self, method: str, path: str, form: dict[str, str] | None = None) -> dict[str, Any]:
+    def _request(
+        self, method: str, path: str, form: dict[str, str] | None = None, timeout: float = 10
+    ) -> dict[str, Any]:
         """One HTTP call to the emulator with the secret key; JSON in, JSON out."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
@@ -140,7 +147,7 @@ class StripeEmulator:
         if data is not None:
             request.add_header("Content-Type", "application/x-www-form-urlencoded")
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")

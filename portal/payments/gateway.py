@@ -108,6 +108,7 @@ class GatewayPayment:
     method_ref: str = ""
     created: int = 0
     amount_refunded_minor: int = 0
+    failure_message: str = ""  # the decline reason in plain words, when it failed
 
 
 @dataclass(frozen=True)

@@ -527,6 +527,7 @@ def _payment(intent: dict) -> GatewayPayment:
         method_ref=intent.get("payment_method", ""),
         created=intent["created"],
         amount_refunded_minor=intent.get("amount_refunded", 0),
+        failure_message=intent.get("message", ""),
     )
 
 

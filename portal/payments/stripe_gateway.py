@@ -261,7 +261,16 @@ def _gateway_payment(pi: dict[str, Any]) -> GatewayPayment:
         method_ref=_ref(pi.get("payment_method")),
         created=int(pi.get("created") or 0),
         amount_refunded_minor=from_stripe_amount(refunded, currency),
+        failure_message=_failure_message(pi),
     )
+
+
+def _failure_message(pi: dict[str, Any]) -> str:
+    """The last payment error of an intent, in the plain words the portal shows."""
+    error = pi.get("last_payment_error")
+    if not isinstance(error, dict):
+        return ""
+    return decline_message(str(error.get("decline_code") or error.get("code") or "card_declined"))
 
 
 def _checkout_method_types(method_kinds: Iterable[str], currency: str) -> list[str]:
@@ -279,7 +288,9 @@ class StripeGateway:
 
     name = "stripe"
 
-    def __init__(self, secret_key: str, *, webhook_secret: str = "", api_base: str = "", mode: str = "test"):
+    def __init__(
+        self, secret_key: str, *, webhook_secret: str = "", api_base: str = "", mode: str = "test"
+    ) -> None:
         self.mode = mode
         self._secret_key = secret_key
         self._webhook_secret = webhook_secret
@@ -521,8 +532,9 @@ class StripeGateway:
         description: str,
         idempotency_key: str,
         metadata: dict[str, str],
+        trial_end: datetime | None = None,
     ) -> SubscriptionInfo:
-        """A product, a (legacy) plan and a subscription charged to `method_ref`."""
+        """A product, a (legacy) plan and a subscription charged to `method_ref` (first at `trial_end`)."""
         if interval not in _INTERVALS:
             raise GatewayError(f"Unknown billing interval '{interval}'.", code="invalid_interval")
         product = await self._call(
@@ -548,6 +560,7 @@ class StripeGateway:
                 "items": [{"plan": str(plan.id)}],
                 "default_payment_method": method_ref,
                 "metadata": dict(metadata),
+                **({"trial_end": int(trial_end.timestamp())} if trial_end else {}),
             },
             {"idempotency_key": idempotency_key},
         )

@@ -229,14 +229,11 @@ async def _charge_refunded(event: GatewayEvent, gateway: PaymentGateway) -> None
     if row is None:
         return
     fresh = await gateway.retrieve_payment(payment_ref=ref)
-    missing = fresh.amount_refunded_minor - row.refunded_minor
-    if missing > 0:
+    if fresh.amount_refunded_minor > row.refunded_minor:
         await payments.record_refund(
             payment_id=row.id,
-            amount_minor=missing,
+            gateway_total_refunded=fresh.amount_refunded_minor,
             reason="Refunded at the gateway",
-            gateway_refund_id=None,
-            idempotency_key=f"{ref}:refunded:{fresh.amount_refunded_minor}",
             actor=None,
         )
 

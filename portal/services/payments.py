@@ -551,9 +551,8 @@ async def settle_from_gateway(payment: GatewayPayment, *, checkout_id: str = "")
     if payment.status == "succeeded":
         await settle(payment_id=row.id, gateway_payment_id=payment.ref, amount_minor=payment.amount_minor)
     elif payment.status in ("requires_payment_method", "canceled"):
-        await fail_payment(
-            payment_id=row.id, message="The payment was declined.", gateway_payment_id=payment.ref
-        )
+        message = payment.failure_message or "The payment was declined."
+        await fail_payment(payment_id=row.id, message=message, gateway_payment_id=payment.ref)
     elif row.gateway_payment_id is None:
         await Payment.filter(id=row.id, gateway_payment_id=None).update(gateway_payment_id=payment.ref)
     return row.id
@@ -664,65 +663,80 @@ async def refund_payment(
     if amount_minor > left:
         raise InvalidInput(f"At most {format_money(left, payment.currency)} can be refunded.", field="amount")
     key = f"payment:{payment.id}:refund:{await Refund.filter(payment_id=payment.id).count() + 1}"
-    gateway_refund_id = None
     if payment.source == PaymentSource.online and payment.gateway_payment_id:
         gateway = gateway or await gateways.current_gateway()
         result = await gateway.refund(
             payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
         )
-        gateway_refund_id = result.ref
-    refund_id = await record_refund(
-        payment_id=payment.id,
-        amount_minor=amount_minor,
-        reason=reason,
-        gateway_refund_id=gateway_refund_id,
-        idempotency_key=key,
-        actor=actor,
+        fresh = await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id)
+        return await record_refund(
+            payment_id=payment.id,
+            gateway_total_refunded=fresh.amount_refunded_minor,
+            reason=reason,
+            gateway_refund_id=result.ref,
+            idempotency_key=key,
+            actor=actor,
+        )
+    return await record_refund(
+        payment_id=payment.id, amount_minor=amount_minor, reason=reason, idempotency_key=key, actor=actor
     )
-    return refund_id
 
 
 async def record_refund(
     *,
     payment_id: int,
-    amount_minor: int,
     reason: str,
-    gateway_refund_id: str | None,
-    idempotency_key: str | None,
     actor: Actor | None,
+    amount_minor: int | None = None,
+    gateway_total_refunded: int | None = None,
+    gateway_refund_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> int:
-    """Write a refund and undo what the payment did: its credit first, then its invoices, newest first."""
+    """Write a refund and undo what the payment did: its credit first, then its invoices, newest first.
+
+    Online, the amount is what the gateway has refunded in total minus what we have recorded, worked out
+    under the payment's lock: the staff action and the gateway's charge.refunded event can arrive in
+    either order, and whichever comes second finds nothing missing (the staff action then puts its name
+    and reason on the row the event wrote).
+    """
     async with in_transaction():
         payment = await Payment.select_for_update().get(id=payment_id)
         if gateway_refund_id and (done := await Refund.get_or_none(gateway_refund_id=gateway_refund_id)):
             return done.id
-        left = payment.amount_minor - payment.refunded_minor
-        amount_minor = min(amount_minor, left)
-        if amount_minor <= 0:
+        if gateway_total_refunded is not None:
+            missing = min(gateway_total_refunded, payment.amount_minor) - payment.refunded_minor
+        else:
+            missing = min(amount_minor or 0, payment.amount_minor - payment.refunded_minor)
+        if missing <= 0:
+            adopted = (
+                await Refund.filter(payment_id=payment.id, gateway_refund_id=None).order_by("-id").first()
+            )
+            if gateway_refund_id and adopted is not None:
+                adopted.gateway_refund_id, adopted.reason = gateway_refund_id, reason or adopted.reason
+                adopted.created_by_id = (actor.impersonator_id or actor.user_id) if actor else None
+                await adopted.save(update_fields=["gateway_refund_id", "reason", "created_by_id"])
+                return adopted.id
             raise Conflict("This payment is already fully refunded.")
         refund = await Refund.create(
             payment_id=payment.id,
-            amount_minor=amount_minor,
+            amount_minor=missing,
             currency=payment.currency,
             reason=reason,
             gateway_refund_id=gateway_refund_id,
             idempotency_key=idempotency_key,
             created_by_id=(actor.impersonator_id or actor.user_id) if actor else None,
         )
-        await _reverse(payment, refund, amount_minor)
-        payment.refunded_minor += amount_minor
-        payment.status = (
-            PaymentStatus.refunded
-            if payment.refunded_minor >= payment.amount_minor
-            else PaymentStatus.partially_refunded
-        )
+        await _reverse(payment, refund, missing)
+        payment.refunded_minor += missing
+        fully = payment.refunded_minor >= payment.amount_minor
+        payment.status = PaymentStatus.refunded if fully else PaymentStatus.partially_refunded
         await payment.save(update_fields=["refunded_minor", "status"])
         await audit.record(
             actor=actor,
             action="payment.refund",
             subject=f"payment:{payment.id}",
             client_id=payment.client_id,
-            details={"amount_minor": amount_minor},
+            details={"amount_minor": missing},
         )
     await publish(Event("payment.refunded", client_id=payment.client_id, data={"payment_id": payment.id}))
     return refund.id

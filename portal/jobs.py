@@ -21,7 +21,7 @@ async def _reconcile() -> int:
 
 async def _sandbox_renewals() -> int:
     gateway = await gateways.current_gateway()
-    return await gateway.renew_due() if gateway.name == "sandbox" else 0  # type: ignore[attr-defined]
+    return await gateway.renew_due() if gateway.key == "sandbox" else 0  # type: ignore[attr-defined]
 
 
 JOBS: list[tuple[str, Job, float]] = [

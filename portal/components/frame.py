@@ -12,10 +12,13 @@ from portal.services.organization import Branding
 
 CLIENT_NAV = [("My Billing", "/billing")]
 STAFF_NAV = [("Clients", "/admin")]
+ADMIN_NAV = [("Settings", "/settings/payments")]
 
 
 def _nav(actor: Actor) -> list[tuple[str, str]]:
-    return CLIENT_NAV if actor.client_id is not None else STAFF_NAV
+    if actor.client_id is not None:
+        return CLIENT_NAV
+    return STAFF_NAV + ADMIN_NAV if actor.is_admin else STAFF_NAV
 
 
 def apply_theme(branding: Branding | None) -> None:

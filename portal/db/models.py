@@ -86,12 +86,26 @@ class Client(Model, TimestampMixin):
     # id of the staff user who recorded the consent (plain id: a foreign key here would form a cycle with
     # User.client, which Tortoise's migration autodetector cannot order; the audit trail names the user too)
     auto_charge_consent_by_id = fields.IntField(null=True)
-    gateway_customer_id = fields.CharField(max_length=100, default="")
     archived = fields.BooleanField(default=False)
 
     class Meta:
         table = "client"
         indexes = (("name",), ("company",))
+
+
+class GatewayCustomer(Model, TimestampMixin):
+    """A client's customer record at one gateway account (sandbox, Stripe test, Stripe live)."""
+
+    id = fields.IntField(primary_key=True)
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
+        "models.Client", related_name="gateway_customers", on_delete=fields.CASCADE
+    )
+    gateway = fields.CharField(max_length=30)
+    ref = fields.CharField(max_length=100)
+
+    class Meta:
+        table = "gateway_customer"
+        unique_together = (("gateway", "ref"), ("client", "gateway"))
 
 
 class User(Model, TimestampMixin):
@@ -181,7 +195,7 @@ class PaymentMethod(Model, TimestampMixin):
     client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
         "models.Client", related_name="payment_methods", on_delete=fields.CASCADE
     )
-    gateway = fields.CharField(max_length=20)  # sandbox | stripe
+    gateway = fields.CharField(max_length=30)  # the gateway account key: sandbox | stripe:test | stripe:live
     gateway_ref = fields.CharField(max_length=100)
     kind = fields.CharField(max_length=20, default="card")  # card | bank_transfer | direct_debit
     brand = fields.CharField(max_length=30, default="")
@@ -247,7 +261,7 @@ class Subscription(Model, TimestampMixin):
     payment_method: fields.ForeignKeyNullableRelation[PaymentMethod] = fields.ForeignKeyField(
         "models.PaymentMethod", related_name="subscriptions", null=True, on_delete=fields.SET_NULL
     )
-    gateway = fields.CharField(max_length=20, default="sandbox")
+    gateway = fields.CharField(max_length=30, default="sandbox")
     gateway_ref = fields.CharField(max_length=100, default="")
     current_period_start = fields.DatetimeField(null=True)
     current_period_end = fields.DatetimeField(null=True)
@@ -397,7 +411,7 @@ class Payment(Model, TimestampMixin):
     payment_method: fields.ForeignKeyNullableRelation[PaymentMethod] = fields.ForeignKeyField(
         "models.PaymentMethod", related_name=False, null=True, on_delete=fields.SET_NULL
     )
-    gateway = fields.CharField(max_length=20, default="")
+    gateway = fields.CharField(max_length=30, default="")
     gateway_payment_id = fields.CharField(max_length=100, null=True, unique=True)
     gateway_checkout_id = fields.CharField(max_length=100, null=True, unique=True)
     checkout_url = fields.CharField(max_length=500, default="")

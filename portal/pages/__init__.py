@@ -5,9 +5,10 @@ from __future__ import annotations
 
 def register_all() -> None:
     """Register every page (again, when tests execute main.py anew)."""
-    from portal.pages import admin, billing, login, pay
+    from portal.pages import admin, billing, login, pay, settings_payments
 
     login.register()
     billing.register()
     admin.register()
     pay.register()
+    settings_payments.register()

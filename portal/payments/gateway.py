@@ -127,6 +127,7 @@ class PaymentGateway(Protocol):
 
     name: str  # "sandbox" | "stripe"
     mode: str  # "sandbox" | "test" | "live"
+    key: str  # whose objects: "sandbox", "stripe:test" or "stripe:live" (refs are valid only there)
 
     async def verify_account(self) -> str:
         """Check the credentials with a real call; return the account id (GatewayError if refused)."""

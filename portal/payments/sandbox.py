@@ -90,6 +90,7 @@ class SandboxGateway:
 
     name = "sandbox"
     mode = "sandbox"
+    key = "sandbox"
 
     def __init__(self, *, emit: Emit | None = None, public_url: str = "") -> None:
         self._emit = emit

@@ -292,6 +292,7 @@ class StripeGateway:
         self, secret_key: str, *, webhook_secret: str = "", api_base: str = "", mode: str = "test"
     ) -> None:
         self.mode = mode
+        self.key = f"stripe:{mode}"
         self._secret_key = secret_key
         self._webhook_secret = webhook_secret
         self._http = stripe.HTTPXClient(timeout=_TIMEOUT_SECONDS)

@@ -116,7 +116,10 @@ class MethodRow:
 async def payment_methods(*, actor: Actor, client_id: int) -> list[MethodRow]:
     """A client's saved methods, default first."""
     check_client_access(actor, client_id)
-    rows = await PaymentMethod.filter(client_id=client_id, detached_at__isnull=True).order_by(
+    from portal.services.gateways import current_gateway
+
+    usable = (await current_gateway()).key  # methods saved with another gateway account cannot be charged
+    rows = await PaymentMethod.filter(client_id=client_id, detached_at__isnull=True, gateway=usable).order_by(
         "-is_default", "id"
     )
     return [MethodRow(m.id, m.kind, m.brand, m.last4, m.exp_month, m.exp_year, m.is_default) for m in rows]

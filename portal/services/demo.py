@@ -23,7 +23,7 @@ from portal.domain.status import BillingRequestStatus, QuoteStatus, Role, Subscr
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
 from portal.payments.gateway import NewCard
 from portal.payments.sandbox import SandboxGateway
-from portal.services import accounts, invoices, ledger
+from portal.services import accounts, invoices, ledger, payments
 from portal.services.actors import Actor
 from portal.services.clock import now_utc, today
 from portal.services.invoices import LineDraft
@@ -111,7 +111,7 @@ async def _load() -> None:
     now = now_utc()
     for client, plan, method in ((ada, care, ada_visa), (yuki, support, yuki_card)):
         renewal = await bank.create_subscription(
-            customer_ref=client.gateway_customer_id,
+            customer_ref=await payments.ensure_customer(client=client, gateway=bank),
             method_ref=method.gateway_ref,
             amount_minor=plan.amount_minor,
             currency=plan.currency,
@@ -220,13 +220,8 @@ async def _card(
     bank: SandboxGateway, client: Client, number: str, month: int, year: int, *, default: bool = False
 ) -> PaymentMethod:
     """A card saved in the sandbox, mirrored in our table like a real setup would."""
-    if not client.gateway_customer_id:
-        client.gateway_customer_id = await bank.create_customer(
-            email=client.email, name=client.name, idempotency_key=f"demo:client:{client.id}"
-        )
-        await client.save(update_fields=["gateway_customer_id"])
     saved = await bank.save_method(
-        customer_ref=client.gateway_customer_id,
+        customer_ref=await payments.ensure_customer(client=client, gateway=bank),
         method=NewCard(number, month, year, "123"),
         idempotency_key=f"demo:card:{client.id}:{number}",
     )

@@ -106,7 +106,7 @@ async def _async_payment_failed(event: GatewayEvent, gateway: PaymentGateway) ->
 
 async def _setup_intent(event: GatewayEvent, gateway: PaymentGateway) -> None:
     customer = event.data.get("customer")
-    client = await Client.get_or_none(gateway_customer_id=customer) if customer else None
+    client = await payments.client_for_customer(gateway=gateway, customer_ref=customer or "")
     method_ref = event.data.get("payment_method")
     if client is not None and method_ref:
         await payments.upsert_method(
@@ -183,7 +183,7 @@ async def _renewal_paid(event: GatewayEvent, gateway: PaymentGateway) -> None:
             status=PaymentStatus.succeeded,
             source=PaymentSource.online,
             method="card",
-            gateway=gateway.name,
+            gateway=gateway.key,
             gateway_payment_id=ref,
             purpose="invoice",
             invoice_id=invoice.id,

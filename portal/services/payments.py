@@ -26,6 +26,7 @@ from portal.db.models import (
     Client,
     CreditEntry,
     CreditRequest,
+    GatewayCustomer,
     Invoice,
     Payment,
     PaymentMethod,
@@ -183,7 +184,7 @@ async def _begin(
                 source=PaymentSource.online,
                 method=method.kind if method else "card",
                 payment_method_id=method.id if method else None,
-                gateway=gateway.name,
+                gateway=gateway.key,
                 idempotency_key=f"{target.purpose}:{target.id}:attempt:{attempts + 1}",
                 purpose=target.purpose,
                 received_on=today(),
@@ -218,18 +219,20 @@ async def pay_with_saved_method(
             check_client_access(actor, target.client_id)
         if method_id is None:
             method = await PaymentMethod.get_or_none(
-                client_id=target.client_id, is_default=True, detached_at__isnull=True
+                client_id=target.client_id, is_default=True, detached_at__isnull=True, gateway=gateway.key
             )
             if method is None:
                 raise Conflict("There is no saved payment method to charge.")
         else:
             method = await _client_method(target.client_id, method_id)
+        if method.gateway != gateway.key:
+            raise Conflict("This card was saved with another payment account. Please add it again.")
         if await Payment.filter(
             _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
         ).exists():
             raise Conflict(IN_PROGRESS_MESSAGE)
         payment = await _begin(target, gateway=gateway, method=method, actor=actor)
-    customer = (await Client.get(id=target.client_id)).gateway_customer_id
+    customer = await ensure_customer(client=await Client.get(id=target.client_id), gateway=gateway)
     try:
         result = await gateway.charge(
             customer_ref=customer,
@@ -298,7 +301,7 @@ async def start_checkout(
         payment.method = method_kind
         await payment.save(update_fields=["method"])
     client = await Client.get(id=target.client_id)
-    customer = client.gateway_customer_id or await ensure_customer(client=client, gateway=gateway)
+    customer = await ensure_customer(client=client, gateway=gateway)
     session = await gateway.create_checkout(
         amount_minor=payment.amount_minor,
         currency=payment.currency,
@@ -326,13 +329,26 @@ async def _is_recurring(target: Target) -> bool:
 
 async def ensure_customer(*, client: Client, gateway: PaymentGateway) -> str:
     """The client's customer at the gateway, created once."""
-    if client.gateway_customer_id:
-        return client.gateway_customer_id
+    existing = await GatewayCustomer.get_or_none(client_id=client.id, gateway=gateway.key)
+    if existing is not None:
+        return existing.ref
     ref = await gateway.create_customer(
-        email=client.email, name=client.name, idempotency_key=f"client:{client.id}:customer"
+        email=client.email, name=client.name, idempotency_key=f"client:{client.id}:customer:{gateway.key}"
     )
-    await Client.filter(id=client.id, gateway_customer_id="").update(gateway_customer_id=ref)
-    return (await Client.get(id=client.id)).gateway_customer_id
+    try:
+        async with in_transaction():
+            await GatewayCustomer.create(client_id=client.id, gateway=gateway.key, ref=ref)
+    except IntegrityError:  # created by a concurrent request with the same idempotency key
+        pass
+    return (await GatewayCustomer.get(client_id=client.id, gateway=gateway.key)).ref
+
+
+async def client_for_customer(*, gateway: PaymentGateway, customer_ref: str) -> Client | None:
+    """The client behind a gateway customer reference (None when it is not ours)."""
+    if not customer_ref:
+        return None
+    row = await GatewayCustomer.get_or_none(gateway=gateway.key, ref=customer_ref).prefetch_related("client")
+    return row.client if row else None
 
 
 def _metadata(payment: Payment, target: Target) -> dict[str, str]:
@@ -496,7 +512,7 @@ async def start_recurring(
             interval=interval,
             status=SubscriptionStatus.active,
             payment_method_id=method.id if method else None,
-            gateway=gateway.name,
+            gateway=gateway.key,
             gateway_ref=info.ref,
             current_period_start=now_utc(),
             current_period_end=info.current_period_end,
@@ -512,7 +528,7 @@ async def upsert_method(
     """Mirror a gateway payment method in our table (after a checkout saved it)."""
     if client_id is None or not method_ref:
         return None
-    existing = await PaymentMethod.get_or_none(gateway=gateway.name, gateway_ref=method_ref)
+    existing = await PaymentMethod.get_or_none(gateway=gateway.key, gateway_ref=method_ref)
     if existing is not None:
         return existing
     saved = next(
@@ -526,7 +542,7 @@ async def upsert_method(
     try:
         return await PaymentMethod.create(
             client_id=client_id,
-            gateway=gateway.name,
+            gateway=gateway.key,
             gateway_ref=saved.ref,
             kind=saved.kind,
             brand=saved.brand,
@@ -536,7 +552,7 @@ async def upsert_method(
             is_default=not has_default,
         )
     except IntegrityError:
-        return await PaymentMethod.get(gateway=gateway.name, gateway_ref=method_ref)
+        return await PaymentMethod.get(gateway=gateway.key, gateway_ref=method_ref)
 
 
 async def settle_from_gateway(payment: GatewayPayment, *, checkout_id: str = "") -> int | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from portal.db.models import Client, Payment
+from portal.db.models import Payment
 from portal.domain.status import PaymentSource, PaymentStatus
 from portal.payments.gateway import GatewayPayment, PaymentGateway
 from portal.services import gateways, payments
@@ -43,7 +43,7 @@ async def reconcile(
             seen_ids.add(int(gp.metadata["portal_payment_id"]))
         await _one(gp, gateway, report)
     refs = {gp.ref for gp in theirs}
-    ours = await Payment.filter(source=PaymentSource.online, gateway=gateway.name, created_at__gte=since)
+    ours = await Payment.filter(source=PaymentSource.online, gateway=gateway.key, created_at__gte=since)
     cutoff = now_utc() - UNANSWERED
     for row in ours:
         if row.status in (PaymentStatus.succeeded, PaymentStatus.partially_refunded, PaymentStatus.refunded):
@@ -87,7 +87,7 @@ async def _one(gp: GatewayPayment, gateway: PaymentGateway, report: ReconcileRep
 
 async def _record_unknown(gp: GatewayPayment, gateway: PaymentGateway) -> int | None:
     """A succeeded gateway payment we have never heard of: record it once, then settle it like any other."""
-    client = await Client.get_or_none(gateway_customer_id=gp.customer_ref) if gp.customer_ref else None
+    client = await payments.client_for_customer(gateway=gateway, customer_ref=gp.customer_ref)
     purpose = gp.metadata.get("purpose", "")
     target = gp.metadata.get("target_id", "")
     invoice_id = int(target) if purpose == "invoice" and target.isdigit() else None
@@ -99,7 +99,7 @@ async def _record_unknown(gp: GatewayPayment, gateway: PaymentGateway) -> int | 
             status=PaymentStatus.pending,
             source=PaymentSource.online,
             method="card",
-            gateway=gateway.name,
+            gateway=gateway.key,
             gateway_payment_id=gp.ref,
             purpose=purpose or "invoice",
             invoice_id=invoice_id,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from portal.db.models import Client, PaymentMethod
 from portal.payments.gateway import NewCard
 from portal.payments.sandbox import SandboxGateway
-from portal.services import gateways, invoices
+from portal.services import gateways, invoices, payments
 from portal.services.clock import today
 from portal.services.invoices import LineDraft
 from tests.services.conftest import World
@@ -28,13 +28,8 @@ async def add_card(
     """Save a card for Alice (or another client) in the sandbox and mirror it like the app does."""
     client = await Client.get(id=client_id or world.alice_id)
     gateway = SandboxGateway()  # no events: the test writes the row itself
-    if not client.gateway_customer_id:
-        client.gateway_customer_id = await gateway.create_customer(
-            email=client.email, name=client.name, idempotency_key=f"t:{client.id}"
-        )
-        await client.save()
     saved = await gateway.save_method(
-        customer_ref=client.gateway_customer_id,
+        customer_ref=await payments.ensure_customer(client=client, gateway=gateway),
         method=NewCard(number, 12, today().year + 3, "123"),
         idempotency_key=f"t:{client.id}:{number}:{default}",
     )

@@ -9,10 +9,12 @@ import pytest
 from portal.db.models import (
     Allocation,
     BillingRequest,
+    Client,
     CreditEntry,
     Invoice,
     OutboxEmail,
     Payment,
+    PaymentMethod,
     SandboxObject,
     Subscription,
     WebhookEvent,
@@ -162,7 +164,7 @@ async def test_a_failing_handler_is_retried_and_then_succeeds_once(world: World)
     )
 
     class Broken:
-        name = "sandbox"
+        name = key = "sandbox"
 
         async def retrieve_payment(self, *, payment_ref: str):
             raise RuntimeError("database went away")
@@ -426,7 +428,7 @@ async def test_reconciliation_records_a_charge_whose_answer_was_lost_exactly_onc
     class TimesOutAfterCharging:
         """The bank took the money, then the connection dropped before we heard back."""
 
-        name = "sandbox"
+        name = key = "sandbox"
 
         async def charge(self, **kwargs):
             await real.charge(**kwargs)
@@ -453,12 +455,10 @@ async def test_reconciliation_records_an_unknown_gateway_payment_once(world: Wor
     invoice_id = await invoice_for(world, 800)
     quiet = sandbox()
     quiet._emit = None
-    client = await __import__("portal.db.models", fromlist=["Client"]).Client.get(id=world.alice_id)
-    method = await __import__("portal.db.models", fromlist=["PaymentMethod"]).PaymentMethod.get(
-        client_id=world.alice_id
-    )
+    client = await Client.get(id=world.alice_id)
+    method = await PaymentMethod.get(client_id=world.alice_id)
     await quiet.charge(
-        customer_ref=client.gateway_customer_id,
+        customer_ref=await payments.ensure_customer(client=client, gateway=quiet),
         method_ref=method.gateway_ref,
         amount_minor=800,
         currency="USD",

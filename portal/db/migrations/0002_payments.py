@@ -10,6 +10,24 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
+        ops.CreateModel(
+            name='GatewayCustomer',
+            fields=[
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('client', fields.ForeignKeyField('models.Client', source_field='client_id', db_constraint=True, to_field='id', related_name='gateway_customers', on_delete=OnDelete.CASCADE)),
+                ('gateway', fields.CharField(max_length=30)),
+                ('ref', fields.CharField(max_length=100)),
+            ],
+            options={'table': 'gateway_customer', 'app': 'models', 'unique_together': (('gateway', 'ref'), ('client', 'gateway')), 'pk_attr': 'id', 'table_description': "A client's customer record at one gateway account (sandbox, Stripe test, Stripe live)."},
+            bases=['Model', 'TimestampMixin'],
+        ),
+        ops.RemoveField(model_name='Client', name='gateway_customer_id'),
+        ops.AlterField(
+            model_name='Payment',
+            name='gateway',
+            field=fields.CharField(default='', max_length=30),
+        ),
         ops.AddField(
             model_name='Payment',
             name='checkout_url',
@@ -33,5 +51,15 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Payment',
             index=Index(fields=['invoice_id', 'status']),
+        ),
+        ops.AlterField(
+            model_name='PaymentMethod',
+            name='gateway',
+            field=fields.CharField(max_length=30),
+        ),
+        ops.AlterField(
+            model_name='Subscription',
+            name='gateway',
+            field=fields.CharField(default='sandbox', max_length=30),
         ),
     ]

@@ -1,0 +1,223 @@
+"""/settings/payments: connect the agency's Stripe account (or change its keys), policy links, unlink."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from nicegui import ui
+
+from portal import auth
+from portal.domain.errors import DomainError, InvalidInput
+from portal.pages.common import signed_in_frame
+from portal.services import stripe_account
+from portal.services.actors import Actor
+from portal.services.organization import branding
+from portal.services.stripe_account import StripeAccountView
+
+PATH = "/settings/payments"
+SANDBOX_TEXT = "Sandbox (no Stripe account connected): payments are simulated"
+
+
+def status_text(view: StripeAccountView) -> str:
+    """One line saying which gateway takes the payments."""
+    if not view.connected:
+        return SANDBOX_TEXT
+    mode = "test mode" if view.mode == "test" else "live"
+    parts = [f"Connected to Stripe ({mode})"]
+    if view.account_id:
+        parts.append(f"account {view.account_id}")
+    parts.append(f"key {view.key_hint}")
+    if view.country:
+        parts.append(stripe_account.countries().get(view.country, view.country))
+    return " · ".join(parts)
+
+
+class PaymentSettings:
+    """The page's parts: the status, the connect form, the webhook address and the unlink dialog."""
+
+    def __init__(self, actor: Actor, view: StripeAccountView) -> None:
+        self.actor = actor
+        self.view = view
+        self.status_card()
+        self.form()
+        self.unlink_dialog()
+        self.show(view)
+
+    def status_card(self) -> None:
+        with ui.card().classes("w-full gap-2"):
+            self.status = ui.label().classes("text-lg font-medium").mark("stripe-status")
+            self.connected_at = ui.label().classes("text-sm text-gray-600").mark("stripe-connected-at")
+            self.unlink_button = (
+                ui.button("Unlink account", icon="link_off", on_click=lambda: self.dialog.open())
+                .props("outline color=negative")
+                .mark("unlink")
+            )
+
+    def form(self) -> None:
+        view = self.view
+        with ui.card().classes("w-full max-w-2xl gap-3"):
+            self.form_title = ui.label().classes("text-lg font-semibold").mark("connect-title")
+            self.test_mode = ui.switch("Test mode", value=view.mode != "live").mark("test-mode")
+            ui.label(
+                "Use test mode with your sk_test_ key to try payments without moving money."
+            ).classes("text-sm text-gray-600")
+            self.country = (
+                ui.select(
+                    stripe_account.countries(),
+                    label="Country",
+                    value=view.country or None,
+                    with_input=True,
+                )
+                .props("outlined")
+                .classes("w-full")
+                .mark("country")
+            )
+            self.privacy_url = self._input("Privacy Policy URL", view.privacy_url, "privacy-url", "url")
+            self.terms_url = self._input("Terms of Service URL", view.terms_url, "terms-url", "url")
+            self.secret_key = self._secret("Secret key (sk_test_… or sk_live_…)", "secret-key")
+            ui.label("Webhook endpoint: in Stripe's dashboard, add an endpoint with this address:").classes(
+                "text-sm text-gray-600"
+            )
+            ui.label(view.webhook_url).classes("font-mono text-sm break-all").mark("webhook-url")
+            self.webhook_secret = self._secret("Webhook signing secret (whsec_…)", "webhook-secret")
+            self.error = ui.label().classes("text-red-700").props("role=alert").mark("connect-error")
+            self.error.set_visibility(False)
+            self.message = ui.label().classes("text-green-700").props("role=status").mark("connect-message")
+            self.message.set_visibility(False)
+            with ui.row().classes("gap-2"):
+                self.connect_button = ui.button("Connect", on_click=self.connect).mark("connect")
+                self.policies_button = (
+                    ui.button("Save policy links only", on_click=self.save_policies)
+                    .props("flat")
+                    .mark("save-policies")
+                )
+        self.fields: dict[str, ui.input | ui.select] = {
+            "country": self.country,
+            "privacy_url": self.privacy_url,
+            "terms_url": self.terms_url,
+            "secret_key": self.secret_key,
+            "webhook_secret": self.webhook_secret,
+        }
+
+    @staticmethod
+    def _input(label: str, value: str, marker: str, kind: str) -> ui.input:
+        return (
+            ui.input(label, value=value, placeholder="https://")
+            .props(f"outlined type={kind} autocomplete=off")
+            .classes("w-full")
+            .mark(marker)
+        )
+
+    @staticmethod
+    def _secret(label: str, marker: str) -> ui.input:
+        return (
+            ui.input(label, password=True, password_toggle_button=True)
+            .props("outlined autocomplete=off spellcheck=false")
+            .classes("w-full")
+            .mark(marker)
+        )
+
+    def unlink_dialog(self) -> None:
+        with ui.dialog().mark("unlink-dialog") as self.dialog, ui.card().classes("max-w-md gap-3"):
+            ui.label("Unlink your Stripe account?").classes("text-lg font-semibold")
+            ui.label(
+                "The keys are removed from the portal and payments are simulated in the sandbox until "
+                "you connect an account again. Your policy links are kept."
+            )
+            with ui.row().classes("w-full justify-end gap-2"):
+                ui.button("Cancel", on_click=self.dialog.close).props("flat").mark("unlink-cancel")
+                self.unlink_confirm = (
+                    ui.button("Unlink", on_click=self.unlink).props("color=negative").mark("unlink-confirm")
+                )
+
+    def show(self, view: StripeAccountView) -> None:
+        """Reflect the stored state (secret inputs stay or become empty)."""
+        self.view = view
+        self.status.set_text(status_text(view))
+        when = view.connected_at.strftime("%d %b %Y %H:%M UTC") if view.connected_at else ""
+        self.connected_at.set_text(f"Connected on {when}" if when else "")
+        self.connected_at.set_visibility(bool(when))
+        self.unlink_button.set_visibility(view.connected)
+        self.form_title.set_text("Change keys" if view.connected else "Connect Stripe account")
+        self.connect_button.set_text("Save new keys" if view.connected else "Connect")
+        self.secret_key.set_value("")
+        self.webhook_secret.set_value("")
+
+    def clear_errors(self) -> None:
+        for field in self.fields.values():
+            field.error = None
+        self.error.set_visibility(False)
+        self.message.set_visibility(False)
+
+    def show_error(self, exc: DomainError) -> None:
+        """Each invalid field gets its message; anything else goes to the general error label."""
+        problems = getattr(exc, "errors", None) or {getattr(exc, "field", None): exc.message}
+        general = [message for field, message in problems.items() if field not in self.fields]
+        for field, message in problems.items():
+            if field in self.fields:
+                self.fields[field].error = message
+        if isinstance(exc, InvalidInput) and not general:
+            general = ["Please correct the fields marked in red."]
+        self.error.set_text(" ".join(general))
+        self.error.set_visibility(True)
+
+    async def _run(self, button: ui.button, action: Callable[[], Awaitable[StripeAccountView]]) -> bool:
+        self.clear_errors()
+        button.props("loading")
+        try:
+            self.show(await action())
+        except DomainError as exc:
+            self.show_error(exc)
+            return False
+        finally:
+            button.props(remove="loading")
+        return True
+
+    async def connect(self) -> None:
+        ok = await self._run(
+            self.connect_button,
+            lambda: stripe_account.connect(
+                actor=self.actor,
+                test_mode=bool(self.test_mode.value),
+                country=self.country.value or "",
+                privacy_url=self.privacy_url.value or "",
+                terms_url=self.terms_url.value or "",
+                secret_key=self.secret_key.value or "",
+                webhook_secret=self.webhook_secret.value or "",
+            ),
+        )
+        if ok:
+            self._say("Stripe account connected. The key was checked with Stripe.")
+
+    async def save_policies(self) -> None:
+        ok = await self._run(
+            self.policies_button,
+            lambda: stripe_account.update_policies(
+                actor=self.actor,
+                privacy_url=self.privacy_url.value or "",
+                terms_url=self.terms_url.value or "",
+            ),
+        )
+        if ok:
+            self._say("Policy links saved.")
+
+    async def unlink(self) -> None:
+        self.dialog.close()
+        ok = await self._run(self.unlink_button, lambda: stripe_account.unlink(actor=self.actor))
+        if ok:
+            self._say("Stripe account unlinked. Payments are simulated in the sandbox.")
+
+    def _say(self, text: str) -> None:
+        self.message.set_text(text)
+        self.message.set_visibility(True)
+        ui.notify(text, type="positive")
+
+
+def register() -> None:
+    """Add /settings/payments."""
+
+    @auth.page(PATH, access=auth.Access.admin, title="Payments")
+    async def payments_page(actor: Actor) -> None:
+        view = await stripe_account.get_account(actor=actor)
+        with signed_in_frame(actor, await branding(), "Payments"):
+            PaymentSettings(actor, view)

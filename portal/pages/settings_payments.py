@@ -58,9 +58,9 @@ class PaymentSettings:
         with ui.card().classes("w-full max-w-2xl gap-3"):
             self.form_title = ui.label().classes("text-lg font-semibold").mark("connect-title")
             self.test_mode = ui.switch("Test mode", value=view.mode != "live").mark("test-mode")
-            ui.label(
-                "Use test mode with your sk_test_ key to try payments without moving money."
-            ).classes("text-sm text-gray-600")
+            ui.label("Use test mode with your sk_test_ key to try payments without moving money.").classes(
+                "text-sm text-gray-600"
+            )
             self.country = (
                 ui.select(
                     stripe_account.countries(),

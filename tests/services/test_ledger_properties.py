@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from typing import Any, ClassVar, TypeVar
 
 from hypothesis import HealthCheck, settings
@@ -228,6 +228,10 @@ async def reset_ledger() -> None:
             await model.all().delete()
 
 
+async def _awaited(step: Awaitable[T]) -> T:
+    return await step
+
+
 # -- the machine ----------------------------------------------------------------------------------
 PERCENT = st.integers(min_value=1, max_value=120)  # of what is available; above 100 must be refused
 
@@ -245,11 +249,11 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.run(reset_ledger())
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the test's event loop and wait for it."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=120)
+    def run(self, step: Awaitable[T]) -> T:
+        """Run a coroutine or a query on the test's event loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(_awaited(step), self.loop).result(timeout=120)
 
-    def refused(self, coro: Coroutine[Any, Any, T], error: type[Exception] | None) -> T | None:
+    def refused(self, coro: Awaitable[T], error: type[Exception] | None) -> T | None:
         """Run a step; it must raise `error` exactly when one is given, and then change nothing."""
         before = self.run(ledger_snapshot())
         try:

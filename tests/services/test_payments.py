@@ -469,3 +469,48 @@ async def test_reconciliation_records_an_unknown_gateway_payment_once(world: Wor
     assert len(reports[0].recorded) == 1 and reports[1].recorded == []
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.paid
     assert await CreditEntry.all().count() == 0
+
+
+async def test_a_paid_credit_request_becomes_credit(world: World) -> None:
+    from portal.services import credit_requests
+
+    await add_card(world)
+    credit_id = await credit_requests.create_credit_request(
+        actor=world.staff, client_id=world.alice_id, amount_minor=5000, description="Prepaid hours"
+    )
+    assert await OutboxEmail.filter(kind="credit_request").count() == 1
+    outcome = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="credit_request", target_id=credit_id, gateway=sandbox()
+    )
+    assert outcome.status == "succeeded"
+    assert await ledger.credit_balances(actor=world.alice, client_id=world.alice_id) == {"USD": 5000}
+    with pytest.raises(Conflict, match="already paid"):
+        await payments.pay_with_saved_method(
+            actor=world.alice, purpose="credit_request", target_id=credit_id, gateway=sandbox()
+        )
+    with pytest.raises(Conflict, match="unpaid"):
+        await credit_requests.delete_credit_request(actor=world.staff, credit_request_id=credit_id)
+
+
+async def test_a_deleted_credit_request_cannot_be_paid_and_its_link_stops_working(world: World) -> None:
+    from portal.db.models import PaymentLink
+    from portal.services import credit_requests, links
+
+    credit_id = await credit_requests.create_credit_request(
+        actor=world.staff, client_id=world.alice_id, amount_minor=100
+    )
+    await credit_requests.delete_credit_request(actor=world.staff, credit_request_id=credit_id)
+    with pytest.raises(NotFound):
+        await payments.start_checkout(
+            actor=None,
+            purpose="credit_request",
+            target_id=credit_id,
+            success_url="https://a.test",
+            cancel_url="https://a.test",
+            gateway=sandbox(),
+        )
+    assert (await PaymentLink.get(credit_request_id=credit_id)).revoked_at is not None
+    email = await OutboxEmail.get(kind="credit_request")
+    token = email.text_body.split("/pay/")[1].split()[0]
+    with pytest.raises(NotFound):
+        await links.view(token=token)

@@ -218,9 +218,14 @@ async def test_every_invalid_field_is_refused_with_its_field(
 async def test_all_invalid_fields_are_reported_at_once(world: World, stripe_emulator: StripeEmulator) -> None:
     with pytest.raises(stripe_account.InvalidFields) as caught:
         await stripe_account.connect(
-            actor=world.admin, test_mode=True, country="", privacy_url="", terms_url="x", secret_key="",
+            actor=world.admin,
+            test_mode=True,
+            country="",
+            privacy_url="",
+            terms_url="x",
+            secret_key="",
             webhook_secret="",
-        )  # fmt: skip
+        )
     assert list(caught.value.errors) == [
         "country",
         "privacy_url",

@@ -1,0 +1,95 @@
+"""Credit requests: ask a client to prepay an amount that becomes credit once paid."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from tortoise.transactions import in_transaction
+
+from portal.db.models import Client, CreditRequest
+from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.money import format_money, normalize_currency
+from portal.domain.status import CreditRequestStatus
+from portal.mail.outbox import enqueue
+from portal.services import audit, links, payments
+from portal.services.actors import Actor, require_staff
+from portal.services.clock import now_utc, today
+from portal.services.organization import get_organization
+
+
+async def create_credit_request(
+    *,
+    actor: Actor,
+    client_id: int,
+    amount_minor: int,
+    currency: str | None = None,
+    description: str = "",
+    due_date: date | None = None,
+) -> int:
+    """Raise a credit request, email its payment link, and auto-charge it when the client agreed to that."""
+    require_staff(actor)
+    client = await Client.get_or_none(id=client_id)
+    if client is None:
+        raise NotFound("That client does not exist.")
+    currency = normalize_currency(currency or client.currency)
+    if amount_minor <= 0:
+        raise InvalidInput("The amount must be greater than zero.", field="amount")
+    due_date = due_date or today() + timedelta(days=14)
+    if due_date < today():
+        raise InvalidInput("The due date cannot be in the past.", field="due_date")
+    org = await get_organization()
+    async with in_transaction():
+        credit = await CreditRequest.create(
+            client_id=client.id,
+            amount_minor=amount_minor,
+            currency=currency,
+            description=description.strip() or "Account credit",
+            due_date=due_date,
+        )
+        token = await links.issue(
+            purpose="credit_request",
+            target_id=credit.id,
+            expires_at=now_utc() + timedelta(days=links.INVOICE_LINK_DAYS),
+        )
+        shown = format_money(amount_minor, currency, client.locale)
+        await enqueue(
+            kind="credit_request",
+            to=client.email,
+            client_id=client.id,
+            dedupe_key=f"credit_request:{credit.id}:sent",
+            subject=f"{org.name}: please add {shown} of credit",
+            text=f"Hello {client.name},\n\n{org.name} asks you to prepay {shown} ({credit.description}).\n"
+            f"Pay securely here: {links.url_for(token)}\n\n{org.name}",
+        )
+        await audit.record(
+            actor=actor,
+            action="credit_request.create",
+            subject=f"credit_request:{credit.id}",
+            client_id=client.id,
+            details={"amount_minor": amount_minor, "currency": currency},
+        )
+    try:
+        await payments.auto_charge_if_enabled(purpose="credit_request", target_id=credit.id)
+    except Conflict:
+        pass  # a payment is already under way
+    return credit.id
+
+
+async def delete_credit_request(*, actor: Actor, credit_request_id: int) -> None:
+    """Withdraw an unpaid credit request; its links stop working."""
+    require_staff(actor)
+    async with in_transaction():
+        credit = await CreditRequest.select_for_update().get_or_none(id=credit_request_id)
+        if credit is None:
+            raise NotFound("That credit request does not exist.")
+        if credit.status != CreditRequestStatus.pending:
+            raise Conflict("Only an unpaid credit request can be deleted.")
+        credit.status = CreditRequestStatus.deleted
+        await credit.save(update_fields=["status"])
+        await links.revoke_for(purpose="credit_request", target_id=credit.id)
+        await audit.record(
+            actor=actor,
+            action="credit_request.delete",
+            subject=f"credit_request:{credit.id}",
+            client_id=credit.client_id,
+        )

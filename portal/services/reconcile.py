@@ -17,6 +17,7 @@ from portal.services.clock import now_utc, today
 log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=3)
 UNANSWERED = timedelta(minutes=15)
+ABANDONED_CHECKOUT = timedelta(hours=25)  # Stripe's checkout sessions expire after 24 hours
 
 
 @dataclass
@@ -50,18 +51,24 @@ async def reconcile(
             if row.gateway_payment_id and row.gateway_payment_id not in refs:
                 report.missing_at_gateway.append(row.id)
         elif (
-            row.status == PaymentStatus.pending
-            and row.gateway_checkout_id is None
-            and row.id not in seen_ids
-            and row.gateway_payment_id is None
-            and row.created_at < cutoff
+            row.status == PaymentStatus.pending and row.id not in seen_ids and row.gateway_payment_id is None
         ):
-            # the charge never reached the gateway: free the invoice for another attempt
-            if await payments.fail_payment(payment_id=row.id, message="The payment did not reach the bank."):
+            if await _give_up(row, cutoff):
                 report.failed.append(row.id)
     if report.recorded or report.settled or report.failed or report.missing_at_gateway:
         log.info("reconciliation: %s", report)
     return report
+
+
+async def _give_up(row: Payment, cutoff: datetime) -> bool:
+    """Close a pending payment the gateway never saw: a charge that never arrived, or an abandoned checkout."""
+    if row.gateway_checkout_id is None and row.created_at < cutoff:
+        return await payments.fail_payment(payment_id=row.id, message="The payment did not reach the bank.")
+    if row.gateway_checkout_id is not None and row.created_at < now_utc() - ABANDONED_CHECKOUT:
+        return await payments.fail_payment(
+            payment_id=row.id, message="The checkout page was left without paying."
+        )
+    return False
 
 
 async def _one(gp: GatewayPayment, gateway: PaymentGateway, report: ReconcileReport) -> None:

@@ -514,3 +514,31 @@ async def test_a_deleted_credit_request_cannot_be_paid_and_its_link_stops_workin
     token = email.text_body.split("/pay/")[1].split()[0]
     with pytest.raises(NotFound):
         await links.view(token=token)
+
+
+async def test_an_abandoned_checkout_is_closed_by_reconciliation_after_a_day(world: World) -> None:
+    from datetime import timedelta
+
+    invoice_id = await invoice_for(world, 500)
+    outcome = await payments.start_checkout(
+        actor=world.alice,
+        purpose="invoice",
+        target_id=invoice_id,
+        success_url="https://a.test",
+        cancel_url="https://a.test",
+        gateway=sandbox(),
+    )
+    assert (await reconcile.reconcile(gateway=sandbox())).failed == []  # still fresh: the payer may be typing
+    await Payment.filter(id=outcome.payment_id).update(created_at=now_utc() - timedelta(hours=26))
+    report = await reconcile.reconcile(gateway=sandbox(), since=now_utc() - timedelta(days=2))
+    assert report.failed == [outcome.payment_id]
+    assert (await Payment.get(id=outcome.payment_id)).status == PaymentStatus.failed
+    again = await payments.start_checkout(
+        actor=world.alice,
+        purpose="invoice",
+        target_id=invoice_id,
+        success_url="https://a.test",
+        cancel_url="https://a.test",
+        gateway=sandbox(),
+    )
+    assert again.payment_id != outcome.payment_id

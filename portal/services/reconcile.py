@@ -61,7 +61,7 @@ async def reconcile(
 
 
 async def _give_up(row: Payment, cutoff: datetime) -> bool:
-        return await payments.fail_payment(payment_id=row.id, message="The checkout was left without paying.")
+    """Close a pending payment the gateway never saw: a charge that never arrived or an abandoned checkout."""
     if row.gateway_checkout_id is None and row.created_at < cutoff:
         return await payments.fail_payment(payment_id=row.id, message="The payment did not reach the bank.")
     if row.gateway_checkout_id is not None and row.created_at < now_utc() - ABANDONED_CHECKOUT:

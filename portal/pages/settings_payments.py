@@ -20,6 +20,11 @@ SANDBOX_TEXT = "Sandbox (no Stripe account connected): payments are simulated"
 
 def status_text(view: StripeAccountView) -> str:
     """One line saying which gateway takes the payments."""
+    if not view.connected and view.environment_key:
+        return (
+            f"Using the server's Stripe key from STRIPE_SECRET_KEY ({view.environment_key}): "
+            "connect an account here to replace it"
+        )
     if not view.connected:
         return SANDBOX_TEXT
     mode = "test mode" if view.mode == "test" else "live"

@@ -18,7 +18,7 @@ from portal.domain.errors import InvalidInput, NotFound
 from portal.domain.money import format_money, normalize_currency
 from portal.domain.status import BillingRequestStatus, BillingType, Interval, InvoiceStatus, check_transition
 from portal.mail.outbox import enqueue
-from portal.services import audit, links
+from portal.services import audit, gateways, links
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
 from portal.services.numbering import next_number
@@ -98,7 +98,7 @@ async def create_billing_request(
             billing_type=kind,
             interval=interval,
             status=BillingRequestStatus.pending,
-            mode=org.stripe_mode,
+            mode=await gateways.current_mode(),
             sent_at=now,
             expires_at=now + LIFETIME,
             created_by_id=actor.user_id,

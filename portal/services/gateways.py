@@ -38,6 +38,11 @@ async def stripe_credentials() -> tuple[str, str, str]:
     return "", "", "sandbox"
 
 
+async def current_mode() -> str:
+    """'sandbox', 'test' or 'live': what every page that moves money says it is in."""
+    return (await stripe_credentials())[2]
+
+
 async def current_gateway() -> PaymentGateway:
     """The gateway to use now (Stripe clients are kept per key and reused)."""
     key, webhook_secret, mode = await stripe_credentials()

@@ -15,7 +15,7 @@ from portal.domain.money import format_money
 from portal.domain.status import BillingRequestStatus, CreditRequestStatus, InvoiceStatus
 from portal.domain.tokens import hash_token, new_token
 from portal.mail.outbox import enqueue
-from portal.services import payments
+from portal.services import gateways, payments
 from portal.services.clock import now_utc, today
 from portal.services.organization import get_organization
 
@@ -108,7 +108,7 @@ async def view(*, token: str) -> LinkView:
         "bank_details": org.bank_details,
         "privacy_url": org.privacy_url,
         "terms_url": org.terms_url,
-        "gateway_mode": org.stripe_mode,
+        "gateway_mode": await gateways.current_mode(),
     }
     expired = link.expires_at <= now_utc()
     if link.purpose == "invoice":

@@ -25,7 +25,9 @@ class Branding:
 
 async def branding() -> Branding:
     """Name, colour, logo and payment mode for the page frame."""
+    from portal.services.gateways import current_mode  # gateways needs this module: import when called
+
     org = await get_organization()
     return Branding(
-        name=org.name, theme_color=org.theme_color, logo_path=org.logo_path, gateway_mode=org.stripe_mode
+        name=org.name, theme_color=org.theme_color, logo_path=org.logo_path, gateway_mode=await current_mode()
     )

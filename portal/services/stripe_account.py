@@ -74,6 +74,7 @@ class StripeAccountView:
     webhook_secret_set: bool
     connected_at: datetime | None
     webhook_url: str
+    environment_key: str = ""  # the key hint of STRIPE_SECRET_KEY when that is what takes payments
 
 
 @cache
@@ -110,6 +111,7 @@ def _view(org: Organization) -> StripeAccountView:
         webhook_secret_set=connected and bool(org.stripe_webhook_secret_enc),
         connected_at=org.stripe_connected_at if connected else None,
         webhook_url=get_settings().public_url.rstrip("/") + WEBHOOK_PATH,
+        environment_key=key_hint(get_settings().stripe_secret_key) if not connected else "",
     )
 
 

@@ -90,3 +90,14 @@ async def test_a_signed_checkout_completion_through_the_route_pays_the_invoice_o
     assert await Allocation.filter(invoice_id=invoice.id).count() == 1
     assert await WebhookEvent.filter(provider="stripe").count() == 1
     await gateways.forget_cached()
+
+
+async def test_a_key_from_the_environment_is_what_the_pages_say_is_in_use(user: User) -> None:
+    from tests.ui.conftest import sign_in
+
+    await sign_in(user, "admin@demo.test")
+    await user.should_see("Clients", retries=50)
+    await user.should_see("Test mode")  # the header badge: not "Sandbox", since Stripe takes the payments
+    await user.open("/settings/payments")
+    await user.should_see("Using the server's Stripe key from STRIPE_SECRET_KEY", retries=20)
+    await gateways.forget_cached()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
@@ -137,10 +138,45 @@ async def record_offline_payment(
         raise InvalidInput("The payment date cannot be in the future.", field="received_on")
     if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
         return PaymentResult(existing.id, [], 0, duplicate=True)
+    try:
+        return await _record_offline(
+            actor=actor,
+            client_id=client_id,
+            amount_minor=amount_minor,
+            currency=currency,
+            method=method,
+            received_on=received_on,
+            reference=reference,
+            invoice_id=invoice_id,
+            overpayment_to_credit=overpayment_to_credit,
+            idempotency_key=idempotency_key,
+        )
+    except IntegrityError:
+        # the same form submitted twice at once: the other submission recorded it
+        if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
+            return PaymentResult(existing.id, [], 0, duplicate=True)
+        raise
+
+
+async def _record_offline(
+    *,
+    actor: Actor,
+    client_id: int,
+    amount_minor: int,
+    currency: str,
+    method: OfflineMethod,
+    received_on: date,
+    reference: str,
+    invoice_id: int | None,
+    overpayment_to_credit: bool,
+    idempotency_key: str | None,
+) -> PaymentResult:
     async with in_transaction():
         client = await Client.select_for_update().get_or_none(id=client_id)
         if client is None:
             raise NotFound("That client does not exist.")
+        if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
+            return PaymentResult(existing.id, [], 0, duplicate=True)
         open_items = await _open_items(client_id, currency)
         items = [
             OpenItem(id=inv.id, due_date=inv.due_date, amount_due_minor=due, issued_at=inv.issue_date)

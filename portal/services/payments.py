@@ -13,6 +13,7 @@ How a charge stays exactly-once:
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -368,9 +369,18 @@ async def fail_payment(*, payment_id: int, message: str, gateway_payment_id: str
     return bool(updated)
 
 
+async def lock_client_of(payment_id: int) -> None:
+    """Take the client's row lock first: every money-moving transaction locks client, payment, invoices
+    in that order, so two of them can wait for each other but never deadlock."""
+    client_id = (await Payment.get(id=payment_id)).client_id
+    if client_id is not None:
+        await Client.select_for_update().get(id=client_id)
+
+
 async def settle(*, payment_id: int, gateway_payment_id: str = "", amount_minor: int | None = None) -> bool:
     """Mark a payment succeeded and allocate it, exactly once whoever calls; True if this call did it."""
     async with in_transaction():
+        await lock_client_of(payment_id)
         payment = await Payment.select_for_update().get(id=payment_id)
         if payment.status not in (PaymentStatus.pending, PaymentStatus.failed):
             return False
@@ -577,12 +587,13 @@ async def settle_from_gateway(payment: GatewayPayment, *, checkout_id: str = "")
 # -- credit and refunds ---------------------------------------------------------------------------
 async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | None = None) -> int:
     """Use the client's credit on an invoice, fully or partly (the rest stays due); return the amount used."""
+    found = await Invoice.get_or_none(id=invoice_id)
+    if found is None or found.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
+        raise NotFound("That invoice does not exist.")
+    check_client_access(actor, found.client_id)
     async with in_transaction():
-        invoice = await Invoice.select_for_update().get_or_none(id=invoice_id)
-        if invoice is None or invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-            raise NotFound("That invoice does not exist.")
-        check_client_access(actor, invoice.client_id)
-        await Client.select_for_update().get(id=invoice.client_id)
+        await Client.select_for_update().get(id=found.client_id)  # lock order: client, payment, invoices
+        invoice = await Invoice.select_for_update().get(id=invoice_id)
         due = await _invoice_due(invoice)
         if invoice.status != InvoiceStatus.open or due <= 0:
             raise Conflict("This invoice is already paid.")
@@ -630,6 +641,8 @@ async def apply_credit_automatically(*, invoice_id: int) -> int:
     org = await get_organization()
     if not org.apply_credit_automatically:
         return 0
+    client_id = (await Invoice.get(id=invoice_id)).client_id
+    await Client.select_for_update().get(id=client_id)  # lock order: client, payment, invoices
     invoice = await Invoice.select_for_update().get(id=invoice_id)
     if invoice.status != InvoiceStatus.open:
         return 0
@@ -664,26 +677,37 @@ async def refund_payment(
     payment_id: int,
     amount_minor: int,
     reason: str = "",
+    idempotency_key: str | None = None,
     gateway: PaymentGateway | None = None,
 ) -> int:
-    """Refund all or part of a payment; the invoices it paid are reopened for what is taken back."""
+    """Refund all or part of a payment; the invoices it paid are reopened for what is taken back.
+
+    `idempotency_key` (one per refund dialog) makes a double click or a retry one refund; without it,
+    every call is a refund of its own, checked again under the lock when it is recorded.
+    """
     require_staff(actor)
     payment = await Payment.get_or_none(id=payment_id)
     if payment is None:
         raise NotFound("That payment does not exist.")
-    left = payment.amount_minor - payment.refunded_minor
     if payment.status not in (PaymentStatus.succeeded, PaymentStatus.partially_refunded):
         raise Conflict("Only a received payment can be refunded.")
     if amount_minor <= 0:
         raise InvalidInput("The refund must be greater than zero.", field="amount")
-    if amount_minor > left:
-        raise InvalidInput(f"At most {format_money(left, payment.currency)} can be refunded.", field="amount")
-    key = f"payment:{payment.id}:refund:{await Refund.filter(payment_id=payment.id).count() + 1}"
+    async with in_transaction():
+        await lock_client_of(payment.id)
+        payment = await Payment.select_for_update().get(id=payment_id)
+        await _check_refundable(payment, amount_minor)
+    key = f"payment:{payment.id}:refund:{idempotency_key or secrets.token_hex(8)}"
+    if idempotency_key and (done := await Refund.get_or_none(idempotency_key=key)):
+        return done.id
     if payment.source == PaymentSource.online and payment.gateway_payment_id:
         gateway = gateway or await gateways.current_gateway()
-        result = await gateway.refund(
-            payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
-        )
+        try:
+            result = await gateway.refund(
+                payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
+            )
+        except GatewayError as exc:  # e.g. a refund racing this one already took the rest
+            raise Conflict(f"The refund was not made: {exc.message}") from exc
         fresh = await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id)
         return await record_refund(
             payment_id=payment.id,
@@ -696,6 +720,47 @@ async def refund_payment(
     return await record_refund(
         payment_id=payment.id, amount_minor=amount_minor, reason=reason, idempotency_key=key, actor=actor
     )
+
+
+async def _reversible(payment: Payment) -> tuple[int, int]:
+    """What a refund of this payment can take back: (its unspent credit, its money still on invoices)."""
+    credit = 0
+    if payment.client_id is not None:
+        created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
+        balance = sum(
+            await CreditEntry.filter(client_id=payment.client_id, currency=payment.currency).values_list(
+                "amount_minor", flat=True
+            )
+        )
+        credit = max(0, min(created, balance))
+    placed = sum(await Allocation.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
+    taken_back = sum(
+        await Allocation.filter(refund__payment_id=payment.id).values_list("amount_minor", flat=True)
+    )
+    unplaced = payment.amount_minor - payment.refunded_minor if await _never_placed(payment) else 0
+    return credit, placed + taken_back + unplaced
+
+
+async def _never_placed(payment: Payment) -> bool:
+    """Money received and flagged without ever reaching an invoice or credit (e.g. a late billing request)."""
+    if await Allocation.exists(payment_id=payment.id):
+        return False
+    return not await CreditEntry.exists(payment_id=payment.id, amount_minor__gt=0)
+
+
+async def _check_refundable(payment: Payment, amount_minor: int) -> None:
+    """Refuse a refund larger than what is left, or than what can be taken back (inside the lock)."""
+    left = payment.amount_minor - payment.refunded_minor
+    if amount_minor > left:
+        raise InvalidInput(f"At most {format_money(left, payment.currency)} can be refunded.", field="amount")
+    credit, placed = await _reversible(payment)
+    if amount_minor > credit + placed:
+        can = format_money(credit + placed, payment.currency)
+        raise InvalidInput(
+            f"Only {can} of this payment can be refunded: the rest of the credit it created has been used. "
+            "Take that credit back from the invoices it paid first.",
+            field="amount",
+        )
 
 
 async def record_refund(
@@ -713,16 +778,21 @@ async def record_refund(
     Online, the amount is what the gateway has refunded in total minus what we have recorded, worked out
     under the payment's lock: the staff action and the gateway's charge.refunded event can arrive in
     either order, and whichever comes second finds nothing missing (the staff action then puts its name
-    and reason on the row the event wrote).
+    and reason on the row the event wrote). Money the gateway returned beyond what could be taken back
+    (credit already spent) is recorded all the same and the payment is flagged for review.
     """
     async with in_transaction():
+        await lock_client_of(payment_id)
         payment = await Payment.select_for_update().get(id=payment_id)
         if gateway_refund_id and (done := await Refund.get_or_none(gateway_refund_id=gateway_refund_id)):
             return done.id
+        if idempotency_key and (done := await Refund.get_or_none(idempotency_key=idempotency_key)):
+            return done.id  # the same refund asked for twice
         if gateway_total_refunded is not None:
             missing = min(gateway_total_refunded, payment.amount_minor) - payment.refunded_minor
         else:
-            missing = min(amount_minor or 0, payment.amount_minor - payment.refunded_minor)
+            missing = amount_minor or 0
+            await _check_refundable(payment, missing)
         if missing <= 0:
             adopted = (
                 await Refund.filter(payment_id=payment.id, gateway_refund_id=None).order_by("-id").first()
@@ -742,11 +812,19 @@ async def record_refund(
             idempotency_key=idempotency_key,
             created_by_id=(actor.impersonator_id or actor.user_id) if actor else None,
         )
-        await _reverse(payment, refund, missing)
+        unreversed = await _reverse(payment, refund, missing)
         payment.refunded_minor += missing
         fully = payment.refunded_minor >= payment.amount_minor
         payment.status = PaymentStatus.refunded if fully else PaymentStatus.partially_refunded
-        await payment.save(update_fields=["refunded_minor", "status"])
+        fields = ["refunded_minor", "status"]
+        if unreversed:
+            payment.needs_review = True
+            payment.review_note = (
+                f"{format_money(unreversed, payment.currency)} was refunded at the gateway after the credit "
+                "it created had been used: take it back from the client or write it off."
+            )
+            fields += ["needs_review", "review_note"]
+        await payment.save(update_fields=fields)
         await audit.record(
             actor=actor,
             action="payment.refund",
@@ -758,7 +836,8 @@ async def record_refund(
     return refund.id
 
 
-async def _reverse(payment: Payment, refund: Refund, amount: int) -> None:
+async def _reverse(payment: Payment, refund: Refund, amount: int) -> int:
+    """Take back the credit the payment made, then its money on invoices (newest first); return the rest."""
     remaining = amount
     if payment.client_id is not None:
         created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
@@ -800,7 +879,9 @@ async def _reverse(payment: Payment, refund: Refund, amount: int) -> None:
             invoice.paid_at = None if invoice.status != InvoiceStatus.paid else invoice.paid_at
             await invoice.save(update_fields=["status", "paid_at", "updated_at"])
         remaining -= back
-    # what is left was never placed (a flagged payment): the refund simply returns it
+    if remaining and await _never_placed(payment):
+        return 0  # money that was flagged and never placed: the refund simply returns it
+    return remaining
 
 
 # -- auto-charge ----------------------------------------------------------------------------------

@@ -50,6 +50,17 @@ async def credit_balances(*, actor: Actor, client_id: int) -> dict[str, int]:
     return {row["currency"]: int(row["total"] or 0) for row in rows if row["total"]}
 
 
+async def credit_balance(client_id: int, currency: str) -> int:
+    """A client's credit in one currency: the sum of its credit ledger (internal: no permission check)."""
+    total = (
+        await CreditEntry.filter(client_id=client_id, currency=currency)
+        .annotate(total=Sum("amount_minor"))
+        .first()
+        .values_list("total", flat=True)
+    )
+    return int(total or 0)
+
+
 async def adjust_credit(*, actor: Actor, client_id: int, amount_minor: int, currency: str, note: str) -> int:
     """Add (or with a negative amount, remove) credit, with a required reason; never below zero."""
     require_staff(actor)
@@ -62,7 +73,7 @@ async def adjust_credit(*, actor: Actor, client_id: int, amount_minor: int, curr
         client = await Client.select_for_update().get_or_none(id=client_id)
         if client is None:
             raise NotFound("That client does not exist.")
-        balance = (await credit_balances(actor=actor, client_id=client_id)).get(currency, 0)
+        balance = await credit_balance(client_id, currency)
         if balance + amount_minor < 0:
             raise Conflict(f"The client has only {format_money(balance, currency)} of credit.")
         entry = await CreditEntry.create(

@@ -54,7 +54,7 @@ from portal.services import audit, gateways
 from portal.services.actors import Actor, check_client_access, require_staff
 from portal.services.clock import now_utc, today
 from portal.services.invoices import allocated_by_invoice
-from portal.services.ledger import _open_items, apply_allocations
+from portal.services.ledger import _open_items, apply_allocations, credit_balance
 from portal.services.organization import get_organization
 
 log = logging.getLogger(__name__)
@@ -597,10 +597,7 @@ async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | 
         due = await _invoice_due(invoice)
         if invoice.status != InvoiceStatus.open or due <= 0:
             raise Conflict("This invoice is already paid.")
-        rows = await CreditEntry.filter(client_id=invoice.client_id, currency=invoice.currency).values_list(
-            "amount_minor", flat=True
-        )
-        balance = sum(rows)
+        balance = await credit_balance(invoice.client_id, invoice.currency)
         use = credit_to_apply(
             balance_minor=balance,
             amount_due_minor=due,
@@ -646,11 +643,7 @@ async def apply_credit_automatically(*, invoice_id: int) -> int:
     invoice = await Invoice.select_for_update().get(id=invoice_id)
     if invoice.status != InvoiceStatus.open:
         return 0
-    balance = sum(
-        await CreditEntry.filter(client_id=invoice.client_id, currency=invoice.currency).values_list(
-            "amount_minor", flat=True
-        )
-    )
+    balance = await credit_balance(invoice.client_id, invoice.currency)
     use = min(balance, await _invoice_due(invoice))
     if use <= 0:
         return 0
@@ -727,11 +720,7 @@ async def _reversible(payment: Payment) -> tuple[int, int]:
     credit = 0
     if payment.client_id is not None:
         created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
-        balance = sum(
-            await CreditEntry.filter(client_id=payment.client_id, currency=payment.currency).values_list(
-                "amount_minor", flat=True
-            )
-        )
+        balance = await credit_balance(payment.client_id, payment.currency)
         credit = max(0, min(created, balance))
     placed = sum(await Allocation.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
     taken_back = sum(
@@ -841,11 +830,7 @@ async def _reverse(payment: Payment, refund: Refund, amount: int) -> int:
     remaining = amount
     if payment.client_id is not None:
         created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
-        balance = sum(
-            await CreditEntry.filter(client_id=payment.client_id, currency=payment.currency).values_list(
-                "amount_minor", flat=True
-            )
-        )
+        balance = await credit_balance(payment.client_id, payment.currency)
         take = min(remaining, max(0, created), max(0, balance))
         if take:
             await CreditEntry.create(

@@ -1,129 +1,244 @@
-"""/billing: the client's "My Billing" home: profile, balances, unpaid invoices with Pay Now."""
+"""/billing: the client's "My Billing" dashboard.
+
+Header (avatar, name, company, plans); one to-do panel (what to pay with Pay now, estimates and
+proposals to decide, cards about to expire, credit to use); subscriptions; payment methods; a link to the
+history. Parts refresh by themselves when a payment for this client is recorded anywhere in the process.
+"""
 
 from __future__ import annotations
 
 from nicegui import ui
 
-from portal import auth
+from portal import auth, events
 from portal.components.badges import money_label
-from portal.config import get_settings
-from portal.domain.errors import DomainError
 from portal.domain.money import format_money
+from portal.pages import billing_sections
 from portal.pages.common import signed_in_frame
-from portal.services import clients, invoices, ledger, payments
+from portal.pages.pay_dialog import PayDialog
+from portal.services import clients, dashboard, ledger, quotes
 from portal.services.actors import Actor
-from portal.services.invoices import InvoiceSummary
-from portal.services.organization import branding
+from portal.services.dashboard import Payable
+from portal.services.organization import Branding, branding
+
+LIVE_EVENTS = (
+    "payment.recorded",
+    "payment.failed",
+    "payment.refunded",
+    "quote.decided",
+    "subscription.changed",
+)
 
 # the dates give way on phones so that the amount, the status and Pay stay in view
 HIDE_ON_PHONE = {"classes": "gt-xs", "headerClasses": "gt-xs"}
-INVOICE_COLUMNS = [
+PAYABLE_COLUMNS = [
     {"name": "number", "label": "Invoice", "field": "number", "align": "left"},
     {"name": "issue_date", "label": "Issued", "field": "issue_date", "align": "left", **HIDE_ON_PHONE},
     {"name": "due_date", "label": "Due", "field": "due_date", "align": "left", **HIDE_ON_PHONE},
     {"name": "amount_due", "label": "Amount due", "field": "amount_due", "align": "right"},
     {"name": "status", "label": "Status", "field": "status", "align": "left"},
-    {"name": "pay", "label": "", "field": "id", "align": "right"},
+    {"name": "actions", "label": "", "field": "key", "align": "right"},
 ]
 STATUS_CELL = """
 <q-td :props="props">
-  <q-badge rounded :color="props.value === 'Overdue' ? 'red' : 'blue'" :label="props.value" />
+  <q-badge rounded :color="{Overdue: 'red', Open: 'blue', Pending: 'orange'}[props.value] || 'grey'"
+           :label="props.value" />
 </q-td>
 """
-PAY_CELL = """
-<q-td :props="props">
+ACTIONS_CELL = """
+<q-td :props="props" class="q-gutter-xs">
+  <q-btn v-if="props.row.view" flat dense no-caps color="primary" label="View" :href="props.row.view"
+         :aria-label="'View ' + props.row.number" />
   <q-btn unelevated dense no-caps color="green-7" label="Pay now" :aria-label="'Pay ' + props.row.number"
-         @click="() => $parent.$emit('pay', props.row.id)" />
+         @click="() => $parent.$emit('pay', props.row.key)" />
 </q-td>
 """
-NEW_CARD = "new"
-CREDIT = "credit"
 
 
-class PayDialog:
-    """Pay one invoice: with a saved method (the default preselected), a new card, or credit."""
-
-    def __init__(self, actor: Actor, on_paid) -> None:
-        self.actor = actor
-        self.on_paid = on_paid
-        self.invoice: InvoiceSummary | None = None
-        self.sandbox = False
-        self.dialog = ui.dialog().mark("pay-dialog")
-        with self.dialog, ui.card().classes("w-full max-w-md gap-3"):
-            self.title = ui.label().classes("text-lg font-semibold")
-            self.amount = ui.label().classes("text-2xl font-semibold tabular-nums").mark("pay-amount")
-            self.choice = ui.radio({}).props("name=pay-with").mark("pay-with")
-            ui.badge("Sandbox: no real money moves", color="orange").props("outline").bind_visibility_from(
-                self, "sandbox"
-            )
-            self.message = ui.label().props("role=alert").mark("pay-message")
-            with ui.row().classes("w-full justify-end"):
-                ui.button("Close", on_click=self.dialog.close).props("flat")
-                self.button = ui.button("Pay", on_click=self.pay).props("color=green-7").mark("pay-confirm")
-
-    async def open(self, invoice: InvoiceSummary, *, sandbox: bool) -> None:
-        """Fill the dialog for an invoice and show it."""
-        self.invoice, self.sandbox = invoice, sandbox
-        client_id = self.actor.client_id
-        assert client_id is not None
-        methods = await clients.payment_methods(actor=self.actor, client_id=client_id)
-        credit = (await ledger.credit_balances(actor=self.actor, client_id=client_id)).get(
-            invoice.currency, 0
-        )
-        options: dict[str, str] = {str(m.id): m.label for m in methods if m.kind == "card"}
-        options[NEW_CARD] = "A new card"
-        if credit > 0:
-            options[CREDIT] = (
-                f"My credit ({format_money(credit, invoice.currency, self.actor.locale)} available)"
-            )
-        self.choice.set_options(options, value=next(iter(options)))
-        self.title.set_text(f"Pay invoice {invoice.number}")
-        self.amount.set_text(format_money(invoice.amount_due_minor, invoice.currency, self.actor.locale))
-        self.message.set_text("")
-        self.message.classes(remove="text-red-700 text-green-700")
-        self.button.set_enabled(True)
-        self.dialog.open()
-
-    async def pay(self) -> None:
-        """Pay with the chosen way; the button stays disabled while the gateway answers."""
-        if self.invoice is None or not self.button.enabled:
-            return
-        self.button.set_enabled(False)
-        self.button.props("loading")
-        choice = self.choice.value
-        try:
-            if choice == NEW_CARD:
-                base = get_settings().public_url.rstrip("/")
-                outcome = await payments.start_checkout(
-                    actor=self.actor,
-                    purpose="invoice",
-                    target_id=self.invoice.id,
-                    success_url=f"{base}/billing?paid={self.invoice.id}",
-                    cancel_url=f"{base}/billing",
-                )
-                ui.navigate.to(outcome.redirect_url)
-                return
-            if choice == CREDIT:
-                used = await payments.pay_from_credit(actor=self.actor, invoice_id=self.invoice.id)
-                text = f"{format_money(used, self.invoice.currency, self.actor.locale)} of credit applied."
-                self._done(text, ok=True)
-                return
-            outcome = await payments.pay_with_saved_method(
-                actor=self.actor, purpose="invoice", target_id=self.invoice.id, method_id=int(choice)
-            )
-            self._done(outcome.message, ok=outcome.status in ("succeeded", "processing"))
-        except DomainError as exc:
-            self._done(exc.message, ok=False)
-        finally:
-            self.button.props(remove="loading")
-
-    def _done(self, text: str, *, ok: bool) -> None:
-        self.message.set_text(text)
-        self.message.classes(replace="text-green-700" if ok else "text-red-700")
-        if ok:
-            self.on_paid()
+def _header(profile: clients.ClientProfile) -> None:
+    with ui.card().classes("w-full"), ui.row().classes("items-center gap-4 no-wrap"):
+        if profile.avatar_path:
+            ui.image(profile.avatar_path).classes("w-14 h-14 rounded-full").props(f"alt='{profile.name}'")
         else:
-            self.button.set_enabled(True)
+            with ui.avatar(color="primary", text_color="white").mark("avatar"):
+                ui.label(profile.initials).classes("text-base font-semibold")
+        with ui.column().classes("gap-0"):
+            ui.label(profile.name).classes("text-lg font-semibold").mark("client-name")
+            if profile.company:
+                ui.label(profile.company).classes("text-gray-600").mark("client-company")
+            if profile.plans:
+                ui.label("Plans: " + ", ".join(profile.plans)).classes("text-sm").mark("plans")
+
+
+class Dashboard:
+    """The live parts of My Billing for one signed-in client (or an admin viewing as that client)."""
+
+    def __init__(self, actor: Actor, brand: Branding) -> None:
+        self.actor = actor
+        self.client_id = actor.client_id or 0
+        self.brand = brand
+        self.locale = actor.locale
+        self.dialog = PayDialog(actor, on_paid=self.refresh)
+
+    def refresh(self) -> None:
+        """Redraw every live part (after a payment here, or an event from elsewhere)."""
+        self.todo.refresh()
+        self.subscriptions.refresh()
+        self.methods.refresh()
+
+    def money(self, amount_minor: int, currency: str) -> str:
+        """An amount in the client's locale."""
+        return format_money(amount_minor, currency, self.locale)
+
+    @ui.refreshable_method
+    async def todo(self) -> None:
+        """Balances and the one to-do panel."""
+        items = await dashboard.payables(actor=self.actor, client_id=self.client_id)
+        credit = await ledger.credit_balances(actor=self.actor, client_id=self.client_id)
+        waiting = await quotes.awaiting_decision(actor=self.actor, client_id=self.client_id)
+        expiring = await dashboard.expiring_cards(actor=self.actor, client_id=self.client_id)
+        self._balances(dashboard.totals_by_currency(items), credit)
+        with ui.card().classes("w-full gap-2").mark("todo"):
+            ui.label("To do").classes("text-lg font-semibold")
+            if not (items or waiting or expiring):
+                ui.label("Nothing to do: you are all paid up. Thank you!").mark("no-open-invoices")
+            if items:
+                self._payables(items)
+            for quote in waiting:
+                self._quote_row(quote)
+            for card in expiring:
+                with ui.row().classes("w-full items-center justify-between").mark("expiring-card"):
+                    ui.label(f"{card.label} expires soon: replace it to keep payments going.")
+                    ui.link("Replace", "#payment-methods").mark(f"replace-{card.id}")
+            usable = [i for i in items if i.purpose == "invoice" and credit.get(i.currency, 0) > 0]
+            if usable:
+                first = usable[0]
+                with ui.row().classes("w-full items-center justify-between").mark("credit-todo"):
+                    ui.label(f"You have {self.money(credit[first.currency], first.currency)} of credit.")
+                    ui.button(
+                        "Apply to an invoice",
+                        on_click=lambda: self.dialog.open(first, sandbox=self.sandbox, prefer_credit=True),
+                    ).props("flat no-caps").mark("apply-credit")
+
+    @property
+    def sandbox(self) -> bool:
+        """True when the payments are simulated."""
+        return self.brand.gateway_mode == "sandbox"
+
+    def _balances(self, totals: dict[str, int], credit: dict[str, int]) -> None:
+        with ui.row().classes("w-full gap-4"):
+            with ui.card().classes("grow"):
+                ui.label("Open balance").classes("text-sm text-gray-600")
+                if not totals:
+                    ui.label("Nothing to pay").classes("text-xl").mark("total-open")
+                for currency, amount in totals.items():
+                    money_label(amount, currency, locale=self.locale, classes="text-xl font-semibold").mark(
+                        "total-open"
+                    )
+            with ui.card().classes("grow"):
+                ui.label("Credit available").classes("text-sm text-gray-600")
+                text = ", ".join(self.money(v, c) for c, v in sorted(credit.items()))
+                ui.label(text or "No credit").classes("text-xl").mark("credit")
+
+    def _payables(self, items: list[Payable]) -> None:
+        by_key = {f"{i.purpose}:{i.id}": i for i in items}
+        rows = [
+            {
+                "key": key,
+                "number": item.number if item.purpose == "invoice" else item.title,
+                "issue_date": item.issue_date.isoformat(),
+                "due_date": item.due_date.isoformat() if item.due_date else "",
+                "amount_due": self.money(item.amount_due_minor, item.currency),
+                "status": item.status.capitalize(),
+                "view": f"/billing/invoices/{item.id}" if item.purpose == "invoice" else "",
+            }
+            for key, item in by_key.items()
+        ]
+        table = ui.table(columns=PAYABLE_COLUMNS, rows=rows, row_key="key").classes("w-full")
+        table.props("flat").mark("open-invoices")
+        table.add_slot("body-cell-status", STATUS_CELL)
+        table.add_slot("body-cell-actions", ACTIONS_CELL)
+        table.on("pay", lambda e: self.dialog.open(by_key[e.args], sandbox=self.sandbox))
+
+    def _quote_row(self, quote: quotes.QuoteView) -> None:
+        with ui.row().classes("w-full items-center justify-between no-wrap").mark(f"quote-{quote.id}"):
+            with ui.column().classes("gap-0"):
+                ui.label(f"{quote.label}: {quote.title}").classes("font-medium")
+                valid = f" · valid until {quote.valid_until:%d %b %Y}" if quote.valid_until else ""
+                ui.label(f"{self.money(quote.total_minor, quote.currency)}{valid}").classes(
+                    "text-sm text-gray-600"
+                )
+            with ui.row().classes("gap-1 no-wrap"):
+                ui.button("View", on_click=lambda q=quote: ui.navigate.to(f"/billing/quotes/{q.id}")).props(
+                    "flat dense no-caps"
+                )
+                ui.button("Approve", on_click=lambda q=quote: self._decide(q, True)).props(
+                    "dense no-caps color=green-7"
+                ).mark(f"approve-{quote.id}")
+                ui.button("Decline", on_click=lambda q=quote: self._decline(q)).props(
+                    "flat dense no-caps color=red-7"
+                ).mark(f"decline-{quote.id}")
+
+    async def _decide(self, quote: quotes.QuoteView, approve: bool, comment: str = "") -> None:
+        from portal.domain.errors import DomainError
+
+        try:
+            decided = await quotes.decide(
+                actor=self.actor, quote_id=quote.id, approve=approve, comment=comment
+            )
+        except DomainError as exc:
+            ui.notify(exc.message, type="negative")
+            return
+        ui.notify(f"{decided.label} {decided.status}.", type="positive")
+        self.todo.refresh()
+
+    def _decline(self, quote: quotes.QuoteView) -> None:
+        with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
+            ui.label(f"Decline {quote.label}?").classes("text-lg font-semibold")
+            comment = (
+                ui.textarea("Comment (optional)").props("outlined").classes("w-full").mark("decline-comment")
+            )
+
+            async def confirm() -> None:
+                dialog.close()
+                await self._decide(quote, False, comment.value or "")
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.button("Decline", on_click=confirm).props("color=red-7").mark("decline-confirm")
+        dialog.open()
+
+    @ui.refreshable_method
+    async def subscriptions(self) -> None:
+        """The subscriptions section."""
+        await billing_sections.subscriptions_section(self.actor)
+
+    @ui.refreshable_method
+    async def methods(self) -> None:
+        """The payment methods section."""
+        await billing_sections.payment_methods_section(self.actor)
+
+    def follow_events(self) -> None:
+        """Refresh when something happens to this client's money, until the browser tab goes away."""
+
+        def on_event(event: events.Event) -> None:
+            if event.client_id == self.client_id:
+                self.refresh()
+
+        client = ui.context.client
+        stops = [events.subscribe(name, _in_client(client, on_event)) for name in LIVE_EVENTS]
+        client.on_delete(lambda: [stop() for stop in stops])
+
+
+def _in_client(client, handler):
+    """Run an event handler inside the page's client context (events come from other tasks)."""
+
+    def wrapped(event: events.Event) -> None:
+        if client.id not in type(client).instances:
+            return
+        with client:
+            handler(event)
+
+    return wrapped
 
 
 def register() -> None:
@@ -131,72 +246,22 @@ def register() -> None:
 
     @auth.page("/billing", access=auth.Access.client, title="My Billing")
     async def billing_page(actor: Actor, paid: str = "") -> None:
-        client_id = actor.client_id
-        assert client_id is not None
-        profile = await clients.get_profile(actor=actor, client_id=client_id)
+        assert actor.client_id is not None
+        profile = await clients.get_profile(actor=actor, client_id=actor.client_id)
         brand = await branding()
-        locale = actor.locale
         with signed_in_frame(actor, brand, "My Billing"):
-            with ui.card().classes("w-full"), ui.row().classes("items-center gap-4"):
-                if profile.avatar_path:
-                    ui.image(profile.avatar_path).classes("w-14 h-14 rounded-full").props("alt=Avatar")
-                else:
-                    with ui.avatar(color="primary", text_color="white").mark("avatar"):
-                        ui.label(profile.initials).classes("text-base font-semibold")
-                with ui.column().classes("gap-0"):
-                    ui.label(profile.name).classes("text-lg font-semibold").mark("client-name")
-                    if profile.company:
-                        ui.label(profile.company).classes("text-gray-600").mark("client-company")
-                    if profile.plans:
-                        ui.label("Plans: " + ", ".join(profile.plans)).classes("text-sm").mark("plans")
+            _header(profile)
             if paid:
                 ui.label("Thank you! Your payment is being confirmed.").classes("text-green-700").mark(
                     "paid-banner"
                 )
-
-            @ui.refreshable
-            async def balances() -> None:
-                open_items = await invoices.open_invoices(actor=actor, client_id=client_id)
-                credit = await ledger.credit_balances(actor=actor, client_id=client_id)
-                totals: dict[str, int] = {}
-                for item in open_items:
-                    totals[item.currency] = totals.get(item.currency, 0) + item.amount_due_minor
-                with ui.row().classes("w-full gap-4"):
-                    with ui.card().classes("grow"):
-                        ui.label("Open balance").classes("text-sm text-gray-600")
-                        if not totals:
-                            ui.label("Nothing to pay").classes("text-xl").mark("total-open")
-                        for currency, amount in sorted(totals.items()):
-                            money_label(
-                                amount, currency, locale=locale, classes="text-xl font-semibold"
-                            ).mark("total-open")
-                    with ui.card().classes("grow"):
-                        ui.label("Credit available").classes("text-sm text-gray-600")
-                        text = ", ".join(format_money(v, c, locale) for c, v in sorted(credit.items()))
-                        ui.label(text or "No credit").classes("text-xl").mark("credit")
-                with ui.card().classes("w-full"):
-                    ui.label("Unpaid invoices").classes("text-lg font-semibold")
-                    if not open_items:
-                        ui.label("You are all paid up. Thank you!").mark("no-open-invoices")
-                        return
-                    by_id = {item.id: item for item in open_items}
-                    rows = [
-                        {
-                            "id": item.id,
-                            "number": item.number,
-                            "issue_date": item.issue_date.isoformat(),
-                            "due_date": item.due_date.isoformat(),
-                            "amount_due": format_money(item.amount_due_minor, item.currency, locale),
-                            "status": "Overdue" if item.is_overdue else "Open",
-                        }
-                        for item in open_items
-                    ]
-                    table = ui.table(columns=INVOICE_COLUMNS, rows=rows, row_key="id").classes("w-full")
-                    table.props("flat").mark("open-invoices")
-                    table.add_slot("body-cell-status", STATUS_CELL)
-                    table.add_slot("body-cell-pay", PAY_CELL)
-                    sandbox = brand.gateway_mode == "sandbox"
-                    table.on("pay", lambda e: dialog.open(by_id[int(e.args)], sandbox=sandbox))
-
-            dialog = PayDialog(actor, on_paid=balances.refresh)
-            await balances()
+            page = Dashboard(actor, brand)
+            await page.todo()
+            with ui.card().classes("w-full").mark("subscriptions"):
+                ui.label("Subscriptions").classes("text-lg font-semibold")
+                await page.subscriptions()
+            with ui.card().classes("w-full").props("id=payment-methods").mark("payment-methods"):
+                ui.label("Payment methods").classes("text-lg font-semibold")
+                await page.methods()
+            ui.link("Payment history, receipts and access log", "/billing/history").mark("history-link")
+            page.follow_events()

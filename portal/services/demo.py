@@ -99,7 +99,7 @@ async def _load() -> None:
         )
 
     bank = SandboxGateway()  # no events: the demo writes its own rows
-    soon = today() + timedelta(days=20)
+    soon = today()  # a card that expires at the end of this month: the dashboard asks to replace it
     ada_visa = await _card(bank, ada, "4242424242424242", 12, today().year + 2, default=True)
     await _card(bank, ada, "5555555555554444", soon.month, soon.year)
     await _card(bank, emile, "4242424242424242", 6, today().year + 3, default=True)

@@ -22,6 +22,7 @@ from portal.domain.status import (
     PaymentStatus,
     invoice_status_after,
 )
+from portal.events import Event, publish
 from portal.services import audit
 from portal.services.actors import Actor, check_client_access, require_staff
 from portal.services.clock import now_utc, today
@@ -91,6 +92,7 @@ async def adjust_credit(*, actor: Actor, client_id: int, amount_minor: int, curr
             client_id=client_id,
             details={"amount_minor": amount_minor, "currency": currency},
         )
+    await publish(Event("credit.changed", client_id=client_id, data={"credit_entry_id": entry.id}))
     return entry.id
 
 
@@ -230,4 +232,5 @@ async def _record_offline(
             client_id=client_id,
             details={"amount_minor": amount_minor, "currency": currency, "method": method},
         )
+    await publish(Event("payment.recorded", client_id=client_id, data={"payment_id": payment.id}))
     return PaymentResult(payment.id, plan.allocations, plan.remainder_minor)

@@ -40,7 +40,7 @@ async def _open_pay_dialog(user: User, status: str) -> dict:
     await sign_in(user, "client@demo.test")
     await user.should_see("My Billing", retries=50)
     row = next(r for r in _rows(user) if r["status"] == status)
-    _emit(user, user.find(marker="open-invoices").elements.pop(), "pay", row["id"])
+    _emit(user, user.find(marker="open-invoices").elements.pop(), "pay", row["key"])
     await user.should_see(f"Pay invoice {row['number']}", retries=20)
     return row
 
@@ -54,7 +54,7 @@ async def test_a_client_pays_the_overdue_invoice_with_the_default_card(user: Use
     user.find(marker="pay-confirm").click()
     await user.should_see("Thank you! Your payment was received.", retries=50)
     await _wait_for(lambda: len(_rows(user)) == 1, "the paid invoice to leave the list")
-    assert all(r["id"] != overdue["id"] for r in _rows(user))
+    assert all(r["key"] != overdue["key"] for r in _rows(user))
     assert await OutboxEmail.filter(kind="receipt").count() == 1
 
 
@@ -64,7 +64,7 @@ async def test_a_client_uses_credit_and_the_rest_stays_due(user: User) -> None:
     user.find(marker="pay-confirm").click()
     await user.should_see("$25.00 of credit applied.", retries=50)
     await _wait_for(
-        lambda: next(r for r in _rows(user) if r["id"] == overdue["id"])["amount_due"] == "$215.00",
+        lambda: next(r for r in _rows(user) if r["key"] == overdue["key"])["amount_due"] == "$215.00",
         "the amount due to drop by the credit",
     )
     await user.should_see("No credit")
@@ -84,7 +84,7 @@ async def test_a_new_card_goes_through_checkout_a_decline_changes_nothing(user: 
     user.find(marker="card-number").clear().type("4242 4242 4242 4242")
     user.find(marker="checkout-pay").click()
     await user.should_see("Thank you! Your payment is being confirmed.", retries=50)
-    assert all(r["id"] != overdue["id"] for r in _rows(user))
+    assert all(r["key"] != overdue["key"] for r in _rows(user))
 
 
 async def _link_from_email(number_fragment: str) -> str:

@@ -1,0 +1,105 @@
+"""The Pay dialog: pay an invoice or credit request with a saved card, a new card, or (invoices) credit."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from portal.config import get_settings
+from portal.domain.errors import DomainError
+from portal.domain.money import format_money
+from portal.services import clients, ledger, payments
+from portal.services.actors import Actor
+from portal.services.dashboard import Payable
+
+NEW_CARD = "new"
+CREDIT = "credit"
+
+
+class PayDialog:
+    """Pay one invoice: with a saved method (the default preselected), a new card, or credit."""
+
+    def __init__(self, actor: Actor, on_paid) -> None:
+        self.actor = actor
+        self.on_paid = on_paid
+        self.item: Payable | None = None
+        self.sandbox = False
+        self.dialog = ui.dialog().mark("pay-dialog")
+        with self.dialog, ui.card().classes("w-full max-w-md gap-3"):
+            self.title = ui.label().classes("text-lg font-semibold")
+            self.amount = ui.label().classes("text-2xl font-semibold tabular-nums").mark("pay-amount")
+            self.choice = ui.radio({}).props("name=pay-with").mark("pay-with")
+            ui.badge("Sandbox: no real money moves", color="orange").props("outline").bind_visibility_from(
+                self, "sandbox"
+            )
+            self.message = ui.label().props("role=alert").mark("pay-message")
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Close", on_click=self.dialog.close).props("flat")
+                self.button = ui.button("Pay", on_click=self.pay).props("color=green-7").mark("pay-confirm")
+
+    async def open(self, item: Payable, *, sandbox: bool, prefer_credit: bool = False) -> None:
+        """Fill the dialog for an invoice or credit request and show it (the default card preselected)."""
+        self.item, self.sandbox = item, sandbox
+        client_id = self.actor.client_id
+        assert client_id is not None
+        methods = await clients.payment_methods(actor=self.actor, client_id=client_id)
+        credit = (await ledger.credit_balances(actor=self.actor, client_id=client_id)).get(item.currency, 0)
+        options: dict[str, str] = {str(m.id): m.label for m in methods if m.kind == "card"}
+        options[NEW_CARD] = "A new card"
+        if (
+            credit > 0 and item.purpose == "invoice"
+        ):  # credit pays invoices; buying credit with credit is moot
+            options[CREDIT] = (
+                f"My credit ({format_money(credit, item.currency, self.actor.locale)} available)"
+            )
+        first = CREDIT if prefer_credit and CREDIT in options else next(iter(options))
+        self.choice.set_options(options, value=first)
+        self.title.set_text(
+            f"Pay invoice {item.number}" if item.purpose == "invoice" else f"Pay {item.title}"
+        )
+        self.amount.set_text(format_money(item.amount_due_minor, item.currency, self.actor.locale))
+        self.message.set_text("")
+        self.message.classes(remove="text-red-700 text-green-700")
+        self.button.set_enabled(True)
+        self.dialog.open()
+
+    async def pay(self) -> None:
+        """Pay with the chosen way; the button stays disabled while the gateway answers."""
+        item = self.item
+        if item is None or not self.button.enabled:
+            return
+        self.button.set_enabled(False)
+        self.button.props("loading")
+        choice = self.choice.value
+        try:
+            if choice == NEW_CARD:
+                base = get_settings().public_url.rstrip("/")
+                outcome = await payments.start_checkout(
+                    actor=self.actor,
+                    purpose=item.purpose,
+                    target_id=item.id,
+                    success_url=f"{base}/billing?paid={item.id}",
+                    cancel_url=f"{base}/billing",
+                )
+                ui.navigate.to(outcome.redirect_url)
+                return
+            if choice == CREDIT:
+                used = await payments.pay_from_credit(actor=self.actor, invoice_id=item.id)
+                text = f"{format_money(used, item.currency, self.actor.locale)} of credit applied."
+                self._done(text, ok=True)
+                return
+            outcome = await payments.pay_with_saved_method(
+                actor=self.actor, purpose=item.purpose, target_id=item.id, method_id=int(choice)
+            )
+            self._done(outcome.message, ok=outcome.status in ("succeeded", "processing"))
+        except DomainError as exc:
+            self._done(exc.message, ok=False)
+        finally:
+            self.button.props(remove="loading")
+
+    def _done(self, text: str, *, ok: bool) -> None:
+        self.message.set_text(text)
+        self.message.classes(replace="text-green-700" if ok else "text-red-700")
+        if ok:
+            self.on_paid()
+        else:
+            self.button.set_enabled(True)

@@ -1,0 +1,120 @@
+"""My Billing's to-do panel and live updates, as the demo client sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from nicegui import ui
+from nicegui.testing import User
+
+from portal.db.models import Client, Quote, User as UserRow
+from portal.domain.status import Role
+from portal.services import credit_requests, ledger
+from portal.services.actors import Actor
+from portal.services.clock import today
+from tests.ui.conftest import sign_in
+
+
+async def _dashboard(user: User) -> None:
+    await sign_in(user, "client@demo.test")
+    await user.should_see("My Billing", retries=50)
+
+
+def _rows(user: User) -> list[dict]:
+    return user.find(marker="open-invoices").elements.pop().rows
+
+
+async def _staff() -> Actor:
+    staff = await UserRow.get(email="staff@demo.test")
+    return Actor(user_id=staff.id, role=Role.staff, email=staff.email, name="Sam Staff")
+
+
+async def test_estimates_and_proposals_wait_for_a_decision(user: User) -> None:
+    await _dashboard(user)
+    estimate = await Quote.get(kind="estimate")
+    proposal = await Quote.get(kind="proposal")
+    await user.should_see(f"Estimate #{estimate.id}: Mobile app prototype")
+    await user.should_see(f"Proposal #{proposal.id}: Annual retainer 2027")
+    user.find(marker=f"approve-{estimate.id}").click()
+    await user.should_not_see(marker=f"quote-{estimate.id}", retries=50)
+    user.find(marker=f"decline-{proposal.id}").click()
+    await user.should_see(f"Decline Proposal #{proposal.id}?", retries=20)
+    user.find(marker="decline-comment").type("Too early for us")
+    user.find(marker="decline-confirm").click()
+    await user.should_not_see(marker=f"quote-{proposal.id}", retries=50)
+    decided = {q.kind: q for q in await Quote.all()}
+    assert decided["estimate"].status == "approved" and decided["estimate"].decided_at is not None
+    assert decided["proposal"].status == "declined"
+    assert decided["proposal"].decision_comment == "Too early for us"
+    client_user = await UserRow.get(email="client@demo.test")
+    assert decided["proposal"].decided_by_id == client_user.id
+
+
+async def test_a_card_about_to_expire_asks_to_be_replaced(user: User) -> None:
+    await _dashboard(user)
+    await user.should_see("Mastercard •••• 4444")
+    await user.should_see("expires soon: replace it to keep payments going.")
+
+
+async def test_credit_can_be_applied_from_the_to_do_panel(user: User) -> None:
+    await _dashboard(user)
+    await user.should_see("You have $25.00 of credit.")
+    user.find(marker="apply-credit").click()
+    await user.should_see("Pay invoice", retries=20)
+    choice = user.find(marker="pay-with").elements.pop()
+    assert isinstance(choice, ui.radio) and choice.value == "credit"
+
+
+async def test_credit_requests_are_listed_with_pay_now(user: User) -> None:
+    await _dashboard(user)
+    ada = await Client.get(email="client@demo.test")
+    await credit_requests.create_credit_request(
+        actor=await _staff(), client_id=ada.id, amount_minor=10000, description="Prepaid support hours"
+    )
+    await user.open("/billing")
+    await user.should_see("My Billing")
+    row = next(r for r in _rows(user) if r["number"] == "Prepaid support hours")
+    assert (row["amount_due"], row["status"]) == ("$100.00", "Pending")
+
+
+async def test_a_payment_recorded_by_staff_shows_up_without_a_reload(user: User) -> None:
+    await _dashboard(user)
+    overdue = next(r for r in _rows(user) if r["status"] == "Overdue")
+    ada = await Client.get(email="client@demo.test")
+    started = time.monotonic()
+    await ledger.record_offline_payment(
+        actor=await _staff(),
+        client_id=ada.id,
+        amount_minor=10000,
+        currency="USD",
+        method="bank_transfer",
+        received_on=today(),
+        reference="BT-77",
+        invoice_id=int(overdue["key"].split(":")[1]),
+    )
+    for _ in range(40):
+        row = next((r for r in _rows(user) if r["key"] == overdue["key"]), None)
+        if row and row["amount_due"] == "$140.00":
+            break
+        await asyncio.sleep(0.05)
+    assert row and row["amount_due"] == "$140.00"
+    assert time.monotonic() - started < 2, "the open dashboard must show a staff payment within 2 seconds"
+
+
+async def test_everything_paid_shows_a_friendly_empty_state(user: User) -> None:
+    await _dashboard(user)
+    ada = await Client.get(email="client@demo.test")
+    await Quote.all().update(status="approved")
+    await ledger.record_offline_payment(
+        actor=await _staff(),
+        client_id=ada.id,
+        amount_minor=1_000_000,
+        currency="USD",
+        method="cash",
+        received_on=today(),
+        overpayment_to_credit=True,
+    )
+    await user.open("/billing")
+    await user.should_see("Nothing to pay")
+    await user.should_not_see(marker="open-invoices")

@@ -8,7 +8,8 @@ import time
 from nicegui import ui
 from nicegui.testing import User
 
-from portal.db.models import Client, Quote, User as UserRow
+from portal.db.models import Client, Quote
+from portal.db.models import User as UserRow
 from portal.domain.status import Role
 from portal.services import credit_requests, ledger
 from portal.services.actors import Actor

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 def register_all() -> None:
     """Register every page (again, when tests execute main.py anew)."""
-    from portal.pages import admin, billing, login, pay, settings_payments
+    from portal.pages import admin, billing, documents, history, login, pay, settings_payments
 
     login.register()
     billing.register()
     admin.register()
     pay.register()
     settings_payments.register()
+    documents.register()
+    history.register()

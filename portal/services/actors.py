@@ -56,9 +56,13 @@ def require_client(actor: Actor) -> int:
     return actor.client_id
 
 
-def check_client_access(actor: Actor, client_id: int | None) -> None:
-    """Staff see every client; a client sees only itself, and anything else is 'not found'."""
+def check_client_access(actor: Actor, client_id: int | None, *, message: str = "Not found.") -> None:
+    """Staff see every client; a client sees only itself, and anything else is 'not found'.
+
+    Pass the same `message` the caller gives for a missing record, so that another client's id and an id
+    that does not exist are indistinguishable.
+    """
     if actor.is_staff:
         return
     if actor.client_id is None or actor.client_id != client_id:
-        raise NotFound()
+        raise NotFound(message)

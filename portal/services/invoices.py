@@ -22,6 +22,8 @@ from portal.services.clock import today
 from portal.services.numbering import next_number
 from portal.services.organization import get_organization
 
+NOT_FOUND = "That invoice does not exist."
+
 
 @dataclass(frozen=True)
 class LineDraft:
@@ -217,8 +219,9 @@ async def open_invoices(*, actor: Actor, client_id: int) -> list[InvoiceSummary]
 async def get_invoice_summary(*, actor: Actor, invoice_id: int) -> InvoiceSummary:
     """One invoice; another client's id is 'not found'."""
     invoice = await Invoice.get_or_none(id=invoice_id)
-    if invoice is None or (invoice.status == InvoiceStatus.draft and not actor.is_staff):
-        raise NotFound("That invoice does not exist.")
-    check_client_access(actor, invoice.client_id)
+    hidden = invoice is not None and invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted)
+    if invoice is None or (hidden and not actor.is_staff):
+        raise NotFound(NOT_FOUND)
+    check_client_access(actor, invoice.client_id, message=NOT_FOUND)
     allocated = await allocated_by_invoice([invoice.id])
     return _summaries([invoice], allocated)[0]

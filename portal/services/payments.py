@@ -64,6 +64,13 @@ IN_PROGRESS_MESSAGE = "A payment for this is already being processed. Please wai
 CHECKOUT_REUSE = timedelta(hours=23)
 
 
+NOT_FOUND = {
+    "invoice": "That invoice does not exist.",
+    "billing_request": "That billing request does not exist.",
+    "credit_request": "That credit request does not exist.",
+}
+
+
 @dataclass(frozen=True)
 class PayOutcome:
     """What the payer is told after pressing Pay."""
@@ -98,7 +105,7 @@ async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Ta
         query = Invoice.select_for_update() if lock else Invoice
         invoice = await query.get_or_none(id=target_id)
         if invoice is None or invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-            raise NotFound("That invoice does not exist.")
+            raise NotFound(NOT_FOUND["invoice"])
         if invoice.billing_request_id is not None:  # paying it means paying its billing request
             return await load_target(
                 purpose="billing_request", target_id=invoice.billing_request_id, lock=lock
@@ -119,7 +126,7 @@ async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Ta
         query = BillingRequest.select_for_update() if lock else BillingRequest
         request = await query.get_or_none(id=target_id)
         if request is None or request.status == BillingRequestStatus.deleted or request.client_id is None:
-            raise NotFound("That billing request does not exist.")
+            raise NotFound(NOT_FOUND["billing_request"])
         if request.status == BillingRequestStatus.paid:
             raise Conflict("This billing request is already paid.")
         if request.status == BillingRequestStatus.expired or (
@@ -140,7 +147,7 @@ async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Ta
         query = CreditRequest.select_for_update() if lock else CreditRequest
         credit = await query.get_or_none(id=target_id)
         if credit is None or credit.status == CreditRequestStatus.deleted:
-            raise NotFound("That credit request does not exist.")
+            raise NotFound(NOT_FOUND["credit_request"])
         if credit.status == CreditRequestStatus.paid:
             raise Conflict("This credit request is already paid.")
         return Target(
@@ -217,7 +224,7 @@ async def pay_with_saved_method(
     async with in_transaction():
         target = await load_target(purpose=purpose, target_id=target_id, lock=True)
         if actor is not None:
-            check_client_access(actor, target.client_id)
+            check_client_access(actor, target.client_id, message=NOT_FOUND[purpose])
         if method_id is None:
             method = await PaymentMethod.get_or_none(
                 client_id=target.client_id, is_default=True, detached_at__isnull=True, gateway=gateway.key
@@ -283,7 +290,7 @@ async def start_checkout(
     async with in_transaction():
         target = await load_target(purpose=purpose, target_id=target_id, lock=True)
         if actor is not None:
-            check_client_access(actor, target.client_id)
+            check_client_access(actor, target.client_id, message=NOT_FOUND[purpose])
         if await Payment.filter(
             _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
         ).exists():
@@ -589,8 +596,8 @@ async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | 
     """Use the client's credit on an invoice, fully or partly (the rest stays due); return the amount used."""
     found = await Invoice.get_or_none(id=invoice_id)
     if found is None or found.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-        raise NotFound("That invoice does not exist.")
-    check_client_access(actor, found.client_id)
+        raise NotFound(NOT_FOUND["invoice"])
+    check_client_access(actor, found.client_id, message=NOT_FOUND["invoice"])
     async with in_transaction():
         await Client.select_for_update().get(id=found.client_id)  # lock order: client, payment, invoices
         invoice = await Invoice.select_for_update().get(id=invoice_id)

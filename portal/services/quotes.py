@@ -16,6 +16,7 @@ from portal.services.actors import Actor, check_client_access
 from portal.services.clock import now_utc, today
 
 COMMENT_LIMIT = 2000
+NOT_FOUND = "That estimate or proposal does not exist."
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,8 @@ async def get_quote(*, actor: Actor, quote_id: int) -> QuoteView:
     """One estimate or proposal with its lines; drafts and other clients' quotes are 'not found'."""
     quote = await Quote.get_or_none(id=quote_id)
     if quote is None or (quote.status == QuoteStatus.draft and not actor.is_staff):
-        raise NotFound("That estimate or proposal does not exist.")
-    check_client_access(actor, quote.client_id)
+        raise NotFound(NOT_FOUND)
+    check_client_access(actor, quote.client_id, message=NOT_FOUND)
     return _view(quote, await QuoteLine.filter(quote_id=quote.id).order_by("position"))
 
 
@@ -120,8 +121,8 @@ async def decide(*, actor: Actor, quote_id: int, approve: bool, comment: str = "
     async with in_transaction():
         quote = await Quote.select_for_update().get_or_none(id=quote_id)
         if quote is None or quote.status == QuoteStatus.draft:
-            raise NotFound("That estimate or proposal does not exist.")
-        check_client_access(actor, quote.client_id)
+            raise NotFound(NOT_FOUND)
+        check_client_access(actor, quote.client_id, message=NOT_FOUND)
         if quote.valid_until is not None and quote.valid_until < today() and quote.status == QuoteStatus.sent:
             raise Conflict(
                 f"This {quote.kind} expired on {quote.valid_until:%d %B %Y}. Please ask for a new one."

@@ -542,3 +542,34 @@ async def test_an_abandoned_checkout_is_closed_by_reconciliation_after_a_day(wor
         gateway=sandbox(),
     )
     assert again.payment_id != outcome.payment_id
+
+
+async def test_another_clients_ids_look_exactly_like_ids_that_do_not_exist(world: World) -> None:
+    """Every id-taking service answers a foreign id with the same words as a missing one."""
+    from portal.services import quotes
+
+    bob_invoice = await invoice_for(world, 100, client_id=world.bob_id)
+    missing = bob_invoice + 1000
+
+    async def message(call) -> str:  # noqa: ANN001
+        with pytest.raises(NotFound) as caught:
+            await call
+        return caught.value.message
+
+    for make in (
+        lambda i: invoices.get_invoice_summary(actor=world.alice, invoice_id=i),
+        lambda i: payments.pay_with_saved_method(
+            actor=world.alice, purpose="invoice", target_id=i, gateway=sandbox()
+        ),
+        lambda i: payments.start_checkout(
+            actor=world.alice,
+            purpose="invoice",
+            target_id=i,
+            success_url="https://a.test",
+            cancel_url="https://a.test",
+            gateway=sandbox(),
+        ),
+        lambda i: payments.pay_from_credit(actor=world.alice, invoice_id=i),
+        lambda i: quotes.get_quote(actor=world.alice, quote_id=i),
+    ):
+        assert await message(make(bob_invoice)) == await message(make(missing))

@@ -1,0 +1,493 @@
+"""/billing/invoices/{id}, /billing/quotes/{id}, /billing/receipts/{id} and the PDF downloads.
+
+Each screen asks one service for its document and shows it; the live part redraws after a payment or a
+decision here, or when a payment for this client is recorded anywhere in the process. The PDF routes are
+plain HTTP routes (a browser download cannot go over the websocket) behind the same session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import date
+from urllib.parse import quote as url_quote
+
+from fastapi import Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from nicegui import Client, app, ui
+
+from portal import auth, events
+from portal.components.badges import status_badge
+from portal.domain.errors import DomainError, NotFound
+from portal.domain.money import format_money
+from portal.pages.common import signed_in_frame
+from portal.pages.pay_dialog import PayDialog
+from portal.services import documents, pdf, quotes
+from portal.services.actors import Actor
+from portal.services.dashboard import Payable
+from portal.services.organization import Branding, branding
+
+MONEY_EVENTS = ("payment.recorded", "payment.failed", "payment.refunded")
+PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+
+LINE_COLUMNS = [
+    {
+        "name": "date",
+        "label": "Date",
+        "field": "date",
+        "align": "left",
+        "classes": "gt-xs",
+        "headerClasses": "gt-xs",
+    },
+    {"name": "description", "label": "Description", "field": "description", "align": "left"},
+    {"name": "quantity", "label": "Qty", "field": "quantity", "align": "right"},
+    {"name": "unit_price", "label": "Unit price", "field": "unit_price", "align": "right"},
+    {
+        "name": "tax",
+        "label": "Tax",
+        "field": "tax",
+        "align": "right",
+        "classes": "gt-xs",
+        "headerClasses": "gt-xs",
+    },
+    {"name": "amount", "label": "Amount", "field": "amount", "align": "right"},
+]
+APPLIED_COLUMNS = [
+    {"name": "date", "label": "Date", "field": "date", "align": "left"},
+    {"name": "what", "label": "", "field": "what", "align": "left"},
+    {"name": "reference", "label": "Reference", "field": "reference", "align": "left"},
+    {"name": "amount", "label": "Amount", "field": "amount", "align": "right"},
+    {"name": "receipt", "label": "", "field": "receipt", "align": "right"},
+]
+SETTLED_COLUMNS = [
+    {"name": "number", "label": "Invoice", "field": "number", "align": "left"},
+    {"name": "amount", "label": "Amount", "field": "amount", "align": "right"},
+]
+LINK_CELL = """
+<q-td :props="props">
+  <a v-if="props.row.{href}" :href="props.row.{href}" class="text-primary">{{{{ props.value }}}}</a>
+  <span v-else>{{{{ props.value }}}}</span>
+</q-td>
+"""
+
+
+def link_cell(href_field: str) -> str:
+    """A table cell that shows its value as a link to the row's `href_field` (text stays text)."""
+    return LINK_CELL.format(href=href_field)
+
+
+def follow_money_events(client_id: int | None, refresh: Callable[[], object]) -> None:
+    """Redraw `refresh` when money moves for this client, until the browser tab goes away."""
+    page = ui.context.client
+
+    def on_event(event: events.Event) -> None:
+        if event.client_id != client_id or page.id not in Client.instances:
+            return
+        with page:
+            refresh()
+
+    stops = [events.subscribe(name, on_event) for name in MONEY_EVENTS]
+    page.on_delete(lambda: [stop() for stop in stops])
+
+
+def _not_found(actor: Actor, brand: Branding, what: str) -> None:
+    with signed_in_frame(actor, brand, "Not found"), ui.card().classes("w-full").mark("not-found"):
+        ui.label(f"We could not find that {what}. It may have been withdrawn, or the link is mistyped.")
+        ui.link("Back to My Billing", "/billing")
+
+
+def _pair(label: str, value: str, *, strong: bool = False, marker: str = "") -> None:
+    with ui.row().classes("w-full justify-between items-baseline no-wrap"):
+        ui.label(label).classes("font-semibold" if strong else "text-gray-700")
+        element = ui.label(value).classes("tabular-nums " + ("text-xl font-semibold" if strong else ""))
+        if marker:
+            element.mark(marker)
+
+
+def _text_block(title: str, text: str, marker: str) -> None:
+    if text.strip():
+        with ui.card().classes("w-full gap-1"):
+            ui.label(title).classes("font-semibold")
+            ui.label(text).classes("whitespace-pre-line").mark(marker)
+
+
+def _day(value: date | None) -> str:
+    return f"{value:%d %b %Y}" if value else ""
+
+
+def _line_rows(
+    lines: Sequence[documents.LineView] | Sequence[quotes.QuoteLineView], currency: str, locale: str
+) -> list[dict]:
+    return [
+        {
+            "id": index,
+            "date": _day(line.date),
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit_price": format_money(line.unit_price_minor, currency, locale),
+            "tax": f"{line.tax_name} {line.tax_rate}%".strip(),
+            "amount": format_money(line.net_minor, currency, locale),
+        }
+        for index, line in enumerate(lines)
+    ]
+
+
+def _lines_table(rows: list[dict], marker: str) -> None:
+    table = ui.table(columns=LINE_COLUMNS, rows=rows, row_key="id").classes("w-full").props("flat")
+    table.mark(marker)
+
+
+# -- invoice ----------------------------------------------------------------------------------------
+class InvoiceScreen:
+    """One invoice: lines, taxes, what paid it, what is due, Pay now and the PDF."""
+
+    def __init__(self, actor: Actor, brand: Branding, detail: documents.InvoiceDetail) -> None:
+        self.actor = actor
+        self.brand = brand
+        self.invoice_id = detail.id
+        self.preloaded: documents.InvoiceDetail | None = detail
+        self.dialog = PayDialog(actor, on_paid=self.refresh)
+
+    def refresh(self) -> None:
+        """Redraw the invoice (after a payment here or elsewhere)."""
+        self.body.refresh()
+
+    def money(self, amount_minor: int, currency: str) -> str:
+        """An amount in the viewer's locale."""
+        return format_money(amount_minor, currency, self.actor.locale)
+
+    @ui.refreshable_method
+    async def body(self) -> None:
+        """Everything below the title."""
+        detail, self.preloaded = self.preloaded, None
+        if detail is None:
+            try:
+                detail = await documents.get_invoice(actor=self.actor, invoice_id=self.invoice_id)
+            except NotFound:
+                ui.label("This invoice is no longer available.").mark("not-found")
+                return
+        self._summary(detail)
+        with ui.card().classes("w-full"):
+            _lines_table(_line_rows(detail.lines, detail.currency, self.actor.locale), "invoice-lines")
+            self._totals(detail)
+        self._applied(detail)
+        _text_block("Notes", detail.notes, "invoice-notes")
+        if detail.can_pay and detail.organization.bank_details.strip():
+            _text_block(
+                "Pay by bank transfer",
+                f"{detail.organization.bank_details}\nReference: {detail.number}",
+                "bank-details",
+            )
+
+    def _summary(self, detail: documents.InvoiceDetail) -> None:
+        with ui.card().classes("w-full"), ui.row().classes("w-full items-center justify-between gap-4"):
+            with ui.column().classes("gap-1"):
+                with ui.row().classes("items-center gap-2"):
+                    status_badge(detail.display_status)
+                    ui.label(f"Issued {_day(detail.issue_date)} · Due {_day(detail.due_date)}").classes(
+                        "text-gray-600"
+                    )
+                ui.label(f"From {detail.organization.name} to {detail.client.name}").classes("text-sm")
+            with ui.row().classes("items-center gap-2"):
+                ui.link("Download PDF", f"/billing/invoices/{detail.id}/pdf").props("download").mark(
+                    "download-pdf"
+                )
+                if detail.can_pay:
+                    ui.button("Pay now", on_click=lambda: self.pay(detail)).props(
+                        "color=green-7 no-caps"
+                    ).mark("pay-now")
+
+    def _totals(self, detail: documents.InvoiceDetail) -> None:
+        with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
+            _pair("Subtotal", self.money(detail.subtotal_minor, detail.currency))
+            for tax in detail.tax_by_rate:
+                _pair(tax.label, self.money(tax.tax_minor, detail.currency))
+            _pair("Total", self.money(detail.total_minor, detail.currency), strong=True, marker="total")
+            if detail.payments:
+                paid = sum(p.amount_minor for p in detail.payments)
+                _pair("Payments", self.money(-paid, detail.currency))
+            if detail.credits:
+                _pair("Credit applied", self.money(-detail.credit_applied_minor, detail.currency))
+            if detail.refunds:
+                back = sum(r.amount_minor for r in detail.refunds)
+                _pair("Refunded", self.money(back, detail.currency))
+            ui.separator()
+            _pair(
+                "Amount due",
+                self.money(detail.amount_due_minor, detail.currency),
+                strong=True,
+                marker="amount-due",
+            )
+
+    def _applied(self, detail: documents.InvoiceDetail) -> None:
+        rows = [
+            {
+                "id": f"p{index}",
+                "date": _day(p.date),
+                "what": p.method,
+                "reference": p.reference,
+                "amount": self.money(p.amount_minor, detail.currency),
+                "receipt": "Receipt" if p.has_receipt else "",
+                "href": f"/billing/receipts/{p.payment_id}" if p.has_receipt else "",
+            }
+            for index, p in enumerate(detail.payments)
+        ]
+        rows += [
+            {
+                "id": f"c{index}",
+                "date": _day(c.date),
+                "what": "Credit",
+                "reference": "",
+                "amount": self.money(c.amount_minor, detail.currency),
+                "receipt": "",
+                "href": "",
+            }
+            for index, c in enumerate(detail.credits)
+        ]
+        rows += [
+            {
+                "id": f"r{index}",
+                "date": _day(r.date),
+                "what": "Refund" + (f": {r.reason}" if r.reason else ""),
+                "reference": "",
+                "amount": self.money(-r.amount_minor, detail.currency),
+                "receipt": "",
+                "href": "",
+            }
+            for index, r in enumerate(detail.refunds)
+        ]
+        if not rows:
+            return
+        with ui.card().classes("w-full"):
+            ui.label("Payments and credit applied").classes("text-lg font-semibold")
+            table = ui.table(columns=APPLIED_COLUMNS, rows=rows, row_key="id").classes("w-full").props("flat")
+            table.mark("invoice-payments")
+            table.add_slot("body-cell-receipt", link_cell("href"))
+
+    async def pay(self, detail: documents.InvoiceDetail) -> None:
+        """Open the Pay dialog for what is due now."""
+        item = Payable(
+            purpose="invoice",
+            id=detail.id,
+            number=detail.number,
+            title=detail.title,
+            issue_date=detail.issue_date,
+            due_date=detail.due_date,
+            currency=detail.currency,
+            amount_due_minor=detail.amount_due_minor,
+        )
+        await self.dialog.open(item, sandbox=self.brand.gateway_mode == "sandbox")
+
+
+# -- quote ------------------------------------------------------------------------------------------
+class QuoteScreen:
+    """An estimate or proposal: lines, totals, terms, validity; Approve or Decline while it is open."""
+
+    def __init__(self, actor: Actor, view: quotes.QuoteView) -> None:
+        self.actor = actor
+        self.quote_id = view.id
+        self.preloaded: quotes.QuoteView | None = view
+
+    def money(self, amount_minor: int, currency: str) -> str:
+        """An amount in the viewer's locale."""
+        return format_money(amount_minor, currency, self.actor.locale)
+
+    @ui.refreshable_method
+    async def body(self) -> None:
+        """Everything below the title."""
+        view, self.preloaded = self.preloaded, None
+        if view is None:
+            try:
+                view = await quotes.get_quote(actor=self.actor, quote_id=self.quote_id)
+            except NotFound:
+                ui.label("This estimate or proposal is no longer available.").mark("not-found")
+                return
+        with ui.card().classes("w-full gap-2"):
+            with ui.row().classes("items-center gap-2"):
+                status_badge(view.status)
+                if view.title:
+                    ui.label(view.title).classes("text-lg font-semibold").mark("quote-title")
+            validity = f" · valid until {_day(view.valid_until)}" if view.valid_until else ""
+            ui.label(f"Issued {_day(view.issue_date)}{validity}").classes("text-gray-600").mark("validity")
+            self._decision(view)
+        with ui.card().classes("w-full"):
+            _lines_table(_line_rows(view.lines, view.currency, self.actor.locale), "quote-lines")
+            with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
+                _pair("Subtotal", self.money(view.subtotal_minor, view.currency))
+                for tax in documents.tax_summary(view.lines):
+                    _pair(tax.label, self.money(tax.tax_minor, view.currency))
+                _pair("Total", self.money(view.total_minor, view.currency), strong=True, marker="total")
+        _text_block("Terms", view.terms, "terms")
+
+    def _decision(self, view: quotes.QuoteView) -> None:
+        if view.decided_at is not None and view.status in ("approved", "declined", "converted"):
+            verb = "Declined" if view.status == "declined" else "Approved"
+            ui.label(f"{verb} on {_day(view.decided_at)}").classes("font-semibold").mark("decision")
+            if view.decision_comment:
+                ui.label(f"Comment: {view.decision_comment}").classes("whitespace-pre-line").mark(
+                    "decision-comment"
+                )
+            return
+        if view.awaiting_decision:
+            with ui.row().classes("gap-2"):
+                ui.button("Approve", on_click=lambda: self.decide(True)).props("color=green-7 no-caps").mark(
+                    "approve"
+                )
+                ui.button("Decline", on_click=lambda: self.ask_decline(view)).props(
+                    "flat color=red-7 no-caps"
+                ).mark("decline")
+        elif view.status == "sent" and view.valid_until is not None:
+            ui.label(
+                f"This {view.kind} expired on {_day(view.valid_until)}. Please ask us for a new one."
+            ).mark("expired")
+
+    async def decide(self, approve: bool, comment: str = "") -> None:
+        """Record the decision (the service checks that it is still open and is this client's)."""
+        try:
+            decided = await quotes.decide(
+                actor=self.actor, quote_id=self.quote_id, approve=approve, comment=comment
+            )
+        except DomainError as exc:
+            ui.notify(exc.message, type="negative")
+            self.body.refresh()
+            return
+        ui.notify(f"{decided.label} {decided.status}.", type="positive")
+        self.body.refresh()
+
+    def ask_decline(self, view: quotes.QuoteView) -> None:
+        """A dialog with an optional comment before declining."""
+        with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
+            ui.label(f"Decline {view.label}?").classes("text-lg font-semibold")
+            comment = ui.textarea("Comment (optional)").props(f"outlined maxlength={quotes.COMMENT_LIMIT}")
+            comment.classes("w-full").mark("decline-comment")
+
+            async def confirm() -> None:
+                dialog.close()
+                await self.decide(False, comment.value or "")
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.button("Decline", on_click=confirm).props("color=red-7").mark("decline-confirm")
+        dialog.open()
+
+
+# -- receipt ----------------------------------------------------------------------------------------
+def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
+    money = lambda amount: format_money(amount, detail.currency, actor.locale)  # noqa: E731
+    with ui.card().classes("w-full gap-2"):
+        with ui.row().classes("w-full items-center justify-between"):
+            with ui.row().classes("items-center gap-2"):
+                ui.badge(
+                    detail.status_label, color="green" if detail.status == "succeeded" else "orange"
+                ).props("rounded").mark("receipt-status")
+                ui.label(f"Received {_day(detail.date)} · {detail.method}").classes("text-gray-600")
+            ui.link("Download PDF", f"/billing/receipts/{detail.payment_id}/pdf").props("download").mark(
+                "download-pdf"
+            )
+        if detail.reference:
+            ui.label(f"Reference: {detail.reference}").classes("text-sm").mark("receipt-reference")
+        _pair("Amount received", money(detail.amount_minor), strong=True, marker="receipt-amount")
+        if detail.credit_created_minor:
+            _pair("Added to your credit", money(detail.credit_created_minor), marker="receipt-credit")
+        for refund in detail.refunds:
+            reason = f" ({refund.reason})" if refund.reason else ""
+            _pair(f"Refunded {_day(refund.date)}{reason}", money(-refund.amount_minor))
+    if detail.settled:
+        with ui.card().classes("w-full"):
+            ui.label("Invoices this payment settled").classes("text-lg font-semibold")
+            rows = [
+                {
+                    "id": s.invoice_id,
+                    "number": s.number,
+                    "amount": money(s.amount_minor),
+                    "href": f"/billing/invoices/{s.invoice_id}",
+                }
+                for s in detail.settled
+            ]
+            table = ui.table(columns=SETTLED_COLUMNS, rows=rows, row_key="id").classes("w-full").props("flat")
+            table.mark("receipt-invoices")
+            table.add_slot("body-cell-number", link_cell("href"))
+
+
+# -- PDF downloads ----------------------------------------------------------------------------------
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{auth.LOGIN_PATH}?next={url_quote(target, safe='')}", status_code=303)
+
+
+def _pdf_response(content: bytes, filename: str) -> Response:
+    headers = {**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(content=content, media_type="application/pdf", headers=headers)
+
+
+async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
+    """GET /billing/invoices/{invoice_id}/pdf."""
+    actor = await auth.current_actor()
+    if actor is None:
+        return _login_redirect(request)
+    try:
+        detail = await documents.get_invoice(actor=actor, invoice_id=invoice_id)
+    except NotFound:
+        return PlainTextResponse("Not found", status_code=404)
+    return _pdf_response(await asyncio.to_thread(pdf.invoice_pdf, detail), detail.pdf_filename)
+
+
+async def receipt_pdf_route(request: Request, payment_id: int) -> Response:
+    """GET /billing/receipts/{payment_id}/pdf."""
+    actor = await auth.current_actor()
+    if actor is None:
+        return _login_redirect(request)
+    try:
+        detail = await documents.get_receipt(actor=actor, payment_id=payment_id)
+    except NotFound:
+        return PlainTextResponse("Not found", status_code=404)
+    return _pdf_response(await asyncio.to_thread(pdf.receipt_pdf, detail), detail.pdf_filename)
+
+
+def register() -> None:
+    """Add the invoice, quote and receipt pages and the two PDF routes."""
+    app.add_api_route(
+        "/billing/invoices/{invoice_id}/pdf", invoice_pdf_route, methods=["GET"], include_in_schema=False
+    )
+    app.add_api_route(
+        "/billing/receipts/{payment_id}/pdf", receipt_pdf_route, methods=["GET"], include_in_schema=False
+    )
+
+    @auth.page("/billing/invoices/{invoice_id}", access=auth.Access.client, title="Invoice")
+    async def invoice_page(actor: Actor, invoice_id: int) -> None:
+        brand = await branding()
+        try:
+            detail = await documents.get_invoice(actor=actor, invoice_id=invoice_id)
+        except NotFound:
+            _not_found(actor, brand, "invoice")
+            return
+        with signed_in_frame(actor, brand, detail.title):
+            screen = InvoiceScreen(actor, brand, detail)
+            await screen.body()
+            ui.link("Back to My Billing", "/billing")
+            follow_money_events(actor.client_id, screen.refresh)
+
+    @auth.page("/billing/quotes/{quote_id}", access=auth.Access.client, title="Estimate or proposal")
+    async def quote_page(actor: Actor, quote_id: int) -> None:
+        brand = await branding()
+        try:
+            view = await quotes.get_quote(actor=actor, quote_id=quote_id)
+        except NotFound:
+            _not_found(actor, brand, "estimate or proposal")
+            return
+        with signed_in_frame(actor, brand, view.label):
+            screen = QuoteScreen(actor, view)
+            await screen.body()
+            ui.link("Back to My Billing", "/billing")
+
+    @auth.page("/billing/receipts/{payment_id}", access=auth.Access.client, title="Receipt")
+    async def receipt_page(actor: Actor, payment_id: int) -> None:
+        brand = await branding()
+        try:
+            detail = await documents.get_receipt(actor=actor, payment_id=payment_id)
+        except NotFound:
+            _not_found(actor, brand, "receipt")
+            return
+        with signed_in_frame(actor, brand, detail.title):
+            _receipt(actor, detail)
+            ui.link("Payment history", "/billing/history")

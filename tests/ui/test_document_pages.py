@@ -1,0 +1,211 @@
+"""Invoice, quote and receipt pages, PDF downloads and the history page, as the demo client sees them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nicegui import ui
+from nicegui.testing import User
+
+from portal.db.models import Client, Invoice, Payment, Quote
+from portal.domain.money import format_money
+from portal.services.clock import today
+from tests.ui.conftest import sign_in
+
+
+async def _ada() -> Client:
+    return await Client.get(email="client@demo.test")
+
+
+async def _signed_in(user: User, email: str = "client@demo.test") -> None:
+    await sign_in(user, email)
+    await user.should_see("My Billing", retries=50)
+
+
+def _table(user: User, marker: str) -> ui.table:
+    table = user.find(marker=marker).elements.pop()
+    assert isinstance(table, ui.table)
+    return table
+
+
+def _text(user: User, marker: str) -> str:
+    label = user.find(marker=marker).elements.pop()
+    assert isinstance(label, ui.label)
+    return label.text
+
+
+async def _wait_for(predicate, what: str) -> None:
+    for _ in range(100):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _open_invoice(ada: Client, *, overdue: bool) -> Invoice:
+    rows = await Invoice.filter(client_id=ada.id, status="open").order_by("due_date")
+    return rows[0] if overdue else rows[-1]
+
+
+async def test_the_client_sees_an_invoice_with_its_lines_and_amount_due(user: User) -> None:
+    await _signed_in(user)
+    invoice = await _open_invoice(await _ada(), overdue=False)
+    await user.open(f"/billing/invoices/{invoice.id}")
+    await user.should_see(f"Invoice {invoice.number}")
+    rows = _table(user, "invoice-lines").rows
+    assert [(r["description"], r["quantity"], r["unit_price"], r["tax"]) for r in rows] == [
+        ("Website redesign", "1", "$1,200.00", "VAT 20%"),
+        ("Hosting, 3 months", "3", "$19.99", "VAT 20%"),
+    ]
+    assert _text(user, "total") == format_money(invoice.total_minor, "USD") == "$1,511.96"
+    assert _text(user, "amount-due") == "$1,511.96"
+    await user.should_see("VAT 20%")
+    await user.should_see(marker="status-open")
+    await user.should_see("Download PDF")
+    await user.should_see("IBAN GB33 BUKB 2020 1555 5555 55")  # bank details while something is due
+
+
+async def test_the_client_pays_the_overdue_invoice_on_its_page_with_the_default_card(user: User) -> None:
+    await _signed_in(user)
+    invoice = await _open_invoice(await _ada(), overdue=True)
+    await user.open(f"/billing/invoices/{invoice.id}")
+    await user.should_see(marker="status-overdue")
+    user.find(marker="pay-now").click()
+    await user.should_see(f"Pay invoice {invoice.number}", retries=20)
+    choice = user.find(marker="pay-with").elements.pop()
+    assert isinstance(choice, ui.radio) and choice.options[choice.value].startswith("Visa •••• 4242")
+    user.find(marker="pay-confirm").click()
+    await user.should_see("Thank you! Your payment was received.", retries=50)
+    await user.should_see(marker="status-paid", retries=50)
+    await user.should_see("Paid")
+    await _wait_for(lambda: _text(user, "amount-due") == "$0.00", "the amount due to drop to zero")
+    await user.should_not_see(marker="pay-now")
+    payments = _table(user, "invoice-payments").rows
+    assert [(r["what"], r["amount"], r["receipt"]) for r in payments] == [
+        ("Visa •••• 4242", "$240.00", "Receipt")
+    ]
+    assert (await Invoice.get(id=invoice.id)).status == "paid"
+
+
+async def test_the_client_approves_the_estimate(user: User) -> None:
+    await _signed_in(user)
+    estimate = await Quote.get(kind="estimate")
+    await user.open(f"/billing/quotes/{estimate.id}")
+    await user.should_see(f"Estimate #{estimate.id}")
+    await user.should_see("Mobile app prototype")
+    await user.should_see("Valid for 30 days. 50% due on approval.")
+    assert [r["description"] for r in _table(user, "quote-lines").rows] == ["Prototype, 10 screens"]
+    assert _text(user, "total") == format_money(estimate.total_minor, "USD")
+    user.find(marker="approve").click()
+    await user.should_see(f"Approved on {today():%d %b %Y}", retries=50)
+    await user.should_see(marker="status-approved")
+    await user.should_not_see(marker="approve")
+    assert (await Quote.get(id=estimate.id)).status == "approved"
+
+
+async def test_the_client_declines_the_proposal_with_a_comment(user: User) -> None:
+    await _signed_in(user)
+    proposal = await Quote.get(kind="proposal")
+    await user.open(f"/billing/quotes/{proposal.id}")
+    user.find(marker="decline").click()
+    await user.should_see(f"Decline Proposal #{proposal.id}?", retries=20)
+    user.find(marker="decline-comment").type("Too early for us <b>this year</b>")
+    user.find(marker="decline-confirm").click()
+    await user.should_see(f"Declined on {today():%d %b %Y}", retries=50)
+    await user.should_see("Comment: Too early for us <b>this year</b>")
+    saved = await Quote.get(id=proposal.id)
+    assert (saved.status, saved.decision_comment) == ("declined", "Too early for us <b>this year</b>")
+
+
+async def test_the_invoice_pdf_downloads_and_another_clients_is_not_found(user: User) -> None:
+    await _signed_in(user)
+    invoice = await _open_invoice(await _ada(), overdue=False)
+    response = await user.http_client.get(f"/billing/invoices/{invoice.id}/pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == f'attachment; filename="invoice-{invoice.number}.pdf"'
+    assert response.headers["cache-control"] == "private, no-store"
+    assert response.content.startswith(b"%PDF-")
+    emile = await Client.get(email="emile@demo.test")
+    theirs = await Invoice.filter(client_id=emile.id).first()
+    assert theirs is not None
+    for path in (f"/billing/invoices/{theirs.id}/pdf", "/billing/invoices/99999/pdf"):
+        response = await user.http_client.get(path)
+        assert (response.status_code, response.text) == (404, "Not found")
+    theirs_payment = await Payment.create(
+        client_id=emile.id, amount_minor=100, currency="EUR", status="succeeded", source="offline",
+        method="cash", received_on=today(),
+    )  # fmt: skip
+    response = await user.http_client.get(f"/billing/receipts/{theirs_payment.id}/pdf")
+    assert (response.status_code, response.text) == (404, "Not found")
+
+
+async def test_another_clients_pages_are_not_found(user: User) -> None:
+    await _signed_in(user, "emile@demo.test")
+    ada = await _ada()
+    invoice = await _open_invoice(ada, overdue=False)
+    paid = await Payment.get(client_id=ada.id)
+    estimate = await Quote.get(kind="estimate")
+    for path in (
+        f"/billing/invoices/{invoice.id}",
+        f"/billing/receipts/{paid.id}",
+        f"/billing/quotes/{estimate.id}",
+    ):
+        await user.open(path)
+        await user.should_see(marker="not-found")
+        await user.should_not_see(invoice.number or "INV-")
+        await user.should_not_see("Ada Lovelace")
+
+
+async def test_the_receipt_of_the_paid_demo_invoice(user: User) -> None:
+    await _signed_in(user)
+    ada = await _ada()
+    paid_invoice = await Invoice.get(client_id=ada.id, status="paid")
+    payment = await Payment.get(client_id=ada.id)
+    await user.open(f"/billing/invoices/{paid_invoice.id}")
+    await user.should_see(marker="status-paid")
+    rows = _table(user, "invoice-payments").rows
+    assert [(r["what"], r["reference"], r["href"]) for r in rows] == [
+        ("Bank transfer", "BT-2291", f"/billing/receipts/{payment.id}")
+    ]
+    await user.open(f"/billing/receipts/{payment.id}")
+    await user.should_see(f"Receipt RCPT-{payment.id}")
+    await user.should_see("Bank transfer")
+    await user.should_see("Reference: BT-2291")
+    assert _text(user, "receipt-amount") == "$540.00"
+    assert [(r["number"], r["amount"]) for r in _table(user, "receipt-invoices").rows] == [
+        (paid_invoice.number, "$540.00")
+    ]
+    await user.should_see("Download PDF")
+    response = await user.http_client.get(f"/billing/receipts/{payment.id}/pdf")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+    assert response.headers["content-disposition"] == f'attachment; filename="receipt-RCPT-{payment.id}.pdf"'
+
+
+async def test_the_history_shows_the_payment_and_the_credit_entry(user: User) -> None:
+    await _signed_in(user)
+    ada = await _ada()
+    payment = await Payment.get(client_id=ada.id)
+    paid_invoice = await Invoice.get(client_id=ada.id, status="paid")
+    await user.open("/billing/history")
+    await user.should_see("Paid invoices")
+    assert [(r["number"], r["total"], r["href"]) for r in _table(user, "paid-invoices").rows] == [
+        (paid_invoice.number, "$540.00", f"/billing/invoices/{paid_invoice.id}")
+    ]
+    assert [(r["method"], r["amount"], r["status"], r["href"]) for r in _table(user, "payments").rows] == [
+        ("Bank transfer", "$540.00", "Paid", f"/billing/receipts/{payment.id}")
+    ]
+    assert [(r["reason"], r["amount"], r["balance"]) for r in _table(user, "credit-ledger").rows] == [
+        ("Adjustment · Goodwill credit for a delay", "+$25.00", "$25.00")
+    ]
+    await user.should_see("No refunds. If we ever give money back, it will show here.")
+    await user.should_see("Nobody from our team has viewed your account as you.")
+
+
+async def test_a_signed_out_request_for_a_pdf_goes_to_login(user: User) -> None:
+    response = await user.http_client.get("/billing/invoices/1/pdf")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fbilling%2Finvoices%2F1%2Fpdf"
+    response = await user.http_client.get("/billing/receipts/1/pdf")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fbilling%2Freceipts%2F1%2Fpdf"

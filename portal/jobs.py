@@ -1,4 +1,4 @@
-"""Background work on a timer inside the portal process: expiry, reconciliation, sandbox renewals."""
+"""Background work on a timer inside the portal process: mail, expiry, reconciliation, renewals."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from portal.mail import worker as mail_worker
 from portal.services import billing_requests, gateways, reconcile
 
 log = logging.getLogger(__name__)
@@ -19,12 +20,17 @@ async def _reconcile() -> int:
     return len(report.settled) + len(report.failed) + len(report.recorded)
 
 
+async def _flush_outbox() -> int:
+    return (await mail_worker.flush_outbox()).total
+
+
 async def _sandbox_renewals() -> int:
     gateway = await gateways.current_gateway()
     return await gateway.renew_due() if gateway.key == "sandbox" else 0  # type: ignore[attr-defined]
 
 
 JOBS: list[tuple[str, Job, float]] = [
+    ("send queued email", _flush_outbox, 30.0),
     ("expire billing requests", billing_requests.expire_due, 60.0),
     ("reconcile gateway payments", _reconcile, 600.0),
     ("renew sandbox subscriptions", _sandbox_renewals, 3600.0),

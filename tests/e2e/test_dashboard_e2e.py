@@ -1,0 +1,101 @@
+"""The demo client's dashboard in a real browser: pay with a new card (4242) in sandbox mode, see the
+invoice Paid and its receipt, download the PDF, and be refused deleting the card that pays a subscription.
+Screenshots of the dashboard at 1280 px and 375 px are saved as artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as EC
+
+from tests.e2e.test_login_e2e import (
+    CLIENT_EMAIL,
+    DEMO_PASSWORD,
+    INVOICE_NUMBER_CELLS,
+    _path_is,
+    _sign_in,
+    _text,
+    _wait,
+    _wait_visible,
+)
+
+
+def _click(driver: WebDriver, xpath: str) -> None:
+    _wait(driver).until(EC.element_to_be_clickable((By.XPATH, xpath))).click()
+
+
+def _signed_in_dashboard(driver: WebDriver, base_url: str) -> None:
+    _sign_in(driver, base_url, CLIENT_EMAIL, DEMO_PASSWORD)
+    _wait(driver).until(_path_is("/billing"))
+    _wait_visible(driver, _text("To do"))
+
+
+def test_pay_with_a_new_card_then_see_paid_the_receipt_and_the_pdf(
+    portal_server: str, browser: WebDriver, artifacts_dir: Path
+) -> None:
+    _signed_in_dashboard(browser, portal_server)
+    browser.save_screenshot(str(artifacts_dir / "e2e-dashboard-1280.png"))
+    number = (
+        _wait(browser).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))[-1].text.strip()
+    )
+    _click(browser, f"//tr[.//td[normalize-space(.)='{number}']]//a[normalize-space(.)='View']")
+    _wait_visible(browser, _text(f"Invoice {number}"))
+    _click(browser, "//button[normalize-space(.)='Pay now']")
+    _click(browser, "//*[normalize-space(text())='A new card']")
+    _click(browser, "//button[normalize-space(.)='Pay']")
+    _wait_visible(browser, _text("Sandbox checkout"))
+    _wait_visible(browser, (By.NAME, "cardnumber")).send_keys("4242 4242 4242 4242")
+    _wait_visible(browser, (By.NAME, "exp")).send_keys("12/39")
+    _wait_visible(browser, (By.NAME, "cvc")).send_keys("123", Keys.ENTER)
+    _click(browser, "//button[starts-with(normalize-space(.), 'Pay ')]")
+    _wait(browser).until(_path_is("/billing"))
+    # the invoice is now paid: its page says so and links its receipt
+    invoice_id = _invoice_id_from_history(browser, portal_server, number)
+    browser.get(f"{portal_server}/billing/invoices/{invoice_id}")
+    _wait_visible(browser, (By.XPATH, "//*[normalize-space(text())='Paid']"))
+    _click(browser, "//a[normalize-space(.)='Receipt']")
+    _wait(browser).until(lambda d: urlsplit(d.current_url).path.startswith("/billing/receipts/"))
+    _wait_visible(browser, (By.XPATH, "//*[contains(normalize-space(text()), 'RCPT-')]"))
+    browser.save_screenshot(str(artifacts_dir / "e2e-receipt.png"))
+    pdf = _download(browser, f"{portal_server}/billing/invoices/{invoice_id}/pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    (artifacts_dir / "e2e-invoice.pdf").write_bytes(pdf.content)
+
+
+def _download(driver: WebDriver, url: str) -> httpx.Response:
+    """Fetch a download with the browser's own session cookie (what clicking the link does)."""
+    cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
+    return httpx.get(url, cookies=cookies, timeout=30)
+
+
+def _invoice_id_from_history(driver: WebDriver, base_url: str, number: str) -> int:
+    driver.get(f"{base_url}/billing/history")
+    link = _wait(driver).until(
+        EC.presence_of_element_located(
+            (By.XPATH, f"//a[contains(@href, '/billing/invoices/')][contains(., '{number}')]")
+        )
+    )
+    return int(link.get_attribute("href").rstrip("/").split("/")[-1])
+
+
+def test_the_card_that_pays_a_subscription_cannot_be_deleted(
+    portal_server: str, browser: WebDriver, artifacts_dir: Path
+) -> None:
+    _signed_in_dashboard(browser, portal_server)
+    row = "//*[contains(normalize-space(.), 'Visa •••• 4242')][.//button[normalize-space(.)='Delete']]"
+    _click(browser, f"({row})[last()]//button[normalize-space(.)='Delete']")
+    _click(browser, "//div[contains(@class, 'q-dialog')]//button[normalize-space(.)='Delete']")
+    _wait_visible(
+        browser, (By.XPATH, "//*[contains(normalize-space(text()), 'This card pays your subscription')]")
+    )
+    browser.save_screenshot(str(artifacts_dir / "e2e-delete-refused.png"))
+    browser.set_window_size(375, 812)
+    browser.get(f"{portal_server}/billing")
+    _wait_visible(browser, _text("To do"))
+    browser.save_screenshot(str(artifacts_dir / "e2e-dashboard-375.png"))

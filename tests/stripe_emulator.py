@@ -7,14 +7,15 @@ the portal and the socket is real. What is fake is the far side of the socket:
 - localstripe (customers, payment methods, setup and payment intents, products, legacy plans,
   subscriptions, refunds, events, signed webhooks), run with persistence off: it never loads or writes
   /tmp/localstripe.pickle and only listens on 127.0.0.1.
-- Added in the same process, following Stripe's API reference: Checkout Sessions
-  (`POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`, `POST .../{id}/expire`),
+- Added in the same process, following Stripe's API reference: Checkout Sessions in `payment` and
+  `setup` mode (`POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`, `POST .../{id}/expire`),
   `GET /v1/account`, `Idempotency-Key` replay on every POST (localstripe ignores the header), one
   accepted secret key (a wrong key gets Stripe's 401), a subscription's own `default_payment_method`,
   `created`/`customer` filters on `GET /v1/payment_intents` and `GET /v1/payment_methods` without `type`.
-- Test-only routes: `POST /_test/checkout/sessions/{id}/complete` pays a session as a customer would on
-  Stripe's hosted page and sends a signed `checkout.session.completed` webhook; `GET /_test/health`;
-  `DELETE /_config/webhooks/{id}`.
+- Test-only routes: `POST /_test/checkout/sessions/{id}/complete` pays a session (or, in setup mode, saves
+  the card on a confirmed SetupIntent and attaches it to the customer) as a customer would on Stripe's
+  hosted page and sends a signed `checkout.session.completed` webhook (with `setup_intent` in setup
+  mode); `GET /_test/health`; `DELETE /_config/webhooks/{id}`.
 
 Run `python tests/stripe_emulator.py --port N --api-key sk_test_...` to start the server by hand.
 """
@@ -167,7 +168,8 @@ class StripeEmulator:
         self._request("DELETE", f"/_config/webhooks/{webhook_id}")
 
     def complete_checkout(self, session_id: str, payment_method: str = "pm_card_visa") -> dict[str, Any]:
-        """Pay a Checkout Session as the customer would; return the `checkout.session.completed` event."""
+        """Pay a Checkout Session (or save the card, in setup mode) as the customer would on Stripe's page;
+        return the `checkout.session.completed` event."""
         return self._request(
             "POST", f"/_test/checkout/sessions/{session_id}/complete", {"payment_method": payment_method}
         )
@@ -307,7 +309,14 @@ def _build_app(api_key: str) -> Any:
     from aiohttp import web
     from localstripe import server
     from localstripe.errors import UserError
-    from localstripe.resources import Customer, Event, PaymentIntent, PaymentMethod, random_id
+    from localstripe.resources import (
+        Customer,
+        Event,
+        PaymentIntent,
+        PaymentMethod,
+        SetupIntent,
+        random_id,
+    )
     from localstripe.webhooks import _webhooks
 
     _patch_localstripe()
@@ -431,15 +440,22 @@ def _build_app(api_key: str) -> Any:
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(400, f"Received unknown parameter: {unknown[0]}", {"param": unknown[0]})
-        if data.get("mode") != "payment":
-            raise UserError(400, "This emulator supports mode=payment only", {"param": "mode"})
+        mode = data.get("mode")
+        if mode not in ("payment", "setup"):
+            raise UserError(400, "This emulator supports mode=payment and mode=setup only", {"param": "mode"})
         if not data.get("success_url"):
             raise UserError(400, "Missing required param: success_url.", {"param": "success_url"})
         metadata = data.get("metadata") or {}
         intent_data = data.get("payment_intent_data") or {}
         if not isinstance(metadata, dict) or not isinstance(intent_data, dict):
             raise UserError(400, "Invalid object", {"param": "metadata"})
-        amount, currency = line_total(data.get("line_items"))
+        if mode == "setup":
+            if "line_items" in data or "payment_intent_data" in data:
+                param = "line_items" if "line_items" in data else "payment_intent_data"
+                raise UserError(400, f"You can not pass `{param}` in `setup` mode.", {"param": param})
+            amount, currency = None, data.get("currency")
+        else:
+            amount, currency = line_total(data.get("line_items"))
         customer = data.get("customer")
         if customer is not None:
             Customer._api_retrieve(customer)
@@ -461,7 +477,7 @@ def _build_app(api_key: str) -> Any:
             "expires_at": int(data.get("expires_at") or now + 24 * 3600),
             "livemode": False,
             "metadata": dict(metadata),
-            "mode": "payment",
+            "mode": mode,
             "payment_intent": None,
             "payment_method_types": data.get("payment_method_types") or ["card"],
             "payment_status": "unpaid",
@@ -514,6 +530,9 @@ def _build_app(api_key: str) -> Any:
             raise UserError(400, f"This Checkout Session is {session['status']}, not open.")
         data = await server.get_post_data(request) or {}
         method = PaymentMethod._api_retrieve(data.get("payment_method") or "pm_card_visa")
+        if session["mode"] == "setup":
+            complete_setup(session, method)
+            return send_completed(session)
         intent_data = session_intent_data[session["id"]]
         if session["customer"] and intent_data.get("setup_future_usage"):
             PaymentMethod._api_attach(method.id, customer=session["customer"])
@@ -533,6 +552,24 @@ def _build_app(api_key: str) -> Any:
             payment_status="paid" if intent.status == "succeeded" else "unpaid",
             payment_intent=intent.id,
         )
+        return send_completed(session)
+
+    def complete_setup(session: dict[str, Any], method: Any) -> None:
+        """Save the card as Stripe's page does in setup mode: a confirmed SetupIntent, the card attached."""
+        if method.type not in session["payment_method_types"]:
+            raise UserError(400, f"This Checkout Session does not accept {method.type}.")
+        customer = session["customer"]
+        if customer is None:  # Stripe creates a customer for a setup session without one
+            customer = Customer(email=session.get("customer_email")).id
+        intent = SetupIntent(customer=customer, payment_method_types=[method.type])
+        intent = SetupIntent._api_confirm(intent.id, payment_method=method.id)  # a decline raises a 402
+        if intent.status == "requires_action":
+            raise UserError(400, "This emulator cannot complete 3-D Secure on a Checkout page.")
+        PaymentMethod._api_attach(method.id, customer=customer)
+        session.update(status="complete", customer=customer, setup_intent=intent.id)
+
+    def send_completed(session: dict[str, Any]) -> web.Response:
+        """Reply with a `checkout.session.completed` event and deliver it to the webhooks afterwards."""
         event = Event("checkout.session.completed", _Snapshot(session))
         task = asyncio.ensure_future(deliver(event))  # delivered after this reply, as Stripe does
         deliveries.add(task)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 def register_all() -> None:
     """Register every page (again, when tests execute main.py anew)."""
-    from portal.pages import admin, billing, documents, history, login, pay, settings_payments
+    from portal.pages import (
+        admin,
+        billing,
+        billing_sections,
+        documents,
+        history,
+        login,
+        pay,
+        settings_payments,
+    )
 
     login.register()
     billing.register()
@@ -14,3 +23,4 @@ def register_all() -> None:
     settings_payments.register()
     documents.register()
     history.register()
+    billing_sections.register()

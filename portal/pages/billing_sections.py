@@ -1,17 +1,348 @@
-"""Payment methods and subscriptions sections of My Billing (placeholder until they are built)."""
+"""Parts of My Billing: the saved payment methods and the subscriptions, each refreshing itself after an
+action (the dashboard draws the card and title around each); and /sandbox/setup/{session}, the sandbox's
+stand-in for Stripe Checkout in setup mode."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from nicegui import ui
+
+from portal.components.badges import status_badge
+from portal.components.frame import apply_theme
+from portal.domain.errors import DomainError, NotFound
+from portal.domain.money import format_money
+from portal.services import methods, subscriptions
 from portal.services.actors import Actor
+from portal.services.methods import MethodView
+from portal.services.organization import branding
+from portal.services.subscriptions import SubscriptionView
+
+TEST_CARDS = (
+    "Sandbox: use 4242 4242 4242 4242 (saved) or 4000 0000 0000 0002 (declined), "
+    "any future expiry and any CVC."
+)
 
 
+def _day(value: date) -> str:
+    """'5 May 2027'."""
+    return f"{value.day} {value:%B %Y}"
+
+
+class _Message:
+    """A one-line message under a section's title: red for errors, green for done."""
+
+    def __init__(self, marker: str) -> None:
+        self.label = ui.label().props("role=alert").mark(marker)
+
+    def show(self, text: str, *, ok: bool) -> None:
+        self.label.set_text(text)
+        self.label.classes(replace="text-green-700" if ok else "text-red-700")
+
+
+async def _confirm(question: str, *, yes: str, no: str, marker: str) -> bool:
+    """Ask in a dialog made for this question alone (removed afterwards); True if the answer was `yes`."""
+    with ui.dialog().mark(f"{marker}-dialog") as dialog, ui.card().classes("w-full max-w-md gap-3"):
+        ui.label(question).mark(f"{marker}-question")
+        with ui.row().classes("w-full justify-end"):
+            ui.button(no, on_click=lambda: dialog.submit(False)).props("flat no-caps").mark(
+                f"{marker}-cancel"
+            )
+            ui.button(yes, on_click=lambda: dialog.submit(True)).props("no-caps color=red-7").mark(
+                f"{marker}-confirm"
+            )
+    answer = await dialog
+    if not dialog.is_deleted:
+        dialog.delete()
+    return answer is True
+
+
+# -- payment methods ------------------------------------------------------------------------------
 async def payment_methods_section(actor: Actor) -> None:
-    """The client's saved cards."""
+    """The client's saved cards: default and expiry badges, make default, delete (confirmed), add a card."""
+    client_id = actor.client_id
+    if client_id is None:
+        return
+
+    async def add_card() -> None:
+        add_button.props("loading")
+        try:
+            url = await methods.start_add_card(actor=actor, return_url="/billing")
+        except DomainError as exc:
+            message.show(exc.message, ok=False)
+            return
+        finally:
+            add_button.props(remove="loading")
+        ui.navigate.to(url)
+
+    async def make_default(method: MethodView) -> None:
+        try:
+            await methods.make_default(actor=actor, method_id=method.id)
+        except DomainError as exc:
+            message.show(exc.message, ok=False)
+        else:
+            message.show(f"{method.label} is now your default card.", ok=True)
+        await cards.refresh()
+
+    async def delete(method: MethodView) -> None:
+        if not await _confirm(
+            f"Delete {method.label}? You can add it again later.",
+            yes="Delete",
+            no="Keep it",
+            marker="method-delete",
+        ):
+            return
+        try:
+            await methods.delete_method(actor=actor, method_id=method.id)
+        except DomainError as exc:
+            message.show(exc.message, ok=False)
+        else:
+            message.show(f"{method.label} was deleted.", ok=True)
+        await cards.refresh()
+
+    @ui.refreshable
+    async def cards() -> None:
+        rows = await methods.list_methods(actor=actor, client_id=client_id)
+        if not rows:
+            ui.label("No saved cards yet.").classes("text-gray-600").mark("no-methods")
+            return
+        for method in rows:
+            with ui.row().classes("w-full items-center justify-between gap-2").mark(f"method-{method.id}"):
+                with ui.row().classes("items-center gap-2"):
+                    ui.icon("credit_card" if method.kind == "card" else "account_balance").classes(
+                        "text-gray-600"
+                    )
+                    ui.label(method.label).classes("font-medium tabular-nums")
+                    if method.expiry:
+                        ui.label(f"Expires {method.expiry}").classes("text-sm text-gray-600")
+                    if method.is_default:
+                        ui.badge("Default", color="primary").props("rounded").mark(
+                            f"method-default-{method.id}"
+                        )
+                    if method.expired:
+                        ui.badge("Expired", color="red").props("rounded").mark(f"method-expired-{method.id}")
+                    elif method.expires_soon:
+                        ui.badge("Expires soon", color="orange").props("rounded").mark(
+                            f"method-expires-soon-{method.id}"
+                        )
+                with ui.row().classes("items-center gap-1"):
+                    if not method.is_default:
+                        ui.button("Make default", on_click=lambda m=method: make_default(m)).props(
+                            "flat dense no-caps"
+                        ).mark(f"method-make-default-{method.id}")
+                    ui.button("Delete", on_click=lambda m=method: delete(m)).props(
+                        "flat dense no-caps color=red-7"
+                    ).mark(f"method-delete-{method.id}")
+
+    message = _Message("methods-message")
+    with ui.column().classes("w-full gap-2").mark("methods-list"):
+        await cards()
+    add_button = ui.button("Add a card", icon="add", on_click=add_card).props("outline no-caps")
+    add_button.mark("method-add")
+
+
+# -- subscriptions --------------------------------------------------------------------------------
+async def _manage(actor: Actor, sub: SubscriptionView, on_change: Callable[[], Awaitable[None]]) -> None:
+    """The Manage dialog of one subscription: change its card, cancel at the period end (confirmed), resume.
+    Made for this subscription alone and removed when closed; a change closes it and says what was done."""
+    client_id = actor.client_id
+    assert client_id is not None
+    cards = await methods.list_methods(actor=actor, client_id=client_id)
+    options = {m.id: f"{m.label} ({m.expiry})" if m.expiry else m.label for m in cards}
+
+    async def run(
+        action: Callable[[], Awaitable[SubscriptionView]], done: Callable[[SubscriptionView], str]
+    ) -> None:
+        try:
+            changed = await action()
+        except DomainError as exc:
+            message.show(exc.message, ok=False)
+            return
+        dialog.submit(True)
+        ui.notify(done(changed), type="positive")
+        await on_change()
+
+    async def change_method() -> None:
+        if select.value is None:
+            message.show("Choose a card first.", ok=False)
+            return
+        method_id = int(select.value)
+        await run(
+            lambda: subscriptions.change_method(actor=actor, subscription_id=sub.id, method_id=method_id),
+            lambda changed: f"{changed.name} is now paid with {changed.method_label}.",
+        )
+
+    def ask_cancel() -> None:
+        cancel_button.set_visibility(False)
+        confirm_box.set_visibility(True)
+
+    def keep() -> None:
+        cancel_button.set_visibility(True)
+        confirm_box.set_visibility(False)
+
+    async def cancel() -> None:
+        await run(
+            lambda: subscriptions.cancel_at_period_end(actor=actor, subscription_id=sub.id),
+            lambda changed: f"{changed.name}: {_when(changed)}. Nothing more will be charged.",
+        )
+
+    async def resume() -> None:
+        await run(
+            lambda: subscriptions.resume(actor=actor, subscription_id=sub.id),
+            lambda changed: f"{changed.name} continues. {_when(changed)}.",
+        )
+
+    with ui.dialog().mark("subscription-dialog") as dialog, ui.card().classes("w-full max-w-md gap-3"):
+        ui.label(sub.name).classes("text-lg font-semibold").mark("subscription-dialog-title")
+        ui.label(_when(sub)).classes("text-gray-600").mark("subscription-dialog-summary")
+        ui.label("Change payment method").classes("font-medium")
+        with ui.row().classes("w-full items-center no-wrap"):
+            value = sub.method_id if sub.method_id in options else None
+            select = ui.select(options, value=value, label="Card").classes("grow").mark("subscription-method")
+            ui.button("Save", on_click=change_method).props("no-caps").mark("subscription-save-method")
+        message = _Message("subscription-message")
+        ui.separator()
+        if sub.cancel_at_period_end:
+            ui.button("Resume", on_click=resume).props("no-caps color=green-7").mark("subscription-resume")
+        else:
+            cancel_button = ui.button("Cancel at period end", on_click=ask_cancel)
+            cancel_button.props("flat no-caps color=red-7").mark("subscription-cancel")
+            with ui.column().classes("w-full gap-2") as confirm_box:
+                end = f" ({_day(sub.next_payment_on)})" if sub.next_payment_on else ""
+                ui.label(
+                    f"Your subscription stays active until the end of the period you paid for{end}; "
+                    "nothing more is charged after that. Cancel it at the period end?"
+                ).mark("subscription-cancel-question")
+                with ui.row().classes("w-full justify-end"):
+                    ui.button("Keep subscription", on_click=keep).props("flat no-caps").mark(
+                        "subscription-cancel-keep"
+                    )
+                    ui.button("Cancel at period end", on_click=cancel).props("no-caps color=red-7").mark(
+                        "subscription-cancel-confirm"
+                    )
+            confirm_box.set_visibility(False)
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Close", on_click=dialog.close).props("flat").mark("subscription-close")
+    await dialog
+    if not dialog.is_deleted:
+        dialog.delete()
+
+
+def _when(sub: SubscriptionView) -> str:
+    """'Next payment on 5 May 2027', 'Ends on 5 May 2027', or the status of one that has ended."""
+    if sub.ends_on:
+        return f"Ends on {_day(sub.ends_on)}"
+    if sub.next_payment_on:
+        return f"Next payment on {_day(sub.next_payment_on)}"
+    return "Ended" if sub.status == "canceled" else ""
 
 
 async def subscriptions_section(actor: Actor) -> None:
-    """The client's subscriptions."""
+    """The client's subscriptions, each with its price, status, next payment (or end) and card; Manage."""
+    client_id = actor.client_id
+    if client_id is None:
+        return
+
+    @ui.refreshable
+    async def rows() -> None:
+        subs = await subscriptions.list_subscriptions(actor=actor, client_id=client_id)
+        if not subs:
+            ui.label("You have no subscriptions.").classes("text-gray-600").mark("no-subscriptions")
+            return
+        for sub in subs:
+            price = f"{format_money(sub.amount_minor, sub.currency, actor.locale)} {sub.interval_label}"
+            with ui.row().classes("w-full items-center justify-between gap-2").mark(f"subscription-{sub.id}"):
+                with ui.column().classes("gap-0"):
+                    with ui.row().classes("items-center gap-2"):
+                        ui.label(sub.name).classes("font-medium")
+                        status_badge(sub.status)
+                    ui.label(price).classes("tabular-nums").mark(f"subscription-price-{sub.id}")
+                    ui.label(_when(sub)).classes("text-sm text-gray-600").mark(f"subscription-when-{sub.id}")
+                    if sub.method_label:
+                        ui.label(f"Paid with {sub.method_label}").classes("text-sm text-gray-600").mark(
+                            f"subscription-method-{sub.id}"
+                        )
+                if sub.is_live:
+                    ui.button("Manage", on_click=lambda s=sub: _manage(actor, s, rows.refresh)).props(
+                        "outline no-caps"
+                    ).mark(f"subscription-manage-{sub.id}")
+
+    with ui.column().classes("w-full gap-2").mark("subscriptions-list"):
+        await rows()
+
+
+# -- the sandbox's setup page ---------------------------------------------------------------------
+def _expiry(text: str) -> tuple[int, int]:
+    """'12/28' or '12 / 2028' -> (12, 2028); nonsense -> (0, 0), which the gateway reports clearly."""
+    parts = [p for p in text.replace(" ", "").split("/") if p]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return 0, 0
+    month, year = int(parts[0]), int(parts[1])
+    return month, year + 2000 if year < 100 else year
 
 
 def register() -> None:
-    """Pages of this module."""
+    """Add /sandbox/setup/{session_id}."""
+
+    @ui.page("/sandbox/setup/{session_id}", title="Sandbox: add a card")
+    async def sandbox_setup_page(session_id: str) -> None:
+        apply_theme(await branding())
+        with ui.column().classes("w-full min-h-screen p-4 justify-center"):
+            card = ui.card().classes("w-full max-w-xl mx-auto p-6 gap-3")
+        with card:
+            ui.label("Add a card").classes("text-xl font-semibold").mark("setup-title")
+            try:
+                page = await methods.sandbox_setup_page(session_id=session_id)
+            except NotFound as exc:
+                ui.label(exc.message).mark("setup-not-found")
+                return
+            ui.badge("Sandbox: no real card is stored", color="orange").props("outline").mark("gateway-mode")
+            if page.status != "open":
+                ui.label("This card is already saved.").mark("setup-done")
+                ui.link("Back to your billing page", page.return_url).mark("setup-back")
+                return
+            ui.label("Save a card for your invoices and subscriptions. Nothing is charged now.").classes(
+                "text-gray-600"
+            )
+            number = (
+                ui.input("Card number")
+                .props("outlined name=cardnumber inputmode=numeric")
+                .classes("w-full")
+                .mark("card-number")
+            )
+            with ui.row().classes("w-full no-wrap"):
+                expiry = ui.input("MM / YY").props("outlined name=exp").classes("grow").mark("card-expiry")
+                cvc = (
+                    ui.input("CVC")
+                    .props("outlined name=cvc inputmode=numeric")
+                    .classes("grow")
+                    .mark("card-cvc")
+                )
+            ui.label(TEST_CARDS).classes("text-sm text-gray-600")
+            error = ui.label().classes("text-red-700").props("role=alert").mark("setup-error")
+
+            async def submit() -> None:
+                error.set_text("")
+                button.props("loading")
+                month, year = _expiry(expiry.value or "")
+                try:
+                    result = await methods.complete_sandbox_setup(
+                        session_id=session_id,
+                        number=number.value or "",
+                        exp_month=month,
+                        exp_year=year,
+                        cvc=cvc.value or "",
+                    )
+                except DomainError as exc:
+                    error.set_text(exc.message)
+                    return
+                finally:
+                    button.props(remove="loading")
+                if result.ok:
+                    ui.navigate.to(result.redirect_url)
+                else:
+                    error.set_text(result.message)
+
+            button = ui.button("Save card", on_click=submit).classes("w-full").mark("setup-save")
+            ui.link("Cancel and go back", page.return_url).mark("setup-cancel")

@@ -77,6 +77,16 @@ class CheckoutStart:
 
 
 @dataclass(frozen=True)
+class SetupInfo:
+    """A setup intent (a method saved for later without a payment), as a setup checkout leaves it."""
+
+    ref: str
+    status: str  # succeeded | requires_payment_method | requires_action | canceled | ...
+    customer_ref: str = ""
+    method_ref: str = ""
+
+
+@dataclass(frozen=True)
 class SubscriptionInfo:
     """A gateway subscription as the portal tracks it."""
 
@@ -185,6 +195,16 @@ class PaymentGateway(Protocol):
         """A hosted page where the payer enters a new card (or bank details) for one payment."""
         ...
 
+    async def create_setup_checkout(
+        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str
+    ) -> CheckoutStart:
+        """A hosted page where the customer saves a new card without paying (Checkout in setup mode)."""
+        ...
+
+    async def retrieve_setup_intent(self, *, ref: str) -> SetupInfo:
+        """Re-fetch a setup intent (the webhook of a setup checkout names it; the method is on it)."""
+        ...
+
     async def create_subscription(
         self,
         *,
@@ -207,6 +227,10 @@ class PaymentGateway(Protocol):
 
     async def cancel_subscription(self, *, ref: str, at_period_end: bool) -> SubscriptionInfo:
         """Cancel now, or at the end of the period already paid for."""
+        ...
+
+    async def resume_subscription(self, *, ref: str) -> SubscriptionInfo:
+        """Undo a cancellation at the period end (before the period ends)."""
         ...
 
     async def retrieve_subscription(self, *, ref: str) -> SubscriptionInfo:

@@ -28,6 +28,7 @@ from portal.payments.gateway import (
     NewCard,
     RefundResult,
     SavedMethod,
+    SetupInfo,
     SubscriptionInfo,
 )
 
@@ -320,6 +321,62 @@ class SandboxGateway:
                 await self._send(f"checkout.session.async_payment_{final}", session)
         return _charge_result(intent)
 
+    # -- setup checkout: save a card without paying -------------------------------------------------
+    async def create_setup_checkout(
+        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str
+    ) -> CheckoutStart:
+        """A setup session whose page is the portal's own sandbox card form (/sandbox/setup/{id})."""
+        await self._get(customer_ref, "customer")
+        data = await self._create(
+            "setup_session",
+            "cs",
+            {
+                "mode": "setup",
+                "customer": customer_ref,
+                "success_url": success_url,
+                "cancel_url": cancel_url,
+                "status": "open",
+                "setup_intent": None,
+            },
+            idempotency_key,
+        )
+        return CheckoutStart(session_id=data["id"], url=f"{self.public_url}/sandbox/setup/{data['id']}")
+
+    async def setup_details(self, session_id: str) -> dict:
+        """The setup session, for the sandbox setup page."""
+        return await self._get(session_id, "setup_session")
+
+    async def complete_setup(self, session_id: str, *, card: NewCard) -> SavedMethod:
+        """Save a typed card on a setup session, as Stripe's hosted page would; a decline raises."""
+        session = await self._get(session_id, "setup_session")
+        if session["status"] != "open":
+            intent = await self._get(session["setup_intent"], "setup_intent")
+            return _saved(await self._get(intent["payment_method"], "payment_method"))
+        number = check_card(card)
+        saved = await self.save_method(
+            customer_ref=session["customer"],
+            method=card,
+            idempotency_key=f"setup:{session_id}:{number[-4:]}:{card.exp_month}:{card.exp_year}",
+        )
+        intent = await self._create(
+            "setup_intent",
+            "seti",
+            {"customer": session["customer"], "payment_method": saved.ref, "status": "succeeded"},
+            f"setup:{session_id}:intent:{saved.ref}",
+        )
+        await self._update(session_id, status="complete", setup_intent=intent["id"])
+        return saved
+
+    async def retrieve_setup_intent(self, *, ref: str) -> SetupInfo:
+        """A setup intent as it is now."""
+        intent = await self._get(ref, "setup_intent")
+        return SetupInfo(
+            ref=intent["id"],
+            status=intent["status"],
+            customer_ref=intent["customer"],
+            method_ref=intent["payment_method"],
+        )
+
     async def _bank_debit(self, customer: str, iban: str, session_id: str) -> dict:
         iban = iban.replace(" ", "").upper()
         if len(iban) < 15 or not iban[:2].isalpha() or not iban[2:].isalnum():
@@ -424,6 +481,15 @@ class SandboxGateway:
         await self._send(
             "customer.subscription.updated" if at_period_end else "customer.subscription.deleted", data
         )
+        return _subscription(data)
+
+    async def resume_subscription(self, *, ref: str) -> SubscriptionInfo:
+        """Keep a subscription that was set to end at its period end."""
+        sub = await self._get(ref, "subscription")
+        if sub["status"] == "canceled":
+            raise GatewayError("A canceled subscription cannot be resumed.", code="subscription_canceled")
+        data = await self._update(ref, cancel_at_period_end=False)
+        await self._send("customer.subscription.updated", data)
         return _subscription(data)
 
     async def retrieve_subscription(self, *, ref: str) -> SubscriptionInfo:

@@ -26,6 +26,7 @@ from portal.payments.gateway import (
     NewCard,
     RefundResult,
     SavedMethod,
+    SetupInfo,
     SubscriptionInfo,
 )
 
@@ -522,6 +523,34 @@ class StripeGateway:
         )
         return CheckoutStart(session_id=str(session["id"]), url=str(session.get("url") or ""))
 
+    async def create_setup_checkout(
+        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str
+    ) -> CheckoutStart:
+        """A Checkout Session in setup mode: the customer saves a card on Stripe's page, no charge."""
+        params: dict[str, Any] = {
+            "mode": "setup",
+            "customer": customer_ref,
+            "payment_method_types": ["card"],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        session = _plain(
+            await self._call(
+                self._client.v1.checkout.sessions.create_async, params, {"idempotency_key": idempotency_key}
+            )
+        )
+        return CheckoutStart(session_id=str(session["id"]), url=str(session.get("url") or ""))
+
+    async def retrieve_setup_intent(self, *, ref: str) -> SetupInfo:
+        """Re-fetch a SetupIntent: its status, customer and the payment method it saved."""
+        intent = _plain(await self._call(self._client.v1.setup_intents.retrieve_async, ref))
+        return SetupInfo(
+            ref=str(intent["id"]),
+            status=str(intent.get("status") or ""),
+            customer_ref=_ref(intent.get("customer")),
+            method_ref=_ref(intent.get("payment_method")),
+        )
+
     async def create_subscription(
         self,
         *,
@@ -582,6 +611,13 @@ class StripeGateway:
             )
         else:
             subscription = await self._call(self._client.v1.subscriptions.cancel_async, ref)
+        return _subscription_info(_plain(subscription))
+
+    async def resume_subscription(self, *, ref: str) -> SubscriptionInfo:
+        """Keep a subscription that was set to cancel at its period end."""
+        subscription = await self._call(
+            self._client.v1.subscriptions.update_async, ref, {"cancel_at_period_end": False}
+        )
         return _subscription_info(_plain(subscription))
 
     async def retrieve_subscription(self, *, ref: str) -> SubscriptionInfo:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from portal.db.models import CreditRequest
 from portal.domain.status import CreditRequestStatus
-from portal.services import clients, invoices
+from portal.services import clients, invoices, methods
 from portal.services.actors import Actor, check_client_access
 from portal.services.clients import MethodRow
 from portal.services.clock import today
-
-EXPIRY_WARNING_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -83,20 +81,9 @@ def totals_by_currency(items: list[Payable]) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def _expiry_end(method: MethodRow) -> date | None:
-    if not method.exp_month or not method.exp_year:
-        return None
-    first_of_next = date(method.exp_year + method.exp_month // 12, method.exp_month % 12 + 1, 1)
-    return first_of_next - timedelta(days=1)  # a card works until the end of its expiry month
-
-
-async def expiring_cards(
-    *, actor: Actor, client_id: int, within_days: int = EXPIRY_WARNING_DAYS
-) -> list[MethodRow]:
-    """Saved cards that expire within the next 30 days (or already have)."""
-    limit = today() + timedelta(days=within_days)
-    return [
-        m
-        for m in await clients.payment_methods(actor=actor, client_id=client_id)
-        if (end := _expiry_end(m)) is not None and end <= limit
-    ]
+async def expiring_cards(*, actor: Actor, client_id: int) -> list[MethodRow]:
+    """Saved cards to replace: expired, or in their last month within the next 30 days (one rule with the
+    payment methods section's badge: `methods.expiry_state`)."""
+    on = today()
+    cards = await clients.payment_methods(actor=actor, client_id=client_id)
+    return [m for m in cards if any(methods.expiry_state(m.exp_month, m.exp_year, on=on))]

@@ -20,7 +20,7 @@ from portal.db.models import Client, Invoice, InvoiceLine, Payment, Subscription
 from portal.domain.status import InvoiceStatus, PaymentSource, PaymentStatus, SubscriptionStatus
 from portal.mail.outbox import enqueue
 from portal.payments.gateway import GatewayEvent, PaymentGateway
-from portal.services import payments
+from portal.services import methods, payments
 from portal.services.clock import now_utc, today
 from portal.services.ledger import _open_items, apply_allocations
 from portal.services.organization import get_organization
@@ -79,6 +79,9 @@ async def _payment_intent(event: GatewayEvent, gateway: PaymentGateway) -> None:
 
 async def _checkout_completed(event: GatewayEvent, gateway: PaymentGateway) -> None:
     session = event.data
+    if session.get("mode") == "setup":
+        await _setup_checkout_completed(session, gateway)
+        return
     ref = session.get("payment_intent")
     if not ref:
         return
@@ -93,6 +96,14 @@ async def _checkout_completed(event: GatewayEvent, gateway: PaymentGateway) -> N
                 method_ref=fresh.method_ref,
                 gateway=gateway,
             )
+
+
+async def _setup_checkout_completed(session: dict[str, Any], gateway: PaymentGateway) -> None:
+    """A card saved on a setup-mode Checkout page: mirror the method on its (re-fetched) setup intent."""
+    ref = session.get("setup_intent")
+    if not ref:
+        return
+    await methods.record_setup(gateway=gateway, setup_ref=str(ref), source=f"checkout:{session.get('id')}")
 
 
 async def _async_payment_failed(event: GatewayEvent, gateway: PaymentGateway) -> None:

@@ -551,7 +551,7 @@ async def test_another_clients_ids_look_exactly_like_ids_that_do_not_exist(world
     bob_invoice = await invoice_for(world, 100, client_id=world.bob_id)
     missing = bob_invoice + 1000
 
-    async def message(call) -> str:  # noqa: ANN001
+    async def message(call) -> str:
         with pytest.raises(NotFound) as caught:
             await call
         return caught.value.message

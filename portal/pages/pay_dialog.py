@@ -6,7 +6,7 @@ from nicegui import ui
 
 from portal.config import get_settings
 from portal.domain.errors import DomainError
-from portal.domain.money import format_money
+from portal.domain.money import format_amount, format_money, parse_amount
 from portal.services import clients, ledger, payments
 from portal.services.actors import Actor
 from portal.services.dashboard import Payable
@@ -27,11 +27,19 @@ class PayDialog:
         with self.dialog, ui.card().classes("w-full max-w-md gap-3"):
             self.title = ui.label().classes("text-lg font-semibold")
             self.amount = ui.label().classes("text-2xl font-semibold tabular-nums").mark("pay-amount")
-            self.choice = ui.radio({}).props("name=pay-with").mark("pay-with")
+            self.choice = (
+                ui.radio({}, on_change=self._show_credit_amount).props("name=pay-with").mark("pay-with")
+            )
+            self.credit_amount = (
+                ui.input("Credit to use").props("outlined dense inputmode=decimal").classes("w-full")
+            ).mark("credit-amount")
+            self.credit_amount.set_visibility(False)
             ui.badge("Sandbox: no real money moves", color="orange").props("outline").bind_visibility_from(
                 self, "sandbox"
             )
             self.message = ui.label().props("role=alert").mark("pay-message")
+            self.receipt = ui.link("View your receipt", "#").mark("pay-receipt")
+            self.receipt.set_visibility(False)
             with ui.row().classes("w-full justify-end"):
                 ui.button("Close", on_click=self.dialog.close).props("flat")
                 self.button = ui.button("Pay", on_click=self.pay).props("color=green-7").mark("pay-confirm")
@@ -52,7 +60,12 @@ class PayDialog:
                 f"My credit ({format_money(credit, item.currency, self.actor.locale)} available)"
             )
         first = CREDIT if prefer_credit and CREDIT in options else next(iter(options))
+        self.credit_amount.set_value(
+            format_amount(min(credit, item.amount_due_minor), item.currency, self.actor.locale)
+        )
         self.choice.set_options(options, value=first)
+        self._show_credit_amount()
+        self.receipt.set_visibility(False)
         self.title.set_text(
             f"Pay invoice {item.number}" if item.purpose == "invoice" else f"Pay {item.title}"
         )
@@ -83,7 +96,10 @@ class PayDialog:
                 ui.navigate.to(outcome.redirect_url)
                 return
             if choice == CREDIT:
-                used = await payments.pay_from_credit(actor=self.actor, invoice_id=item.id)
+                wanted = parse_amount(self.credit_amount.value or "", item.currency, self.actor.locale)
+                used = await payments.pay_from_credit(
+                    actor=self.actor, invoice_id=item.id, amount_minor=wanted
+                )
                 text = f"{format_money(used, item.currency, self.actor.locale)} of credit applied."
                 self._done(text, ok=True)
                 return
@@ -91,10 +107,17 @@ class PayDialog:
                 actor=self.actor, purpose=item.purpose, target_id=item.id, method_id=int(choice)
             )
             self._done(outcome.message, ok=outcome.status in ("succeeded", "processing"))
+            if outcome.status == "succeeded" and outcome.payment_id:
+                self.receipt.props(f"href=/billing/receipts/{outcome.payment_id}")
+                self.receipt.set_visibility(True)
         except DomainError as exc:
             self._done(exc.message, ok=False)
         finally:
             self.button.props(remove="loading")
+
+    def _show_credit_amount(self) -> None:
+        """The amount field shows only when paying with credit (full by default, or part of it)."""
+        self.credit_amount.set_visibility(self.choice.value == CREDIT)
 
     def _done(self, text: str, *, ok: bool) -> None:
         self.message.set_text(text)

@@ -128,3 +128,32 @@ async def test_an_expired_link_offers_a_fresh_one_by_email(user: User) -> None:
     user.find(marker="renew-link").click()
     await user.should_see("We sent a new link to c*****@demo.test", retries=50)
     assert await OutboxEmail.filter(kind="new_link").count() == 1
+
+
+async def test_part_of_the_credit_can_be_used_and_the_rest_kept(user: User) -> None:
+    overdue = await _open_pay_dialog(user, "Overdue")
+    user.find(marker="pay-with").elements.pop().set_value("credit")
+    amount = user.find(marker="credit-amount").elements.pop()
+    assert amount.value == "25.00"  # all the credit by default
+    user.find(marker="credit-amount").clear().type("10")
+    user.find(marker="pay-confirm").click()
+    await user.should_see("$10.00 of credit applied.", retries=50)
+    await _wait_for(lambda: next(r for r in _rows(user) if r["key"] == overdue["key"])["amount_due"] == "$230.00",
+                    "the amount due to drop by the credit used")
+    await user.should_see("$15.00")  # the credit left
+
+
+async def test_a_bad_credit_amount_is_refused_with_a_clear_message(user: User) -> None:
+    await _open_pay_dialog(user, "Overdue")
+    user.find(marker="pay-with").elements.pop().set_value("credit")
+    user.find(marker="credit-amount").clear().type("30")
+    user.find(marker="pay-confirm").click()
+    await user.should_see("The client has only $25.00 of credit.", retries=50)
+
+
+async def test_a_card_payment_links_its_receipt(user: User) -> None:
+    await _open_pay_dialog(user, "Overdue")
+    user.find(marker="pay-confirm").click()
+    await user.should_see("Thank you! Your payment was received.", retries=50)
+    link = user.find(marker="pay-receipt").elements.pop()
+    assert link.visible and link.props["href"].startswith("/billing/receipts/")

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -26,11 +27,20 @@ from tests.e2e.test_login_e2e import (
 
 
 def _click(driver: WebDriver, xpath: str) -> None:
-    _wait(driver).until(EC.element_to_be_clickable((By.XPATH, xpath))).click()
+    """Click the element once it is clickable; if Vue re-renders it in between, find it again."""
+
+    def clicked(d: WebDriver) -> bool:
+        try:
+            EC.element_to_be_clickable((By.XPATH, xpath))(d).click()
+        except (StaleElementReferenceException, AttributeError):
+            return False  # AttributeError: not clickable yet (the condition returned False)
+        return True
+
+    _wait(driver).until(clicked)
 
 
-def _signed_in_dashboard(driver: WebDriver, base_url: str) -> None:
-    _sign_in(driver, base_url, CLIENT_EMAIL, DEMO_PASSWORD)
+def _signed_in_dashboard(driver: WebDriver, base_url: str, email: str = CLIENT_EMAIL) -> None:
+    _sign_in(driver, base_url, email, DEMO_PASSWORD)
     _wait(driver).until(_path_is("/billing"))
     _wait_visible(driver, _text("To do"))
 
@@ -38,8 +48,7 @@ def _signed_in_dashboard(driver: WebDriver, base_url: str) -> None:
 def test_pay_with_a_new_card_then_see_paid_the_receipt_and_the_pdf(
     portal_server: str, browser: WebDriver, artifacts_dir: Path
 ) -> None:
-    _signed_in_dashboard(browser, portal_server)
-    browser.save_screenshot(str(artifacts_dir / "e2e-dashboard-1280.png"))
+    _signed_in_dashboard(browser, portal_server, "yuki@demo.test")  # JPY: no minor unit, end to end
     number = (
         _wait(browser).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))[-1].text.strip()
     )
@@ -88,6 +97,7 @@ def test_the_card_that_pays_a_subscription_cannot_be_deleted(
     portal_server: str, browser: WebDriver, artifacts_dir: Path
 ) -> None:
     _signed_in_dashboard(browser, portal_server)
+    browser.save_screenshot(str(artifacts_dir / "e2e-dashboard-1280.png"))
     row = "//*[contains(normalize-space(.), 'Visa •••• 4242')][.//button[normalize-space(.)='Delete']]"
     _click(browser, f"({row})[last()]//button[normalize-space(.)='Delete']")
     _click(browser, "//div[contains(@class, 'q-dialog')]//button[normalize-space(.)='Delete']")

@@ -28,8 +28,10 @@ def _invoice_numbers(driver: WebDriver) -> list[str]:
     return [cell.text.strip() for cell in driver.find_elements(*INVOICE_NUMBER_CELLS)]
 
 
-def _open_dialog_for_first_invoice(driver: WebDriver, base_url: str) -> str:
-    _sign_in(driver, base_url, CLIENT_EMAIL, DEMO_PASSWORD)
+def _open_dialog_for_first_invoice(driver: WebDriver, base_url: str, email: str = CLIENT_EMAIL) -> str:
+    """Sign in and open the Pay dialog of the client's first open invoice (each test pays its own client's
+    invoices: the tests share one server and its demo data)."""
+    _sign_in(driver, base_url, email, DEMO_PASSWORD)
     _wait(driver).until(_path_is("/billing"))
     _wait(driver).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))
     number = _invoice_numbers(driver)[0]
@@ -53,7 +55,7 @@ def test_the_demo_client_pays_an_invoice_with_the_saved_card(
 def test_a_new_card_is_declined_then_accepted_on_the_sandbox_checkout(
     portal_server: str, browser: WebDriver, artifacts_dir: Path
 ) -> None:
-    number = _open_dialog_for_first_invoice(browser, portal_server)
+    number = _open_dialog_for_first_invoice(browser, portal_server, "emile@demo.test")  # EUR
     _wait(browser).until(
         EC.element_to_be_clickable((By.XPATH, "//*[normalize-space(text())='A new card']"))
     ).click()

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -52,7 +52,9 @@ def test_pay_with_a_new_card_then_see_paid_the_receipt_and_the_pdf(
     number = (
         _wait(browser).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))[-1].text.strip()
     )
-    _click(browser, f"//tr[.//td[normalize-space(.)='{number}']]//a[normalize-space(.)='View']")
+    view = f"//tr[.//td[normalize-space(.)='{number}']]//a[normalize-space(.)='View']"
+    invoice_id = int(_attribute(browser, view, "href").rstrip("/").split("/")[-1])
+    _click(browser, view)
     _wait_visible(browser, _text(f"Invoice {number}"))
     _click(browser, "//button[normalize-space(.)='Pay now']")
     _click(browser, "//*[normalize-space(text())='A new card']")
@@ -64,7 +66,6 @@ def test_pay_with_a_new_card_then_see_paid_the_receipt_and_the_pdf(
     _click(browser, "//button[starts-with(normalize-space(.), 'Pay ')]")
     _wait(browser).until(_path_is("/billing"))
     # the invoice is now paid: its page says so and links its receipt
-    invoice_id = _invoice_id_from_history(browser, portal_server, number)
     browser.get(f"{portal_server}/billing/invoices/{invoice_id}")
     _wait_visible(browser, (By.XPATH, "//*[normalize-space(text())='Paid']"))
     _click(browser, "//a[normalize-space(.)='Receipt']")
@@ -83,14 +84,16 @@ def _download(driver: WebDriver, url: str) -> httpx.Response:
     return httpx.get(url, cookies=cookies, timeout=30)
 
 
-def _invoice_id_from_history(driver: WebDriver, base_url: str, number: str) -> int:
-    driver.get(f"{base_url}/billing/history")
-    link = _wait(driver).until(
-        EC.presence_of_element_located(
-            (By.XPATH, f"//a[contains(@href, '/billing/invoices/')][contains(., '{number}')]")
-        )
-    )
-    return int(link.get_attribute("href").rstrip("/").split("/")[-1])
+def _attribute(driver: WebDriver, xpath: str, name: str) -> str:
+    """An attribute of an element, read again if Vue replaces the element in between."""
+
+    def read(d: WebDriver) -> str | bool:
+        try:
+            return d.find_element(By.XPATH, xpath).get_attribute(name) or False
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+
+    return _wait(driver).until(read)
 
 
 def test_the_card_that_pays_a_subscription_cannot_be_deleted(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -23,7 +24,10 @@ INVOICE_NUMBER_CELLS = (By.XPATH, "//table//td[starts-with(normalize-space(.), '
 
 
 def _wait(driver: WebDriver) -> WebDriverWait:
-    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1)
+    """Wait up to 20 s; an element Vue re-rendered meanwhile is simply looked up again."""
+    return WebDriverWait(
+        driver, WAIT_SECONDS, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
 
 
 def _path_is(path: str) -> Callable[[WebDriver], bool]:

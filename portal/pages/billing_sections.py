@@ -10,6 +10,7 @@ from datetime import date
 from nicegui import ui
 
 from portal.components.badges import status_badge
+from portal.components.card_form import card_fields
 from portal.components.frame import apply_theme
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
@@ -19,7 +20,7 @@ from portal.services.methods import MethodView
 from portal.services.organization import branding
 from portal.services.subscriptions import SubscriptionView
 
-TEST_CARDS = (
+SETUP_TEST_CARDS = (
     "Sandbox: use 4242 4242 4242 4242 (saved) or 4000 0000 0000 0002 (declined), "
     "any future expiry and any CVC."
 )
@@ -273,15 +274,6 @@ async def subscriptions_section(actor: Actor) -> None:
 
 
 # -- the sandbox's setup page ---------------------------------------------------------------------
-def _expiry(text: str) -> tuple[int, int]:
-    """'12/28' or '12 / 2028' -> (12, 2028); nonsense -> (0, 0), which the gateway reports clearly."""
-    parts = [p for p in text.replace(" ", "").split("/") if p]
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        return 0, 0
-    month, year = int(parts[0]), int(parts[1])
-    return month, year + 2000 if year < 100 else year
-
-
 def register() -> None:
     """Add /sandbox/setup/{session_id}."""
 
@@ -305,34 +297,16 @@ def register() -> None:
             ui.label("Save a card for your invoices and subscriptions. Nothing is charged now.").classes(
                 "text-gray-600"
             )
-            number = (
-                ui.input("Card number")
-                .props("outlined name=cardnumber inputmode=numeric")
-                .classes("w-full")
-                .mark("card-number")
-            )
-            with ui.row().classes("w-full no-wrap"):
-                expiry = ui.input("MM / YY").props("outlined name=exp").classes("grow").mark("card-expiry")
-                cvc = (
-                    ui.input("CVC")
-                    .props("outlined name=cvc inputmode=numeric")
-                    .classes("grow")
-                    .mark("card-cvc")
-                )
-            ui.label(TEST_CARDS).classes("text-sm text-gray-600")
+            card = card_fields(SETUP_TEST_CARDS)
             error = ui.label().classes("text-red-700").props("role=alert").mark("setup-error")
 
             async def submit() -> None:
                 error.set_text("")
                 button.props("loading")
-                month, year = _expiry(expiry.value or "")
+                number, month, year, cvc = card.values()
                 try:
                     result = await methods.complete_sandbox_setup(
-                        session_id=session_id,
-                        number=number.value or "",
-                        exp_month=month,
-                        exp_year=year,
-                        cvc=cvc.value or "",
+                        session_id=session_id, number=number, exp_month=month, exp_year=year, cvc=cvc
                     )
                 except DomainError as exc:
                     error.set_text(exc.message)

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from portal.components.card_form import card_fields
 from portal.components.frame import apply_theme
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
 from portal.services import links, sandbox_checkout
 from portal.services.links import LinkView
 from portal.services.organization import branding
-
-TEST_CARDS = (
-    "Sandbox: use 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined) or "
-    "4000 0000 0000 9995 (insufficient funds), any future expiry and any CVC."
-)
 
 
 def _card(title: str) -> ui.card:
@@ -170,23 +166,7 @@ def register() -> None:
                     "text-sm text-gray-600"
                 )
             else:
-                number = (
-                    ui.input("Card number")
-                    .props("outlined name=cardnumber inputmode=numeric")
-                    .classes("w-full")
-                    .mark("card-number")
-                )
-                with ui.row().classes("w-full no-wrap"):
-                    expiry = (
-                        ui.input("MM / YY").props("outlined name=exp").classes("grow").mark("card-expiry")
-                    )
-                    cvc = (
-                        ui.input("CVC")
-                        .props("outlined name=cvc inputmode=numeric")
-                        .classes("grow")
-                        .mark("card-cvc")
-                    )
-                ui.label(TEST_CARDS).classes("text-sm text-gray-600")
+                card = card_fields()
             error = ui.label().classes("text-red-700").props("role=alert").mark("checkout-error")
 
             async def submit() -> None:
@@ -196,13 +176,9 @@ def register() -> None:
                     if debit:
                         result = await sandbox_checkout.pay(session_id=session_id, iban=iban.value or "")
                     else:
-                        month, year = _expiry(expiry.value or "")
+                        number, month, year, cvc = card.values()
                         result = await sandbox_checkout.pay(
-                            session_id=session_id,
-                            number=number.value or "",
-                            exp_month=month,
-                            exp_year=year,
-                            cvc=cvc.value or "",
+                            session_id=session_id, number=number, exp_month=month, exp_year=year, cvc=cvc
                         )
                 finally:
                     button.props(remove="loading")
@@ -213,12 +189,3 @@ def register() -> None:
 
             button = ui.button(f"Pay {amount}", on_click=submit).classes("w-full").mark("checkout-pay")
             ui.link("Cancel and go back", page.cancel_url).mark("checkout-cancel")
-
-
-def _expiry(text: str) -> tuple[int, int]:
-    """'12/28' or '12 / 2028' -> (12, 2028); nonsense -> (0, 0), which the gateway reports clearly."""
-    parts = [p for p in text.replace(" ", "").split("/") if p]
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        return 0, 0
-    month, year = int(parts[0]), int(parts[1])
-    return month, year + 2000 if year < 100 else year

@@ -138,8 +138,10 @@ async def test_part_of_the_credit_can_be_used_and_the_rest_kept(user: User) -> N
     user.find(marker="credit-amount").clear().type("10")
     user.find(marker="pay-confirm").click()
     await user.should_see("$10.00 of credit applied.", retries=50)
-    await _wait_for(lambda: next(r for r in _rows(user) if r["key"] == overdue["key"])["amount_due"] == "$230.00",
-                    "the amount due to drop by the credit used")
+    await _wait_for(
+        lambda: next(r for r in _rows(user) if r["key"] == overdue["key"])["amount_due"] == "$230.00",
+        "the amount due to drop by the credit used",
+    )
     await user.should_see("$15.00")  # the credit left
 
 

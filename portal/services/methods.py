@@ -333,6 +333,15 @@ async def _after_detach(actor: Actor, method: PaymentMethod, gateway: PaymentGat
             )
             if promoted is not None:
                 await PaymentMethod.filter(id=promoted.id).update(is_default=True)
+            elif await Client.filter(id=method.client_id, auto_charge=True).update(auto_charge=False):
+                # nothing left to charge: auto-charge stops rather than failing on every new invoice
+                await audit.record(
+                    actor=actor,
+                    action="client.auto_charge",
+                    subject=f"client:{method.client_id}",
+                    client_id=method.client_id,
+                    details={"enabled": False, "reason": "last card removed"},
+                )
         await audit.record(
             actor=actor,
             action="payment_method.delete",

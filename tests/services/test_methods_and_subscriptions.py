@@ -11,7 +11,15 @@ from datetime import date, timedelta
 
 import pytest
 
-from portal.db.models import AuditEntry, GatewayCustomer, PaymentMethod, Plan, SandboxObject, Subscription
+from portal.db.models import (
+    AuditEntry,
+    Client,
+    GatewayCustomer,
+    PaymentMethod,
+    Plan,
+    SandboxObject,
+    Subscription,
+)
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import SubscriptionStatus
 from portal.events import Event, subscribe
@@ -490,3 +498,14 @@ async def test_resume_is_refused_once_the_period_has_ended(world: World) -> None
     await Subscription.filter(id=sub_id).update(status=SubscriptionStatus.canceled)
     with pytest.raises(Conflict, match="already ended"):
         await subscriptions.cancel_at_period_end(actor=world.alice, subscription_id=sub_id)
+
+
+async def test_removing_the_last_card_switches_auto_charge_off(world: World) -> None:
+    from portal.services import payments as payment_service
+
+    card_id = await add_card(world)
+    await payment_service.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
+    await methods.delete_method(actor=world.alice, method_id=card_id)
+    assert not (await Client.get(id=world.alice_id)).auto_charge
+    entry = await AuditEntry.filter(action="client.auto_charge").order_by("-id").first()
+    assert entry is not None and entry.details == {"enabled": False, "reason": "last card removed"}

@@ -28,7 +28,8 @@ LIVE_EVENTS = (
     "subscription.changed",
 )
 
-# the dates give way on phones so that the amount, the status and Pay stay in view
+# on phones the dates and the View button give way (the number links the invoice) so that the amount, the
+# status and Pay now stay in view
 HIDE_ON_PHONE = {"classes": "gt-xs", "headerClasses": "gt-xs"}
 PAYABLE_COLUMNS = [
     {"name": "number", "label": "Invoice", "field": "number", "align": "left"},
@@ -44,10 +45,16 @@ STATUS_CELL = """
            :label="props.value" />
 </q-td>
 """
+NUMBER_CELL = """
+<q-td :props="props">
+  <a v-if="props.row.view" :href="props.row.view" class="text-primary">{{ props.value }}</a>
+  <span v-else>{{ props.value }}</span>
+</q-td>
+"""
 ACTIONS_CELL = """
 <q-td :props="props" class="q-gutter-xs">
   <q-btn v-if="props.row.view" flat dense no-caps color="primary" label="View" :href="props.row.view"
-         :aria-label="'View ' + props.row.number" />
+         class="gt-xs" :aria-label="'View ' + props.row.number" />
   <q-btn unelevated dense no-caps color="green-7" label="Pay now" :aria-label="'Pay ' + props.row.number"
          @click="() => $parent.$emit('pay', props.row.key)" />
 </q-td>
@@ -154,7 +161,8 @@ class Dashboard:
             for key, item in by_key.items()
         ]
         table = ui.table(columns=PAYABLE_COLUMNS, rows=rows, row_key="key").classes("w-full")
-        table.props("flat").mark("open-invoices")
+        table.props("flat dense wrap-cells").mark("open-invoices")
+        table.add_slot("body-cell-number", NUMBER_CELL)
         table.add_slot("body-cell-status", STATUS_CELL)
         table.add_slot("body-cell-actions", ACTIONS_CELL)
         table.on("pay", lambda e: self.dialog.open(by_key[e.args], sandbox=self.sandbox))

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from urllib.parse import urlparse
 
 from tortoise.transactions import in_transaction
 
-from portal.db.models import BillingRequest, Client, Invoice, InvoiceLine
+from portal.db.models import BillingRequest, Client, Invoice
 from portal.domain.errors import InvalidInput, NotFound
 from portal.domain.money import format_money, normalize_currency
 from portal.domain.status import BillingRequestStatus, BillingType, Interval, InvoiceStatus, check_transition
 from portal.mail.outbox import enqueue
-from portal.services import audit, gateways, links
+from portal.services import audit, gateways, invoices, links
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
-from portal.services.numbering import next_number
 from portal.services.organization import get_organization
 
 LIFETIME = timedelta(hours=24)
@@ -103,31 +101,15 @@ async def create_billing_request(
             expires_at=now + LIFETIME,
             created_by_id=actor.user_id,
         )
-        number = await next_number(kind="invoice", pattern=org.invoice_number_pattern, on=today())
-        invoice = await Invoice.create(
+        invoice = await invoices.issue_single_line(
             client_id=client.id,
-            number=number,
-            status=InvoiceStatus.open,
-            currency=currency,
-            issue_date=today(),
-            due_date=today() + timedelta(days=1),
-            subtotal_minor=amount_minor,
-            tax_minor=0,
-            total_minor=amount_minor,
-            billing_request_id=request.id,
-            created_by_id=actor.user_id,
-            notes=description.strip(),
-        )
-        await InvoiceLine.create(
-            invoice_id=invoice.id,
             description=description.strip() or "Billing request",
-            quantity=Decimal(1),
-            unit_price_minor=amount_minor,
-            tax_rate=Decimal(0),
-            net_minor=amount_minor,
-            tax_minor=0,
-            gross_minor=amount_minor,
-            date=today(),
+            amount_minor=amount_minor,
+            currency=currency,
+            due_date=today() + timedelta(days=1),
+            notes=description.strip(),
+            created_by_id=actor.user_id,
+            billing_request_id=request.id,
         )
         token = await links.issue(
             purpose="billing_request", target_id=request.id, expires_at=request.expires_at

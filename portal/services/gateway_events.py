@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from portal.db.models import Client, Invoice, InvoiceLine, Payment, Subscription, WebhookEvent
-from portal.domain.status import InvoiceStatus, PaymentSource, PaymentStatus, SubscriptionStatus
+from portal.db.models import Client, Payment, Subscription, WebhookEvent
+from portal.domain.status import PaymentSource, PaymentStatus, SubscriptionStatus
 from portal.mail.outbox import enqueue
 from portal.payments.gateway import GatewayEvent, PaymentGateway
-from portal.services import methods, payments
+from portal.services import invoices, methods, payments
 from portal.services.clock import now_utc, today
 from portal.services.ledger import _open_items, apply_allocations
 from portal.services.organization import get_organization
@@ -159,33 +158,14 @@ async def _renewal_paid(event: GatewayEvent, gateway: PaymentGateway) -> None:
     async with in_transaction():
         if await Payment.exists(gateway_payment_id=ref):
             return
-        invoice = await Invoice.create(
+        invoice = await invoices.issue_single_line(
             client_id=sub.client_id,
-            number=None,
-            status=InvoiceStatus.open,
-            currency=fresh.currency,
-            issue_date=today(),
-            due_date=today(),
-            subtotal_minor=fresh.amount_minor,
-            tax_minor=0,
-            total_minor=fresh.amount_minor,
-            subscription_id=sub.id,
-            notes="Subscription renewal",
-        )
-        from portal.services.numbering import next_number
-
-        org = await get_organization()
-        invoice.number = await next_number(kind="invoice", pattern=org.invoice_number_pattern, on=today())
-        await invoice.save(update_fields=["number"])
-        await InvoiceLine.create(
-            invoice_id=invoice.id,
             description=sub.description or "Subscription",
-            quantity=1,
-            unit_price_minor=fresh.amount_minor,
-            tax_rate=0,
-            net_minor=fresh.amount_minor,
-            tax_minor=0,
-            gross_minor=fresh.amount_minor,
+            amount_minor=fresh.amount_minor,
+            currency=fresh.currency,
+            due_date=today(),
+            notes="Subscription renewal",
+            subscription_id=sub.id,
         )
         payment = await Payment.create(
             client_id=sub.client_id,
@@ -262,7 +242,3 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.deleted": _subscription_changed,
     "charge.refunded": _charge_refunded,
 }
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None

@@ -178,6 +178,48 @@ async def _auto_charge(invoice_id: int) -> None:
         pass  # nothing left to charge (credit covered it) or a payment is already under way
 
 
+async def issue_single_line(
+    *,
+    client_id: int,
+    description: str,
+    amount_minor: int,
+    currency: str,
+    due_date: date,
+    notes: str = "",
+    created_by_id: int | None = None,
+    **link: int,
+) -> Invoice:
+    """A numbered, open, untaxed invoice of one line (a billing request, a subscription renewal), inside
+    the caller's transaction. `link` ties it to what raised it (billing_request_id, subscription_id)."""
+    org = await get_organization()
+    invoice = await Invoice.create(
+        client_id=client_id,
+        number=await next_number(kind="invoice", pattern=org.invoice_number_pattern, on=today()),
+        status=InvoiceStatus.open,
+        currency=currency,
+        issue_date=today(),
+        due_date=due_date,
+        subtotal_minor=amount_minor,
+        tax_minor=0,
+        total_minor=amount_minor,
+        notes=notes,
+        created_by_id=created_by_id,
+        **link,
+    )
+    await InvoiceLine.create(
+        invoice_id=invoice.id,
+        date=today(),
+        description=description,
+        quantity=Decimal(1),
+        unit_price_minor=amount_minor,
+        tax_rate=Decimal(0),
+        net_minor=amount_minor,
+        tax_minor=0,
+        gross_minor=amount_minor,
+    )
+    return invoice
+
+
 async def allocated_by_invoice(invoice_ids: Sequence[int]) -> dict[int, int]:
     """Sum of allocations per invoice (one query)."""
     if not invoice_ids:

@@ -724,17 +724,21 @@ async def refund_payment(
 
 async def _reversible(payment: Payment) -> tuple[int, int]:
     """What a refund of this payment can take back: (its unspent credit, its money still on invoices)."""
-    credit = 0
-    if payment.client_id is not None:
-        created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
-        balance = await credit_balance(payment.client_id, payment.currency)
-        credit = max(0, min(created, balance))
+    credit = await _unspent_credit(payment)
     placed = sum(await Allocation.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
     taken_back = sum(
         await Allocation.filter(refund__payment_id=payment.id).values_list("amount_minor", flat=True)
     )
     unplaced = payment.amount_minor - payment.refunded_minor if await _never_placed(payment) else 0
     return credit, placed + taken_back + unplaced
+
+
+async def _unspent_credit(payment: Payment) -> int:
+    """The credit this payment created (net of what was taken back) that the client still has."""
+    if payment.client_id is None:
+        return 0
+    created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
+    return max(0, min(created, await credit_balance(payment.client_id, payment.currency)))
 
 
 async def _never_placed(payment: Payment) -> bool:
@@ -836,9 +840,7 @@ async def _reverse(payment: Payment, refund: Refund, amount: int) -> int:
     """Take back the credit the payment made, then its money on invoices (newest first); return the rest."""
     remaining = amount
     if payment.client_id is not None:
-        created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
-        balance = await credit_balance(payment.client_id, payment.currency)
-        take = min(remaining, max(0, created), max(0, balance))
+        take = min(remaining, await _unspent_credit(payment))
         if take:
             await CreditEntry.create(
                 client_id=payment.client_id,

@@ -21,7 +21,7 @@ from portal.mail.outbox import enqueue
 from portal.payments.gateway import GatewayEvent, PaymentGateway
 from portal.services import invoices, methods, payments
 from portal.services.clock import now_utc, today
-from portal.services.ledger import _open_items, apply_allocations
+from portal.services.ledger import apply_allocations, lock_open_items
 from portal.services.organization import get_organization
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ async def _renewal_paid(event: GatewayEvent, gateway: PaymentGateway) -> None:
             received_on=today(),
             payment_method_id=sub.payment_method_id,
         )
-        open_items = await _open_items(sub.client_id, fresh.currency)
+        open_items = await lock_open_items(sub.client_id, fresh.currency)
         await apply_allocations(
             open_items=open_items,
             plan=[(invoice.id, fresh.amount_minor)],

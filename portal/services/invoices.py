@@ -233,6 +233,11 @@ async def allocated_by_invoice(invoice_ids: Sequence[int]) -> dict[int, int]:
     return {row["invoice_id"]: int(row["total"] or 0) for row in rows}
 
 
+async def amount_due(invoice: Invoice) -> int:
+    """What is still due on one invoice: its total minus its allocations."""
+    return invoice.total_minor - (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
+
+
 def _summaries(invoices: Sequence[Invoice], allocated: dict[int, int]) -> list[InvoiceSummary]:
     return [
         InvoiceSummary(

@@ -96,7 +96,7 @@ async def adjust_credit(*, actor: Actor, client_id: int, amount_minor: int, curr
     return entry.id
 
 
-async def _open_items(client_id: int, currency: str) -> dict[int, tuple[Invoice, int]]:
+async def lock_open_items(client_id: int, currency: str) -> dict[int, tuple[Invoice, int]]:
     """Open invoices of a client in one currency, locked, with what is due on each."""
     invoices = await Invoice.select_for_update().filter(
         client_id=client_id, currency=currency, status=InvoiceStatus.open
@@ -190,7 +190,7 @@ async def _record_offline(
             raise NotFound("That client does not exist.")
         if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
             return PaymentResult(existing.id, [], 0, duplicate=True)
-        open_items = await _open_items(client_id, currency)
+        open_items = await lock_open_items(client_id, currency)
         items = [
             OpenItem(id=inv.id, due_date=inv.due_date, amount_due_minor=due, issued_at=inv.issue_date)
             for inv, due in open_items.values()

@@ -15,7 +15,7 @@ from portal.domain.money import format_money
 from portal.domain.status import BillingRequestStatus, CreditRequestStatus, InvoiceStatus
 from portal.domain.tokens import hash_token, new_token
 from portal.mail.outbox import enqueue
-from portal.services import gateways, payments
+from portal.services import gateways, invoices, payments
 from portal.services.clock import now_utc, today
 from portal.services.organization import get_organization
 
@@ -116,7 +116,7 @@ async def view(*, token: str) -> LinkView:
         if invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
             raise NotFound("This payment link is not valid.")
         client = await Client.get(id=invoice.client_id)
-        due = await payments._invoice_due(invoice)
+        due = await invoices.amount_due(invoice)
         lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position")
         state = (
             "paid" if invoice.status == InvoiceStatus.paid or due <= 0 else ("expired" if expired else "open")

@@ -53,8 +53,8 @@ from portal.payments.gateway import ChargeStatus, GatewayError, GatewayPayment, 
 from portal.services import audit, gateways
 from portal.services.actors import Actor, check_client_access, require_staff
 from portal.services.clock import now_utc, today
-from portal.services.invoices import allocated_by_invoice
-from portal.services.ledger import _open_items, apply_allocations, credit_balance
+from portal.services.invoices import allocated_by_invoice, amount_due
+from portal.services.ledger import apply_allocations, credit_balance, lock_open_items
 from portal.services.organization import get_organization
 
 log = logging.getLogger(__name__)
@@ -95,10 +95,6 @@ class Target:
 
 
 # -- targets --------------------------------------------------------------------------------------
-async def _invoice_due(invoice: Invoice) -> int:
-    return invoice.total_minor - (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
-
-
 async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Target:
     """The payable thing behind an id; NotFound if it does not exist, Conflict if it cannot be paid."""
     if purpose == "invoice":
@@ -110,7 +106,7 @@ async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Ta
             return await load_target(
                 purpose="billing_request", target_id=invoice.billing_request_id, lock=lock
             )
-        due = await _invoice_due(invoice)
+        due = await amount_due(invoice)
         if invoice.status == InvoiceStatus.paid or due <= 0:
             raise Conflict("This invoice is already paid.")
         return Target(
@@ -431,7 +427,7 @@ async def _allocate(payment: Payment) -> None:
         await request.save(update_fields=["status", "paid_at"])
     remaining = payment.amount_minor
     if payment.invoice_id is not None and payment.client_id is not None:
-        open_items = await _open_items(payment.client_id, payment.currency)
+        open_items = await lock_open_items(payment.client_id, payment.currency)
         if payment.invoice_id in open_items:
             inv, due = open_items[payment.invoice_id]
             items = [OpenItem(id=inv.id, due_date=inv.due_date, amount_due_minor=due)]
@@ -601,7 +597,7 @@ async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | 
     async with in_transaction():
         await Client.select_for_update().get(id=found.client_id)  # lock order: client, payment, invoices
         invoice = await Invoice.select_for_update().get(id=invoice_id)
-        due = await _invoice_due(invoice)
+        due = await amount_due(invoice)
         if invoice.status != InvoiceStatus.open or due <= 0:
             raise Conflict("This invoice is already paid.")
         balance = await credit_balance(invoice.client_id, invoice.currency)
@@ -651,7 +647,7 @@ async def apply_credit_automatically(*, invoice_id: int) -> int:
     if invoice.status != InvoiceStatus.open:
         return 0
     balance = await credit_balance(invoice.client_id, invoice.currency)
-    use = min(balance, await _invoice_due(invoice))
+    use = min(balance, await amount_due(invoice))
     if use <= 0:
         return 0
     entry = await CreditEntry.create(

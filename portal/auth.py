@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
+from portal import i18n
 from portal.domain.errors import NotFound
 from portal.domain.status import Role
 from portal.services import accounts
@@ -124,6 +125,8 @@ def page(path: str, *, access: Access, title: str) -> Callable[[PageBody], PageB
 
         async def guarded(request: Request, **kwargs: Any) -> Any:
             actor = await current_actor()
+            browser_locale = i18n.best_match(request.headers.get("accept-language"))
+            i18n.set_locale(actor.locale if actor else browser_locale)
             if actor is None:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)

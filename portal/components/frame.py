@@ -7,12 +7,20 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
+from portal.i18n import N_, _
 from portal.services.actors import Actor
 from portal.services.organization import Branding
 
-CLIENT_NAV = [("My Billing", "/billing")]
-STAFF_NAV = [("Clients", "/admin")]
-ADMIN_NAV = [("Settings", "/settings/payments")]
+CLIENT_NAV = [(N_("My Billing"), "/billing")]
+STAFF_NAV = [
+    (N_("Overview"), "/admin"),
+    (N_("Clients"), "/admin/clients"),
+    (N_("Invoices"), "/admin/invoices"),
+    (N_("Quotes"), "/admin/quotes"),
+    (N_("Billing requests"), "/admin/requests"),
+    (N_("Plans"), "/admin/plans"),
+]
+ADMIN_NAV = [(N_("Audit log"), "/admin/audit"), (N_("Settings"), "/settings/organization")]
 
 
 def _nav(actor: Actor) -> list[tuple[str, str]]:
@@ -44,7 +52,7 @@ def frame(actor: Actor, branding: Branding, *, title: str, on_sign_out) -> Itera
             ui.label(branding.name).classes("text-lg font-semibold").mark("org-name")
             with ui.row().classes("gap-1 max-sm:hidden"):
                 for label, target in _nav(actor):
-                    ui.link(label, target).classes("px-2 py-1 rounded text-gray-700 no-underline")
+                    ui.link(_(label), target).classes("px-2 py-1 rounded text-gray-700 no-underline")
         with ui.row().classes("items-center gap-2 no-wrap"):
             if branding.gateway_mode != "live":
                 ui.badge(

@@ -6,21 +6,40 @@ from __future__ import annotations
 def register_all() -> None:
     """Register every page (again, when tests execute main.py anew)."""
     from portal.pages import (
-        admin,
         billing,
         billing_sections,
+        console_audit,
+        console_clients,
+        console_invoices,
+        console_overview,
+        console_plans,
+        console_quotes,
+        console_requests,
         documents,
         history,
         login,
         pay,
+        set_password,
+        settings,
         settings_payments,
     )
 
-    login.register()
-    billing.register()
-    admin.register()
-    pay.register()
-    settings_payments.register()
-    documents.register()
-    history.register()
-    billing_sections.register()
+    for module in (
+        login,
+        set_password,
+        billing,
+        billing_sections,
+        documents,
+        history,
+        pay,
+        console_overview,
+        console_clients,
+        console_invoices,
+        console_quotes,
+        console_requests,
+        console_plans,
+        console_audit,
+        settings,
+        settings_payments,
+    ):
+        module.register()

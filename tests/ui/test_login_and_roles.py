@@ -91,7 +91,7 @@ async def test_five_failures_lock_the_account_and_say_when_to_retry(user: User) 
 async def test_a_client_opening_the_console_sees_not_allowed_and_no_data(user: User) -> None:
     await sign_in(user, "client@demo.test")
     await user.should_see("My Billing", retries=50)
-    await user.open("/admin")
+    await user.open("/admin/clients")
     await user.should_see("You do not have access to this page.")
     await user.should_not_see(marker="clients")
     await user.should_not_see("Yuki Tanaka")

@@ -1,4 +1,4 @@
-"""/admin: the staff console home, with the clients list (search, server-side pages)."""
+"""/admin/clients: the clients list (search, filters, server-side pages)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ CLIENT_COLUMNS = [
 
 
 def register() -> None:
-    """Add /admin."""
+    """Add /admin/clients."""
 
-    @auth.page("/admin", access=auth.Access.staff, title="Console")
+    @auth.page("/admin/clients", access=auth.Access.staff, title="Clients")
     async def console_page(actor: Actor) -> None:
         state = {"search": "", "page": 1}
 

@@ -1,0 +1,130 @@
+"""English and French: the current locale, `_()` for every user-visible string, one message catalog.
+
+The catalog is `portal/locales/fr/LC_MESSAGES/messages.po` (English is the source language, so English
+needs no catalog). Write messages with named placeholders and pass the values to `_`:
+
+    _("Pay {amount} now", amount=format_money(...))
+
+`N_("...")` marks a string for the catalog without translating it (module-level constants); translate it
+where it is shown with `_(constant)`. Services that write for someone else (emails, jobs) pass the
+recipient's locale explicitly with `translate(message, locale, **values)`.
+`python -m portal.i18n` adds missing messages to the catalog; tests fail while any lacks a translation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+SUPPORTED = ("en", "fr")
+DEFAULT = "en"
+LABELS = {"en": "English", "fr": "Français"}
+CATALOG_PATH = Path(__file__).parent / "locales" / "fr" / "LC_MESSAGES" / "messages.po"
+_locale_var: ContextVar[str | None] = ContextVar("portal_locale", default=None)
+
+
+def normalize_locale(value: str | None) -> str:
+    """'fr-CA', 'fr_FR' or 'FR' -> 'fr'; anything unsupported -> 'en'."""
+    code = (value or "").strip().lower().replace("_", "-").split("-")[0]
+    return code if code in SUPPORTED else DEFAULT
+
+
+def best_match(accept_language: str | None) -> str:
+    """The supported locale a browser's Accept-Language header prefers most."""
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        code = tag.strip().lower().split("-")[0]
+        if code in SUPPORTED and quality > 0:
+            choices.append((-quality, index, code))
+    return min(choices)[2] if choices else DEFAULT
+
+
+def set_locale(locale: str | None) -> str:
+    """Use this locale for the rest of the current page build and its event handlers."""
+    code = normalize_locale(locale)
+    _locale_var.set(code)
+    client = _ui_client()
+    if client is not None:
+        client.portal_locale = code  # type: ignore[attr-defined]  # read back by event handlers
+    return code
+
+
+def _ui_client() -> Any:
+    try:
+        from nicegui import context
+
+        return context.client
+    except Exception:  # no NiceGUI page around this call (services, jobs, tests)
+        return None
+
+
+def get_locale() -> str:
+    """The locale of the page being built or the event being handled; English outside a page."""
+    code = _locale_var.get()
+    if code:
+        return code
+    client = _ui_client()
+    return getattr(client, "portal_locale", DEFAULT) if client is not None else DEFAULT
+
+
+@lru_cache(maxsize=1)
+def catalog() -> Mapping[str, str]:
+    """The French translations, msgid -> msgstr (empty translations left out)."""
+    if not CATALOG_PATH.exists():
+        return {}
+    from babel.messages.pofile import read_po
+
+    with CATALOG_PATH.open("rb") as handle:
+        po = read_po(handle, locale="fr")
+    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+def translate(message: str, locale: str | None, /, **values: Any) -> str:
+    """`message` in `locale`, with `{name}` placeholders filled from `values`."""
+    text = message
+    if normalize_locale(locale) == "fr":
+        text = catalog().get(message, message)
+    return text.format(**values) if values else text
+
+
+def _(message: str, /, **values: Any) -> str:
+    """`message` in the current locale (see `get_locale`)."""
+    return translate(message, get_locale(), **values)
+
+
+def N_(message: str) -> str:
+    """Mark a string for the catalog; translate it later with `_(...)`."""
+    return message
+
+
+def format_date(value: date | datetime | None, locale: str | None = None, *, fmt: str = "medium") -> str:
+    """A date for people: 'Nov 21, 2026' / '21 nov. 2026'."""
+    if value is None:
+        return ""
+    from babel.dates import format_date as babel_format_date
+
+    day = value.date() if isinstance(value, datetime) else value
+    return babel_format_date(day, format=fmt, locale=normalize_locale(locale or get_locale()))
+
+
+def format_datetime(value: datetime | None, locale: str | None = None) -> str:
+    """A moment for people, in UTC: 'Nov 21, 2026, 14:05 UTC'."""
+    if value is None:
+        return ""
+    from babel.dates import format_datetime as babel_format_datetime
+
+    text = babel_format_datetime(
+        value, format="medium", tzinfo="UTC", locale=normalize_locale(locale or get_locale())
+    )
+    return f"{text} UTC"

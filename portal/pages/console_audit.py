@@ -1,0 +1,7 @@
+"""The audit log."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    """Add the pages of this module."""

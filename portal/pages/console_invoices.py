@@ -1,0 +1,7 @@
+"""Invoices and their editor."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    """Add the pages of this module."""

@@ -1,0 +1,7 @@
+"""Billing requests."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    """Add the pages of this module."""

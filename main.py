@@ -4,7 +4,7 @@ from pathlib import Path
 
 from nicegui import app, ui
 
-from portal import auth, pages
+from portal import auth, events, pages, security
 from portal.config import get_settings
 from portal.db.lifecycle import install_lifespan
 from portal.jobs import JobRunner
@@ -16,6 +16,7 @@ ROOT = Path(__file__).parent
 settings = get_settings()
 settings.check_production_safety()
 
+security.install(app, public_url=settings.public_url)
 install_lifespan(app, database_url=settings.database_url, auto_migrate=settings.auto_migrate)
 app.add_static_files("/static", ROOT / "static")
 auth.register_routes()
@@ -24,6 +25,9 @@ pages.register_all()
 
 jobs = JobRunner()
 app.on_startup(passwords.warm_up)
+if settings.nicegui_redis_url:  # several processes: relay live-update events between them
+    app.on_startup(lambda: events.start_bridge(settings.nicegui_redis_url))
+    app.on_shutdown(events.stop_bridge)
 if settings.jobs_enabled:
     app.on_startup(jobs.start)
     app.on_shutdown(jobs.stop)

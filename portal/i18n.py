@@ -128,3 +128,52 @@ def format_datetime(value: datetime | None, locale: str | None = None) -> str:
         value, format="medium", tzinfo="UTC", locale=normalize_locale(locale or get_locale())
     )
     return f"{text} UTC"
+
+
+KEYWORDS = {"_": None, "N_": None, "translate": (1,)}
+
+
+def extract_messages(root: Path | None = None) -> dict[str, list[str]]:
+    """Every message the code marks for translation: msgid -> ['portal/x.py:12', ...]."""
+    from babel.messages.extract import extract_from_dir
+
+    root = root or Path(__file__).parent
+    found: dict[str, list[str]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(root),
+        method_map=[("**.py", "python")],
+        keywords=KEYWORDS,
+        comment_tags=(),
+        strip_comment_tags=True,
+    ):
+        if isinstance(message, str) and message:
+            found.setdefault(message, []).append(f"{filename}:{lineno}")
+    return found
+
+
+def update_catalog() -> tuple[int, int]:
+    """Add messages missing from the catalog (empty translations); return (added, untranslated)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po, write_po
+
+    if CATALOG_PATH.exists():
+        with CATALOG_PATH.open("rb") as handle:
+            po = read_po(handle, locale="fr")
+    else:
+        po = Catalog(locale="fr", project="billing-portal")
+    added = 0
+    for message, places in extract_messages().items():
+        if message not in po:
+            po.add(message, "", locations=[(p.rsplit(":", 1)[0], int(p.rsplit(":", 1)[1])) for p in places])
+            added += 1
+    CATALOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with CATALOG_PATH.open("wb") as handle:
+        write_po(handle, po, width=0, omit_header=False, sort_output=True, include_lineno=False)
+    catalog.cache_clear()
+    untranslated = sum(1 for m in po if m.id and not m.string)
+    return added, untranslated
+
+
+if __name__ == "__main__":
+    new, missing = update_catalog()
+    print(f"{new} message(s) added to {CATALOG_PATH}; {missing} without a French translation")

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1)
     impersonation_minutes: int = Field(default=30, ge=1)
     jobs_enabled: bool = True
+    jobs_interval_seconds: float = Field(default=0, ge=0)  # 0: each job's own interval (tests use 1)
 
     @property
     def is_production(self) -> bool:

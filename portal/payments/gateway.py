@@ -217,8 +217,10 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
         metadata: dict[str, str],
         trial_end: datetime | None = None,
+        interval_count: int = 1,
     ) -> SubscriptionInfo:
-        """Charge `amount_minor` every `interval` (day, week, month, year), first at `trial_end` if given."""
+        """Charge `amount_minor` every `interval_count` x `interval` (day, week, month, year), first at
+        `trial_end` if given."""
         ...
 
     async def update_subscription_method(self, *, ref: str, method_ref: str) -> SubscriptionInfo:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from portal.db.models import SandboxObject
+from portal.domain.periods import INTERVAL_DAYS, period_length
 from portal.payments.gateway import (
     ChargeResult,
     ChargeStatus,
@@ -54,7 +55,6 @@ BRANDS = (
     ("6", "discover"),
 )
 IBAN_FAILS = "DE62370400440532013001"
-INTERVAL_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 
 
 def _luhn_ok(number: str) -> bool:
@@ -442,13 +442,14 @@ class SandboxGateway:
         idempotency_key: str,
         metadata: dict[str, str],
         trial_end: datetime | None = None,
+        interval_count: int = 1,
     ) -> SubscriptionInfo:
         """A subscription the sandbox renews itself (see `renew_due`)."""
-        if interval not in INTERVAL_DAYS:
-            raise GatewayError(f"Unknown interval '{interval}'.", code="invalid_interval")
+        if interval not in INTERVAL_DAYS or interval_count < 1:
+            raise GatewayError(f"Unknown interval '{interval_count} x {interval}'.", code="invalid_interval")
         await self._get(method_ref, "payment_method")
         now = datetime.now(UTC)
-        period_end = trial_end or now + timedelta(days=INTERVAL_DAYS[interval])
+        period_end = trial_end or now + period_length(interval, interval_count)
         data = await self._create(
             "subscription",
             "sub",
@@ -458,6 +459,7 @@ class SandboxGateway:
                 "amount": amount_minor,
                 "currency": currency.upper(),
                 "interval": interval,
+                "interval_count": interval_count,
                 "description": description,
                 "metadata": metadata,
                 "status": "active",
@@ -528,7 +530,8 @@ class SandboxGateway:
                 "period_start": period,
             }
             if result.status == ChargeStatus.succeeded:
-                next_end = period + INTERVAL_DAYS[sub["interval"]] * 86400
+                length = period_length(sub["interval"], int(sub.get("interval_count", 1)))
+                next_end = period + int(length.total_seconds())
                 await self._update(sub["id"], current_period_end=next_end, status="active")
                 await self._send("invoice.paid", invoice)
             else:

@@ -563,6 +563,7 @@ class StripeGateway:
         idempotency_key: str,
         metadata: dict[str, str],
         trial_end: datetime | None = None,
+        interval_count: int = 1,
     ) -> SubscriptionInfo:
         """A product, a (legacy) plan and a subscription charged to `method_ref` (first at `trial_end`)."""
         if interval not in _INTERVALS:
@@ -578,6 +579,7 @@ class StripeGateway:
                 "amount": to_stripe_amount(amount_minor, currency),
                 "currency": currency.lower(),
                 "interval": interval,
+                "interval_count": interval_count,
                 "product": str(product.id),
                 "metadata": dict(metadata),
             },

@@ -36,14 +36,19 @@ async def test_a_client_signs_in_and_lands_on_my_billing(user: User) -> None:
 
 async def test_staff_sign_in_and_land_on_the_console(user: User) -> None:
     await sign_in(user, "staff@demo.test")
-    await user.should_see("Clients", retries=50)
+    await user.should_see(marker="page-title", retries=50)
+    assert user.find(marker="page-title").elements.pop().text == "Overview"  # /admin
+    await user.open("/admin/clients")
+    await user.should_see(marker="clients")
     table = user.find(marker="clients").elements.pop()
     assert {row["name"] for row in table.rows} == {"Ada Lovelace", "Émile Durand", "Yuki Tanaka"}
 
 
 async def test_the_console_search_filters_clients(user: User) -> None:
     await sign_in(user, "admin@demo.test")
-    await user.should_see("Clients", retries=50)
+    await user.should_see(marker="page-title", retries=50)
+    await user.open("/admin/clients")
+    await user.should_see(marker="clients")
     user.find(marker="client-search").type("tanaka")
     table = user.find(marker="clients").elements.pop()
     for _ in range(100):
@@ -51,7 +56,7 @@ async def test_the_console_search_filters_clients(user: User) -> None:
             break
         await asyncio.sleep(0.05)
     assert [row["name"] for row in table.rows] == ["Yuki Tanaka"]
-    await user.should_see("1 clients")
+    await user.should_see("Page 1 of 1 · 1 client")
 
 
 async def test_a_wrong_password_is_refused_with_a_clear_message(user: User) -> None:

@@ -1,7 +1,682 @@
-"""Invoices and their editor."""
+"""/admin/invoices (list), /admin/invoices/new?client=<id> and /admin/invoices/{id} (editor or document).
+
+A draft opens in the editor (lines with live totals, Save draft, Send, Void); a sent invoice shows its lines,
+payments, credit and amount due, with Record payment, Resend, Duplicate, Void and the PDF. Each button
+calls one service; errors show next to their field or in a notification.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 
+from fastapi import Request
+from nicegui import ui
+
+from portal import auth, i18n
+from portal.components.badges import status_badge
+from portal.components.line_editor import LineEditor
+from portal.components.record_payment import open_record_payment
+from portal.domain.errors import DomainError, InvalidInput, NotFound
+from portal.domain.money import format_money
+from portal.i18n import N_, _
+from portal.pages.common import signed_in_frame
+from portal.pages.documents import follow_money_events
+from portal.services import clients, invoice_editor
+from portal.services.actors import Actor
+from portal.services.clock import today
+from portal.services.invoice_editor import InvoiceEditorView, InvoiceForm
+from portal.services.organization import branding
+
+LINK_CELL = """
+<q-td :props="props">
+  <a :href="props.row.href" class="text-primary">{{ props.value }}</a>
+</q-td>
+"""
+
+
+def _money(amount_minor: int, currency: str) -> str:
+    return format_money(amount_minor, currency, i18n.get_locale())
+
+
+def _columns() -> list[dict]:
+    return [
+        {"name": "number", "label": _("Invoice"), "field": "number", "align": "left"},
+        {"name": "client", "label": _("Client"), "field": "client", "align": "left"},
+        {"name": "status", "label": _("Status"), "field": "status_label", "align": "left"},
+        {"name": "issued", "label": _("Issued"), "field": "issued", "align": "left"},
+        {"name": "due", "label": _("Due"), "field": "due", "align": "left"},
+        {"name": "total", "label": _("Total"), "field": "total", "align": "right"},
+        {"name": "amount_due", "label": _("Amount due"), "field": "amount_due", "align": "right"},
+    ]
+
+
+def status_text(status: str) -> str:
+    """A status in words."""
+    return {
+        "draft": _("Draft"),
+        "open": _("Open"),
+        "overdue": _("Overdue"),
+        "paid": _("Paid"),
+        "deleted": _("Void"),
+    }.get(status, status)
+
+
+async def client_picker(actor: Actor, title: str, target: Callable[[int], str]) -> None:
+    """A client menu for the 'new' pages opened without ?client=."""
+    page = await clients.list_clients(actor=actor, page_size=100)
+    with ui.card().classes("w-full max-w-lg gap-2").mark("client-picker"):
+        ui.label(title).classes("text-lg font-semibold")
+        options = {row.id: f"{row.name} · {row.email}" for row in page.rows}
+        choice = (
+            ui.select(options, label=_("Client"), with_input=True)
+            .props("outlined dense")
+            .classes("w-full")
+            .mark("client-choice")
+        )
+        choice.on_value_change(lambda e: ui.navigate.to(target(e.value)) if e.value else None)
+
+
+def query_id(request: Request, name: str) -> int | None:
+    """An id from the query string: None when absent, -1 when it is not a number (so: not found)."""
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() and len(raw) < 10 else -1
+
+
+def not_found(message: str, back: str, back_label: str) -> None:
+    """What a missing record looks like."""
+    with ui.card().classes("w-full").mark("not-found"):
+        ui.label(message)
+        ui.link(back_label, back)
+
+
+async def guarded(action: Callable[[], Awaitable[object]], button: ui.button | None = None) -> object | None:
+    """Run a service call; show a domain error in a notification and return None."""
+    if button is not None:
+        button.disable()
+    try:
+        return await action()
+    except DomainError as exc:
+        ui.notify(exc.message, type="negative", multi_line=True)
+        return None
+    finally:
+        if button is not None and not button.is_deleted:
+            button.enable()
+
+
+# -- the editor (new invoices and drafts) -----------------------------------------------------------
+class InvoiceEditor:
+    """Currency, dates, lines and notes of a draft; Save draft, Send, Duplicate and Void."""
+
+    def __init__(self, actor: Actor, view: InvoiceEditorView) -> None:
+        self.actor = actor
+        self.view = view
+        form = view.form
+        with ui.card().classes("w-full gap-3"):
+            with ui.row().classes("w-full items-center gap-3"):
+                status_badge(view.status)
+                ui.label(_("For")).classes("text-gray-600")
+                ui.link(view.client.name, f"/admin/clients/{view.client.id}").mark("client-link")
+                ui.label(view.client.email).classes("text-sm text-gray-600")
+            with ui.row().classes("w-full items-start gap-3"):
+                self.currency = (
+                    ui.select(view.currencies, value=form.currency, label=_("Currency"))
+                    .props("outlined dense")
+                    .classes("w-32")
+                    .mark("currency")
+                    .without_auto_validation()
+                )
+                self.issue = (
+                    ui.input(_("Issue date"), value=form.issue_date)
+                    .props("type=date stack-label outlined dense")
+                    .classes("w-44")
+                    .mark("issue-date")
+                    .without_auto_validation()
+                )
+                self.due = (
+                    ui.input(_("Due date"), value=form.due_date)
+                    .props("type=date stack-label outlined dense")
+                    .classes("w-44")
+                    .mark("due-date")
+                    .without_auto_validation()
+                )
+        with ui.card().classes("w-full"):
+            self.lines = LineEditor(
+                locale=actor.locale,
+                currency=form.currency,
+                taxes=view.taxes,
+                lines=form.lines,
+                default_date=today().isoformat(),
+            )
+        self.notes = (
+            ui.textarea(_("Notes for the client"), value=form.notes)
+            .props(f"outlined maxlength={invoice_editor.NOTES_LIMIT}")
+            .classes("w-full")
+            .mark("notes")
+            .without_auto_validation()
+        )
+        self.currency.on_value_change(lambda e: self.lines.set_currency(e.value))
+        self.issue.on_value_change(lambda: self.check_header(touched=True))
+        self.due.on_value_change(lambda: self.check_header(touched=True))
+        with ui.row().classes("w-full items-center gap-2"):
+            self.save_button = ui.button(_("Save draft"), on_click=self.save).props("outline no-caps")
+            self.save_button.mark("save-draft")
+            self.send_button = ui.button(_("Send"), icon="send", on_click=self.ask_send).props("no-caps")
+            self.send_button.mark("send")
+            if view.id is not None:
+                ui.button(_("Duplicate"), on_click=self.duplicate).props("flat no-caps").mark("duplicate")
+                ui.button(_("Delete draft"), on_click=self.ask_void).props("flat color=red-7 no-caps").mark(
+                    "void"
+                )
+                ui.link(_("Preview PDF"), f"/billing/invoices/{view.id}/pdf").props("download").mark(
+                    "download-pdf"
+                )
+
+    def form(self) -> InvoiceForm:
+        """What is typed."""
+        return InvoiceForm(
+            currency=self.currency.value or "",
+            issue_date=self.issue.value or "",
+            due_date=self.due.value or "",
+            notes=self.notes.value or "",
+            lines=self.lines.forms(),
+        )
+
+    def check_header(self, *, touched: bool = False) -> dict[str, str]:
+        """Dates and notes: show their errors (the due date cannot be before the issue date)."""
+        _issue, _due, errors = invoice_editor.check_dates(self.issue.value or "", self.due.value or "")
+        errors.update(invoice_editor.check_notes(self.notes.value or ""))
+        if touched or errors:
+            self.issue.error = errors.get("issue_date")
+            self.due.error = errors.get("due_date")
+            self.notes.error = errors.get("notes")
+        return errors
+
+    def show_error(self, field: str | None, message: str) -> None:
+        """Put a service's InvalidInput next to its field."""
+        header = {
+            "currency": self.currency,
+            "issue_date": self.issue,
+            "due_date": self.due,
+            "notes": self.notes,
+        }
+        if field in header:
+            header[field].error = message
+        elif not (field and self.lines.show_errors({field: message})):
+            ui.notify(message, type="negative", multi_line=True)
+
+    def ready(self) -> bool:
+        """Every field valid (all errors shown when not)."""
+        errors = {**self.check_header(), **self.lines.validate()}
+        if errors:
+            ui.notify(_("Please correct the highlighted fields."), type="warning")
+        return not errors
+
+    async def save(self) -> None:
+        """Save the draft (no number, nothing sent)."""
+        if not self.ready():
+            return
+        await self._submit(send=False)
+
+    def ask_send(self) -> None:
+        """Confirm before the email goes out."""
+        if not self.ready():
+            return
+        with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
+            ui.label(_("Send this invoice?")).classes("text-lg font-semibold")
+            ui.label(
+                _(
+                    "It gets its number and {email} receives an email with a link to pay it.",
+                    email=self.view.client.email,
+                )
+            )
+
+            async def confirm() -> None:
+                dialog.close()
+                await self._submit(send=True)
+
+            with ui.row().classes("w-full justify-end"):
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
+                ui.button(_("Send"), on_click=confirm).mark("send-confirm")
+        dialog.open()
+
+    async def _submit(self, *, send: bool) -> None:
+        form = self.form()
+        invoice_id, client_id = self.view.id, (self.view.client.id if self.view.id is None else None)
+        for button in (self.save_button, self.send_button):
+            button.disable()
+        try:
+            if send:
+                saved = await invoice_editor.send_invoice(
+                    actor=self.actor, invoice_id=invoice_id, client_id=client_id, form=form
+                )
+            else:
+                saved = await invoice_editor.save_draft(
+                    actor=self.actor, invoice_id=invoice_id, client_id=client_id, form=form
+                )
+        except InvalidInput as exc:
+            self.show_error(exc.field, exc.message)
+            return
+        except DomainError as exc:
+            ui.notify(exc.message, type="negative", multi_line=True)
+            return
+        finally:
+            for button in (self.save_button, self.send_button):
+                button.enable()
+        ui.notify(_("Invoice sent.") if send else _("Draft saved."), type="positive")
+        ui.navigate.to(f"/admin/invoices/{saved}")
+
+    async def duplicate(self) -> None:
+        """A new draft with the same lines."""
+        assert self.view.id is not None
+        copy = await guarded(
+            lambda: invoice_editor.duplicate_invoice(actor=self.actor, invoice_id=self.view.id)
+        )
+        if copy is not None:
+            ui.navigate.to(f"/admin/invoices/{copy}")
+
+    def ask_void(self) -> None:
+        """Confirm, then delete the draft."""
+        assert self.view.id is not None
+        confirm_void(
+            self.actor, self.view.id, _("Delete this draft?"), lambda: ui.navigate.to("/admin/invoices")
+        )
+
+
+def confirm_void(actor: Actor, invoice_id: int, question: str, after: Callable[[], None]) -> None:
+    """A confirmation dialog before voiding an invoice."""
+    with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
+        ui.label(question).classes("text-lg font-semibold")
+        ui.label(_("Its payment links stop working. This cannot be undone."))
+
+        async def confirm() -> None:
+            dialog.close()
+            if await guarded(lambda: _void(actor, invoice_id)):
+                ui.notify(_("Invoice voided."), type="positive")
+                after()
+
+        with ui.row().classes("w-full justify-end"):
+            ui.button(_("Cancel"), on_click=dialog.close).props("flat")
+            ui.button(_("Void"), on_click=confirm).props("color=red-7").mark("void-confirm")
+    dialog.open()
+
+
+async def _void(actor: Actor, invoice_id: int) -> bool:
+    await invoice_editor.void_invoice(actor=actor, invoice_id=invoice_id)
+    return True
+
+
+# -- a sent (or void) invoice -----------------------------------------------------------------------
+LINE_COLUMNS = (
+    ("date", N_("Date"), "left"),
+    ("description", N_("Service"), "left"),
+    ("quantity", N_("Qty"), "right"),
+    ("unit_price", N_("Unit price"), "right"),
+    ("tax", N_("Tax"), "right"),
+    ("amount", N_("Amount"), "right"),
+)
+
+
+class InvoiceDocument:
+    """A sent invoice: lines, totals, payments and credit, amount due, and what staff can still do."""
+
+    def __init__(self, actor: Actor, view: InvoiceEditorView) -> None:
+        self.actor = actor
+        self.invoice_id = view.id
+        self.client_id = view.client.id
+        self.preloaded: InvoiceEditorView | None = view
+
+    def refresh(self) -> None:
+        """Redraw (after an action here, or money moving elsewhere)."""
+        self.body.refresh()
+
+    @ui.refreshable_method
+    async def body(self) -> None:
+        """Everything below the title."""
+        view, self.preloaded = self.preloaded, None
+        if view is None:
+            assert self.invoice_id is not None
+            try:
+                view = await invoice_editor.get_invoice_editor(actor=self.actor, invoice_id=self.invoice_id)
+            except NotFound:
+                ui.label(_("This invoice no longer exists.")).mark("not-found")
+                return
+        if view.editable:  # cannot happen after sending; a draft opened elsewhere reloads into the editor
+            ui.navigate.to(f"/admin/invoices/{view.id}")
+            return
+        detail = view.detail
+        assert detail is not None
+        money = lambda amount: _money(amount, detail.currency)  # noqa: E731
+        with ui.card().classes("w-full gap-2"):
+            with ui.row().classes("w-full items-center justify-between gap-3"):
+                with ui.row().classes("items-center gap-2"):
+                    status_badge(view.display_status)
+                    ui.label(
+                        _(
+                            "Issued {issued} · Due {due}",
+                            issued=i18n.format_date(detail.issue_date),
+                            due=i18n.format_date(detail.due_date),
+                        )
+                    ).classes("text-gray-600")
+                    ui.link(view.client.name, f"/admin/clients/{view.client.id}").mark("client-link")
+                self._actions(view)
+            if view.status == "deleted":
+                note = _("This invoice is void. Its payment links no longer work.")
+            else:
+                note = _(
+                    "This invoice has been sent, so its lines can no longer be edited. "
+                    "Void it and duplicate it to make changes."
+                )
+            ui.label(note).classes("text-sm text-gray-600").mark("locked-note")
+        with ui.card().classes("w-full"):
+            columns = [
+                {"name": n, "label": _(label), "field": n, "align": align} for n, label, align in LINE_COLUMNS
+            ]
+            rows = [
+                {
+                    "id": index,
+                    "date": i18n.format_date(line.date),
+                    "description": line.description,
+                    "quantity": line.quantity,
+                    "unit_price": money(line.unit_price_minor),
+                    "tax": f"{line.tax_name} {line.tax_rate}%".strip(),
+                    "amount": money(line.net_minor),
+                }
+                for index, line in enumerate(detail.lines)
+            ]
+            ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props("flat").mark(
+                "invoice-lines"
+            )
+            with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
+                pair(_("Subtotal"), money(detail.subtotal_minor))
+                for tax in detail.tax_by_rate:
+                    pair(tax.label, money(tax.tax_minor))
+                pair(_("Total"), money(detail.total_minor), strong=True, marker="total")
+                if detail.payments:
+                    pair(_("Payments"), money(-sum(p.amount_minor for p in detail.payments)), marker="paid")
+                if detail.credits:
+                    pair(_("Credit applied"), money(-detail.credit_applied_minor), marker="credit-applied")
+                if detail.refunds:
+                    pair(_("Refunded"), money(sum(r.amount_minor for r in detail.refunds)), marker="refunded")
+                ui.separator()
+                pair(_("Amount due"), money(detail.amount_due_minor), strong=True, marker="amount-due")
+        self._money_table(view)
+        if detail.notes.strip():
+            with ui.card().classes("w-full gap-1"):
+                ui.label(_("Notes")).classes("font-semibold")
+                ui.label(detail.notes).classes("whitespace-pre-line").mark("invoice-notes")
+
+    def _actions(self, view: InvoiceEditorView) -> None:
+        detail = view.detail
+        assert detail is not None and view.id is not None
+        with ui.row().classes("items-center gap-2"):
+            ui.link(_("Download PDF"), f"/billing/invoices/{view.id}/pdf").props("download").mark(
+                "download-pdf"
+            )
+            if view.status == "open" and detail.amount_due_minor > 0:
+                ui.button(_("Record payment"), icon="payments", on_click=self.record_payment).props(
+                    "no-caps color=green-7"
+                ).mark("record-payment")
+            if view.status == "open":
+                resend = ui.button(_("Resend"), icon="forward_to_inbox").props("outline no-caps")
+                resend.on_click(lambda: self.resend(resend)).mark("resend")
+            ui.button(_("Duplicate"), on_click=self.duplicate).props("flat no-caps").mark("duplicate")
+            if view.status == "open":
+                ui.button(_("Void"), on_click=self.ask_void).props("flat color=red-7 no-caps").mark("void")
+
+    def _money_table(self, view: InvoiceEditorView) -> None:
+        detail = view.detail
+        assert detail is not None
+        money = lambda amount: _money(amount, detail.currency)  # noqa: E731
+        rows = [
+            {
+                "id": f"p{i}",
+                "date": i18n.format_date(p.date),
+                "what": p.method,
+                "reference": p.reference,
+                "amount": money(p.amount_minor),
+            }
+            for i, p in enumerate(detail.payments)
+        ]
+        rows += [
+            {
+                "id": f"c{i}",
+                "date": i18n.format_date(c.date),
+                "what": _("Credit"),
+                "reference": "",
+                "amount": money(c.amount_minor),
+            }
+            for i, c in enumerate(detail.credits)
+        ]
+        rows += [
+            {
+                "id": f"r{i}",
+                "date": i18n.format_date(r.date),
+                "what": _("Refund"),
+                "reference": r.reason,
+                "amount": money(-r.amount_minor),
+            }
+            for i, r in enumerate(detail.refunds)
+        ]
+        with ui.card().classes("w-full"):
+            ui.label(_("Payments and credit")).classes("text-lg font-semibold")
+            if not rows:
+                ui.label(_("Nothing has been paid on this invoice yet.")).classes("text-gray-600").mark(
+                    "no-payments"
+                )
+                return
+            columns = [
+                {"name": "date", "label": _("Date"), "field": "date", "align": "left"},
+                {"name": "what", "label": _("How"), "field": "what", "align": "left"},
+                {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
+                {"name": "amount", "label": _("Amount"), "field": "amount", "align": "right"},
+            ]
+            ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props("flat").mark(
+                "invoice-payments"
+            )
+
+    async def record_payment(self) -> None:
+        """The shared record-payment dialog, for this invoice."""
+        await open_record_payment(
+            self.actor, client_id=self.client_id, invoice_id=self.invoice_id, on_done=self.refresh
+        )
+
+    async def resend(self, button: ui.button) -> None:
+        """Email the invoice again with a new link."""
+        assert self.invoice_id is not None
+        invoice_id = self.invoice_id
+        sent_to = await guarded(
+            lambda: invoice_editor.resend_invoice(actor=self.actor, invoice_id=invoice_id), button
+        )
+        if sent_to:
+            ui.notify(_("Sent again to {email}.", email=sent_to), type="positive")
+
+    async def duplicate(self) -> None:
+        """A new draft with the same lines."""
+        assert self.invoice_id is not None
+        invoice_id = self.invoice_id
+        copy = await guarded(
+            lambda: invoice_editor.duplicate_invoice(actor=self.actor, invoice_id=invoice_id)
+        )
+        if copy is not None:
+            ui.navigate.to(f"/admin/invoices/{copy}")
+
+    def ask_void(self) -> None:
+        """Confirm, then void (refused while money is on it)."""
+        assert self.invoice_id is not None
+        confirm_void(self.actor, self.invoice_id, _("Void this invoice?"), self.refresh)
+
+
+def pair(label: str, value: str, *, strong: bool = False, marker: str = "") -> None:
+    """A label and an amount on one line."""
+    with ui.row().classes("w-full justify-between items-baseline no-wrap"):
+        ui.label(label).classes("font-semibold" if strong else "text-gray-700")
+        element = ui.label(value).classes("tabular-nums " + ("text-xl font-semibold" if strong else ""))
+        if marker:
+            element.mark(marker)
+
+
+# -- the list ---------------------------------------------------------------------------------------
+class InvoiceList:
+    """Filters, one page of invoices as a table, previous and next."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.requests = 0
+        self.state: dict = {"search": "", "status": "", "currency": "", "overdue": False, "page": 1}
+        with ui.row().classes("w-full items-center gap-3"):
+            self.search = (
+                ui.input(_("Search client or number"))
+                .props("outlined dense clearable debounce=300")
+                .classes("w-72")
+                .mark("invoice-search")
+            )
+            self.status = (
+                ui.select(
+                    {
+                        "": _("All but void"),
+                        "draft": _("Draft"),
+                        "open": _("Open"),
+                        "paid": _("Paid"),
+                        "deleted": _("Void"),
+                    },
+                    value="",
+                    label=_("Status"),
+                )
+                .props("outlined dense")
+                .classes("w-40")
+                .mark("status-filter")
+            )
+            self.currency = (
+                ui.select({"": _("All currencies")}, value="", label=_("Currency"))
+                .props("outlined dense")
+                .classes("w-40")
+                .mark("currency-filter")
+            )
+            self.overdue = ui.checkbox(_("Overdue only")).mark("overdue-filter")
+            ui.space()
+            ui.button(
+                _("New invoice"), icon="add", on_click=lambda: ui.navigate.to("/admin/invoices/new")
+            ).props("no-caps").mark("new-invoice")
+        self.table = ui.table(columns=_columns(), rows=[], row_key="id").classes("w-full").props("flat")
+        self.table.mark("invoices")
+        self.table.add_slot("body-cell-number", LINK_CELL)
+        with ui.row().classes("items-center gap-2"):
+            self.prev = ui.button(_("Previous"), on_click=lambda: self.go(-1)).props("flat").mark("prev-page")
+            self.page_label = ui.label().mark("page-label")
+            self.next = ui.button(_("Next"), on_click=lambda: self.go(1)).props("flat").mark("next-page")
+        self.search.on_value_change(lambda e: self.filter("search", e.value or ""))
+        self.status.on_value_change(lambda e: self.filter("status", e.value or ""))
+        self.currency.on_value_change(lambda e: self.filter("currency", e.value or ""))
+        self.overdue.on_value_change(lambda e: self.filter("overdue", bool(e.value)))
+
+    async def filter(self, name: str, value: object) -> None:
+        """A filter changed: back to the first page."""
+        self.state[name] = value
+        self.state["page"] = 1
+        await self.load()
+
+    async def go(self, step: int) -> None:
+        """Previous or next page."""
+        self.state["page"] = max(1, self.state["page"] + step)
+        await self.load()
+
+    async def load(self) -> None:
+        """Ask the service for the current page (an answer overtaken by a newer request is dropped)."""
+        self.requests += 1
+        request = self.requests
+        try:
+            result = await invoice_editor.list_invoices(
+                actor=self.actor,
+                search=self.state["search"],
+                status=self.state["status"],
+                currency=self.state["currency"],
+                overdue=self.state["overdue"],
+                page=self.state["page"],
+            )
+        except DomainError as exc:
+            ui.notify(exc.message, type="negative")
+            return
+        if request != self.requests:
+            return
+        self.table.rows = [
+            {
+                "id": row.id,
+                "number": row.number,
+                "href": f"/admin/invoices/{row.id}",
+                "client": row.client_name,
+                "status": row.status,
+                "status_label": status_text(row.status),
+                "issued": i18n.format_date(row.issue_date),
+                "due": i18n.format_date(row.due_date),
+                "total": _money(row.total_minor, row.currency),
+                "amount_due": _money(row.amount_due_minor, row.currency),
+            }
+            for row in result.rows
+        ]
+        self.table.update()
+        options = {"": _("All currencies"), **{code: code for code in result.currencies}}
+        if options != self.currency.options:
+            self.currency.set_options(
+                options, value=self.currency.value if self.currency.value in options else ""
+            )
+        self.page_label.set_text(
+            _(
+                "Page {page} of {pages} · {total} invoices",
+                page=result.page,
+                pages=result.pages,
+                total=result.total,
+            )
+        )
+        self.prev.set_enabled(result.page > 1)
+        self.next.set_enabled(result.page < result.pages)
+
+
+# -- pages ------------------------------------------------------------------------------------------
 def register() -> None:
-    """Add the pages of this module."""
+    """Add /admin/invoices, /admin/invoices/new and /admin/invoices/{id}."""
+
+    @auth.page("/admin/invoices", access=auth.Access.staff, title="Invoices")
+    async def list_page(actor: Actor) -> None:
+        with signed_in_frame(actor, await branding(), _("Invoices")):
+            invoices = InvoiceList(actor)
+        await invoices.load()
+
+    @auth.page("/admin/invoices/new", access=auth.Access.staff, title="New invoice")
+    async def new_page(actor: Actor, request: Request) -> None:
+        # ?client=<id> is read from the request: NiceGUI gives a page parameter named `client` its own Client
+        client = query_id(request, "client")
+        brand = await branding()
+        if client is None:
+            with signed_in_frame(actor, brand, _("New invoice")):
+                await client_picker(
+                    actor, _("Who is this invoice for?"), lambda cid: f"/admin/invoices/new?client={cid}"
+                )
+            return
+        try:
+            view = await invoice_editor.new_invoice(actor=actor, client_id=client)
+        except NotFound as exc:
+            with signed_in_frame(actor, brand, _("New invoice")):
+                not_found(exc.message, "/admin/invoices/new", _("Choose another client"))
+            return
+        with signed_in_frame(actor, brand, view.title):
+            InvoiceEditor(actor, view)
+
+    @auth.page("/admin/invoices/{invoice_id}", access=auth.Access.staff, title="Invoice")
+    async def invoice_page(actor: Actor, invoice_id: int) -> None:
+        brand = await branding()
+        try:
+            view = await invoice_editor.get_invoice_editor(actor=actor, invoice_id=invoice_id)
+        except NotFound as exc:
+            with signed_in_frame(actor, brand, _("Invoice")):
+                not_found(exc.message, "/admin/invoices", _("Back to invoices"))
+            return
+        with signed_in_frame(actor, brand, view.title):
+            if view.editable:
+                InvoiceEditor(actor, view)
+            else:
+                screen = InvoiceDocument(actor, view)
+                await screen.body()
+                follow_money_events(view.client.id, screen.refresh)
+            ui.link(_("Back to invoices"), "/admin/invoices").mark("back")

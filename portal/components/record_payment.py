@@ -2,15 +2,424 @@
 
 from __future__ import annotations
 
+import inspect
+import secrets
 from collections.abc import Awaitable, Callable
+from datetime import date
+from html import escape
 
+from nicegui import ui
+
+from portal import i18n
+from portal.domain.errors import DomainError, InvalidInput
+from portal.domain.money import format_amount, format_money, parse_amount
+from portal.i18n import N_, _
+from portal.services import console_payments, ledger
 from portal.services.actors import Actor
+from portal.services.clock import today
+from portal.services.console_payments import OpenInvoice, PaymentContext
+from portal.services.ledger import OverpaymentNeedsConfirmation
 
 OnDone = Callable[[], Awaitable[None] | None]
+
+RECEIPT_URL = "/billing/receipts/{payment_id}/pdf"
+"""Where staff open a receipt (the receipt page itself is the client's; the PDF route serves staff too)."""
+
+OFFLINE, ONLINE = "offline", "online"
+OFFLINE_METHODS = {
+    "bank_transfer": N_("Bank transfer"),
+    "cash": N_("Cash"),
+    "cheque": N_("Cheque"),
+    "other": N_("Other"),
+}
+OLDEST = "oldest"
+
+
+def receipt_url(payment_id: int) -> str:
+    """The receipt of a payment, as staff open it."""
+    return RECEIPT_URL.format(payment_id=payment_id)
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+async def _call(on_done: OnDone | None) -> None:
+    if on_done is None:
+        return
+    result = on_done()
+    if inspect.isawaitable(result):
+        await result
+
+
+class RecordPaymentDialog:
+    """One opening of the dialog: offline or online, for one client (and maybe one invoice)."""
+
+    def __init__(
+        self, actor: Actor, context: PaymentContext, *, invoice_id: int | None, on_done: OnDone | None
+    ) -> None:
+        self.actor = actor
+        self.context = context
+        self.on_done = on_done
+        self.locale = i18n.get_locale()
+        self.offline_key = f"offline:console:{_new_key()}"  # one per opening: a double click records once
+        self.charge_key = _new_key()  # one per opening, renewed after a decline
+        self.busy = False
+        self.invoices = {inv.id: inv for inv in context.invoices}
+        chosen = invoice_id if invoice_id in self.invoices else None
+        with ui.context.client.content:  # outside the caller's parts, which `on_done` may redraw
+            self.dialog = ui.dialog().mark("record-payment-dialog")
+        self.dialog.on("hide", self._remove)
+        with self.dialog, ui.card().classes("w-full max-w-lg gap-3"):
+            ui.label(_("Record a payment from {client}", client=context.client_name)).classes(
+                "text-lg font-semibold"
+            ).mark("record-payment-title")
+            self.mode = ui.toggle(
+                {OFFLINE: _("Received offline"), ONLINE: _("Charge a saved method")},
+                value=OFFLINE,
+                on_change=self._show_mode,
+            ).mark("payment-mode")
+            if invoice_id is not None and chosen is None:
+                ui.label(
+                    _("That invoice is not open any more; the payment goes to the open invoices.")
+                ).classes("text-sm text-orange-700").mark("payment-invoice-closed")
+            self._offline_section(chosen)
+            self._online_section(chosen)
+            self.message = ui.label().props("role=alert").mark("payment-message")
+            self.receipt = ui.link(_("Open the receipt"), "#", new_tab=True).mark("payment-receipt")
+            self.receipt.set_visibility(False)
+            with ui.row().classes("w-full justify-end gap-2"):
+                ui.button(_("Close"), on_click=self.dialog.close).props("flat no-caps").mark("payment-close")
+                self.submit = ui.button(on_click=self.run).props("no-caps").mark("payment-submit")
+        self._show_mode()
+        self._allocation_changed()
+        self._charge_changed()
+
+    # -- layout ------------------------------------------------------------------------------------------
+    def _offline_section(self, chosen: int | None) -> None:
+        with ui.column().classes("w-full gap-2").mark("offline-section") as self.offline:
+            options = {
+                f"{OLDEST}:{cur}": _(
+                    "Oldest first: open {currency} invoices ({due} due)",
+                    currency=cur,
+                    due=self.money(self.context.due_in(cur), cur),
+                )
+                for cur in self.context.currencies
+            }
+            options |= {f"invoice:{inv.id}": self._invoice_label(inv) for inv in self.context.invoices}
+            first = f"invoice:{chosen}" if chosen else f"{OLDEST}:{self.context.currency}"
+            self.allocation = (
+                ui.select(options, value=first, label=_("Apply to"), on_change=self._allocation_changed)
+                .props("outlined")
+                .classes("w-full")
+                .mark("payment-allocation")
+            )
+            with ui.row().classes("w-full gap-3 no-wrap"):
+                self.method = (
+                    ui.select(
+                        {k: _(v) for k, v in OFFLINE_METHODS.items()},
+                        value="bank_transfer",
+                        label=_("Method"),
+                    )
+                    .props("outlined")
+                    .classes("grow")
+                    .mark("payment-method")
+                )
+                self.received_on = (
+                    ui.input(_("Date received"), value=today().isoformat())
+                    .props(f"outlined type=date max={today().isoformat()}")
+                    .classes("grow")
+                    .mark("payment-date")
+                )
+            with ui.row().classes("w-full gap-3 no-wrap"):
+                self.amount = (
+                    ui.input(_("Amount"))
+                    .props("outlined inputmode=decimal autocomplete=off")
+                    .classes("grow")
+                    .mark("payment-amount")
+                )
+                self.reference = (
+                    ui.input(_("Reference (optional)"))
+                    .props("outlined maxlength=200 autocomplete=off")
+                    .classes("grow")
+                    .mark("payment-reference")
+                )
+            self.due_hint = ui.label().classes("text-sm text-gray-600").mark("payment-due")
+        self.fields: dict[str, ui.input | ui.select] = {
+            "amount": self.amount,
+            "currency": self.amount,
+            "received_on": self.received_on,
+            "method": self.method,
+            "reference": self.reference,
+            "invoice": self.allocation,
+        }
+
+    def _online_section(self, chosen: int | None) -> None:
+        ctx = self.context
+        with ui.column().classes("w-full gap-2").mark("online-section") as self.online:
+            if not ctx.invoices:
+                ui.label(_("Nothing is due: there is no open invoice to charge.")).classes(
+                    "text-gray-600"
+                ).mark("charge-nothing-due")
+            if not ctx.methods:
+                ui.label(_("The client has no saved payment method.")).classes("text-gray-600").mark(
+                    "charge-no-method"
+                )
+            first_invoice = chosen or (ctx.invoices[0].id if ctx.invoices else None)
+            self.charge_invoice = (
+                ui.select(
+                    {inv.id: self._invoice_label(inv) for inv in ctx.invoices},
+                    value=first_invoice,
+                    label=_("Invoice"),
+                    on_change=self._charge_changed,
+                )
+                .props("outlined")
+                .classes("w-full")
+                .mark("charge-invoice")
+            )
+            default = next(
+                (m.id for m in ctx.methods if m.is_default), ctx.methods[0].id if ctx.methods else None
+            )
+            self.charge_method = (
+                ui.select({m.id: m.label for m in ctx.methods}, value=default, label=_("Saved method"))
+                .props("outlined")
+                .classes("w-full")
+                .mark("charge-method")
+            )
+            self.charge_amount = (
+                ui.label().classes("text-xl font-semibold tabular-nums").mark("charge-amount")
+            )
+            if ctx.gateway_mode != "live":
+                ui.badge(
+                    _("Sandbox: no real money moves")
+                    if ctx.gateway_mode == "sandbox"
+                    else _("Test mode: no real money moves"),
+                    color="orange",
+                ).props("outline").mark("charge-mode")
+
+    def _invoice_label(self, inv: OpenInvoice) -> str:
+        due = self.money(inv.amount_due_minor, inv.currency)
+        if inv.is_overdue:
+            return _("{number} · {due} due (overdue)", number=inv.number, due=due)
+        return _("{number} · {due} due", number=inv.number, due=due)
+
+    def money(self, amount_minor: int, currency: str) -> str:
+        return format_money(amount_minor, currency, self.locale)
+
+    # -- state ------------------------------------------------------------------------------------------
+    @property
+    def target(self) -> tuple[str, int | None]:
+        """(currency, invoice id or None for oldest first) of the offline allocation."""
+        kind, _sep, value = str(self.allocation.value or "").partition(":")
+        if kind == "invoice" and int(value) in self.invoices:
+            inv = self.invoices[int(value)]
+            return inv.currency, inv.id
+        return value or self.context.currency, None
+
+    def _due(self) -> int:
+        currency, invoice_id = self.target
+        if invoice_id is not None:
+            return self.invoices[invoice_id].amount_due_minor
+        return self.context.due_in(currency)
+
+    def _allocation_changed(self) -> None:
+        currency, _invoice = self.target
+        due = self._due()
+        self.amount.props(f"suffix={currency}")
+        if due > 0:
+            self.amount.set_value(format_amount(due, currency, self.locale))
+            self.due_hint.set_text(
+                _(
+                    "{due} is due. More than that becomes credit, after you confirm.",
+                    due=self.money(due, currency),
+                )
+            )
+        else:
+            self.amount.set_value("")
+            self.due_hint.set_text(
+                _("Nothing is due in {currency}: the whole payment becomes credit.", currency=currency)
+            )
+
+    def _charge_changed(self) -> None:
+        inv = self.invoices.get(self.charge_invoice.value) if self.charge_invoice.value is not None else None
+        self.charge_amount.set_text(
+            _("{amount} will be charged", amount=self.money(inv.amount_due_minor, inv.currency))
+            if inv
+            else ""
+        )
+        self._label_submit()
+
+    def _show_mode(self) -> None:
+        online = self.mode.value == ONLINE
+        self.offline.set_visibility(not online)
+        self.online.set_visibility(online)
+        self.message.set_text("")
+        self._label_submit()
+
+    def _label_submit(self) -> None:
+        if not hasattr(self, "submit"):
+            return
+        if self.mode.value == ONLINE:
+            self.submit.set_text(_("Charge"))
+            can = self.charge_invoice.value is not None and self.charge_method.value is not None
+            self.submit.set_enabled(can and not self.busy)
+        else:
+            self.submit.set_text(_("Record payment"))
+            self.submit.set_enabled(not self.busy)
+
+    def _remove(self) -> None:
+        if not self.dialog.is_deleted:
+            self.dialog.delete()
+
+    def open(self) -> None:
+        self.dialog.open()
+
+    # -- actions ----------------------------------------------------------------------------------------
+    def say(self, text: str, *, ok: bool) -> None:
+        self.message.set_text(text)
+        self.message.classes(replace="text-green-700" if ok else "text-red-700")
+
+    def clear_errors(self) -> None:
+        for element in self.fields.values():
+            element.error = None
+        self.message.set_text("")
+
+    def show_error(self, exc: DomainError) -> None:
+        field = getattr(exc, "field", None)
+        if field in self.fields:
+            self.fields[field].error = exc.message
+            self.say(_("Please correct the field marked in red. Nothing was recorded."), ok=False)
+        else:
+            self.say(exc.message, ok=False)
+
+    async def run(self) -> None:
+        """Record or charge; a second click while the first is under way does nothing."""
+        if self.busy:
+            return
+        self.busy = True
+        self.submit.set_enabled(False)
+        self.submit.props("loading")
+        finished = False
+        try:
+            if self.mode.value == ONLINE:
+                finished = await self.charge()
+            else:
+                finished = await self.record()
+        finally:
+            self.busy = False
+            self.submit.props(remove="loading")
+            if not finished:
+                self._label_submit()
+
+    def _received_on(self) -> date:
+        try:
+            return date.fromisoformat((self.received_on.value or "").strip())
+        except ValueError:
+            raise InvalidInput(_("Enter the date the payment was received."), field="received_on") from None
+
+    async def record(self, *, to_credit: bool = False) -> bool:
+        self.clear_errors()
+        currency, invoice_id = self.target
+        try:
+            received_on = self._received_on()
+            amount = parse_amount(self.amount.value or "", currency, self.locale)
+            result = await ledger.record_offline_payment(
+                actor=self.actor,
+                client_id=self.context.client_id,
+                amount_minor=amount,
+                currency=currency,
+                method=self.method.value or "",
+                received_on=received_on,
+                reference=self.reference.value or "",
+                invoice_id=invoice_id,
+                overpayment_to_credit=to_credit,
+                idempotency_key=self.offline_key,
+            )
+        except OverpaymentNeedsConfirmation as exc:
+            if await self._confirm_credit(amount, currency, exc.credit_minor):
+                return await self.record(to_credit=True)
+            self.say(_("Nothing was recorded."), ok=False)
+            return False
+        except DomainError as exc:
+            self.show_error(exc)
+            return False
+        text = _("{amount} recorded.", amount=self.money(amount, currency))
+        if result.credit_minor:
+            text += " " + _("{credit} became credit.", credit=self.money(result.credit_minor, currency))
+        await self.finish(text, result.payment_id)
+        return True
+
+    async def _confirm_credit(self, amount: int, currency: str, credit: int) -> bool:
+        """Ask before an overpayment becomes credit, saying how much."""
+        question = _(
+            "{amount} is {credit} more than is due. {credit} will become credit for {client}.",
+            amount=self.money(amount, currency),
+            credit=self.money(credit, currency),
+            client=self.context.client_name,
+        )
+        with ui.dialog().mark("overpayment-dialog") as dialog, ui.card().classes("w-full max-w-md gap-3"):
+            ui.label(question).mark("overpayment-question")
+            with ui.row().classes("w-full justify-end"):
+                ui.button(_("Go back"), on_click=lambda: dialog.submit(False)).props("flat no-caps").mark(
+                    "overpayment-cancel"
+                )
+                ui.button(
+                    _("Record it and add {credit} of credit", credit=self.money(credit, currency)),
+                    on_click=lambda: dialog.submit(True),
+                ).props("no-caps").mark("overpayment-confirm")
+        answer = await dialog
+        if not dialog.is_deleted:
+            dialog.delete()
+        return answer is True
+
+    async def charge(self) -> bool:
+        self.clear_errors()
+        if self.charge_invoice.value is None or self.charge_method.value is None:
+            self.say(_("Choose an invoice and a saved method."), ok=False)
+            return False
+        try:
+            outcome = await console_payments.charge_stored_method(
+                actor=self.actor,
+                client_id=self.context.client_id,
+                invoice_id=int(self.charge_invoice.value),
+                method_id=int(self.charge_method.value),
+                idempotency_key=self.charge_key,
+            )
+        except DomainError as exc:
+            self.say(exc.message, ok=False)
+            return False
+        if outcome.status == "failed":
+            self.charge_key = _new_key()  # nothing was charged: another try is a new charge
+            self.say(outcome.message, ok=False)
+            return False
+        await self.finish(outcome.message, outcome.payment_id if outcome.succeeded else None)
+        return True
+
+    async def finish(self, text: str, payment_id: int | None) -> None:
+        """Say what happened, link the receipt, tell the page, and keep the dialog from recording again."""
+        self.say(text, ok=True)
+        self.submit.set_enabled(False)
+        self.submit.set_visibility(False)
+        self.mode.disable()
+        notice = escape(text)
+        if payment_id is not None:
+            url = receipt_url(payment_id)
+            self.receipt.props(f"href={url}")
+            self.receipt.set_visibility(True)
+            notice += (
+                f' <a href="{url}" target="_blank" class="underline">{escape(_("Open the receipt"))}</a>'
+            )
+        ui.notify(notice, type="positive", html=True, multi_line=True)
+        await _call(self.on_done)
 
 
 async def open_record_payment(
     actor: Actor, *, client_id: int, invoice_id: int | None = None, on_done: OnDone | None = None
 ) -> None:
     """Open the dialog; `on_done` runs after a payment is recorded."""
-    raise NotImplementedError
+    try:
+        context = await console_payments.payment_context(actor=actor, client_id=client_id)
+    except DomainError as exc:
+        ui.notify(exc.message, type="negative")
+        return
+    RecordPaymentDialog(actor, context, invoice_id=invoice_id, on_done=on_done).open()

@@ -8,13 +8,17 @@ from tortoise.transactions import in_transaction
 
 from portal.db.models import Client, CreditRequest
 from portal.domain.errors import Conflict, InvalidInput, NotFound
-from portal.domain.money import format_money, normalize_currency
+from portal.domain.money import normalize_currency
 from portal.domain.status import CreditRequestStatus
+from portal.i18n import _
+from portal.mail import messages
 from portal.mail.outbox import enqueue
 from portal.services import audit, links, payments
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
-from portal.services.organization import get_organization
+
+DESCRIPTION_MAX_LENGTH = 300
+"""The length of CreditRequest.description."""
 
 
 async def create_credit_request(
@@ -30,14 +34,18 @@ async def create_credit_request(
     require_staff(actor)
     client = await Client.get_or_none(id=client_id)
     if client is None:
-        raise NotFound("That client does not exist.")
+        raise NotFound(_("That client does not exist."))
     currency = normalize_currency(currency or client.currency)
     if amount_minor <= 0:
-        raise InvalidInput("The amount must be greater than zero.", field="amount")
+        raise InvalidInput(_("The amount must be greater than zero."), field="amount")
     due_date = due_date or today() + timedelta(days=14)
     if due_date < today():
-        raise InvalidInput("The due date cannot be in the past.", field="due_date")
-    org = await get_organization()
+        raise InvalidInput(_("The due date cannot be in the past."), field="due_date")
+    if len(description.strip()) > DESCRIPTION_MAX_LENGTH:
+        raise InvalidInput(
+            _("The description is too long ({max} characters at most).", max=DESCRIPTION_MAX_LENGTH),
+            field="description",
+        )
     async with in_transaction():
         credit = await CreditRequest.create(
             client_id=client.id,
@@ -51,15 +59,15 @@ async def create_credit_request(
             target_id=credit.id,
             expires_at=now_utc() + timedelta(days=links.INVOICE_LINK_DAYS),
         )
-        shown = format_money(amount_minor, currency, client.locale)
+        message = await messages.credit_request_sent(credit_request_id=credit.id, link=links.url_for(token))
         await enqueue(
             kind="credit_request",
             to=client.email,
             client_id=client.id,
             dedupe_key=f"credit_request:{credit.id}:sent",
-            subject=f"{org.name}: please add {shown} of credit",
-            text=f"Hello {client.name},\n\n{org.name} asks you to prepay {shown} ({credit.description}).\n"
-            f"Pay securely here: {links.url_for(token)}\n\n{org.name}",
+            subject=message.subject,
+            text=message.text,
+            html=message.html,
         )
         await audit.record(
             actor=actor,
@@ -81,9 +89,9 @@ async def delete_credit_request(*, actor: Actor, credit_request_id: int) -> None
     async with in_transaction():
         credit = await CreditRequest.select_for_update().get_or_none(id=credit_request_id)
         if credit is None:
-            raise NotFound("That credit request does not exist.")
+            raise NotFound(_("That credit request does not exist."))
         if credit.status != CreditRequestStatus.pending:
-            raise Conflict("Only an unpaid credit request can be deleted.")
+            raise Conflict(_("Only an unpaid credit request can be deleted."))
         credit.status = CreditRequestStatus.deleted
         await credit.save(update_fields=["status"])
         await links.revoke_for(purpose="credit_request", target_id=credit.id)

@@ -23,10 +23,14 @@ from portal.domain.status import (
     invoice_status_after,
 )
 from portal.events import Event, publish
+from portal.i18n import _, get_locale
 from portal.services import audit
 from portal.services.actors import Actor, check_client_access, require_staff
 from portal.services.clock import now_utc, today
 from portal.services.invoices import allocated_by_invoice
+
+REFERENCE_MAX_LENGTH = 200
+"""The length of Payment.reference."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,18 @@ class PaymentResult:
     allocations: list[tuple[int, int]]
     credit_minor: int
     duplicate: bool = False
+
+
+class OverpaymentNeedsConfirmation(Conflict):
+    """More than is due was entered: `credit_minor` would become credit, which needs an explicit yes."""
+
+    def __init__(self, credit_minor: int, currency: str) -> None:
+        extra = format_money(credit_minor, currency, get_locale())
+        super().__init__(
+            _("This is {extra} more than is due. Confirm that {extra} becomes credit.", extra=extra)
+        )
+        self.credit_minor = credit_minor
+        self.currency = currency
 
 
 async def credit_balances(*, actor: Actor, client_id: int) -> dict[str, int]:
@@ -67,16 +83,21 @@ async def adjust_credit(*, actor: Actor, client_id: int, amount_minor: int, curr
     require_staff(actor)
     currency = normalize_currency(currency)
     if amount_minor == 0:
-        raise InvalidInput("The amount cannot be zero.", field="amount")
+        raise InvalidInput(_("The amount cannot be zero."), field="amount")
     if not note.strip():
-        raise InvalidInput("Give a reason for the adjustment.", field="note")
+        raise InvalidInput(_("Give a reason for the adjustment."), field="note")
     async with in_transaction():
         client = await Client.select_for_update().get_or_none(id=client_id)
         if client is None:
-            raise NotFound("That client does not exist.")
+            raise NotFound(_("That client does not exist."))
         balance = await credit_balance(client_id, currency)
         if balance + amount_minor < 0:
-            raise Conflict(f"The client has only {format_money(balance, currency)} of credit.")
+            raise Conflict(
+                _(
+                    "The client has only {amount} of credit.",
+                    amount=format_money(balance, currency, get_locale()),
+                )
+            )
         entry = await CreditEntry.create(
             client_id=client_id,
             currency=currency,
@@ -144,11 +165,16 @@ async def record_offline_payment(
     try:
         method = OfflineMethod(method)
     except ValueError as exc:
-        raise InvalidInput("Choose how the payment was made.", field="method") from exc
+        raise InvalidInput(_("Choose how the payment was made."), field="method") from exc
     if amount_minor <= 0:
-        raise InvalidInput("The amount must be greater than zero.", field="amount")
+        raise InvalidInput(_("The amount must be greater than zero."), field="amount")
     if received_on > today():
-        raise InvalidInput("The payment date cannot be in the future.", field="received_on")
+        raise InvalidInput(_("The payment date cannot be in the future."), field="received_on")
+    if len(reference.strip()) > REFERENCE_MAX_LENGTH:
+        raise InvalidInput(
+            _("The reference is too long ({max} characters at most).", max=REFERENCE_MAX_LENGTH),
+            field="reference",
+        )
     if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
         return PaymentResult(existing.id, [], 0, duplicate=True)
     try:
@@ -187,7 +213,7 @@ async def _record_offline(
     async with in_transaction():
         client = await Client.select_for_update().get_or_none(id=client_id)
         if client is None:
-            raise NotFound("That client does not exist.")
+            raise NotFound(_("That client does not exist."))
         if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
             return PaymentResult(existing.id, [], 0, duplicate=True)
         open_items = await lock_open_items(client_id, currency)
@@ -196,11 +222,12 @@ async def _record_offline(
             for inv, due in open_items.values()
         ]
         if invoice_id is not None and invoice_id not in open_items:
-            raise InvalidInput("That invoice is not open for this client in this currency.", field="invoice")
+            raise InvalidInput(
+                _("That invoice is not open for this client in this currency."), field="invoice"
+            )
         plan = allocate(amount_minor, items, target_id=invoice_id)
         if plan.remainder_minor and not overpayment_to_credit:
-            extra = format_money(plan.remainder_minor, currency)
-            raise Conflict(f"This is {extra} more than is due. Confirm that {extra} becomes credit.")
+            raise OverpaymentNeedsConfirmation(plan.remainder_minor, currency)
         payment = await Payment.create(
             client_id=client_id,
             amount_minor=amount_minor,

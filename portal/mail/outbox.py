@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from portal.db.models import OutboxEmail
+
+SUBJECT_MAX = 300  # OutboxEmail.subject
+_BREAKS = re.compile(r"[ \t]*[\r\n\v\f\x85\u2028\u2029]+[ \t]*")
+
+
+def one_line(text: str, limit: int) -> str:
+    """Line breaks (with the blanks around them) become one space, so no-break spaces in amounts stay;
+    longer than `limit` ends with '…'."""
+    text = _BREAKS.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 async def enqueue(
@@ -21,8 +32,14 @@ async def enqueue(
     dedupe_key: str | None = None,
     reply_to: str = "",
 ) -> int | None:
-    """Queue one email; with a dedupe key, the same message is queued once (returns None the second time)."""
+    """Queue one email; with a dedupe key, the same message is queued once (returns None the second time).
+
+    Call it inside the business transaction: the email is stored (as a savepoint) with the change it
+    announces and the worker sends it only after that commits. The subject is made one line and cut to
+    the column's length (a description with a line break or of 300 characters must not fail the change).
+    """
     message_id = f"<{secrets.token_hex(16)}@billing-portal>"
+    subject = one_line(subject, SUBJECT_MAX)
     try:
         async with in_transaction():  # a savepoint inside the caller's transaction
             row = await OutboxEmail.create(

@@ -70,6 +70,11 @@ async def smtp_config() -> SmtpConfig:
             tls=_tls(org.smtp_tls),
             sender_name=name,
         )
+    return default_config(sender_name=name)
+
+
+def default_config(*, sender_name: str = "") -> SmtpConfig:
+    """The server's own SMTP settings (SMTP_* in the environment)."""
     settings = get_settings()
     return SmtpConfig(
         host=settings.smtp_host,
@@ -78,7 +83,7 @@ async def smtp_config() -> SmtpConfig:
         password=settings.smtp_password,
         sender=settings.smtp_from,
         tls=settings.smtp_tls,
-        sender_name=name,
+        sender_name=sender_name,
     )
 
 

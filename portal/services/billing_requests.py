@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from tortoise.transactions import in_transaction
 
 from portal.db.models import BillingRequest, Client, Invoice
-from portal.domain.errors import InvalidInput, NotFound
-from portal.domain.money import format_money, normalize_currency
+from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
 from portal.domain.status import BillingRequestStatus, BillingType, Interval, InvoiceStatus, check_transition
+from portal.i18n import _, translate
+from portal.mail import messages
 from portal.mail.outbox import enqueue
 from portal.services import audit, gateways, invoices, links
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
-from portal.services.organization import get_organization
+from portal.services.stripe_account import InvalidFields
 
 LIFETIME = timedelta(hours=24)
 
@@ -34,19 +36,91 @@ class SentRequest:
     link: str
 
 
-def _check_url(value: str, field: str, label: str) -> str:
+EMAIL_MAX_LENGTH = 254
+URL_MAX_LENGTH = 500
+DESCRIPTION_MAX_LENGTH = 300
+"""The lengths of the BillingRequest columns."""
+
+
+def _check_url(value: str, *, missing: str, too_long: str) -> tuple[str, str | None]:
+    """A full http(s) address, or the message saying what is wrong with it."""
     value = (value or "").strip()
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput(f"Enter a full {label} starting with https://", field=field)
-    return value
+    try:
+        parsed = urlsplit(value)
+        host = parsed.hostname
+    except ValueError:
+        parsed, host = None, None
+    if parsed is None or parsed.scheme not in ("http", "https") or not host:
+        return value, missing
+    if any(c.isspace() for c in value):
+        return value, missing
+    if len(value) > URL_MAX_LENGTH:
+        return value, too_long
+    return value, None
 
 
-def _check_email(value: str) -> str:
+def _check_email(value: str) -> tuple[str, str | None]:
     value = (value or "").strip().lower()
-    if "@" not in value or "." not in value.rsplit("@", 1)[-1] or " " in value:
-        raise InvalidInput("Enter a valid email address.", field="email")
-    return value
+    if not value:
+        return value, _("Enter the email address the request goes to.")
+    local, _sep, domain = value.rpartition("@")
+    if not local or "." not in domain or domain.startswith(".") or domain.endswith(".") or " " in value:
+        return value, _("Enter a valid email address, like name@example.com.")
+    if len(value) > EMAIL_MAX_LENGTH:
+        return value, _("The email address is too long ({max} characters at most).", max=EMAIL_MAX_LENGTH)
+    return value, None
+
+
+def _check_currency(value: str) -> tuple[str, str | None]:
+    code = (value or "").strip().upper()
+    if not code:
+        return code, _("Enter a currency code, like USD or EUR.")
+    try:
+        return normalize_currency(code), None
+    except InvalidInput:
+        return code, _(
+            "{code} is not a currency code we know. Use three letters, like USD or EUR.", code=code
+        )
+
+
+def _check_amount(
+    amount_minor: int | None, amount_text: str | None, currency: str, locale: str
+) -> tuple[int, str | None]:
+    """The amount in minor units: typed text is parsed for the currency's decimals; it must be above zero."""
+    if amount_text is not None:
+        try:
+            amount_minor = parse_amount(amount_text, currency, locale)
+        except InvalidInput as exc:
+            return 0, exc.message
+    if amount_minor is None:
+        return 0, _("Enter an amount.")
+    if amount_minor <= 0:
+        return amount_minor, _("The amount must be greater than zero.")
+    if amount_minor > MAX_AMOUNT_MINOR:
+        return amount_minor, _("The amount is too large.")
+    return amount_minor, None
+
+
+def _check_billing_type(
+    billing_type: str, interval: str | None
+) -> tuple[BillingType | None, str | None, dict[str, str]]:
+    """(billing type, interval or None when it does not recur, problems)."""
+    try:
+        kind = BillingType(billing_type)
+    except ValueError:
+        return None, None, {"billing_type": _("Choose one-time or recurring.")}
+    if kind == BillingType.one_time:
+        return kind, None, {}
+    if interval not in {i.value for i in Interval}:
+        return kind, None, {"interval": _("Choose how often a recurring request repeats.")}
+    return kind, interval, {}
+
+
+def _raise_if_any(problems: dict[str, str | None]) -> None:
+    """Raise every field's problem at once (the first one is also the error's own field and message)."""
+    found = {field: message for field, message in problems.items() if message}
+    if found:
+        raise InvalidFields(found)
 
 
 async def create_billing_request(
@@ -55,40 +129,54 @@ async def create_billing_request(
     client_id: int,
     email: str,
     currency: str,
-    amount_minor: int,
+    amount_minor: int | None = None,
     success_url: str,
     cancel_url: str,
     billing_type: str,
     interval: str | None = None,
     description: str = "",
+    amount_text: str | None = None,
+    locale: str = "en",
 ) -> SentRequest:
-    """Validate every field, store the request and its invoice, and email the payment link."""
+    """Validate every field, store the request and its invoice, and email the payment link.
+
+    The amount is `amount_minor`, or `amount_text` as typed (parsed for the currency in `locale`). Every
+    wrong field is reported at once (`InvalidFields.errors`), and nothing is stored.
+    """
     require_staff(actor)
-    email = _check_email(email)
-    currency = normalize_currency(currency)
-    if amount_minor <= 0:
-        raise InvalidInput("The amount must be greater than zero.", field="amount")
-    success_url = _check_url(success_url, "success_url", "success URL")
-    cancel_url = _check_url(cancel_url, "cancel_url", "cancel URL")
-    try:
-        kind = BillingType(billing_type)
-    except ValueError as exc:
-        raise InvalidInput("Choose one-time or recurring.", field="billing_type") from exc
-    if kind == BillingType.recurring:
-        if interval not in {i.value for i in Interval}:
-            raise InvalidInput("Choose how often a recurring request repeats.", field="interval")
-    else:
-        interval = None
+    problems: dict[str, str | None] = {}
+    email, problems["email"] = _check_email(email)
+    currency, problems["currency"] = _check_currency(currency)
+    if problems["currency"] is None:
+        amount_minor, problems["amount"] = _check_amount(amount_minor, amount_text, currency, locale)
+    success_url, problems["success_url"] = _check_url(
+        success_url,
+        missing=_("Enter the full success URL, starting with https://"),
+        too_long=_("The success URL is too long ({max} characters at most).", max=URL_MAX_LENGTH),
+    )
+    cancel_url, problems["cancel_url"] = _check_url(
+        cancel_url,
+        missing=_("Enter the full cancel URL, starting with https://"),
+        too_long=_("The cancel URL is too long ({max} characters at most).", max=URL_MAX_LENGTH),
+    )
+    kind, interval, type_problems = _check_billing_type(billing_type, interval)
+    problems.update(type_problems)
+    description = (description or "").strip()
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        problems["description"] = _(
+            "The description is too long ({max} characters at most).", max=DESCRIPTION_MAX_LENGTH
+        )
+    _raise_if_any(problems)
+    assert amount_minor is not None and kind is not None
     client = await Client.get_or_none(id=client_id)
     if client is None:
-        raise NotFound("That client does not exist.")
-    org = await get_organization()
+        raise NotFound(_("That client does not exist."))
     now = now_utc()
     async with in_transaction():
         request = await BillingRequest.create(
             client_id=client.id,
             email=email,
-            description=description.strip(),
+            description=description,
             currency=currency,
             amount_minor=amount_minor,
             success_url=success_url,
@@ -103,7 +191,7 @@ async def create_billing_request(
         )
         invoice = await invoices.issue_single_line(
             client_id=client.id,
-            description=description.strip() or "Billing request",
+            description=description.strip() or translate("Billing request", client.locale),
             amount_minor=amount_minor,
             currency=currency,
             due_date=today() + timedelta(days=1),
@@ -114,16 +202,15 @@ async def create_billing_request(
         token = await links.issue(
             purpose="billing_request", target_id=request.id, expires_at=request.expires_at
         )
-        shown = format_money(amount_minor, currency, client.locale)
+        message = await messages.billing_request_sent(request_id=request.id, link=links.url_for(token))
         await enqueue(
             kind="billing_request",
             to=email,
             client_id=client.id,
             dedupe_key=f"billing_request:{request.id}:sent",
-            subject=f"{org.name} requests {shown}",
-            text=f"Hello {client.name},\n\n{org.name} requests {shown}"
-            f"{' for ' + description.strip() if description.strip() else ''}.\n"
-            f"Pay securely within 24 hours: {links.url_for(token)}\n\n{org.name}",
+            subject=message.subject,
+            text=message.text,
+            html=message.html,
         )
         await audit.record(
             actor=actor,
@@ -135,13 +222,29 @@ async def create_billing_request(
     return SentRequest(request.id, invoice.id, links.url_for(token))
 
 
+def _undeletable(request: BillingRequest) -> str | None:
+    """Why a request cannot be deleted (only a pending one can), or None."""
+    if request.status == BillingRequestStatus.paid:
+        return _("This billing request is paid, so it cannot be deleted.")
+    if request.status == BillingRequestStatus.deleted:
+        return _("This billing request is already deleted.")
+    if request.status == BillingRequestStatus.expired or (
+        request.expires_at is not None and request.expires_at <= now_utc()
+    ):
+        return _("This billing request has expired, so it cannot be deleted. Send a new one instead.")
+    return None
+
+
 async def delete_billing_request(*, actor: Actor, request_id: int) -> None:
-    """Delete a pending or expired request: its invoice is voided and its links stop working."""
+    """Delete a pending request: its invoice is voided and its links stop working (paid, expired and
+    deleted requests stay as they are, as the record of what was asked)."""
     require_staff(actor)
     async with in_transaction():
         request = await BillingRequest.select_for_update().get_or_none(id=request_id)
         if request is None:
-            raise NotFound("That billing request does not exist.")
+            raise NotFound(_("That billing request does not exist."))
+        if reason := _undeletable(request):
+            raise Conflict(reason)
         check_transition(
             BillingRequestStatus(request.status), BillingRequestStatus.deleted, subject="billing request"
         )
@@ -176,5 +279,20 @@ async def expire_due() -> int:
             )
             if changed:
                 await _void_invoice(request.id)
+                await _email_expired(request)
                 count += 1
     return count
+
+
+async def _email_expired(request: BillingRequest) -> None:
+    """Tell the payer the request can no longer be paid (once: the dedupe key), inside the expiry."""
+    message = await messages.billing_request_expired(request_id=request.id)
+    await enqueue(
+        kind="billing_request_expired",
+        to=request.email,
+        client_id=request.client_id,
+        dedupe_key=f"billing_request:{request.id}:expired",
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+    )

@@ -4,6 +4,7 @@
 2. The handler re-fetches the object from the gateway (never trusting the event's copy or its order).
 3. In one transaction the row is claimed (`processed_at` set only where it is still empty) and the
    effects are written. A failure rolls both back and records the error, so a redelivery succeeds once.
+   A new event is stored already claimed inside that same transaction (one commit per event).
 """
 
 from __future__ import annotations
@@ -15,26 +16,65 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from portal.db.models import Client, Payment, Subscription, WebhookEvent
+from portal.db.models import Payment, Subscription, WebhookEvent
 from portal.domain.status import PaymentSource, PaymentStatus, SubscriptionStatus
-from portal.mail.outbox import enqueue
+from portal.i18n import N_, _
 from portal.payments.gateway import GatewayEvent, PaymentGateway
-from portal.services import invoices, methods, payments
+from portal.services import invoices, methods, payments, reminders
 from portal.services.clock import now_utc, today
 from portal.services.ledger import apply_allocations, lock_open_items
-from portal.services.organization import get_organization
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[GatewayEvent, PaymentGateway], Awaitable[None]]
 
 
+class _StoredBefore(Exception):
+    """The event is already stored: a redelivery, a concurrent duplicate, or an attempt that failed."""
+
+
 async def ingest(*, provider: str, event: GatewayEvent, gateway: PaymentGateway) -> str:
-    """Store and process one event; returns 'processed', 'duplicate' or 'ignored'. Raises on failure."""
+    """Store and process one event; returns 'processed', 'duplicate' or 'ignored'. Raises on failure.
+
+    A new event (the common case) is stored already claimed and processed in one transaction, one
+    commit. A concurrent duplicate's INSERT waits on the unique (provider, event id) until that
+    transaction ends (PostgreSQL; on SQLite the connection is held), then fails and goes the slow way:
+    it finds the row processed and changes nothing. A failure rolls the row back with the effects, and
+    the event is then kept unclaimed with its error, so that a redelivery processes it once."""
+    handler = HANDLERS.get(event.type)
+    try:
+        async with in_transaction():
+            try:
+                await WebhookEvent.create(
+                    provider=provider,
+                    event_id=event.id,
+                    type=event.type,
+                    payload={"data": event.data, "created": event.created},
+                    processed_at=now_utc(),
+                    attempts=1,
+                )
+            except IntegrityError:
+                raise _StoredBefore from None
+            if handler is not None:
+                await handler(event, gateway)
+    except _StoredBefore:
+        return await _ingest_stored(provider, event, handler, gateway)
+    except Exception as exc:
+        row = await _store(provider, event)
+        await WebhookEvent.filter(id=row.id, processed_at=None).update(
+            attempts=row.attempts + 1, error=repr(exc)[:2000]
+        )
+        raise
+    return "processed" if handler else "ignored"
+
+
+async def _ingest_stored(
+    provider: str, event: GatewayEvent, handler: Handler | None, gateway: PaymentGateway
+) -> str:
+    """An event stored before: a duplicate when it was processed, else claim and process it now."""
     row = await _store(provider, event)
     if row.processed_at is not None:
         return "duplicate"
-    handler = HANDLERS.get(event.type)
     try:
         async with in_transaction():
             # the claim and the effects commit together; a concurrent duplicate waits on this row's lock
@@ -110,7 +150,7 @@ async def _async_payment_failed(event: GatewayEvent, gateway: PaymentGateway) ->
     row = await Payment.get_or_none(gateway_checkout_id=event.data["id"])
     if row is not None:
         await payments.fail_payment(
-            payment_id=row.id, message="The bank debit failed.", gateway_payment_id=ref or ""
+            payment_id=row.id, message=_("The bank debit failed."), gateway_payment_id=ref or ""
         )
 
 
@@ -164,7 +204,7 @@ async def _renewal_paid(event: GatewayEvent, gateway: PaymentGateway) -> None:
             amount_minor=fresh.amount_minor,
             currency=fresh.currency,
             due_date=today(),
-            notes="Subscription renewal",
+            notes=N_("Subscription renewal"),  # stored in English; pages show it translated
             subscription_id=sub.id,
         )
         payment = await Payment.create(
@@ -200,17 +240,8 @@ async def _renewal_failed(event: GatewayEvent, gateway: PaymentGateway) -> None:
     if sub is None:
         return
     await Subscription.filter(id=sub.id).update(status=SubscriptionStatus.past_due)
-    client = await Client.get(id=sub.client_id)
-    org = await get_organization()
-    await enqueue(
-        kind="subscription_payment_failed",
-        to=client.email,
-        client_id=client.id,
-        dedupe_key=f"renewal_failed:{event.data.get('id')}",
-        subject=f"{org.name}: your subscription payment did not go through",
-        text=f"Hello {client.name},\n\nWe could not charge your card for {sub.description}. "
-        f"Please update your payment method on your billing page.\n\n{org.name}",
-    )
+    # once per unpaid period, however often the gateway retries (see reminders.queue_renewal_failed)
+    await reminders.queue_renewal_failed(subscription_id=sub.id, reason=str(event.data.get("failure") or ""))
 
 
 async def _charge_refunded(event: GatewayEvent, gateway: PaymentGateway) -> None:
@@ -224,7 +255,7 @@ async def _charge_refunded(event: GatewayEvent, gateway: PaymentGateway) -> None
         await payments.record_refund(
             payment_id=row.id,
             gateway_total_refunded=fresh.amount_refunded_minor,
-            reason="Refunded at the gateway",
+            reason=N_("Refunded at the gateway"),  # stored in English; pages show it translated
             actor=None,
         )
 

@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from tortoise.functions import Sum
+from tortoise.functions import Coalesce, Sum
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from portal.db.models import Allocation, Client, Invoice, InvoiceLine
 from portal.domain.errors import InvalidInput, NotFound
-from portal.domain.money import format_money, normalize_currency
+from portal.domain.money import normalize_currency
 from portal.domain.status import InvoiceStatus
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
+from portal.i18n import N_, _
+from portal.mail import messages
 from portal.mail.outbox import enqueue
 from portal.services import audit
 from portal.services.actors import Actor, check_client_access, require_staff
@@ -22,7 +25,7 @@ from portal.services.clock import today
 from portal.services.numbering import next_number
 from portal.services.organization import get_organization
 
-NOT_FOUND = "That invoice does not exist."
+NOT_FOUND = N_("That invoice does not exist.")
 
 
 @dataclass(frozen=True)
@@ -59,21 +62,25 @@ class InvoiceSummary:
 
 def _check_lines(lines: Sequence[LineDraft]) -> list[LineInput]:
     if not lines:
-        raise InvalidInput("Add at least one line.", field="lines")
+        raise InvalidInput(_("Add at least one line."), field="lines")
     inputs = []
     for index, line in enumerate(lines, start=1):
         if not line.description.strip():
-            raise InvalidInput(f"Line {index}: describe the service.", field="description")
+            raise InvalidInput(_("Line {index}: describe the service.", index=index), field="description")
         try:
             quantity = Decimal(line.quantity)
             rate = Decimal(line.tax_rate)
         except (InvalidOperation, TypeError) as exc:
-            raise InvalidInput(f"Line {index}: quantity and tax must be numbers.", field="quantity") from exc
+            raise InvalidInput(
+                _("Line {index}: quantity and tax must be numbers.", index=index), field="quantity"
+            ) from exc
         item = LineInput(quantity=quantity, unit_price_minor=line.unit_price_minor, tax_rate=rate)
         try:
             line_amounts(item)
         except InvalidInput as exc:
-            raise InvalidInput(f"Line {index}: {exc.message}", field=exc.field) from exc
+            raise InvalidInput(
+                _("Line {index}: {problem}", index=index, problem=exc.message), field=exc.field
+            ) from exc
         inputs.append(item)
     return inputs
 
@@ -93,11 +100,11 @@ async def create_invoice(
     require_staff(actor)
     client = await Client.get_or_none(id=client_id)
     if client is None:
-        raise NotFound("That client does not exist.")
+        raise NotFound(_("That client does not exist."))
     currency = normalize_currency(currency or client.currency)
     issue_date = issue_date or today()
     if due_date < issue_date:
-        raise InvalidInput("The due date cannot be before the issue date.", field="due_date")
+        raise InvalidInput(_("The due date cannot be before the issue date."), field="due_date")
     inputs = _check_lines(lines)
     totals = invoice_totals(inputs)
     org = await get_organization()
@@ -153,17 +160,14 @@ async def _email_link(invoice: Invoice, client: Client, org_name: str) -> None:
     token = await links.issue(
         purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
     )
-    due = format_money(invoice.total_minor, invoice.currency, client.locale)
+    email = await messages.invoice_sent(invoice_id=invoice.id, link=links.url_for(token))
     await enqueue(
         kind="invoice",
         to=client.email,
         client_id=client.id,
-        subject=f"Invoice {invoice.number} from {org_name}: {due}",
-        text=(
-            f"Hello {client.name},\n\nInvoice {invoice.number} for {due} "
-            f"is due on {invoice.due_date:%d %B %Y}.\n"
-            f"Pay it securely here: {links.url_for(token)}\n\n{org_name}"
-        ),
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
     )
 
 
@@ -255,12 +259,38 @@ def _summaries(invoices: Sequence[Invoice], allocated: dict[int, int]) -> list[I
     ]
 
 
+SUMMARY_FIELDS = ("id", "number", "client_id", "status", "currency", "issue_date", "due_date", "total_minor")
+
+
+async def summaries_of(query: QuerySet[Invoice]) -> list[InvoiceSummary]:
+    """Summaries of the invoices a query selects, in its order, with their amounts due: one statement
+    (the invoice columns lists need, joined to the sum of their allocations), no model objects."""
+    rows = (
+        await query.annotate(allocated=Coalesce(Sum("allocations__amount_minor"), 0))
+        .group_by("id")
+        .values(*SUMMARY_FIELDS, "allocated")  # dicts: only the dates are converted (values_list: all)
+    )
+    return [
+        InvoiceSummary(
+            id=row["id"],
+            number=row["number"] or f"Draft {row['id']}",
+            client_id=row["client_id"],
+            status=row["status"],
+            currency=row["currency"],
+            issue_date=row["issue_date"],
+            due_date=row["due_date"],
+            total_minor=row["total_minor"],
+            amount_due_minor=row["total_minor"] - int(row["allocated"]),
+        )
+        for row in rows
+    ]
+
+
 async def open_invoices(*, actor: Actor, client_id: int) -> list[InvoiceSummary]:
     """A client's unpaid invoices, oldest due first (clients see only their own)."""
     check_client_access(actor, client_id)
-    invoices = await Invoice.filter(client_id=client_id, status=InvoiceStatus.open).order_by("due_date", "id")
-    allocated = await allocated_by_invoice([inv.id for inv in invoices])
-    return _summaries(invoices, allocated)
+    query = Invoice.filter(client_id=client_id, status=InvoiceStatus.open).order_by("due_date", "id")
+    return await summaries_of(query)
 
 
 async def get_invoice_summary(*, actor: Actor, invoice_id: int) -> InvoiceSummary:
@@ -268,7 +298,7 @@ async def get_invoice_summary(*, actor: Actor, invoice_id: int) -> InvoiceSummar
     invoice = await Invoice.get_or_none(id=invoice_id)
     hidden = invoice is not None and invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted)
     if invoice is None or (hidden and not actor.is_staff):
-        raise NotFound(NOT_FOUND)
+        raise NotFound(_(NOT_FOUND))
     check_client_access(actor, invoice.client_id, message=NOT_FOUND)
     allocated = await allocated_by_invoice([invoice.id])
     return _summaries([invoice], allocated)[0]

@@ -8,12 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from tortoise.transactions import in_transaction
+
 from portal.config import get_settings
 from portal.db.models import BillingRequest, Client, CreditRequest, Invoice, InvoiceLine, PaymentLink
 from portal.domain.errors import Conflict, NotFound
 from portal.domain.money import format_money
 from portal.domain.status import BillingRequestStatus, CreditRequestStatus, InvoiceStatus
 from portal.domain.tokens import hash_token, new_token
+from portal.i18n import N_, _, get_locale, translate
+from portal.mail import messages
 from portal.mail.outbox import enqueue
 from portal.services import gateways, invoices, payments
 from portal.services.clock import now_utc, today
@@ -50,7 +54,7 @@ class LinkView:
     privacy_url: str
     terms_url: str
     gateway_mode: str
-    locale: str
+    locale: str  # the client's; empty when the link's request has no client (the page uses the browser's)
     can_renew: bool
     success_url: str = ""
     cancel_url: str = ""
@@ -58,7 +62,12 @@ class LinkView:
 
     def money(self, amount_minor: int) -> str:
         """An amount of this document's currency, formatted for the payer."""
-        return format_money(amount_minor, self.currency, self.locale)
+        return format_money(amount_minor, self.currency, self.locale or get_locale())
+
+
+NOT_VALID = N_("This payment link is not valid.")
+BILLING_REQUEST = N_("Billing request")
+CREDIT_REQUEST = N_("Credit request")
 
 
 async def issue(*, purpose: str, target_id: int, expires_at: datetime) -> str:
@@ -91,7 +100,7 @@ def invoice_link_expiry(due_date: date) -> datetime:
 async def _link(token: str) -> PaymentLink:
     link = await PaymentLink.get_or_none(token_hash=hash_token(token or ""))
     if link is None or link.revoked_at is not None:
-        raise NotFound("This payment link is not valid.")
+        raise NotFound(_(NOT_VALID))
     return link
 
 
@@ -114,7 +123,7 @@ async def view(*, token: str) -> LinkView:
     if link.purpose == "invoice":
         invoice = await Invoice.get(id=link.invoice_id)
         if invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-            raise NotFound("This payment link is not valid.")
+            raise NotFound(_(NOT_VALID))
         client = await Client.get(id=invoice.client_id)
         due = await invoices.amount_due(invoice)
         lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position")
@@ -125,7 +134,7 @@ async def view(*, token: str) -> LinkView:
             state=state,
             purpose="invoice",
             target_id=invoice.id,
-            title=f"Invoice {invoice.number}",
+            title=translate("Invoice {number}", client.locale, number=invoice.number),
             currency=invoice.currency,
             amount_due_minor=max(due, 0),
             total_minor=invoice.total_minor,
@@ -147,8 +156,9 @@ async def view(*, token: str) -> LinkView:
     if link.purpose == "billing_request":
         request = await BillingRequest.get(id=link.billing_request_id)
         if request.status == BillingRequestStatus.deleted:
-            raise NotFound("This payment link is not valid.")
+            raise NotFound(_(NOT_VALID))
         client = await Client.get_or_none(id=request.client_id) if request.client_id else None
+        reader_locale = client.locale if client else get_locale()
         request_expired = request.status == BillingRequestStatus.expired or (
             request.expires_at is not None and request.expires_at <= now_utc()
         )
@@ -161,14 +171,14 @@ async def view(*, token: str) -> LinkView:
             state=state,
             purpose="billing_request",
             target_id=request.id,
-            title=request.description or "Billing request",
+            title=request.description or translate(BILLING_REQUEST, reader_locale),
             currency=request.currency,
             amount_due_minor=request.amount_minor,
             total_minor=request.amount_minor,
             due_date=None,
             client_name=client.name if client else request.email,
             reference=f"BR-{request.id}",
-            locale=client.locale if client else "en",
+            locale=client.locale if client else "",
             can_renew=False,
             success_url=request.success_url,
             cancel_url=request.cancel_url,
@@ -176,14 +186,14 @@ async def view(*, token: str) -> LinkView:
         )
     credit = await CreditRequest.get(id=link.credit_request_id)
     if credit.status == CreditRequestStatus.deleted:
-        raise NotFound("This payment link is not valid.")
+        raise NotFound(_(NOT_VALID))
     client = await Client.get(id=credit.client_id)
     state = "paid" if credit.status == CreditRequestStatus.paid else ("expired" if expired else "open")
     return LinkView(
         state=state,
         purpose="credit_request",
         target_id=credit.id,
-        title=credit.description or "Credit request",
+        title=credit.description or translate(CREDIT_REQUEST, client.locale),
         currency=credit.currency,
         amount_due_minor=credit.amount_minor,
         total_minor=credit.amount_minor,
@@ -200,9 +210,9 @@ async def pay_with_new_method(*, token: str, method_kind: str = "card") -> payme
     """Start a hosted checkout for the link's document (no saved cards: the payer is not signed in)."""
     current = await view(token=token)
     if current.state == "paid":
-        raise Conflict("This has already been paid. Thank you!")
+        raise Conflict(_("This has already been paid. Thank you!"))
     if current.state == "expired":
-        raise Conflict("This link has expired.")
+        raise Conflict(_("This link has expired."))
     here = url_for(token)
     return await payments.start_checkout(
         actor=None,
@@ -219,7 +229,7 @@ async def send_fresh_link(*, token: str) -> str:
     link = await _link(token)
     current = await view(token=token)
     if not current.can_renew:
-        raise Conflict("A new link cannot be sent for this. Please contact us.")
+        raise Conflict(_("A new link cannot be sent for this. Please contact us."))
     if link.purpose == "invoice":
         invoice = await Invoice.get(id=link.invoice_id)
         client = await Client.get(id=invoice.client_id)
@@ -228,16 +238,20 @@ async def send_fresh_link(*, token: str) -> str:
         credit = await CreditRequest.get(id=link.credit_request_id)
         client = await Client.get(id=credit.client_id)
         expires = now_utc() + timedelta(days=INVOICE_LINK_DAYS)
-    fresh = await issue(purpose=link.purpose, target_id=_target_of(link), expires_at=expires)
-    await enqueue(
-        kind="new_link",
-        to=client.email,
-        client_id=client.id,
-        dedupe_key=f"new_link:{link.id}:{today().isoformat()}",
-        subject=f"Your new payment link from {current.org_name}",
-        text=f"Hello {client.name},\n\nHere is a new link to pay {current.title}:\n{url_for(fresh)}\n\n"
-        f"{current.org_name}",
-    )
+    async with in_transaction():  # the link and its email together
+        fresh = await issue(purpose=link.purpose, target_id=_target_of(link), expires_at=expires)
+        message = await messages.new_link(
+            purpose=link.purpose, target_id=_target_of(link), link=url_for(fresh), expires_at=expires
+        )
+        await enqueue(
+            kind="new_link",
+            to=client.email,
+            client_id=client.id,
+            dedupe_key=f"new_link:{link.id}:{today().isoformat()}",
+            subject=message.subject,
+            text=message.text,
+            html=message.html,
+        )
     return mask_email(client.email)
 
 

@@ -37,6 +37,7 @@ from portal.db.models import (
 from portal.domain.allocation import OpenItem, allocate, credit_to_apply
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money
+from portal.domain.periods import period_length
 from portal.domain.status import (
     BillingRequestStatus,
     CreditReason,
@@ -48,6 +49,8 @@ from portal.domain.status import (
     invoice_status_after,
 )
 from portal.events import Event, publish
+from portal.i18n import N_, _, get_locale
+from portal.mail import messages
 from portal.mail.outbox import enqueue
 from portal.payments.gateway import ChargeStatus, GatewayError, GatewayPayment, PaymentGateway
 from portal.services import audit, gateways
@@ -59,15 +62,17 @@ from portal.services.organization import get_organization
 
 log = logging.getLogger(__name__)
 
-PROCESSING_MESSAGE = "Your payment is being processed. This page updates as soon as the bank answers."
-IN_PROGRESS_MESSAGE = "A payment for this is already being processed. Please wait a moment."
+PROCESSING_MESSAGE = N_("Your payment is being processed. This page updates as soon as the bank answers.")
+IN_PROGRESS_MESSAGE = N_("A payment for this is already being processed. Please wait a moment.")
+DECLINED_MESSAGE = N_("The payment was declined.")
+OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Please add it again.")
 CHECKOUT_REUSE = timedelta(hours=23)
 
 
 NOT_FOUND = {
-    "invoice": "That invoice does not exist.",
-    "billing_request": "That billing request does not exist.",
-    "credit_request": "That credit request does not exist.",
+    "invoice": N_("That invoice does not exist."),
+    "billing_request": N_("That billing request does not exist."),
+    "credit_request": N_("That credit request does not exist."),
 }
 
 
@@ -101,34 +106,34 @@ async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Ta
         query = Invoice.select_for_update() if lock else Invoice
         invoice = await query.get_or_none(id=target_id)
         if invoice is None or invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-            raise NotFound(NOT_FOUND["invoice"])
+            raise NotFound(_(NOT_FOUND["invoice"]))
         if invoice.billing_request_id is not None:  # paying it means paying its billing request
             return await load_target(
                 purpose="billing_request", target_id=invoice.billing_request_id, lock=lock
             )
         due = await amount_due(invoice)
         if invoice.status == InvoiceStatus.paid or due <= 0:
-            raise Conflict("This invoice is already paid.")
+            raise Conflict(_("This invoice is already paid."))
         return Target(
             "invoice",
             invoice.id,
             invoice.client_id,
             due,
             invoice.currency,
-            f"Invoice {invoice.number}",
+            _("Invoice {number}", number=invoice.number),
             invoice.id,
         )
     if purpose == "billing_request":
         query = BillingRequest.select_for_update() if lock else BillingRequest
         request = await query.get_or_none(id=target_id)
         if request is None or request.status == BillingRequestStatus.deleted or request.client_id is None:
-            raise NotFound(NOT_FOUND["billing_request"])
+            raise NotFound(_(NOT_FOUND["billing_request"]))
         if request.status == BillingRequestStatus.paid:
-            raise Conflict("This billing request is already paid.")
+            raise Conflict(_("This billing request is already paid."))
         if request.status == BillingRequestStatus.expired or (
             request.expires_at and request.expires_at <= now_utc()
         ):
-            raise Conflict("This billing request has expired. Please ask for a new one.")
+            raise Conflict(_("This billing request has expired. Please ask for a new one."))
         invoice = await Invoice.filter(billing_request_id=request.id).first()
         return Target(
             "billing_request",
@@ -136,25 +141,25 @@ async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Ta
             request.client_id,
             request.amount_minor,
             request.currency,
-            request.description or "Billing request",
+            request.description or _("Billing request"),
             invoice.id if invoice else None,
         )
     if purpose == "credit_request":
         query = CreditRequest.select_for_update() if lock else CreditRequest
         credit = await query.get_or_none(id=target_id)
         if credit is None or credit.status == CreditRequestStatus.deleted:
-            raise NotFound(NOT_FOUND["credit_request"])
+            raise NotFound(_(NOT_FOUND["credit_request"]))
         if credit.status == CreditRequestStatus.paid:
-            raise Conflict("This credit request is already paid.")
+            raise Conflict(_("This credit request is already paid."))
         return Target(
             "credit_request",
             credit.id,
             credit.client_id,
             credit.amount_minor,
             credit.currency,
-            credit.description or "Credit request",
+            credit.description or _("Credit request"),
         )
-    raise InvalidInput("Unknown payment purpose.", field="purpose")
+    raise InvalidInput(_("Unknown payment purpose."), field="purpose")
 
 
 def _target_filter(target: Target) -> Q:
@@ -174,10 +179,16 @@ def _target_fields(target: Target) -> dict[str, int | None]:
 
 
 async def _begin(
-    target: Target, *, gateway: PaymentGateway, method: PaymentMethod | None, actor: Actor | None
+    target: Target,
+    *,
+    gateway: PaymentGateway,
+    method: PaymentMethod | None,
+    actor: Actor | None,
+    idempotency_key: str | None = None,
 ) -> Payment:
     """Write the pending payment (inside the caller's transaction, with the target locked)."""
     attempts = await Payment.filter(_target_filter(target)).count()
+    key = idempotency_key or f"{target.purpose}:{target.id}:attempt:{attempts + 1}"
     try:
         async with in_transaction():
             return await Payment.create(
@@ -189,21 +200,21 @@ async def _begin(
                 method=method.kind if method else "card",
                 payment_method_id=method.id if method else None,
                 gateway=gateway.key,
-                idempotency_key=f"{target.purpose}:{target.id}:attempt:{attempts + 1}",
+                idempotency_key=key,
                 purpose=target.purpose,
                 received_on=today(),
                 recorded_by_id=actor.impersonator_id or actor.user_id if actor and actor.is_staff else None,
                 **_target_fields(target),
             )
     except IntegrityError as exc:  # another click took the same attempt number
-        raise Conflict(IN_PROGRESS_MESSAGE) from exc
+        raise Conflict(_(IN_PROGRESS_MESSAGE)) from exc
 
 
 # -- paying ---------------------------------------------------------------------------------------
 async def _client_method(client_id: int, method_id: int) -> PaymentMethod:
     method = await PaymentMethod.get_or_none(id=method_id, client_id=client_id, detached_at__isnull=True)
     if method is None:
-        raise NotFound("That payment method does not exist.")
+        raise NotFound(_("That payment method does not exist."))
     return method
 
 
@@ -214,8 +225,13 @@ async def pay_with_saved_method(
     target_id: int,
     method_id: int | None = None,
     gateway: PaymentGateway | None = None,
+    idempotency_key: str | None = None,
 ) -> PayOutcome:
-    """Charge a stored method (the client's default when none is named) for what is due."""
+    """Charge a stored method (the client's default when none is named) for what is due.
+
+    `idempotency_key` (e.g. one per console dialog) makes the payment row and the gateway call carry that
+    key instead of the next attempt number; the caller answers a repeat from the row it finds under it.
+    """
     gateway = gateway or await gateways.current_gateway()
     async with in_transaction():
         target = await load_target(purpose=purpose, target_id=target_id, lock=True)
@@ -226,16 +242,18 @@ async def pay_with_saved_method(
                 client_id=target.client_id, is_default=True, detached_at__isnull=True, gateway=gateway.key
             )
             if method is None:
-                raise Conflict("There is no saved payment method to charge.")
+                raise Conflict(_("There is no saved payment method to charge."))
         else:
             method = await _client_method(target.client_id, method_id)
         if method.gateway != gateway.key:
-            raise Conflict("This card was saved with another payment account. Please add it again.")
+            raise Conflict(_(OTHER_ACCOUNT_METHOD))
         if await Payment.filter(
             _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
         ).exists():
-            raise Conflict(IN_PROGRESS_MESSAGE)
-        payment = await _begin(target, gateway=gateway, method=method, actor=actor)
+            raise Conflict(_(IN_PROGRESS_MESSAGE))
+        payment = await _begin(
+            target, gateway=gateway, method=method, actor=actor, idempotency_key=idempotency_key
+        )
     customer = await ensure_customer(client=await Client.get(id=target.client_id), gateway=gateway)
     try:
         result = await gateway.charge(
@@ -249,7 +267,7 @@ async def pay_with_saved_method(
     except GatewayError as exc:
         if exc.retryable:  # the charge may or may not have happened: reconciliation will tell
             log.warning("charge for payment %s not confirmed: %s", payment.id, exc.message)
-            return PayOutcome("processing", PROCESSING_MESSAGE, payment.id)
+            return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
         await fail_payment(payment_id=payment.id, message=exc.message)
         return PayOutcome("failed", exc.message, payment.id)
     return await _finish(payment, result.status, result.payment_ref, result.message)
@@ -258,16 +276,16 @@ async def pay_with_saved_method(
 async def _finish(payment: Payment, status: ChargeStatus, payment_ref: str, message: str) -> PayOutcome:
     if status == ChargeStatus.succeeded:
         await settle(payment_id=payment.id, gateway_payment_id=payment_ref)
-        return PayOutcome("succeeded", "Thank you! Your payment was received.", payment.id)
+        return PayOutcome("succeeded", _("Thank you! Your payment was received."), payment.id)
     if status == ChargeStatus.processing:
         await Payment.filter(id=payment.id, gateway_payment_id=None).update(gateway_payment_id=payment_ref)
-        return PayOutcome("processing", PROCESSING_MESSAGE, payment.id)
+        return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
     if status == ChargeStatus.requires_action:
-        message = "Your bank asks you to confirm this payment. Please pay with a new card instead."
+        message = _("Your bank asks you to confirm this payment. Please pay with a new card instead.")
     await fail_payment(
-        payment_id=payment.id, message=message or "The payment was declined.", gateway_payment_id=payment_ref
+        payment_id=payment.id, message=message or _(DECLINED_MESSAGE), gateway_payment_id=payment_ref
     )
-    return PayOutcome("failed", message or "The payment was declined.", payment.id)
+    return PayOutcome("failed", message or _(DECLINED_MESSAGE), payment.id)
 
 
 async def start_checkout(
@@ -290,7 +308,7 @@ async def start_checkout(
         if await Payment.filter(
             _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
         ).exists():
-            raise Conflict(IN_PROGRESS_MESSAGE)
+            raise Conflict(_(IN_PROGRESS_MESSAGE))
         reusable = await Payment.filter(
             _target_filter(target),
             status=PaymentStatus.pending,
@@ -438,10 +456,10 @@ async def _allocate(payment: Payment) -> None:
             remaining = plan.remainder_minor
     if remaining and payment.client_id is not None:
         await _add_credit(payment, remaining, CreditReason.overpayment)
-        note = "More than was due: the rest became credit."
+        note = N_("More than was due: the rest became credit.")  # staff's review note, kept in English
         await Payment.filter(id=payment.id).update(needs_review=True, review_note=note)
     elif remaining:
-        await _flag(payment, "Received without a client to credit: refund it.")
+        await _flag(payment, N_("Received without a client to credit: refund it."))
 
 
 async def _add_credit(payment: Payment, amount: int, reason: CreditReason) -> None:
@@ -462,16 +480,15 @@ async def _queue_receipt(payment: Payment) -> None:
     if payment.client_id is None:
         return
     client = await Client.get(id=payment.client_id)
-    org = await get_organization()
-    amount = format_money(payment.amount_minor, payment.currency, client.locale)
+    email = await messages.receipt(payment_id=payment.id)
     await enqueue(
         kind="receipt",
         to=client.email,
         client_id=client.id,
         dedupe_key=f"receipt:payment:{payment.id}",
-        subject=f"Receipt from {org.name}: {amount} received",
-        text=f"Hello {client.name},\n\nWe received your payment of {amount} on {today():%d %B %Y}. "
-        f"Thank you!\n\n{org.name}",
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
     )
 
 
@@ -502,7 +519,6 @@ async def start_recurring(
         gateway=gateway,
     )
     interval = request.interval or "month"
-    from portal.payments.sandbox import INTERVAL_DAYS
 
     info = await gateway.create_subscription(
         customer_ref=paid.customer_ref,
@@ -513,7 +529,7 @@ async def start_recurring(
         description=request.description or "Subscription",
         idempotency_key=f"billing_request:{request.id}:subscription",
         metadata={"billing_request": str(request.id)},
-        trial_end=now_utc() + timedelta(days=INTERVAL_DAYS[interval]),
+        trial_end=now_utc() + period_length(interval),
     )
     try:
         sub = await Subscription.create(
@@ -580,7 +596,7 @@ async def settle_from_gateway(payment: GatewayPayment, *, checkout_id: str = "")
     if payment.status == "succeeded":
         await settle(payment_id=row.id, gateway_payment_id=payment.ref, amount_minor=payment.amount_minor)
     elif payment.status in ("requires_payment_method", "canceled"):
-        message = payment.failure_message or "The payment was declined."
+        message = payment.failure_message or _(DECLINED_MESSAGE)
         await fail_payment(payment_id=row.id, message=message, gateway_payment_id=payment.ref)
     elif row.gateway_payment_id is None:
         await Payment.filter(id=row.id, gateway_payment_id=None).update(gateway_payment_id=payment.ref)
@@ -592,14 +608,14 @@ async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | 
     """Use the client's credit on an invoice, fully or partly (the rest stays due); return the amount used."""
     found = await Invoice.get_or_none(id=invoice_id)
     if found is None or found.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-        raise NotFound(NOT_FOUND["invoice"])
+        raise NotFound(_(NOT_FOUND["invoice"]))
     check_client_access(actor, found.client_id, message=NOT_FOUND["invoice"])
     async with in_transaction():
         await Client.select_for_update().get(id=found.client_id)  # lock order: client, payment, invoices
         invoice = await Invoice.select_for_update().get(id=invoice_id)
         due = await amount_due(invoice)
         if invoice.status != InvoiceStatus.open or due <= 0:
-            raise Conflict("This invoice is already paid.")
+            raise Conflict(_("This invoice is already paid."))
         balance = await credit_balance(invoice.client_id, invoice.currency)
         use = credit_to_apply(
             balance_minor=balance,
@@ -609,7 +625,7 @@ async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | 
             locale=actor.locale,
         )
         if use <= 0:
-            raise Conflict("There is no credit to use.")
+            raise Conflict(_("There is no credit to use."))
         entry = await CreditEntry.create(
             client_id=invoice.client_id,
             currency=invoice.currency,
@@ -684,11 +700,11 @@ async def refund_payment(
     require_staff(actor)
     payment = await Payment.get_or_none(id=payment_id)
     if payment is None:
-        raise NotFound("That payment does not exist.")
+        raise NotFound(_("That payment does not exist."))
     if payment.status not in (PaymentStatus.succeeded, PaymentStatus.partially_refunded):
-        raise Conflict("Only a received payment can be refunded.")
+        raise Conflict(_("Only a received payment can be refunded."))
     if amount_minor <= 0:
-        raise InvalidInput("The refund must be greater than zero.", field="amount")
+        raise InvalidInput(_("The refund must be greater than zero."), field="amount")
     async with in_transaction():
         await lock_client_of(payment.id)
         payment = await Payment.select_for_update().get(id=payment_id)
@@ -703,7 +719,7 @@ async def refund_payment(
                 payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
             )
         except GatewayError as exc:  # e.g. a refund racing this one already took the rest
-            raise Conflict(f"The refund was not made: {exc.message}") from exc
+            raise Conflict(_("The refund was not made: {problem}", problem=exc.message)) from exc
         fresh = await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id)
         return await record_refund(
             payment_id=payment.id,
@@ -748,13 +764,17 @@ async def _check_refundable(payment: Payment, amount_minor: int) -> None:
     """Refuse a refund larger than what is left, or than what can be taken back (inside the lock)."""
     left = payment.amount_minor - payment.refunded_minor
     if amount_minor > left:
-        raise InvalidInput(f"At most {format_money(left, payment.currency)} can be refunded.", field="amount")
+        shown = format_money(left, payment.currency, get_locale())
+        raise InvalidInput(_("At most {amount} can be refunded.", amount=shown), field="amount")
     credit, placed = await _reversible(payment)
     if amount_minor > credit + placed:
-        can = format_money(credit + placed, payment.currency)
+        can = format_money(credit + placed, payment.currency, get_locale())
         raise InvalidInput(
-            f"Only {can} of this payment can be refunded: the rest of the credit it created has been used. "
-            "Take that credit back from the invoices it paid first.",
+            _(
+                "Only {amount} of this payment can be refunded: the rest of the credit it created has been "
+                "used. Take that credit back from the invoices it paid first.",
+                amount=can,
+            ),
             field="amount",
         )
 
@@ -798,7 +818,7 @@ async def record_refund(
                 adopted.created_by_id = (actor.impersonator_id or actor.user_id) if actor else None
                 await adopted.save(update_fields=["gateway_refund_id", "reason", "created_by_id"])
                 return adopted.id
-            raise Conflict("This payment is already fully refunded.")
+            raise Conflict(_("This payment is already fully refunded."))
         refund = await Refund.create(
             payment_id=payment.id,
             amount_minor=missing,
@@ -880,14 +900,14 @@ async def set_auto_charge(*, actor: Actor, client_id: int, enabled: bool) -> Non
     require_staff(actor)
     client = await Client.get_or_none(id=client_id)
     if client is None:
-        raise NotFound("That client does not exist.")
+        raise NotFound(_("That client does not exist."))
     if (
         enabled
         and not await PaymentMethod.filter(
             client_id=client_id, is_default=True, detached_at__isnull=True
         ).exists()
     ):
-        raise Conflict("The client has no default payment method to charge.")
+        raise Conflict(_("The client has no default payment method to charge."))
     client.auto_charge = enabled
     client.auto_charge_consent_at = now_utc() if enabled else None
     client.auto_charge_consent_by_id = actor.user_id if enabled else None
@@ -911,14 +931,16 @@ async def auto_charge_if_enabled(
         return None
     outcome = await pay_with_saved_method(actor=None, purpose=purpose, target_id=target_id, gateway=gateway)
     if outcome.status == "failed":
-        org = await get_organization()
+        email = await messages.auto_charge_failed(
+            client_id=client.id, purpose=target.purpose, target_id=target.id, reason=outcome.message
+        )
         await enqueue(
             kind="auto_charge_failed",
             to=client.email,
             client_id=client.id,
             dedupe_key=f"auto_charge_failed:{outcome.payment_id}",
-            subject=f"{org.name}: we could not charge your card for {target.description}",
-            text=f"Hello {client.name},\n\nWe tried to charge your saved card for {target.description} but "
-            f"it did not go through: {outcome.message}\nPlease pay from your billing page.\n\n{org.name}",
+            subject=email.subject,
+            text=email.text,
+            html=email.html,
         )
     return outcome

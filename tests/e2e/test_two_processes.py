@@ -97,8 +97,8 @@ def two_portals(sink: SmtpSink) -> Iterator[tuple[str, str, str]]:
     # Work that is due now: a pending billing request past its 24 hours, an invoice due in 3 days.
     _sql_now(
         database_url,
-        "UPDATE billingrequest SET expires_at = now() - interval '1 minute', description = 'due for expiry' "
-        "WHERE id = (SELECT min(id) FROM billingrequest WHERE status = 'pending')",
+        "UPDATE billing_request SET expires_at = now() - interval '1 minute', description = 'due for expiry' "
+        "WHERE id = (SELECT min(id) FROM billing_request WHERE status = 'pending')",
         "UPDATE invoice SET due_date = current_date + 3 "
         "WHERE id = (SELECT min(id) FROM invoice WHERE status = 'open')",
         "UPDATE organization SET reminders_enabled = true, reminder_offsets = '[-3, 0, 7]'",
@@ -165,9 +165,9 @@ def test_each_expiry_reminder_and_email_happens_once_with_two_processes(
     def settled() -> bool:
         pending_expired, reminders, unsent = _sql_now(
             database_url,
-            "SELECT count(*) FROM billingrequest WHERE status = 'pending' AND expires_at < now()",
-            "SELECT count(*) FROM remindersent",
-            "SELECT count(*) FROM outboxemail WHERE status <> 'sent'",
+            "SELECT count(*) FROM billing_request WHERE status = 'pending' AND expires_at < now()",
+            "SELECT count(*) FROM reminder_sent",
+            "SELECT count(*) FROM outbox_email WHERE status <> 'sent'",
         )
         return pending_expired[0][0] == 0 and reminders[0][0] > 0 and unsent[0][0] == 0
 
@@ -176,9 +176,9 @@ def test_each_expiry_reminder_and_email_happens_once_with_two_processes(
 
     expired_now, reminder_rows, outbox = _sql_now(
         database_url,
-        "SELECT count(*) FROM billingrequest WHERE status = 'expired' AND description = 'due for expiry'",
-        "SELECT invoice_id, offset_days, count(*) FROM remindersent GROUP BY invoice_id, offset_days",
-        "SELECT message_id, kind FROM outboxemail",
+        "SELECT count(*) FROM billing_request WHERE status = 'expired' AND description = 'due for expiry'",
+        "SELECT invoice_id, offset_days, count(*) FROM reminder_sent GROUP BY invoice_id, offset_days",
+        "SELECT message_id, kind FROM outbox_email",
     )
     assert expired_now[0][0] == 1, "the overdue billing request was not expired"
     assert all(count == 1 for *_key, count in reminder_rows), reminder_rows

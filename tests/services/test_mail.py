@@ -349,3 +349,128 @@ async def test_custom_smtp_without_a_host_leaves_the_mail_queued(db: str, smtp_s
     row = await OutboxEmail.get(id=row.id)
     assert (row.status, row.attempts) == ("queued", 0)
     assert smtp_sink.messages == []  # never silently sent through the default server instead
+
+
+# -- composed emails through the same guarantees -----------------------------------------------------
+async def _composed_invoice(world: World) -> OutboxEmail:
+    from decimal import Decimal
+
+    from portal.services import invoices
+    from portal.services.clock import today
+    from portal.services.invoices import LineDraft
+
+    await invoices.create_invoice(
+        actor=world.staff,
+        client_id=world.alice_id,
+        lines=[LineDraft("Retainer", Decimal(1), 80_000, Decimal(0))],
+        due_date=today() + timedelta(days=14),
+    )
+    return await OutboxEmail.get(kind="invoice")
+
+
+async def test_a_composed_invoice_email_is_retried_after_one_refusal_and_arrives_once(
+    world: World, smtp_sink: SmtpSink
+) -> None:
+    await org_named()
+    row = await _composed_invoice(world)
+    assert row.html_body and row.text_body and row.client_id == world.alice_id
+    smtp_sink.refuse_next(1, code=451)
+    t0 = now_utc()
+
+    assert counts(await flush_outbox(now=t0)) == (0, 1, 0)
+    assert counts(await flush_outbox(now=t0 + timedelta(minutes=2))) == (1, 0, 0)
+    assert counts(await flush_outbox(now=t0 + timedelta(days=1))) == (0, 0, 0)
+
+    (got,) = smtp_sink.messages
+    assert got.message_id == row.message_id and smtp_sink.refused == 1
+    assert got.message["Subject"] == row.subject and "$800.00" in row.subject
+    assert "/pay/" in got.message.get_body(("plain",)).get_content()
+    assert 'href="' in got.message.get_body(("html",)).get_content()
+
+
+async def test_a_refused_recipient_leaves_the_clients_email_failed_with_the_servers_answer(
+    world: World, smtp_sink: SmtpSink
+) -> None:
+    row = await _composed_invoice(world)
+    smtp_sink.refuse_next(1, code=550, stage="rcpt")
+
+    assert counts(await flush_outbox()) == (0, 0, 1)
+
+    failed = await OutboxEmail.filter(client_id=world.alice_id, status="failed").get()
+    assert failed.id == row.id and failed.attempts == 1
+    assert failed.last_error == (
+        "The mail server refused the recipient (550 5.7.1 Message rejected by the test sink)."
+    )
+
+
+async def test_a_composed_email_uses_the_custom_server_and_the_organizations_reply_to(
+    world: World, smtp_sink: SmtpSink, make_smtp_sink: Callable[..., SmtpSink]
+) -> None:
+    custom = make_smtp_sink(username=CUSTOM_USER, password=CUSTOM_PASSWORD)
+    await use_custom_smtp(custom)
+    row = await _composed_invoice(world)
+
+    assert counts(await flush_outbox()) == (1, 0, 0)
+
+    assert smtp_sink.messages == []
+    (got,) = custom.messages
+    assert got.login == CUSTOM_USER and got.message_id == row.message_id
+    assert str(got.message["From"]) == f"{ORG} <invoices@acme.test>"
+    assert got.message["Reply-To"] == "accounts@acme.test"
+
+
+async def test_the_default_server_sends_without_a_reply_to_of_its_own(
+    world: World, smtp_sink: SmtpSink
+) -> None:
+    await org_named()
+    await _composed_invoice(world)
+
+    assert counts(await flush_outbox()) == (1, 0, 0)
+
+    (got,) = smtp_sink.messages
+    assert got.message["Reply-To"] is None and got.login is None
+    assert str(got.message["From"]) == f"{ORG} <{DEFAULT_FROM}>"
+
+
+async def test_the_email_is_written_in_the_business_transaction_and_rolls_back_with_it(
+    world: World, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal.db.models import BillingRequest, Invoice
+    from portal.services import audit
+
+    async def audit_fails(**_: object) -> None:
+        assert await OutboxEmail.filter(kind="billing_request").exists()  # queued, inside the transaction
+        raise RuntimeError("the audit write failed")
+
+    monkeypatch.setattr(audit, "record", audit_fails)  # fails after the email was queued
+    with pytest.raises(RuntimeError, match="audit write failed"):
+        await billing_requests.create_billing_request(
+            actor=world.staff,
+            client_id=world.alice_id,
+            email="alice@x.test",
+            currency="USD",
+            amount_minor=12_500,
+            success_url="https://acme.test/thanks",
+            cancel_url="https://acme.test/cancel",
+            billing_type="one_time",
+        )
+
+    assert await BillingRequest.all().count() == 0 and await Invoice.all().count() == 0
+    assert await OutboxEmail.all().count() == 0
+    assert counts(await flush_outbox()) == (0, 0, 0)
+    assert smtp_sink.messages == []
+
+
+async def test_a_long_subject_with_line_breaks_is_queued_as_one_line_and_delivered(
+    db: str, smtp_sink: SmtpSink
+) -> None:
+    subject = "Acme: we could not charge your card for " + "Rush\nfee " * 80
+
+    row_id = await enqueue(kind="test", to="a@x.test", subject=subject, text="Body")
+
+    row = await OutboxEmail.get(id=row_id)
+    assert len(row.subject) == 300 and "\n" not in row.subject and row.subject.endswith("…")
+    assert row.subject.startswith("Acme: we could not charge your card for Rush fee Rush fee")
+    assert counts(await flush_outbox()) == (1, 0, 0)
+    (got,) = smtp_sink.messages
+    assert " ".join(str(got.message["Subject"]).split()) == row.subject  # folded on the wire, unfolded here

@@ -841,6 +841,7 @@ async def draft_from_lines(
     *, actor: Actor, client_id: int, currency: str, drafts: Sequence[LineDraft], action_details: dict
 ) -> Invoice:
     """A draft invoice with these lines, issued today, due in 14 days (inside the caller's transaction)."""
+    require_staff(actor)
     inputs = [LineInput(d.quantity, d.unit_price_minor, d.tax_rate) for d in drafts]
     totals = invoice_totals(inputs)
     invoice = await Invoice.create(

@@ -253,13 +253,6 @@ RULES: list[Rule] = [
             "drafts": [LineDraft("Work", Decimal(1), 500, Decimal(0))],
             "action_details": {},
         },
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="public helper (used inside quote conversion) that writes an invoice without a role "
-                "check of its own: make it private (_draft_from_lines) or call require_staff",
-            ),
-        ),
     ),
     # estimates and proposals
     Rule("quote_editor", "list_quotes", NOTHING),

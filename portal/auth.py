@@ -3,7 +3,9 @@
 This is the only module that reads NiceGUI's session storage. The session holds ids only; the user is
 reloaded from the database on every page. Event handlers run over the websocket, where cookies cannot
 be set, so sign-in and sign-out end with a redirect through `/auth/session`, a plain HTTP route that
-consumes a one-time token bound to the browser session and starts a new session id.
+consumes a one-time token bound to the browser session and starts a new session id. Starting and
+stopping an impersonation rotate the session the same way; a view that ran out of time is closed on the
+next page load, which rotates the session back to the admin and says so with a one-time notice.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from portal import i18n
-from portal.domain.errors import NotFound
+from portal.domain.errors import DomainError, NotFound
 from portal.domain.status import Role
-from portal.services import accounts
+from portal.services import accounts, impersonation, organization
 from portal.services.actors import Actor
 
 SESSION_ROUTE = "/auth/session"
 LOGIN_PATH = "/login"
+NOTICE = "notice"  # session key of a one-time notice for the next page (see `take_notice`)
 
 
 class Access(StrEnum):
@@ -80,6 +83,69 @@ async def sign_out() -> None:
     ui.navigate.to(f"{SESSION_ROUTE}?token={token}")
 
 
+async def start_impersonation(actor: Actor, *, client_id: int, reason: str) -> None:
+    """Start viewing as a client (the service checks the admin and the reason and may raise), then rotate
+    the session into the view and open the client's My Billing."""
+    view = await impersonation.start(actor=actor, client_id=client_id, reason=reason, ip=_event_ip())
+    token = await accounts.issue_session_token(
+        user_id=actor.user_id,
+        impersonation_id=view.id,
+        next_url="/billing",
+        bound_to=_browser_session_id(),
+    )
+    ui.navigate.to(f"{SESSION_ROUTE}?token={token}")
+
+
+async def stop_impersonation(actor: Actor) -> None:
+    """End the view as a client and rotate the session back to the admin, on that client's record."""
+    if not actor.is_impersonating or actor.impersonator_id is None:
+        return
+    client_id, client_name = actor.client_id, actor.name
+    try:
+        view = await impersonation.stop(actor=actor, ip=_event_ip())
+        client_id, client_name = view.client_id, view.client_name
+    except DomainError:
+        pass  # already gone: going back to the admin is all that is left to do
+    token = await accounts.issue_session_token(
+        user_id=actor.impersonator_id,
+        next_url=f"/admin/clients/{client_id}",
+        bound_to=_browser_session_id(),
+        notice={"kind": "impersonation_stopped", "client": client_name},
+    )
+    ui.navigate.to(f"{SESSION_ROUTE}?token={token}")
+
+
+def _event_ip() -> str:
+    """The remote address of the page an event handler belongs to."""
+    return client_ip(ui.context.client.request)
+
+
+def take_notice() -> dict[str, str] | None:
+    """The one-time notice the last session change left for this page (removed once read)."""
+    return app.storage.user.pop(NOTICE, None) or None
+
+
+async def _close_lapsed_view(request: Request, actor: Actor) -> RedirectResponse | None:
+    """A browser that still holds an impersonation which no longer grants the view (it ran out of time or
+    was stopped elsewhere): close it, and rotate the session back to the admin with a notice."""
+    held = app.storage.user.get("impersonation_id")
+    if held is None or actor.is_impersonating:
+        return None
+    notice: dict[str, str] = {}
+    try:
+        view = await impersonation.end_lapsed(actor=actor, impersonation_id=int(held), ip=client_ip(request))
+        notice = {"kind": "impersonation_ended", "client": view.client_name}
+    except (DomainError, ValueError):
+        pass
+    token = await accounts.issue_session_token(
+        user_id=actor.user_id,
+        next_url=home_for(actor),
+        bound_to=str(request.session.get("id", "")),
+        notice=notice,
+    )
+    return RedirectResponse(f"{SESSION_ROUTE}?token={token}", status_code=303)
+
+
 async def _session_route(request: Request, token: str = "") -> RedirectResponse:
     """Exchange a one-time token for a brand-new session id holding the granted user."""
     old_id = request.session.get("id")
@@ -95,11 +161,15 @@ async def _session_route(request: Request, token: str = "") -> RedirectResponse:
     await storage._create_user_storage(new_id)
     if grant.user_id is not None:
         storage._users[new_id].update(user_id=grant.user_id, impersonation_id=grant.impersonation_id)
+        if grant.notice:
+            storage._users[new_id][NOTICE] = grant.notice
     return RedirectResponse(grant.next_url, status_code=303)
 
 
-async def _root() -> RedirectResponse:
+async def _root(request: Request) -> RedirectResponse:
     actor = await current_actor()
+    if actor is not None and (lapsed := await _close_lapsed_view(request, actor)) is not None:
+        return lapsed
     return RedirectResponse(home_for(actor) if actor else LOGIN_PATH, status_code=303)
 
 
@@ -130,6 +200,8 @@ def page(path: str, *, access: Access, title: str) -> Callable[[PageBody], PageB
             if actor is None:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
+            if (lapsed := await _close_lapsed_view(request, actor)) is not None:
+                return lapsed
             if not allows(access, actor):
                 from portal.pages.errors import not_allowed
 
@@ -137,7 +209,8 @@ def page(path: str, *, access: Access, title: str) -> Callable[[PageBody], PageB
                 return None
             if wants_request:
                 kwargs["request"] = request
-            await body(actor, **kwargs)
+            with organization.page_scope():  # one read of the organization row per page build
+                await body(actor, **kwargs)
             return None
 
         params = [p for p in body_params if p.name != "request"]

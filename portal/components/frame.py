@@ -1,32 +1,76 @@
-"""The page frame: header with the agency's name, navigation for the role, the user menu."""
+"""The page frame: header with the agency's name, navigation for the role, the user menu, the impersonation
+banner and one-time notices.
+
+The console has eight destinations: they live in a left drawer that stays open on wide screens (1024 px and
+up) and slides over the page from the menu button on narrow ones. Clients have one destination, shown in
+the header.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from nicegui import ui
 
+from portal import auth
+from portal.config import get_settings
 from portal.i18n import N_, _
+from portal.services import impersonation
 from portal.services.actors import Actor
 from portal.services.organization import Branding
 
-CLIENT_NAV = [(N_("My Billing"), "/billing")]
+CLIENT_NAV = [(N_("My Billing"), "/billing", "receipt")]
 STAFF_NAV = [
-    (N_("Overview"), "/admin"),
-    (N_("Clients"), "/admin/clients"),
-    (N_("Invoices"), "/admin/invoices"),
-    (N_("Quotes"), "/admin/quotes"),
-    (N_("Billing requests"), "/admin/requests"),
-    (N_("Plans"), "/admin/plans"),
+    (N_("Overview"), "/admin", "dashboard"),
+    (N_("Clients"), "/admin/clients", "people"),
+    (N_("Invoices"), "/admin/invoices", "receipt_long"),
+    (N_("Quotes"), "/admin/quotes", "request_quote"),
+    (N_("Billing requests"), "/admin/requests", "send"),
+    (N_("Plans"), "/admin/plans", "autorenew"),
 ]
-ADMIN_NAV = [(N_("Audit log"), "/admin/audit"), (N_("Settings"), "/settings/organization")]
+ADMIN_NAV = [
+    (N_("Audit log"), "/admin/audit", "history"),
+    (N_("Settings"), "/settings/organization", "settings"),
+]
+NOTICES = {
+    "impersonation_ended": N_(
+        "Your view as {client} has ended: a view as a client ends by itself after {minutes} minutes."
+    ),
+    "impersonation_stopped": N_("You are no longer viewing the portal as {client}."),
+}
+CHECK_SECONDS = 15.0  # how often an open page checks that the view as a client is still running
 
 
-def _nav(actor: Actor) -> list[tuple[str, str]]:
+def _nav(actor: Actor) -> list[tuple[str, str, str]]:
     if actor.client_id is not None:
         return CLIENT_NAV
     return STAFF_NAV + ADMIN_NAV if actor.is_admin else STAFF_NAV
+
+
+def _slug(target: str) -> str:
+    """The marker name of a navigation target: nav-overview, nav-clients, ..., nav-settings."""
+    if target == "/admin":
+        return "overview"
+    if target.startswith("/settings"):
+        return "settings"
+    return target.strip("/").split("/")[-1]
+
+
+def _current_path() -> str:
+    try:
+        return ui.context.client.request.url.path
+    except Exception:  # no request behind this page (should not happen on a real page)
+        return ""
+
+
+def _is_current(target: str, path: str) -> bool:
+    if target == "/admin":
+        return path == "/admin"
+    if target.startswith("/settings"):
+        return path.startswith("/settings")
+    return path == target or path.startswith(target + "/")
 
 
 def apply_theme(branding: Branding | None) -> None:
@@ -35,33 +79,112 @@ def apply_theme(branding: Branding | None) -> None:
     ui.add_head_html('<link rel="stylesheet" href="/static/portal.css">')
 
 
+def impersonation_banner(actor: Actor) -> None:
+    """'Viewing as <client>' with a Stop button; reloads the page once the view has ended by itself."""
+    with (
+        ui.row()
+        .classes("w-full items-center justify-center bg-amber-300 text-gray-900 px-4 py-1 gap-3 no-wrap")
+        .props("role=status")
+        .mark("impersonation-banner")
+    ):
+        ui.icon("visibility").classes("text-lg")
+        ui.label(_("Viewing as {name}", name=actor.name)).classes("font-medium").mark("viewing-as")
+        ui.button(_("Stop"), on_click=lambda: auth.stop_impersonation(actor)).props(
+            "dense unelevated no-caps color=grey-9"
+        ).mark("stop-impersonation")
+
+    async def check() -> None:
+        try:
+            running = await impersonation.current(actor=actor)
+        except Exception:
+            running = None
+        if running is None:
+            timer.cancel()
+            ui.navigate.reload()  # the next page load closes the view and goes back to the console
+
+    timer = ui.timer(CHECK_SECONDS, check)
+
+
+def _notice() -> None:
+    """The one-time notice left by the last session change (e.g. a view as a client that ended)."""
+    notice = auth.take_notice()
+    if not notice:
+        return
+    message = NOTICES.get(notice.get("kind", ""))
+    if message is None:
+        return
+    text = _(message, client=notice.get("client", ""), minutes=get_settings().impersonation_minutes)
+    with (
+        ui.row()
+        .classes("w-full items-center justify-between bg-blue-50 text-blue-900 rounded px-3 py-2 no-wrap")
+        .props("role=status")
+        .mark("notice") as row
+    ):
+        ui.label(text).mark("notice-text")
+        ui.button(icon="close", on_click=row.delete).props(f"flat dense round aria-label='{_('Dismiss')}'")
+
+
+def _drawer(actor: Actor, path: str) -> ui.left_drawer:
+    """The console navigation: open beside the page on wide screens, over it on narrow ones."""
+    with ui.left_drawer(value=None).props("bordered width=220").classes("bg-white p-0") as drawer:
+        drawer.mark("nav-drawer")
+        with ui.list().classes("w-full pt-2").props("padding"):
+            for label, target, icon in _nav(actor):
+                current = _is_current(target, path)
+                item = ui.item().props(f"clickable tag=a href={target}" + (" active" if current else ""))
+                item.classes("rounded-r-full mr-2" + (" bg-blue-50 text-primary" if current else ""))
+                item.mark(f"nav-{_slug(target)}")
+                with item:
+                    with ui.item_section().props("avatar"):
+                        ui.icon(icon)
+                    with ui.item_section():
+                        ui.item_label(_(label))
+    return drawer
+
+
 @contextmanager
-def frame(actor: Actor, branding: Branding, *, title: str, on_sign_out) -> Iterator[ui.column]:
+def frame(
+    actor: Actor, branding: Branding, *, title: str, on_sign_out: Callable[[], Any]
+) -> Iterator[ui.column]:
     """Lay out a signed-in page and yield its content column."""
     apply_theme(branding)
-    if actor.is_impersonating:
-        with (
-            ui.row()
-            .classes("w-full items-center justify-center bg-amber-300 p-2 gap-2")
-            .mark("impersonation-banner")
-        ):
-            ui.label(f"Viewing as {actor.name}")
-    with ui.header().classes("items-center justify-between px-4 py-2 bg-white text-gray-900 shadow-sm"):
-        with ui.row().classes("items-center gap-3 no-wrap"):
-            ui.image(branding.logo_path or "/static/logo.svg").classes("w-8 h-8").props("alt=Logo")
-            ui.label(branding.name).classes("text-lg font-semibold").mark("org-name")
-            with ui.row().classes("gap-1 max-sm:hidden"):
-                for label, target in _nav(actor):
-                    ui.link(_(label), target).classes("px-2 py-1 rounded text-gray-700 no-underline")
-        with ui.row().classes("items-center gap-2 no-wrap"):
-            if branding.gateway_mode != "live":
-                ui.badge(
-                    "Sandbox" if branding.gateway_mode == "sandbox" else "Test mode", color="orange"
-                ).props("outline").mark("gateway-mode")
-            with ui.button(icon="account_circle").props("flat round aria-label='Account menu'"):
-                with ui.menu():
-                    ui.menu_item(f"{actor.name} ({actor.email})").props("disable")
-                    ui.menu_item("Sign out", on_click=on_sign_out).mark("sign-out")
+    path = _current_path()
+    console = actor.client_id is None
+    header = ui.header().classes("p-0 items-stretch bg-white text-gray-900 shadow-sm")
+    with header.style("flex-direction: column; gap: 0"):
+        if actor.is_impersonating:
+            impersonation_banner(actor)
+        with ui.row().classes("w-full items-center justify-between px-2 sm:px-4 py-2 no-wrap"):
+            with ui.row().classes("items-center gap-2 no-wrap min-w-0"):
+                if console:
+                    menu = ui.button(icon="menu").props(f"flat round aria-label='{_('Menu')}'")
+                    menu.mark("nav-toggle")
+                ui.image(branding.logo_path or "/static/logo.svg").classes("w-8 h-8 shrink-0").props(
+                    f"alt='{_('Logo')}'"
+                )
+                ui.label(branding.name).classes("text-lg font-semibold truncate").mark("org-name")
+                if not console:
+                    with ui.row().classes("gap-1 max-sm:hidden no-wrap"):
+                        for label, target, _icon in _nav(actor):
+                            ui.link(_(label), target).classes(
+                                "px-2 py-1 rounded text-gray-700 no-underline"
+                            ).mark(f"nav-{_slug(target)}")
+            with ui.row().classes("items-center gap-2 no-wrap"):
+                if branding.gateway_mode != "live":
+                    ui.badge(
+                        _("Sandbox") if branding.gateway_mode == "sandbox" else _("Test mode"),
+                        color="orange",
+                    ).props("outline").mark("gateway-mode")
+                with ui.button(icon="account_circle").props(f"flat round aria-label='{_('Account menu')}'"):
+                    with ui.menu():
+                        ui.menu_item(f"{actor.name} ({actor.email})" if actor.email else actor.name).props(
+                            "disable"
+                        )
+                        ui.menu_item(_("Sign out"), on_click=on_sign_out).mark("sign-out")
+    if console:
+        drawer = _drawer(actor, path)
+        menu.on_click(drawer.toggle)
     with ui.column().classes("w-full max-w-5xl mx-auto p-4 gap-4") as content:
+        _notice()
         ui.label(title).classes("text-2xl font-semibold").mark("page-title")
         yield content

@@ -8,15 +8,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from portal.config import get_settings
-from portal.db.models import ImpersonationSession, LoginAttempt, OneTimeToken, User
+from portal.db.models import Client, ImpersonationSession, LoginAttempt, OneTimeToken, User
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.status import Role
 from portal.domain.tokens import hash_token, new_token
+from portal.i18n import N_, SUPPORTED, _, normalize_locale
 from portal.services import audit, passwords
 from portal.services.actors import Actor
 from portal.services.clock import now_utc
 
-WRONG_CREDENTIALS = "Wrong email or password."
+WRONG_CREDENTIALS = N_("Wrong email or password.")
+LINK_NO_LONGER_VALID = N_("This sign-in link is no longer valid.")
 IP_MAX_FAILURES = 20
 SESSION_TOKEN_SECONDS = 60
 
@@ -28,8 +30,16 @@ def normalize_email(email: str) -> str:
 
 def _locked_message(until: datetime, now: datetime) -> str:
     minutes = max(1, math.ceil((until - now).total_seconds() / 60))
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed sign-in attempts. Try again after {until:%H:%M} UTC (in {minutes} {unit})."
+    if minutes == 1:
+        return _(
+            "Too many failed sign-in attempts. Try again after {time} UTC (in 1 minute).",
+            time=f"{until:%H:%M}",
+        )
+    return _(
+        "Too many failed sign-in attempts. Try again after {time} UTC (in {minutes} minutes).",
+        time=f"{until:%H:%M}",
+        minutes=minutes,
+    )
 
 
 async def _locked_until(*, email: str, ip: str, now: datetime) -> datetime | None:
@@ -62,7 +72,7 @@ async def authenticate(*, email: str, password: str, ip: str = "") -> Actor:
     """Check an email and password; raise InvalidInput (wrong) or Conflict (locked out)."""
     email = normalize_email(email)
     if not email or not password:
-        raise InvalidInput("Enter your email and password.", field="email" if not email else "password")
+        raise InvalidInput(_("Enter your email and password."), field="email" if not email else "password")
     now = now_utc()
     until = await _locked_until(email=email, ip=ip, now=now)
     if until is not None and until > now:
@@ -72,7 +82,7 @@ async def authenticate(*, email: str, password: str, ip: str = "") -> Actor:
     ok = ok and user is not None and user.is_active
     await LoginAttempt.create(email=email, ip=ip, succeeded=ok)
     if not ok or user is None:
-        raise InvalidInput(WRONG_CREDENTIALS)
+        raise InvalidInput(_(WRONG_CREDENTIALS))
     user.last_login_at = now
     await user.save(update_fields=["last_login_at"])
     actor = _actor_for(user)
@@ -101,10 +111,16 @@ class SessionGrant:
     impersonation_id: int | None = None
     next_url: str = "/"
     payload: dict[str, Any] = field(default_factory=dict)
+    notice: dict[str, str] = field(default_factory=dict)  # shown once on the next page (see auth)
 
 
 async def issue_session_token(
-    *, user_id: int | None, bound_to: str, next_url: str = "/", impersonation_id: int | None = None
+    *,
+    user_id: int | None,
+    bound_to: str,
+    next_url: str = "/",
+    impersonation_id: int | None = None,
+    notice: dict[str, str] | None = None,
 ) -> str:
     """A single-use token, valid for a minute, that only the browser session `bound_to` can exchange."""
     token, digest = new_token()
@@ -116,6 +132,7 @@ async def issue_session_token(
             "next": safe_next(next_url),
             "impersonation_id": impersonation_id,
             "session": hash_token(bound_to),
+            "notice": dict(notice or {}),
         },
         expires_at=now_utc() + timedelta(seconds=SESSION_TOKEN_SECONDS),
     )
@@ -129,14 +146,15 @@ async def consume_session_token(*, token: str, bound_to: str) -> SessionGrant:
         token_hash=hash_token(token or ""), purpose="session", used_at__isnull=True, expires_at__gt=now
     )
     if row is None or row.payload.get("session") != hash_token(bound_to):
-        raise NotFound("This sign-in link is no longer valid.")
+        raise NotFound(_(LINK_NO_LONGER_VALID))
     # the conditional update is the atomic "use once", on SQLite and PostgreSQL alike
     if await OneTimeToken.filter(id=row.id, used_at__isnull=True).update(used_at=now) != 1:
-        raise NotFound("This sign-in link is no longer valid.")
+        raise NotFound(_(LINK_NO_LONGER_VALID))
     return SessionGrant(
         user_id=row.user_id,
         impersonation_id=row.payload.get("impersonation_id"),
         next_url=row.payload.get("next") or "/",
+        notice=dict(row.payload.get("notice") or {}),
     )
 
 
@@ -160,13 +178,21 @@ async def load_actor(*, user_id: int | None, impersonation_id: int | None = None
     session = await ImpersonationSession.get_or_none(id=impersonation_id, admin_id=user.id)
     if session is None or session.ended_at is not None or session.expires_at <= now_utc():
         return actor
-    client_user = await User.filter(client_id=session.client_id, role=Role.client).first()
+    client = await Client.get_or_none(id=session.client_id)
+    if client is None:
+        return actor
+    # The acting user is the client's own sign-in account, or 0 ("no account") when the client has none:
+    # never the admin's id, so nothing keyed on `user_id` can reach the admin's own account or rights.
+    # Who really acts is `impersonator_id`, which the audit trail and every `*_by` column record.
+    client_user = (
+        await User.filter(client_id=client.id, role=Role.client, is_active=True).order_by("id").first()
+    )
     return Actor(
-        user_id=client_user.id if client_user else user.id,
+        user_id=client_user.id if client_user else 0,
         role=Role.client,
-        email=client_user.email if client_user else "",
-        name=client_user.full_name if client_user else "",
-        client_id=session.client_id,
+        email=client.email,
+        name=client.name,
+        client_id=client.id,
         impersonator_id=user.id,
         impersonation_id=session.id,
         locale=user.locale,
@@ -184,12 +210,12 @@ async def create_user(
     """Create a sign-in account; return its id."""
     email = normalize_email(email)
     if "@" not in email or "." not in email.rsplit("@", 1)[-1]:
-        raise InvalidInput("Enter a valid email address.", field="email")
+        raise InvalidInput(_("Enter a valid email address."), field="email")
     passwords.check_strength(password)
     if role == Role.client and client_id is None:
-        raise InvalidInput("A client account must belong to a client.", field="client")
+        raise InvalidInput(_("A client account must belong to a client."), field="client")
     if await User.exists(email=email):
-        raise Conflict(f"An account for {email} already exists.")
+        raise Conflict(_("An account for {email} already exists.", email=email))
     user = await User.create(
         email=email,
         password_hash=await passwords.hash_password(password),
@@ -198,3 +224,26 @@ async def create_user(
         client_id=client_id if role == Role.client else None,
     )
     return user.id
+
+
+async def set_user_locale(*, actor: Actor, locale: str) -> None:
+    """Change the language the acting person reads the portal in (while viewing as a client: the admin's)."""
+    code = (locale or "").strip().lower()
+    if code not in SUPPORTED or normalize_locale(code) != code:
+        raise InvalidInput(_("Choose English or French."), field="locale")
+    user_id = actor.impersonator_id or actor.user_id
+    user = await User.get_or_none(id=user_id, is_active=True) if user_id else None
+    if user is None:
+        raise NotFound(_("That account does not exist."))
+    if user.locale == code:
+        return
+    previous = user.locale
+    user.locale = code
+    await user.save(update_fields=["locale"])
+    await audit.record(
+        actor=actor,
+        action="user.locale",
+        subject=f"user:{user.id}",
+        client_id=user.client_id,
+        details={"from": previous, "to": code},
+    )

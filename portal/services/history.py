@@ -10,8 +10,10 @@ from typing import Generic, TypeVar
 from tortoise.expressions import Q
 from tortoise.functions import Sum
 
+from portal import i18n
 from portal.db.models import CreditEntry, ImpersonationSession, Invoice, Payment, Refund
 from portal.domain.status import InvoiceStatus, PaymentStatus
+from portal.i18n import N_, _
 from portal.services.actors import Actor, check_client_access
 from portal.services.clock import now_utc
 from portal.services.documents import RECEIPT_STATUSES, invoice_number, method_label
@@ -20,21 +22,26 @@ LIMIT = 100
 T = TypeVar("T")
 
 CREDIT_REASONS = {
-    "overpayment": "Overpayment",
-    "adjustment": "Adjustment",
-    "applied_to_invoice": "Used on an invoice",
-    "refund_to_credit": "Refund to credit",
-    "payment_unmatched": "Unmatched payment",
-    "purchase": "Credit purchase",
-    "refunded": "Taken back by a refund",
+    "overpayment": N_("Overpayment"),
+    "adjustment": N_("Adjustment"),
+    "applied_to_invoice": N_("Used on an invoice"),
+    "refund_to_credit": N_("Refund to credit"),
+    "payment_unmatched": N_("Unmatched payment"),
+    "purchase": N_("Credit purchase"),
+    "refunded": N_("Taken back by a refund"),
 }
 PAYMENT_STATUSES = {
-    "pending": "Processing",
-    "succeeded": "Paid",
-    "failed": "Failed",
-    "refunded": "Refunded",
-    "partially_refunded": "Partially refunded",
+    "pending": N_("Processing"),
+    "succeeded": N_("Paid"),
+    "failed": N_("Failed"),
+    "refunded": N_("Refunded"),
+    "partially_refunded": N_("Partially refunded"),
 }
+
+
+def _stamp(value: datetime) -> str:
+    """'12 Mar 2027 10:04' in the current locale (the caller adds 'UTC')."""
+    return f"{i18n.format_date(value, fmt='dd MMM y')} {value:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -115,12 +122,12 @@ class AccessEntry:
 
     @property
     def ended(self) -> str:
-        """'12 Mar 2027 10:04 UTC', 'Ended automatically at ...' or 'In progress'."""
-        if self.ended_at is not None:
-            return f"{self.ended_at:%d %b %Y %H:%M} UTC"
+        """'12 Mar 2027 10:04 UTC', 'Ended automatically at ...' or 'In progress' (in the current locale)."""
+        if self.ended_at is not None and self.ended_at < self.expires_at:
+            return f"{_stamp(self.ended_at)} UTC"
         if self.expires_at <= now_utc():
-            return f"Ended automatically at {self.expires_at:%d %b %Y %H:%M} UTC"
-        return f"In progress (ends automatically at {self.expires_at:%H:%M} UTC)"
+            return _("Ended automatically at {time} UTC", time=_stamp(self.expires_at))
+        return _("In progress (ends automatically at {time} UTC)", time=f"{self.expires_at:%H:%M}")
 
 
 @dataclass(frozen=True)
@@ -162,7 +169,7 @@ async def _payments(client_id: int, limit: int) -> Section[PaymentEntry]:
             amount_minor=p.amount_minor,
             currency=p.currency,
             status=p.status,
-            status_label=PAYMENT_STATUSES.get(p.status, p.status.replace("_", " ").capitalize()),
+            status_label=_(PAYMENT_STATUSES.get(p.status, p.status.replace("_", " ").capitalize())),
             receipt_id=p.id if p.status in RECEIPT_STATUSES else None,
         )
         for p in rows
@@ -192,7 +199,7 @@ async def _credit(client_id: int, limit: int) -> Section[CreditLedgerEntry]:
             CreditLedgerEntry(
                 id=row.id,
                 date=row.created_at.date(),
-                reason=CREDIT_REASONS.get(row.reason, row.reason.replace("_", " ").capitalize()),
+                reason=_(CREDIT_REASONS.get(row.reason, row.reason.replace("_", " ").capitalize())),
                 note=row.note,
                 invoice_number=invoice_number(row.invoice) if row.invoice else "",
                 amount_minor=row.amount_minor,

@@ -129,8 +129,8 @@ async def _own_session(actor: Actor) -> ImpersonationSession:
     return session
 
 
-async def _close_lapsed(session: ImpersonationSession, actor: Actor, ip: str) -> None:
-    """Mark a session that ran out of time as ended at its time limit; audited once."""
+async def _close_lapsed(session: ImpersonationSession, actor: Actor, ip: str) -> bool:
+    """Mark a session that ran out of time as ended at its time limit; audited once (True: this call did)."""
     closed = await ImpersonationSession.filter(id=session.id, ended_at__isnull=True).update(
         ended_at=session.expires_at
     )
@@ -148,6 +148,7 @@ async def _close_lapsed(session: ImpersonationSession, actor: Actor, ip: str) ->
             },
             ip=ip,
         )
+    return bool(closed)
 
 
 async def stop(*, actor: Actor, ip: str = "") -> ImpersonationView:
@@ -214,3 +215,14 @@ async def end_lapsed(*, actor: Actor, impersonation_id: int, ip: str = "") -> Im
         async with in_transaction():
             await _close_lapsed(session, actor, ip)
     return _view(session, name)
+
+
+async def close_lapsed_sessions() -> int:
+    """Job: close every view that ran out of time while no browser came back to notice (audited once)."""
+    closed = 0
+    lapsed = await ImpersonationSession.filter(ended_at__isnull=True, expires_at__lte=now_utc())
+    for session in lapsed:
+        admin = Actor(user_id=session.admin_id, role=Role.admin, email="", name="")
+        async with in_transaction():
+            closed += await _close_lapsed(session, admin, "")
+    return closed

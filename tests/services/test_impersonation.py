@@ -263,3 +263,19 @@ async def test_a_lapsed_view_reads_as_ended_automatically_in_the_history(world: 
 
     [entry] = (await history.get_history(actor=world.alice, client_id=world.alice_id)).access.items
     assert entry.ended.startswith("Ended automatically at ")
+
+
+async def test_the_job_closes_a_view_nobody_came_back_to_once(world: World) -> None:
+    running = await _impersonating(world)
+    lapsed = await _impersonating(world, world.bob_id, reason="Ticket 7")  # ends the first view
+    assert (await ImpersonationSession.get(id=running.impersonation_id)).ended_at is not None
+    assert await impersonation.close_lapsed_sessions() == 0  # the second one still has its 30 minutes
+    await ImpersonationSession.filter(id=lapsed.impersonation_id).update(
+        expires_at=now_utc() - timedelta(seconds=1)
+    )
+
+    assert await impersonation.close_lapsed_sessions() == 1
+    assert await impersonation.close_lapsed_sessions() == 0
+    [entry] = await _entries("impersonation.expired")
+    assert (entry.actor_id, entry.on_behalf_of_id) == (world.admin.user_id, world.bob_id)
+    assert entry.details["reason"] == "Ticket 7"

@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from portal import auth
+from portal import auth, i18n
+from portal.components.settings_nav import settings_nav
 from portal.domain.errors import DomainError, InvalidInput
+from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
 from portal.services import stripe_account
 from portal.services.actors import Actor
@@ -15,25 +17,25 @@ from portal.services.organization import branding
 from portal.services.stripe_account import StripeAccountView
 
 PATH = "/settings/payments"
-SANDBOX_TEXT = "Sandbox (no Stripe account connected): payments are simulated"
+SANDBOX_TEXT = N_("Sandbox (no Stripe account connected): payments are simulated")
 
 
 def status_text(view: StripeAccountView) -> str:
-    """One line saying which gateway takes the payments."""
+    """One line saying which gateway takes the payments (in the current locale)."""
     if not view.connected and view.environment_key:
-        return (
-            f"Using the server's Stripe key from STRIPE_SECRET_KEY ({view.environment_key}): "
-            "connect an account here to replace it"
+        return _(
+            "Using the server's Stripe key from STRIPE_SECRET_KEY ({key}): "
+            "connect an account here to replace it",
+            key=view.environment_key,
         )
     if not view.connected:
-        return SANDBOX_TEXT
-    mode = "test mode" if view.mode == "test" else "live"
-    parts = [f"Connected to Stripe ({mode})"]
+        return _(SANDBOX_TEXT)
+    parts = [_("Connected to Stripe (test mode)") if view.mode == "test" else _("Connected to Stripe (live)")]
     if view.account_id:
-        parts.append(f"account {view.account_id}")
-    parts.append(f"key {view.key_hint}")
+        parts.append(_("account {account}", account=view.account_id))
+    parts.append(_("key {key}", key=view.key_hint))
     if view.country:
-        parts.append(stripe_account.countries().get(view.country, view.country))
+        parts.append(stripe_account.countries(i18n.get_locale()).get(view.country, view.country))
     return " · ".join(parts)
 
 
@@ -53,7 +55,7 @@ class PaymentSettings:
             self.status = ui.label().classes("text-lg font-medium").mark("stripe-status")
             self.connected_at = ui.label().classes("text-sm text-gray-600").mark("stripe-connected-at")
             self.unlink_button = (
-                ui.button("Unlink account", icon="link_off", on_click=lambda: self.dialog.open())
+                ui.button(_("Unlink account"), icon="link_off", on_click=lambda: self.dialog.open())
                 .props("outline color=negative")
                 .mark("unlink")
             )
@@ -62,14 +64,14 @@ class PaymentSettings:
         view = self.view
         with ui.card().classes("w-full max-w-2xl gap-3"):
             self.form_title = ui.label().classes("text-lg font-semibold").mark("connect-title")
-            self.test_mode = ui.switch("Test mode", value=view.mode != "live").mark("test-mode")
-            ui.label("Use test mode with your sk_test_ key to try payments without moving money.").classes(
+            self.test_mode = ui.switch(_("Test mode"), value=view.mode != "live").mark("test-mode")
+            ui.label(_("Use test mode with your sk_test_ key to try payments without moving money.")).classes(
                 "text-sm text-gray-600"
             )
             self.country = (
                 ui.select(
-                    stripe_account.countries(),
-                    label="Country",
+                    stripe_account.countries(i18n.get_locale()),
+                    label=_("Country"),
                     value=view.country or None,
                     with_input=True,
                 )
@@ -77,22 +79,22 @@ class PaymentSettings:
                 .classes("w-full")
                 .mark("country")
             )
-            self.privacy_url = self._input("Privacy Policy URL", view.privacy_url, "privacy-url", "url")
-            self.terms_url = self._input("Terms of Service URL", view.terms_url, "terms-url", "url")
-            self.secret_key = self._secret("Secret key (sk_test_… or sk_live_…)", "secret-key")
-            ui.label("Webhook endpoint: in Stripe's dashboard, add an endpoint with this address:").classes(
-                "text-sm text-gray-600"
-            )
+            self.privacy_url = self._input(_("Privacy Policy URL"), view.privacy_url, "privacy-url", "url")
+            self.terms_url = self._input(_("Terms of Service URL"), view.terms_url, "terms-url", "url")
+            self.secret_key = self._secret(_("Secret key (sk_test_… or sk_live_…)"), "secret-key")
+            ui.label(
+                _("Webhook endpoint: in Stripe's dashboard, add an endpoint with this address:")
+            ).classes("text-sm text-gray-600")
             ui.label(view.webhook_url).classes("font-mono text-sm break-all").mark("webhook-url")
-            self.webhook_secret = self._secret("Webhook signing secret (whsec_…)", "webhook-secret")
+            self.webhook_secret = self._secret(_("Webhook signing secret (whsec_…)"), "webhook-secret")
             self.error = ui.label().classes("text-red-700").props("role=alert").mark("connect-error")
             self.error.set_visibility(False)
             self.message = ui.label().classes("text-green-700").props("role=status").mark("connect-message")
             self.message.set_visibility(False)
             with ui.row().classes("gap-2"):
-                self.connect_button = ui.button("Connect", on_click=self.connect).mark("connect")
+                self.connect_button = ui.button(_("Connect"), on_click=self.connect).mark("connect")
                 self.policies_button = (
-                    ui.button("Save policy links only", on_click=self.save_policies)
+                    ui.button(_("Save policy links only"), on_click=self.save_policies)
                     .props("flat")
                     .mark("save-policies")
                 )
@@ -124,27 +126,34 @@ class PaymentSettings:
 
     def unlink_dialog(self) -> None:
         with ui.dialog().mark("unlink-dialog") as self.dialog, ui.card().classes("max-w-md gap-3"):
-            ui.label("Unlink your Stripe account?").classes("text-lg font-semibold")
+            ui.label(_("Unlink your Stripe account?")).classes("text-lg font-semibold")
             ui.label(
-                "The keys are removed from the portal and payments are simulated in the sandbox until "
-                "you connect an account again. Your policy links are kept."
+                _(
+                    "The keys are removed from the portal and payments are simulated in the sandbox until "
+                    "you connect an account again. Your policy links are kept."
+                )
             )
             with ui.row().classes("w-full justify-end gap-2"):
-                ui.button("Cancel", on_click=self.dialog.close).props("flat").mark("unlink-cancel")
+                ui.button(_("Cancel"), on_click=self.dialog.close).props("flat").mark("unlink-cancel")
                 self.unlink_confirm = (
-                    ui.button("Unlink", on_click=self.unlink).props("color=negative").mark("unlink-confirm")
+                    ui.button(_("Unlink"), on_click=self.unlink)
+                    .props("color=negative")
+                    .mark("unlink-confirm")
                 )
 
     def show(self, view: StripeAccountView) -> None:
         """Reflect the stored state (secret inputs stay or become empty)."""
         self.view = view
         self.status.set_text(status_text(view))
-        when = view.connected_at.strftime("%d %b %Y %H:%M UTC") if view.connected_at else ""
-        self.connected_at.set_text(f"Connected on {when}" if when else "")
+        when = ""
+        if view.connected_at:
+            day = i18n.format_date(view.connected_at, fmt="dd MMM y")
+            when = f"{day} {view.connected_at:%H:%M} UTC"
+        self.connected_at.set_text(_("Connected on {date}", date=when) if when else "")
         self.connected_at.set_visibility(bool(when))
         self.unlink_button.set_visibility(view.connected)
-        self.form_title.set_text("Change keys" if view.connected else "Connect Stripe account")
-        self.connect_button.set_text("Save new keys" if view.connected else "Connect")
+        self.form_title.set_text(_("Change keys") if view.connected else _("Connect Stripe account"))
+        self.connect_button.set_text(_("Save new keys") if view.connected else _("Connect"))
         self.secret_key.set_value("")
         self.webhook_secret.set_value("")
 
@@ -162,7 +171,7 @@ class PaymentSettings:
             if field in self.fields:
                 self.fields[field].error = message
         if isinstance(exc, InvalidInput) and not general:
-            general = ["Please correct the fields marked in red."]
+            general = [_("Please correct the fields marked in red.")]
         self.error.set_text(" ".join(general))
         self.error.set_visibility(True)
 
@@ -192,7 +201,7 @@ class PaymentSettings:
             ),
         )
         if ok:
-            self._say("Stripe account connected. The key was checked with Stripe.")
+            self._say(_("Stripe account connected. The key was checked with Stripe."))
 
     async def save_policies(self) -> None:
         ok = await self._run(
@@ -204,13 +213,13 @@ class PaymentSettings:
             ),
         )
         if ok:
-            self._say("Policy links saved.")
+            self._say(_("Policy links saved."))
 
     async def unlink(self) -> None:
         self.dialog.close()
         ok = await self._run(self.unlink_button, lambda: stripe_account.unlink(actor=self.actor))
         if ok:
-            self._say("Stripe account unlinked. Payments are simulated in the sandbox.")
+            self._say(_("Stripe account unlinked. Payments are simulated in the sandbox."))
 
     def _say(self, text: str) -> None:
         self.message.set_text(text)
@@ -224,5 +233,7 @@ def register() -> None:
     @auth.page(PATH, access=auth.Access.admin, title="Payments")
     async def payments_page(actor: Actor) -> None:
         view = await stripe_account.get_account(actor=actor)
-        with signed_in_frame(actor, await branding(), "Payments"):
+        ui.page_title(_("Payments"))
+        with signed_in_frame(actor, await branding(), _("Payments")):
+            settings_nav("payments")
             PaymentSettings(actor, view)

@@ -10,28 +10,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 from portal.db.models import Allocation, Client, CreditEntry, Invoice, InvoiceLine, Payment, PaymentMethod
 from portal.domain.errors import NotFound
-from portal.domain.status import InvoiceStatus, PaymentStatus
+from portal.domain.money import currency_exponent
+from portal.domain.status import InvoiceStatus, PaymentStatus, local_label
+from portal.domain.tax import LineInput, line_amounts
+from portal.i18n import N_, _, get_locale
 from portal.services.actors import Actor, check_client_access
 from portal.services.clock import today
 from portal.services.invoices import allocated_by_invoice
 from portal.services.organization import get_organization
 
-INVOICE_NOT_FOUND = "That invoice does not exist."
-RECEIPT_NOT_FOUND = "That receipt does not exist."
+INVOICE_NOT_FOUND = N_("That invoice does not exist.")
+RECEIPT_NOT_FOUND = N_("That receipt does not exist.")
 RECEIPT_STATUSES = (PaymentStatus.succeeded, PaymentStatus.partially_refunded, PaymentStatus.refunded)
 METHOD_LABELS = {
-    "card": "Card",
-    "bank_transfer": "Bank transfer",
-    "direct_debit": "Direct debit",
-    "cash": "Cash",
-    "cheque": "Cheque",
-    "other": "Other",
+    "card": N_("Card"),
+    "bank_transfer": N_("Bank transfer"),
+    "direct_debit": N_("Direct debit"),
+    "cash": N_("Cash"),
+    "cheque": N_("Cheque"),
+    "other": N_("Other"),
 }
 
 
@@ -143,8 +146,8 @@ class InvoiceDetail:
 
     @property
     def title(self) -> str:
-        """'Invoice INV-2026-0001'."""
-        return f"Invoice {self.number}"
+        """'Invoice INV-2026-0001' (in the current locale)."""
+        return _("Invoice {number}", number=self.number)
 
     @property
     def credit_applied_minor(self) -> int:
@@ -203,15 +206,13 @@ class ReceiptDetail:
 
     @property
     def title(self) -> str:
-        """'Receipt RCPT-12'."""
-        return f"Receipt {self.number}"
+        """'Receipt RCPT-12' (in the current locale)."""
+        return _("Receipt {number}", number=self.number)
 
     @property
     def status_label(self) -> str:
-        """'Paid', 'Partially refunded' or 'Refunded'."""
-        return (
-            "Paid" if self.status == PaymentStatus.succeeded else self.status.replace("_", " ").capitalize()
-        )
+        """'Paid', 'Partially refunded' or 'Refunded' (in the current locale)."""
+        return _("Paid") if self.status == PaymentStatus.succeeded else local_label(self.status)
 
     @property
     def kept_minor(self) -> int:
@@ -236,14 +237,14 @@ def receipt_number(payment_id: int) -> str:
 
 def invoice_number(invoice: Invoice) -> str:
     """The invoice's number, or 'Draft <id>' before it is sent."""
-    return invoice.number or f"Draft {invoice.id}"
+    return invoice.number or _("Draft {id}", id=invoice.id)
 
 
 def method_label(method: str, saved: PaymentMethod | None = None) -> str:
-    """'Visa •••• 4242' for a saved card, else 'Bank transfer', 'Cash', 'Card'..."""
+    """'Visa •••• 4242' for a saved card, else 'Bank transfer', 'Cash', 'Card'... (in the current locale)"""
     if saved is not None and saved.kind == "card" and saved.last4:
-        return f"{saved.brand.replace('_', ' ').title() or 'Card'} •••• {saved.last4}"
-    return METHOD_LABELS.get(method, method.replace("_", " ").capitalize())
+        return f"{saved.brand.replace('_', ' ').title() or _('Card')} •••• {saved.last4}"
+    return _(METHOD_LABELS.get(method, method.replace("_", " ").capitalize()))
 
 
 def _check(actor: Actor, client_id: int | None, *, hidden: bool, message: str) -> None:
@@ -251,9 +252,9 @@ def _check(actor: Actor, client_id: int | None, *, hidden: bool, message: str) -
     try:
         check_client_access(actor, client_id)
     except NotFound:
-        raise NotFound(message) from None
+        raise NotFound(_(message)) from None
     if hidden and not actor.is_staff:
-        raise NotFound(message)
+        raise NotFound(_(message))
 
 
 async def _party(client_id: int | None) -> tuple[Party, str]:
@@ -321,6 +322,61 @@ def tax_summary(lines: Iterable[TaxedLine]) -> list[TaxSummary]:
     return [TaxSummary(name, rate, net, tax) for (name, rate), (net, tax) in sums.items()]
 
 
+SAMPLE_LINES = (
+    (N_("Website redesign"), Decimal(1), 120_000, Decimal(20), N_("VAT")),
+    (N_("Hosting and maintenance (month)"), Decimal(3), 4_500, Decimal(20), N_("VAT")),
+    (N_("Workshop, half a day"), Decimal("0.5"), 60_000, Decimal(0), ""),
+)
+"""Lines of the sample invoice the template preview shows (amounts in minor units of a 2-decimal currency)."""
+
+
+def sample_invoice(
+    organization: Letterhead, *, number: str, currency: str, issue_date: date
+) -> InvoiceDetail:
+    """A made-up open invoice with the given letterhead, to preview the invoice template before saving it."""
+    exponent = currency_exponent(currency)
+    lines = []
+    for description, quantity, unit_minor, rate, tax_name in SAMPLE_LINES:
+        unit = unit_minor * 10 ** (exponent - 2) if exponent >= 2 else unit_minor // 10 ** (2 - exponent)
+        amounts = line_amounts(LineInput(quantity=quantity, unit_price_minor=unit, tax_rate=rate))
+        lines.append(
+            LineView(
+                date=issue_date,
+                description=_(description),
+                quantity=_text(quantity),
+                unit_price_minor=unit,
+                tax_name=_(tax_name) if tax_name else "",
+                tax_rate=_text(rate),
+                net_minor=amounts.net_minor,
+                tax_minor=amounts.tax_minor,
+                gross_minor=amounts.gross_minor,
+            )
+        )
+    subtotal = sum(line.net_minor for line in lines)
+    tax = sum(line.tax_minor for line in lines)
+    return InvoiceDetail(
+        id=0,
+        number=number,
+        status=InvoiceStatus.open,
+        currency=currency,
+        issue_date=issue_date,
+        due_date=issue_date + timedelta(days=14),
+        notes=_("This is a sample invoice: it shows how your invoices will look."),
+        lines=lines,
+        subtotal_minor=subtotal,
+        tax_minor=tax,
+        total_minor=subtotal + tax,
+        tax_by_rate=tax_summary(lines),
+        payments=[],
+        credits=[],
+        refunds=[],
+        amount_due_minor=subtotal + tax,
+        client=Party(name=_("Sample Client"), company=_("Sample Company Ltd"), email="client@example.com"),
+        organization=organization,
+        locale=get_locale(),
+    )
+
+
 async def _money_on_invoice(
     invoice_id: int,
 ) -> tuple[list[AppliedPayment], list[AppliedCredit], list[TakenBack]]:
@@ -362,7 +418,7 @@ async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
     """One invoice in full; drafts and deleted invoices are 'not found' for clients, as are other clients'."""
     invoice = await Invoice.get_or_none(id=invoice_id)
     if invoice is None:
-        raise NotFound(INVOICE_NOT_FOUND)
+        raise NotFound(_(INVOICE_NOT_FOUND))
     hidden = invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted)
     _check(actor, invoice.client_id, hidden=hidden, message=INVOICE_NOT_FOUND)
     lines = _lines(await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id"))
@@ -407,7 +463,7 @@ async def get_receipt(*, actor: Actor, payment_id: int) -> ReceiptDetail:
     """The receipt of a received payment; pending or failed payments have none and are 'not found'."""
     payment = await Payment.get_or_none(id=payment_id).prefetch_related("payment_method")
     if payment is None or payment.status not in RECEIPT_STATUSES:
-        raise NotFound(RECEIPT_NOT_FOUND)
+        raise NotFound(_(RECEIPT_NOT_FOUND))
     _check(actor, payment.client_id, hidden=False, message=RECEIPT_NOT_FOUND)
     created = await CreditEntry.filter(payment_id=payment.id, amount_minor__gt=0).values_list(
         "amount_minor", flat=True

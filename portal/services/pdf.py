@@ -24,8 +24,12 @@ from fpdf import FPDF
 from fpdf.enums import TableBordersLayout, TableCellFillMode
 from fpdf.fonts import FontFace
 
+from portal import i18n
 from portal.domain.money import format_money
+from portal.domain.status import label as status_label
+from portal.i18n import N_, translate
 from portal.services.documents import InvoiceDetail, Letterhead, Party, ReceiptDetail, tax_summary
+from portal.services.organization import UPLOADS_URL, uploaded_file
 from portal.services.quotes import QuoteView
 
 ENCODING = "windows-1252"
@@ -97,10 +101,14 @@ def _ink_on(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
 
 
 def logo_file(logo_path: str) -> Path | None:
-    """The logo as a PNG or JPEG file ('/static/...' or a file path), or None (missing, SVG, other)."""
+    """The PNG or JPEG behind '/uploads/...', '/static/...' or a file path, or None (missing, SVG, other)."""
     if not logo_path:
         return None
-    if logo_path.startswith("/static/"):
+    if logo_path.startswith(UPLOADS_URL):
+        candidate = uploaded_file(logo_path)
+        if candidate is None:
+            return None
+    elif logo_path.startswith("/static/"):
         candidate = (STATIC_DIR / logo_path.removeprefix("/static/")).resolve()
         if not candidate.is_relative_to(STATIC_DIR):
             return None
@@ -114,17 +122,19 @@ def logo_file(logo_path: str) -> Path | None:
     return candidate if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")) else None
 
 
-def _day(value: date | None) -> str:
-    return f"{value:%d %b %Y}" if value else ""
+def _day(value: date | None, locale: str = "en") -> str:
+    """'05 Nov 2026' / '05 nov. 2026'."""
+    return i18n.format_date(value, locale, fmt="dd MMM y") if value else ""
 
 
 class _Document(FPDF):
     """A4 page with the organization's footer and page numbers on every page."""
 
-    def __init__(self, org: Letterhead, title: str, *, compress: bool) -> None:
+    def __init__(self, org: Letterhead, title: str, *, compress: bool, locale: str = "en") -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.core_fonts_encoding = ENCODING
         self.org = org
+        self.locale = locale
         self.set_compression(compress)
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(True, margin=24)
@@ -140,7 +150,8 @@ class _Document(FPDF):
         if self.org.footer:
             text = " · ".join(line.strip() for line in self.org.footer.splitlines() if line.strip())
             self.multi_cell(PAGE_WIDTH, 3.8, pdf_text(text), align="C", new_x="LMARGIN", new_y="NEXT")
-        self.cell(PAGE_WIDTH, 4, f"Page {self.page_no()} of {{nb}}", align="C")
+        page = translate("Page {page} of {pages}", self.locale, page=self.page_no(), pages="{nb}")
+        self.cell(PAGE_WIDTH, 4, page, align="C")
 
     # -- small drawing helpers ----------------------------------------------------------------------
     def text_block(self, text: str, *, width: float, size: float = 9, bold: bool = False, grey: bool = False):
@@ -251,7 +262,7 @@ def _table(pdf: _Document, headings: Sequence[str], rows: Sequence[Sequence[str]
 def _line_rows(lines: Sequence[_Line], currency: str, locale: str) -> list[list[str]]:
     return [
         [
-            _day(line.date),
+            _day(line.date, locale),
             line.description,
             line.quantity,
             format_money(line.unit_price_minor, currency, locale),
@@ -262,8 +273,9 @@ def _line_rows(lines: Sequence[_Line], currency: str, locale: str) -> list[list[
     ]
 
 
-LINE_HEADINGS = ("Date", "Description", "Qty", "Unit price", "Tax", "Amount")
+LINE_HEADINGS = (N_("Date"), N_("Description"), N_("Qty"), N_("Unit price"), N_("Tax"), N_("Amount"))
 LINE_WIDTHS = (22, 66, 14, 27, 23, 28)
+QUOTE_KINDS = {"estimate": N_("ESTIMATE"), "proposal": N_("PROPOSAL")}
 LINE_ALIGNS = ("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
 
 
@@ -278,64 +290,101 @@ def _finish(pdf: _Document) -> bytes:
 
 
 def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True) -> bytes:
-    """The invoice as a PDF (`compress=False` keeps the page text searchable, for tests)."""
-    money = lambda amount: format_money(amount, detail.currency, detail.locale)  # noqa: E731
-    pdf = _Document(detail.organization, detail.title, compress=compress)
+    """The invoice as a PDF in the client's locale (`compress=False` keeps the text searchable, for tests)."""
+    locale = detail.locale
+    money = lambda amount: format_money(amount, detail.currency, locale)  # noqa: E731
+    day = lambda value: _day(value, locale)  # noqa: E731
+    title = translate("Invoice {number}", locale, number=detail.number)
+    pdf = _Document(detail.organization, title, compress=compress, locale=locale)
     _letterhead(pdf)
-    _title_bar(pdf, "INVOICE", f"Amount due {money(detail.amount_due_minor)}")
-    facts = [("Invoice number", detail.number), ("Issued", _day(detail.issue_date))]
-    facts += [
-        ("Due", _day(detail.due_date)),
-        ("Status", detail.display_status.replace("_", " ").capitalize()),
+    _title_bar(
+        pdf,
+        translate("INVOICE", locale),
+        translate("Amount due {amount}", locale, amount=money(detail.amount_due_minor)),
+    )
+    facts = [
+        (translate("Invoice number", locale), detail.number),
+        (translate("Issued", locale), day(detail.issue_date)),
     ]
-    _parties(pdf, "BILL TO", detail.client, facts)
-    rows = _line_rows(detail.lines, detail.currency, detail.locale)
-    _table(pdf, LINE_HEADINGS, rows, LINE_WIDTHS, LINE_ALIGNS)
-    pdf.pair("Subtotal", money(detail.subtotal_minor))
+    facts += [
+        (translate("Due", locale), day(detail.due_date)),
+        (translate("Status", locale), translate(status_label(detail.display_status), locale)),
+    ]
+    _parties(pdf, translate("BILL TO", locale), detail.client, facts)
+    rows = _line_rows(detail.lines, detail.currency, locale)
+    _table(pdf, [translate(h, locale) for h in LINE_HEADINGS], rows, LINE_WIDTHS, LINE_ALIGNS)
+    pdf.pair(translate("Subtotal", locale), money(detail.subtotal_minor))
     for tax in detail.tax_by_rate:
         pdf.pair(tax.label, money(tax.tax_minor))
-    pdf.pair("Total", money(detail.total_minor), bold=True)
+    pdf.pair(translate("Total", locale), money(detail.total_minor), bold=True)
     for paid in detail.payments:
-        label = f"Paid {_day(paid.date)} · {paid.method}" + (f" · {paid.reference}" if paid.reference else "")
-        pdf.pair(label, money(-paid.amount_minor))
+        label = translate(
+            "Paid {date} · {method}", locale, date=day(paid.date), method=translate(paid.method, locale)
+        )
+        pdf.pair(label + (f" · {paid.reference}" if paid.reference else ""), money(-paid.amount_minor))
     for credit in detail.credits:
-        pdf.pair(f"Credit applied {_day(credit.date)}", money(-credit.amount_minor))
+        pdf.pair(
+            translate("Credit applied {date}", locale, date=day(credit.date)), money(-credit.amount_minor)
+        )
     for back in detail.refunds:
-        pdf.pair(f"Refunded {_day(back.date)}", money(back.amount_minor))
-    pdf.pair("Amount due", money(detail.amount_due_minor), bold=True)
-    _notes(pdf, "Notes", detail.notes)
+        pdf.pair(translate("Refunded {date}", locale, date=day(back.date)), money(back.amount_minor))
+    pdf.pair(translate("Amount due", locale), money(detail.amount_due_minor), bold=True)
+    _notes(pdf, translate("Notes", locale), detail.notes)
     if detail.amount_due_minor > 0 and detail.organization.bank_details.strip():
-        pdf.heading("Pay by bank transfer")
+        pdf.heading(translate("Pay by bank transfer", locale))
         pdf.text_block(detail.organization.bank_details, width=PAGE_WIDTH, size=9)
-        pdf.text_block(f"Reference: {detail.number}", width=PAGE_WIDTH, size=9, bold=True)
+        pdf.text_block(
+            translate("Reference: {reference}", locale, reference=detail.number),
+            width=PAGE_WIDTH,
+            size=9,
+            bold=True,
+        )
     return _finish(pdf)
 
 
 def receipt_pdf(detail: ReceiptDetail, *, compress: bool = True) -> bytes:
-    """The receipt of a payment as a PDF."""
-    money = lambda amount: format_money(amount, detail.currency, detail.locale)  # noqa: E731
-    pdf = _Document(detail.organization, detail.title, compress=compress)
+    """The receipt of a payment as a PDF, in the client's locale."""
+    locale = detail.locale
+    money = lambda amount: format_money(amount, detail.currency, locale)  # noqa: E731
+    title = translate("Receipt {number}", locale, number=detail.number)
+    pdf = _Document(detail.organization, title, compress=compress, locale=locale)
     _letterhead(pdf)
-    _title_bar(pdf, "RECEIPT", f"Received {money(detail.amount_minor)}")
-    facts = [("Receipt number", detail.number), ("Date received", _day(detail.date))]
-    facts += [("Method", detail.method)]
+    _title_bar(
+        pdf,
+        translate("RECEIPT", locale),
+        translate("Received {amount}", locale, amount=money(detail.amount_minor)),
+    )
+    facts = [
+        (translate("Receipt number", locale), detail.number),
+        (translate("Date received", locale), _day(detail.date, locale)),
+    ]
+    facts += [(translate("Method", locale), translate(detail.method, locale))]
     if detail.reference:
-        facts.append(("Reference", detail.reference))
-    facts.append(("Status", detail.status_label))
-    _parties(pdf, "RECEIVED FROM", detail.client, facts)
+        facts.append((translate("Reference", locale), detail.reference))
+    facts.append((translate("Status", locale), translate(detail.status_label, locale)))
+    _parties(pdf, translate("RECEIVED FROM", locale), detail.client, facts)
     if detail.settled:
-        rows = [[f"Invoice {s.number}", money(s.amount_minor)] for s in detail.settled]
-        _table(pdf, ("Applied to", "Amount"), rows, (140, 40), ("LEFT", "RIGHT"))
-    pdf.pair("Amount received", money(detail.amount_minor), bold=True)
+        rows = [
+            [translate("Invoice {number}", locale, number=s.number), money(s.amount_minor)]
+            for s in detail.settled
+        ]
+        _table(
+            pdf,
+            (translate("Applied to", locale), translate("Amount", locale)),
+            rows,
+            (140, 40),
+            ("LEFT", "RIGHT"),
+        )
+    pdf.pair(translate("Amount received", locale), money(detail.amount_minor), bold=True)
     if detail.credit_created_minor:
-        pdf.pair("Added to your credit", money(detail.credit_created_minor))
+        pdf.pair(translate("Added to your credit", locale), money(detail.credit_created_minor))
     for refund in detail.refunds:
-        label = f"Refunded {_day(refund.date)}" + (f" · {refund.reason}" if refund.reason else "")
-        pdf.pair(label, money(-refund.amount_minor))
+        label = translate("Refunded {date}", locale, date=_day(refund.date, locale))
+        pdf.pair(label + (f" · {refund.reason}" if refund.reason else ""), money(-refund.amount_minor))
     if detail.refunded_minor:
-        pdf.pair("Kept", money(detail.kept_minor), bold=True)
+        pdf.pair(translate("Kept", locale), money(detail.kept_minor), bold=True)
     pdf.ln(4)
-    pdf.text_block("Thank you for your payment.", width=PAGE_WIDTH, size=10)
+    pdf.text_block(translate("Thank you for your payment.", locale), width=PAGE_WIDTH, size=10)
     return _finish(pdf)
 
 
@@ -344,21 +393,26 @@ def quote_pdf(
 ) -> bytes:
     """An estimate or proposal as a PDF (lines, taxes, total, validity and terms)."""
     money = lambda amount: format_money(amount, view.currency, locale)  # noqa: E731
-    pdf = _Document(organization, view.label, compress=compress)
+    pdf = _Document(organization, view.label, compress=compress, locale=locale)
     _letterhead(pdf)
-    _title_bar(pdf, view.kind.upper(), f"Total {money(view.total_minor)}")
-    facts = [("Number", view.number), ("Issued", _day(view.issue_date))]
+    kind = translate(QUOTE_KINDS[view.kind], locale) if view.kind in QUOTE_KINDS else view.kind.upper()
+    _title_bar(pdf, kind, translate("Total {amount}", locale, amount=money(view.total_minor)))
+    facts = [
+        (translate("Number", locale), view.number),
+        (translate("Issued", locale), _day(view.issue_date, locale)),
+    ]
     if view.valid_until:
-        facts.append(("Valid until", _day(view.valid_until)))
-    facts.append(("Status", view.status.capitalize()))
-    _parties(pdf, "PREPARED FOR", client, facts)
+        facts.append((translate("Valid until", locale), _day(view.valid_until, locale)))
+    facts.append((translate("Status", locale), translate(status_label(view.status), locale)))
+    _parties(pdf, translate("PREPARED FOR", locale), client, facts)
     if view.title:
         pdf.text_block(view.title, width=PAGE_WIDTH, size=11, bold=True)
         pdf.ln(2)
-    _table(pdf, LINE_HEADINGS, _line_rows(view.lines, view.currency, locale), LINE_WIDTHS, LINE_ALIGNS)
-    pdf.pair("Subtotal", money(view.subtotal_minor))
+    headings = [translate(h, locale) for h in LINE_HEADINGS]
+    _table(pdf, headings, _line_rows(view.lines, view.currency, locale), LINE_WIDTHS, LINE_ALIGNS)
+    pdf.pair(translate("Subtotal", locale), money(view.subtotal_minor))
     for tax in tax_summary(view.lines):
         pdf.pair(tax.label, money(tax.tax_minor))
-    pdf.pair("Total", money(view.total_minor), bold=True)
-    _notes(pdf, "Terms", view.terms)
+    pdf.pair(translate("Total", locale), money(view.total_minor), bold=True)
+    _notes(pdf, translate("Terms", locale), view.terms)
     return _finish(pdf)

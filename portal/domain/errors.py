@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from portal.i18n import N_, _
+
+NOT_FOUND = N_("Not found.")
+NOT_ALLOWED = N_("You are not allowed to do this.")
+
 
 class DomainError(Exception):
     """Base of every error a user may be shown."""
@@ -14,15 +19,15 @@ class DomainError(Exception):
 class NotFound(DomainError):
     """The record does not exist, or the actor may not know that it does."""
 
-    def __init__(self, message: str = "Not found.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(_(NOT_FOUND) if message is None else message)
 
 
 class Forbidden(DomainError):
     """The actor is known but not allowed to do this."""
 
-    def __init__(self, message: str = "You are not allowed to do this.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(_(NOT_ALLOWED) if message is None else message)
 
 
 class InvalidInput(DomainError):
@@ -31,6 +36,18 @@ class InvalidInput(DomainError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class InvalidFields(InvalidInput):
+    """Several inputs are wrong at once: `errors` maps each field to its message.
+
+    `field` and `message` are those of the first problem, so it can be handled as any InvalidInput.
+    """
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field=field)
+        self.errors = dict(errors)
 
 
 class Conflict(DomainError):

@@ -16,7 +16,7 @@ from portal import auth, i18n
 from portal.components.credit_request_dialog import open_new_credit_request
 from portal.components.impersonate import impersonate_button
 from portal.components.record_payment import open_record_payment
-from portal.domain.errors import DomainError, InvalidInput, NotFound
+from portal.domain.errors import DomainError, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import format_money, parse_amount
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
@@ -24,7 +24,7 @@ from portal.pages.documents import follow_money_events, link_cell
 from portal.services import client_record, clients, invitations, ledger
 from portal.services.actors import Actor
 from portal.services.client_record import ClientRecord, Header, Section
-from portal.services.clients import ClientForm, InvalidFields
+from portal.services.clients import ClientForm
 from portal.services.organization import branding
 
 AVATAR_HEADERS = {

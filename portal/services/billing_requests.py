@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from tortoise.transactions import in_transaction
 
 from portal.db.models import BillingRequest, Client, Invoice
-from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
 from portal.domain.status import BillingRequestStatus, BillingType, Interval, InvoiceStatus, check_transition
 from portal.i18n import _, translate
@@ -22,7 +22,6 @@ from portal.mail.outbox import enqueue
 from portal.services import audit, gateways, invoices, links
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
-from portal.services.stripe_account import InvalidFields
 
 LIFETIME = timedelta(hours=24)
 

@@ -18,14 +18,13 @@ from tortoise.transactions import in_transaction
 
 from portal import i18n
 from portal.db.models import Client, Invoice, PaymentMethod, Subscription, User
-from portal.domain.errors import InvalidInput, NotFound
+from portal.domain.errors import InvalidFields, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
 from portal.domain.status import InvoiceStatus, Role, SubscriptionStatus
 from portal.i18n import _
 from portal.services import audit
 from portal.services.actors import Actor, check_client_access, require_staff
 from portal.services.clock import today
-from portal.services.stripe_account import InvalidFields
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100

@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tortoise.transactions import in_transaction
 
 from portal.db.models import Client, Invoice, InvoiceLine, Organization, QuoteLine, TaxRate
-from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
 from portal.i18n import N_, _, get_locale
 from portal.mail import transport
@@ -35,7 +35,6 @@ from portal.services.clock import today
 from portal.services.documents import Letterhead, sample_invoice
 from portal.services.numbering import peek_next_number, validate_pattern
 from portal.services.organization import get_organization
-from portal.services.stripe_account import InvalidFields
 
 ROUNDING_RULE = N_(
     "Tax is calculated per line and rounded half-up to the currency's smallest unit, "

@@ -19,7 +19,8 @@ from tortoise.transactions import in_transaction
 
 from portal.config import get_settings
 from portal.db.models import Organization
-from portal.domain.errors import InvalidInput
+from portal.domain.errors import InvalidFields, InvalidInput
+from portal.i18n import N_, _, normalize_locale
 from portal.payments.gateway import GatewayError
 from portal.services import audit, gateways, vault
 from portal.services.actors import Actor, require_admin
@@ -33,19 +34,14 @@ URL_MAX_LENGTH = 500
 # Two-letter keys of CLDR's territory names that are not countries (or not real ones).
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
 _KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
-_URL_LABELS = {"privacy_url": "privacy policy", "terms_url": "terms of service"}
-
-
-class InvalidFields(InvalidInput):
-    """Several inputs are wrong at once: `errors` maps each field to its message.
-
-    `field` and `message` are those of the first problem, so it can be handled as any InvalidInput.
-    """
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        field, message = next(iter(errors.items()))
-        super().__init__(message, field=field)
-        self.errors = dict(errors)
+_URL_MISSING = {
+    "privacy_url": N_("Enter the full address of your privacy policy, starting with https://"),
+    "terms_url": N_("Enter the full address of your terms of service, starting with https://"),
+}
+_URL_TOO_LONG = {
+    "privacy_url": N_("The address of your privacy policy is too long ({count} characters at most)."),
+    "terms_url": N_("The address of your terms of service is too long ({count} characters at most)."),
+}
 
 
 class AccountVerifier(Protocol):
@@ -78,10 +74,11 @@ class StripeAccountView:
 
 
 @cache
-def countries() -> dict[str, str]:
-    """ISO 3166 alpha-2 codes and their English names, sorted by name."""
-    names = babel.Locale("en").territories
-    pairs = [(code, name) for code, name in names.items() if _is_country_code(code)]
+def countries(locale: str = "en") -> dict[str, str]:
+    """ISO 3166 alpha-2 codes and their names in `locale` (English by default), sorted by name."""
+    codes = [code for code in babel.Locale("en").territories if _is_country_code(code)]
+    names = babel.Locale(normalize_locale(locale)).territories
+    pairs = [(code, names.get(code, code)) for code in codes]
     return dict(sorted(pairs, key=lambda pair: pair[1]))
 
 
@@ -121,22 +118,21 @@ def _view(org: Organization) -> StripeAccountView:
 def _check_country(value: str) -> tuple[str, str | None]:
     code = (value or "").strip().upper()
     if code not in countries():
-        return code, "Choose your country."
+        return code, _("Choose your country.")
     return code, None
 
 
 def _check_url(value: str, field: str) -> tuple[str, str | None]:
     url = (value or "").strip()
-    label = _URL_LABELS[field]
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
         parts, host = None, None
     if parts is None or parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
-        return url, f"Enter the full address of your {label}, starting with https://"
+        return url, _(_URL_MISSING[field])
     if len(url) > URL_MAX_LENGTH:
-        return url, f"The address of your {label} is too long ({URL_MAX_LENGTH} characters at most)."
+        return url, _(_URL_TOO_LONG[field], count=URL_MAX_LENGTH)
     return url, None
 
 
@@ -145,27 +141,46 @@ def _check_secret_key(value: str, mode: str) -> tuple[str, str | None]:
     expected = f"sk_{mode}_"
     restricted = f"rk_{mode}_"
     if not key:
-        return key, f"Enter your Stripe secret key (it starts with {expected})."
+        return key, _("Enter your Stripe secret key (it starts with {prefix}).", prefix=expected)
     if key.startswith("pk_"):
-        return key, f"This is a publishable key. Paste the secret key, which starts with {expected}."
+        return key, _(
+            "This is a publishable key. Paste the secret key, which starts with {prefix}.", prefix=expected
+        )
     other = "live" if mode == "test" else "test"
     if key.startswith((f"sk_{other}_", f"rk_{other}_")):
-        switch = "Turn test mode off" if mode == "test" else "Turn test mode on"
-        return (
-            key,
-            f"This is a {other} key. In {mode} mode the key starts with {expected}. {switch} to use it.",
-        )
+        if mode == "test":
+            message = _(
+                "This is a live key. In test mode the key starts with {prefix}. "
+                "Turn test mode off to use it.",
+                prefix=expected,
+            )
+        else:
+            message = _(
+                "This is a test key. In live mode the key starts with {prefix}. Turn test mode on to use it.",
+                prefix=expected,
+            )
+        return key, message
     if not key.startswith((expected, restricted)) or not _KEY_PATTERN.match(key):
-        return key, (
-            f"In {mode} mode the secret key starts with {expected} (or {restricted} for a restricted key)."
-        )
+        if mode == "test":
+            message = _(
+                "In test mode the secret key starts with {prefix} (or {restricted} for a restricted key).",
+                prefix=expected,
+                restricted=restricted,
+            )
+        else:
+            message = _(
+                "In live mode the secret key starts with {prefix} (or {restricted} for a restricted key).",
+                prefix=expected,
+                restricted=restricted,
+            )
+        return key, message
     return key, None
 
 
 def _check_webhook_secret(value: str) -> tuple[str, str | None]:
     secret = (value or "").strip()
     if not secret.startswith("whsec_") or len(secret) <= len("whsec_") or any(c.isspace() for c in secret):
-        return secret, "Enter the webhook signing secret from Stripe's dashboard (it starts with whsec_)."
+        return secret, _("Enter the webhook signing secret from Stripe's dashboard (it starts with whsec_).")
     return secret, None
 
 
@@ -191,10 +206,14 @@ async def _verify(factory: GatewayFactory, secret_key: str, webhook_secret: str,
     except GatewayError as exc:
         if exc.code == "network_error" or exc.retryable:
             raise InvalidInput(
-                f"The key could not be checked: {exc.message} Nothing was changed.", field="secret_key"
+                _("The key could not be checked: {problem} Nothing was changed.", problem=exc.message),
+                field="secret_key",
             ) from exc
-        detail = exc.message.removeprefix("Stripe did not accept this secret key: ")
-        raise InvalidInput(f"Stripe did not accept this key: {detail}", field="secret_key") from exc
+        detail = exc.message.removeprefix(_("Stripe did not accept this secret key: {problem}", problem=""))
+        detail = detail.removeprefix("Stripe did not accept this secret key: ")
+        raise InvalidInput(
+            _("Stripe did not accept this key: {problem}", problem=detail), field="secret_key"
+        ) from exc
     finally:
         await gateway.close()
 

@@ -33,12 +33,12 @@ from portal.db.models import (
     Subscription,
     User,
 )
-from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from portal.domain.errors import Conflict, Forbidden, InvalidFields, InvalidInput, NotFound
 from portal.domain.status import Role
 from portal.domain.tokens import hash_token
 from portal.services import accounts, client_record, clients, clock, invitations
 from portal.services.actors import Actor
-from portal.services.clients import ClientForm, InvalidFields
+from portal.services.clients import ClientForm
 from tests.services.conftest import World
 
 

@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 
 from portal.db.models import AuditEntry, BillingRequest, Invoice, OutboxEmail, PaymentLink
-from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from portal.domain.errors import Conflict, Forbidden, InvalidFields, InvalidInput, NotFound
 from portal.domain.status import BillingRequestStatus, InvoiceStatus
 from portal.services import billing_requests, console_payments, links
 from portal.services.clock import now_utc
-from portal.services.stripe_account import InvalidFields
 from tests.services.conftest import World
 
 GOOD = dict(

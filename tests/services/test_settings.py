@@ -19,14 +19,13 @@ from PIL import Image, PngImagePlugin
 from tortoise.transactions import in_transaction
 
 from portal.db.models import AuditEntry, Client, Invoice, NumberSequence, Organization, TaxRate
-from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from portal.domain.errors import Conflict, Forbidden, InvalidFields, InvalidInput, NotFound
 from portal.services import invoices, ledger, organization, pdf, settings, vault
 from portal.services.clock import today
 from portal.services.invoices import LineDraft
 from portal.services.numbering import next_number, render_number, validate_pattern
 from portal.services.organization import get_organization
 from portal.services.settings import SmtpForm
-from portal.services.stripe_account import InvalidFields
 from tests.services.conftest import World
 from tests.services.test_documents import pdf_text
 from tests.smtp_sink import DEFAULT_FROM, SmtpSink

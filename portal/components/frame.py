@@ -16,10 +16,17 @@ from nicegui import ui
 
 from portal import auth
 from portal.config import get_settings
-from portal.i18n import N_, _
-from portal.services import impersonation
+from portal.i18n import LABELS, N_, _
+from portal.services import accounts, impersonation
 from portal.services.actors import Actor
 from portal.services.organization import Branding
+
+
+async def _switch_language(actor: Actor, code: str) -> None:
+    """Store the language on the person's account and show the page again in it."""
+    await accounts.set_user_locale(actor=actor, locale=code)
+    ui.navigate.reload()
+
 
 CLIENT_NAV = [(N_("My Billing"), "/billing", "receipt")]
 STAFF_NAV = [
@@ -180,6 +187,14 @@ def frame(
                         ui.menu_item(f"{actor.name} ({actor.email})" if actor.email else actor.name).props(
                             "disable"
                         )
+                        ui.separator()
+                        for code, language in LABELS.items():
+                            chosen = "✓ " if code == actor.locale else ""
+                            switch = lambda code=code: _switch_language(actor, code)  # noqa: E731
+                            ui.menu_item(f"{chosen}{language}", on_click=switch).props(f"lang={code}").mark(
+                                f"language-{code}"
+                            )
+                        ui.separator()
                         ui.menu_item(_("Sign out"), on_click=on_sign_out).mark("sign-out")
     if console:
         drawer = _drawer(actor, path)

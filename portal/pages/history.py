@@ -6,9 +6,10 @@ from datetime import date, datetime
 
 from nicegui import ui
 
-from portal import auth
+from portal import auth, i18n
 from portal.config import get_settings
 from portal.domain.money import format_money
+from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
 from portal.pages.documents import link_cell
 from portal.services import history
@@ -17,36 +18,47 @@ from portal.services.organization import branding
 
 
 def _col(name: str, label: str, align: str = "left") -> dict:
+    """A column whose title is in the catalog (translated when the table is drawn)."""
     return {"name": name, "label": label, "field": name, "align": align}
 
 
-PAID_COLUMNS = [_col("number", "Invoice"), _col("paid_on", "Paid on"), _col("total", "Total", "right")]
+PAID_COLUMNS = [
+    _col("number", N_("Invoice")),
+    _col("paid_on", N_("Paid on")),
+    _col("total", N_("Total"), "right"),
+]
 PAYMENT_COLUMNS = [
-    _col("date", "Date"),
-    _col("method", "Method"),
-    _col("amount", "Amount", "right"),
-    _col("status", "Status"),
+    _col("date", N_("Date")),
+    _col("method", N_("Method")),
+    _col("amount", N_("Amount"), "right"),
+    _col("status", N_("Status")),
     _col("receipt", "", "right"),
 ]
-REFUND_COLUMNS = [_col("date", "Date"), _col("amount", "Amount", "right"), _col("reason", "Reason")]
+REFUND_COLUMNS = [
+    _col("date", N_("Date")),
+    _col("amount", N_("Amount"), "right"),
+    _col("reason", N_("Reason")),
+]
 CREDIT_COLUMNS = [
-    _col("date", "Date"),
-    _col("reason", "What"),
-    _col("amount", "Amount", "right"),
-    _col("balance", "Balance", "right"),
+    _col("date", N_("Date")),
+    _col("reason", N_("What")),
+    _col("amount", N_("Amount"), "right"),
+    _col("balance", N_("Balance"), "right"),
 ]
 ACCESS_COLUMNS = [
-    _col("admin", "Who"),
-    _col("started", "Started"),
-    _col("ended", "Ended"),
-    _col("reason", "Reason"),
+    _col("admin", N_("Who")),
+    _col("started", N_("Started")),
+    _col("ended", N_("Ended")),
+    _col("reason", N_("Reason")),
 ]
 EMPTY = {
-    "paid-invoices": "No paid invoices yet. Invoices you pay will be listed here.",
-    "payments": "You have not made any payments yet.",
-    "refunds": "No refunds. If we ever give money back, it will show here.",
-    "credit-ledger": "You have no credit history. Credit from overpayments or adjustments will show here.",
-    "access-history": "Nobody from our team has viewed your account as you.",
+    "paid-invoices": N_("No paid invoices yet. Invoices you pay will be listed here."),
+    "payments": N_("You have not made any payments yet."),
+    "refunds": N_("No refunds. If we ever give money back, it will show here."),
+    "credit-ledger": N_(
+        "You have no credit history. Credit from overpayments or adjustments will show here."
+    ),
+    "access-history": N_("Nobody from our team has viewed your account as you."),
 }
 
 
@@ -58,22 +70,24 @@ def _section(
         with ui.row().classes("w-full items-baseline justify-between"):
             ui.label(title).classes("text-lg font-semibold")
             if section.truncated:
-                ui.label(f"The latest {len(section.items)} of {section.total}").classes(
-                    "text-sm text-gray-600"
-                )
+                ui.label(
+                    _("The latest {shown} of {total}", shown=len(section.items), total=section.total)
+                ).classes("text-sm text-gray-600")
         if not rows:
-            ui.label(EMPTY[marker]).classes("text-gray-600").mark(f"no-{marker}")
+            ui.label(_(EMPTY[marker])).classes("text-gray-600").mark(f"no-{marker}")
             return None
-        table = ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props("flat")
+        titled = [{**column, "label": _(column["label"]) if column["label"] else ""} for column in columns]
+        table = ui.table(columns=titled, rows=rows, row_key="id").classes("w-full").props("flat")
         return table.mark(marker)
 
 
 def _stamp(value: datetime) -> str:
-    return f"{value:%d %b %Y %H:%M} UTC"
+    return f"{_day(value)} {value:%H:%M} UTC"
 
 
 def _day(value: date | None) -> str:
-    return f"{value:%d %b %Y}" if value else ""
+    """'05 Nov 2026' / '05 nov. 2026'."""
+    return i18n.format_date(value, fmt="dd MMM y") if value else ""
 
 
 def _signed(amount_minor: int, currency: str, locale: str) -> str:
@@ -88,9 +102,10 @@ def register() -> None:
     async def history_page(actor: Actor) -> None:
         assert actor.client_id is not None
         data = await history.get_history(actor=actor, client_id=actor.client_id)
-        locale = actor.locale
+        locale = i18n.get_locale()
         money = lambda amount, currency: format_money(amount, currency, locale)  # noqa: E731
-        with signed_in_frame(actor, await branding(), "History"):
+        ui.page_title(_("History"))
+        with signed_in_frame(actor, await branding(), _("History")):
             rows = [
                 {
                     "id": i.id,
@@ -101,7 +116,7 @@ def register() -> None:
                 }
                 for i in data.paid_invoices.items
             ]
-            table = _section("Paid invoices", "paid-invoices", data.paid_invoices, PAID_COLUMNS, rows)
+            table = _section(_("Paid invoices"), "paid-invoices", data.paid_invoices, PAID_COLUMNS, rows)
             if table:
                 table.add_slot("body-cell-number", link_cell("href"))
 
@@ -112,13 +127,13 @@ def register() -> None:
                     "method": p.method,
                     "amount": money(p.amount_minor, p.currency),
                     "status": p.status_label,
-                    "receipt": "Receipt" if p.receipt_id else "",
+                    "receipt": _("Receipt") if p.receipt_id else "",
                     "receipt_id": p.receipt_id,
                     "href": f"/billing/receipts/{p.receipt_id}" if p.receipt_id else "",
                 }
                 for p in data.payments.items
             ]
-            table = _section("Payments", "payments", data.payments, PAYMENT_COLUMNS, rows)
+            table = _section(_("Payments"), "payments", data.payments, PAYMENT_COLUMNS, rows)
             if table:
                 table.add_slot("body-cell-receipt", link_cell("href"))
 
@@ -127,11 +142,11 @@ def register() -> None:
                     "id": r.id,
                     "date": _day(r.date),
                     "amount": money(r.amount_minor, r.currency),
-                    "reason": r.reason,
+                    "reason": _(r.reason) if r.reason else "",  # a reason the portal wrote is in the catalog
                 }
                 for r in data.refunds.items
             ]
-            _section("Refunds", "refunds", data.refunds, REFUND_COLUMNS, rows)
+            _section(_("Refunds"), "refunds", data.refunds, REFUND_COLUMNS, rows)
 
             rows = [
                 {
@@ -143,12 +158,12 @@ def register() -> None:
                 }
                 for c in data.credit.items
             ]
-            _section("Credit", "credit-ledger", data.credit, CREDIT_COLUMNS, rows)
+            _section(_("Credit"), "credit-ledger", data.credit, CREDIT_COLUMNS, rows)
 
             rows = [
                 {
                     "id": a.id,
-                    "admin": f"{a.admin_name} ({a.admin_email})",
+                    "admin": _("{name} (administrator)", name=a.admin_name),
                     "started": _stamp(a.started_at),
                     "ended": a.ended,
                     "reason": a.reason,
@@ -156,10 +171,13 @@ def register() -> None:
                 for a in data.access.items
             ]
             with ui.column().classes("w-full gap-1"):
-                _section("Access history", "access-history", data.access, ACCESS_COLUMNS, rows)
+                _section(_("Access history"), "access-history", data.access, ACCESS_COLUMNS, rows)
                 minutes = get_settings().impersonation_minutes
                 ui.label(
-                    "Our team can view your account as you, with a reason, to help you; each visit ends by "
-                    f"itself after {minutes} minutes and is listed here."
+                    _(
+                        "Our team can view your account as you, with a reason, to help you; each visit "
+                        "ends by itself after {minutes} minutes and is listed here.",
+                        minutes=minutes,
+                    )
                 ).classes("text-sm text-gray-600")
-            ui.link("Back to My Billing", "/billing")
+            ui.link(_("Back to My Billing"), "/billing")

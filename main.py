@@ -4,7 +4,7 @@ from pathlib import Path
 
 from nicegui import app, ui
 
-from portal import auth, events, pages, security
+from portal import auth, events, health, pages, security
 from portal.config import get_settings
 from portal.db.lifecycle import install_lifespan
 from portal.jobs import JobRunner
@@ -20,6 +20,7 @@ security.install(app, public_url=settings.public_url)
 install_lifespan(app, database_url=settings.database_url, auto_migrate=settings.auto_migrate)
 app.add_static_files("/static", ROOT / "static")
 auth.register_routes()
+health.register()
 webhooks.register_routes(app)
 pages.register_all()
 

@@ -5,6 +5,7 @@ amount due by itself. Screenshots of each step are saved as artifacts."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -41,6 +42,8 @@ PARTIAL = "10.00"
 def client_browser() -> Iterator[WebDriver]:
     """A second, separate Chromium (its own profile, so its own session cookie) for the client."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("CI") == "true":  # CI makes every optional part mandatory
+            pytest.fail("End-to-end tests need Chromium and chromedriver.", pytrace=False)
         pytest.skip("End-to-end tests need Chromium and chromedriver.")
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options

@@ -153,12 +153,15 @@ def describe_details(details: dict[str, Any] | None, *, locale: str | None = Non
     if currency is not None and not currency_shown:
         parts.append(f"{_('Currency')}: {_value(currency)}")
     impersonation_id = details.pop("impersonation_id", None)
+    labelled: list[tuple[str, str]] = []
     for key, value in details.items():
         known = DETAIL_LABELS.get(key)
         if key == "method" and isinstance(value, str):
             method = METHOD_LABELS.get(value)
             value = _(method) if method else value.replace("_", " ")
-        parts.append(f"{_(known) if known else key.replace('_', ' ').capitalize()}: {_value(value)}")
+        labelled.append((_(known) if known else key.replace("_", " ").capitalize(), _value(value)))
+    # in the order of their labels: PostgreSQL's jsonb does not keep the order the keys were written in
+    parts.extend(f"{label}: {value}" for label, value in sorted(labelled))
     if impersonation_id is not None:
         parts.append(_("View as the client: #{id}", id=impersonation_id))
     return " · ".join(parts)

@@ -61,11 +61,17 @@ def set_locale(locale: str | None) -> str:
 
 
 def _ui_client() -> Any:
-    try:
-        from nicegui import context
+    """The NiceGUI client of the page this task works for, or None (services, jobs, tests, plain routes).
 
-        return context.client
-    except Exception:  # no NiceGUI page around this call (services, jobs, tests)
+    Reads the task's slot stack itself: `nicegui.context.client` called before the app has started (in
+    service tests) would switch NiceGUI into "script mode" with a stand-in client, breaking later pages.
+    """
+    try:
+        from nicegui.slot import Slot, get_task_id
+
+        stack = Slot.stacks.get(get_task_id())
+        return stack[-1].parent.client if stack else None
+    except Exception:  # no NiceGUI page around this call
         return None
 
 

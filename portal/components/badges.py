@@ -5,6 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 
 from portal.domain.money import format_money
+from portal.domain.status import label
+from portal.i18n import _, get_locale
 
 STATUS_COLORS = {
     "draft": "grey",
@@ -24,8 +26,8 @@ STATUS_COLORS = {
 
 
 def status_label(status: str) -> str:
-    """'past_due' -> 'Past due'."""
-    return status.replace("_", " ").capitalize()
+    """'past_due' -> 'Past due' (in the current locale: 'En retard de paiement')."""
+    return _(label(status))
 
 
 def status_badge(status: str) -> ui.badge:
@@ -34,6 +36,9 @@ def status_badge(status: str) -> ui.badge:
     return badge.props("rounded").mark(f"status-{status}")
 
 
-def money_label(amount_minor: int, currency: str, *, locale: str = "en", classes: str = "") -> ui.label:
-    """An amount in the currency's own format (¥1,234 / $1,234.50 / 1 234,50 €)."""
-    return ui.label(format_money(amount_minor, currency, locale)).classes(f"tabular-nums {classes}")
+def money_label(
+    amount_minor: int, currency: str, *, locale: str | None = None, classes: str = ""
+) -> ui.label:
+    """An amount in the currency's own format (¥1,234 / $1,234.50 / 1 234,50 €), in the current locale."""
+    text = format_money(amount_minor, currency, locale or get_locale())
+    return ui.label(text).classes(f"tabular-nums {classes}")

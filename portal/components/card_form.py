@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from nicegui import ui
 
-TEST_CARDS = (
+from portal.i18n import N_, _
+
+TEST_CARDS = N_(
     "Sandbox: use 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined) or "
     "4000 0000 0000 9995 (insufficient funds), any future expiry and any CVC."
 )
@@ -27,17 +29,18 @@ class CardFields:
 
 
 def card_fields(hint: str = TEST_CARDS) -> CardFields:
-    """Card number, MM / YY and CVC inputs with the sandbox's test cards under them."""
+    """Card number, MM / YY and CVC inputs with the sandbox's test cards under them (`hint` is translated)."""
     number = (
-        ui.input("Card number")
+        ui.input(_("Card number"))
         .props("outlined name=cardnumber inputmode=numeric autocomplete=cc-number")
         .classes("w-full")
         .mark("card-number")
     )
     with ui.row().classes("w-full no-wrap"):
-        expiry = ui.input("MM / YY").props("outlined name=exp autocomplete=cc-exp").classes("grow")
-        cvc = ui.input("CVC").props("outlined name=cvc inputmode=numeric autocomplete=cc-csc").classes("grow")
-    ui.label(hint).classes("text-sm text-gray-600")
+        expiry = ui.input(_("MM / YY")).props("outlined name=exp autocomplete=cc-exp").classes("grow")
+        cvc = ui.input(_("CVC")).props("outlined name=cvc inputmode=numeric autocomplete=cc-csc")
+        cvc.classes("grow")
+    ui.label(_(hint)).classes("text-sm text-gray-600")
     return CardFields(number, expiry.mark("card-expiry"), cvc.mark("card-cvc"))
 
 

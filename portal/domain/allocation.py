@@ -8,8 +8,9 @@ from datetime import date
 
 from portal.domain.errors import InvalidInput
 from portal.domain.money import format_money
+from portal.i18n import N_, _, get_locale
 
-NOT_OPEN_MESSAGE = "That invoice is not open for this client."
+NOT_OPEN_MESSAGE = N_("That invoice is not open for this client.")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def _require_positive_int(amount_minor: int) -> None:
     if not isinstance(amount_minor, int) or isinstance(amount_minor, bool):
         raise TypeError(f"amount_minor must be an int, not {type(amount_minor).__name__}")
     if amount_minor <= 0:
-        raise InvalidInput("The amount must be greater than zero.", field="amount")
+        raise InvalidInput(_("The amount must be greater than zero."), field="amount")
 
 
 def _check_items(items: Sequence[OpenItem]) -> None:
@@ -66,7 +67,7 @@ def allocate(amount_minor: int, items: Sequence[OpenItem], *, target_id: int | N
     if target_id is not None:
         items = [item for item in items if item.id == target_id and item.amount_due_minor > 0]
         if not items:
-            raise InvalidInput(NOT_OPEN_MESSAGE, field="invoice")
+            raise InvalidInput(_(NOT_OPEN_MESSAGE), field="invoice")
     remaining = amount_minor
     allocations: list[tuple[int, int]] = []
     for item in sorted(items, key=_payment_order):
@@ -85,23 +86,25 @@ def credit_to_apply(
     amount_due_minor: int,
     currency: str,
     requested_minor: int | None = None,
-    locale: str = "en",
+    locale: str | None = None,
 ) -> int:
-    """How much credit to use on an invoice: min(balance, due) unless a valid amount is requested."""
+    """How much credit to use on an invoice: min(balance, due) unless a valid amount is requested.
+
+    Messages show amounts in `locale` (the current locale when None)."""
     if balance_minor < 0 or amount_due_minor < 0:
         raise ValueError("credit balance and amount due cannot be negative")
     if requested_minor is None:
         return min(balance_minor, amount_due_minor)
     if requested_minor <= 0:
-        raise InvalidInput("The amount of credit to apply must be greater than zero.", field="amount")
+        raise InvalidInput(_("The amount of credit to apply must be greater than zero."), field="amount")
     if requested_minor > balance_minor:
         if balance_minor == 0:
-            raise InvalidInput("The client has no credit.", field="amount")
-        shown = format_money(balance_minor, currency, locale)
-        raise InvalidInput(f"The client has only {shown} of credit.", field="amount")
+            raise InvalidInput(_("The client has no credit."), field="amount")
+        shown = format_money(balance_minor, currency, locale or get_locale())
+        raise InvalidInput(_("The client has only {amount} of credit.", amount=shown), field="amount")
     if requested_minor > amount_due_minor:
         if amount_due_minor == 0:
-            raise InvalidInput("Nothing is still due on this invoice.", field="amount")
-        shown = format_money(amount_due_minor, currency, locale)
-        raise InvalidInput(f"Only {shown} is still due on this invoice.", field="amount")
+            raise InvalidInput(_("Nothing is still due on this invoice."), field="amount")
+        shown = format_money(amount_due_minor, currency, locale or get_locale())
+        raise InvalidInput(_("Only {amount} is still due on this invoice.", amount=shown), field="amount")
     return requested_minor

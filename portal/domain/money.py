@@ -12,6 +12,7 @@ from babel import Locale
 from babel.numbers import format_currency, get_currency_precision, get_currency_symbol, list_currencies
 
 from portal.domain.errors import CurrencyMismatch, InvalidInput
+from portal.i18n import _
 
 MAX_AMOUNT_MINOR = 10**15
 """The largest amount, in minor units, that `parse_amount` accepts."""
@@ -25,9 +26,9 @@ def normalize_currency(code: str) -> str:
     """Return the upper-case ISO 4217 code, or raise InvalidInput if babel does not know it."""
     cleaned = code.strip().upper() if isinstance(code, str) else ""
     if not cleaned:
-        raise InvalidInput("Enter a currency code.", field="currency")
+        raise InvalidInput(_("Enter a currency code."), field="currency")
     if len(cleaned) != 3 or not cleaned.isascii() or not cleaned.isalpha() or cleaned not in _known_codes():
-        raise InvalidInput(f"Unknown currency code '{cleaned}'.", field="currency")
+        raise InvalidInput(_("Unknown currency code '{code}'.", code=cleaned), field="currency")
     return cleaned
 
 
@@ -79,7 +80,9 @@ class Money:
     def _same(self, other: Money) -> None:
         """Raise CurrencyMismatch unless `other` has the same currency."""
         if self.currency != other.currency:
-            raise CurrencyMismatch(f"Cannot combine {self.currency} and {other.currency} amounts.")
+            raise CurrencyMismatch(
+                _("Cannot combine {first} and {second} amounts.", first=self.currency, second=other.currency)
+            )
 
     def __add__(self, other: object) -> Money:
         if not isinstance(other, Money):
@@ -125,9 +128,10 @@ def _decimals_message(currency: str) -> str:
     """The message shown when an amount has more decimals than the currency allows."""
     exponent = currency_exponent(currency)
     if exponent == 0:
-        return f"{currency} amounts have no decimal places."
-    plural = "place" if exponent == 1 else "places"
-    return f"{currency} amounts have at most {exponent} decimal {plural}."
+        return _("{currency} amounts have no decimal places.", currency=currency)
+    if exponent == 1:
+        return _("{currency} amounts have at most 1 decimal place.", currency=currency)
+    return _("{currency} amounts have at most {count} decimal places.", currency=currency, count=exponent)
 
 
 def to_decimal(amount_minor: int, currency: str) -> Decimal:
@@ -142,7 +146,7 @@ def from_decimal(value: Decimal, currency: str) -> int:
         raise TypeError(f"value must be a Decimal, not {type(value).__name__}")
     value = Decimal(value)
     if not value.is_finite():
-        raise InvalidInput(f"'{value}' is not a valid amount.", field="amount")
+        raise InvalidInput(_("'{value}' is not a valid amount.", value=value), field="amount")
     sign, digits, exp = value.as_tuple()
     assert isinstance(exp, int)
     shift = exp + currency_exponent(currency)
@@ -221,7 +225,7 @@ def _strip_currency(text: str, currency: str, locale: str) -> tuple[bool, str]:
 def _garbage(original: str) -> InvalidInput:
     """The error for text that is not a number at all."""
     shown = original if len(original) <= 40 else original[:39] + "…"
-    return InvalidInput(f"'{shown}' is not a valid amount.", field="amount")
+    return InvalidInput(_("'{value}' is not a valid amount.", value=shown), field="amount")
 
 
 def parse_amount(text: str, currency: str, locale: str = "en") -> int:
@@ -229,7 +233,7 @@ def parse_amount(text: str, currency: str, locale: str = "en") -> int:
     currency = normalize_currency(currency)
     original = (text or "").strip()
     if not original:
-        raise InvalidInput("Enter an amount.", field="amount")
+        raise InvalidInput(_("Enter an amount."), field="amount")
     negative, number = _strip_currency(_nfkc(original).strip().casefold(), currency, locale)
     match = _number_regex(locale).fullmatch(number)
     if match is None:
@@ -238,15 +242,15 @@ def parse_amount(text: str, currency: str, locale: str = "en") -> int:
     integer = re.sub(r"\s" if group.isspace() else re.escape(group), "", match["int"] or "").lstrip("0")
     fraction = (match["frac"] or match["only"] or "").rstrip("0")
     if negative and (integer or fraction):
-        raise InvalidInput("The amount cannot be negative.", field="amount")
+        raise InvalidInput(_("The amount cannot be negative."), field="amount")
     exponent = currency_exponent(currency)
     if len(fraction) > exponent:
         raise InvalidInput(_decimals_message(currency), field="amount")
     if len(integer) > 16:
-        raise InvalidInput("The amount is too large.", field="amount")
+        raise InvalidInput(_("The amount is too large."), field="amount")
     amount = int(integer or "0") * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
     if amount > MAX_AMOUNT_MINOR:
-        raise InvalidInput("The amount is too large.", field="amount")
+        raise InvalidInput(_("The amount is too large."), field="amount")
     return amount
 
 

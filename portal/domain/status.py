@@ -7,6 +7,7 @@ from enum import Enum, StrEnum
 from typing import TypeVar
 
 from portal.domain.errors import IllegalTransition
+from portal.i18n import N_, _
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -210,24 +211,76 @@ TRANSITIONS: dict[type[StrEnum], Mapping[StrEnum, frozenset[StrEnum]]] = {
 }
 
 _SUBJECTS: dict[type[StrEnum], str] = {
-    InvoiceStatus: "invoice",
-    BillingRequestStatus: "billing request",
-    CreditRequestStatus: "credit request",
-    QuoteStatus: "quote",
-    SubscriptionStatus: "subscription",
-    PaymentStatus: "payment",
+    InvoiceStatus: N_("invoice"),
+    BillingRequestStatus: N_("billing request"),
+    CreditRequestStatus: N_("credit request"),
+    QuoteStatus: N_("quote"),
+    SubscriptionStatus: N_("subscription"),
+    PaymentStatus: N_("payment"),
+}
+SUBJECT_WORDS = (N_("estimate"), N_("proposal"))  # other `subject=` words callers pass to check_transition
+
+# The English label of every enum value, marked for the catalog: show them with `_(label(value))`.
+LABELS: dict[str, str] = {
+    "draft": N_("Draft"),
+    "open": N_("Open"),
+    "paid": N_("Paid"),
+    "deleted": N_("Deleted"),
+    "pending": N_("Pending"),
+    "expired": N_("Expired"),
+    "sent": N_("Sent"),
+    "approved": N_("Approved"),
+    "declined": N_("Declined"),
+    "converted": N_("Converted"),
+    "incomplete": N_("Incomplete"),
+    "trialing": N_("Trialing"),
+    "active": N_("Active"),
+    "past_due": N_("Past due"),
+    "canceled": N_("Canceled"),
+    "succeeded": N_("Succeeded"),
+    "failed": N_("Failed"),
+    "refunded": N_("Refunded"),
+    "partially_refunded": N_("Partially refunded"),
+    "admin": N_("Admin"),
+    "staff": N_("Staff"),
+    "client": N_("Client"),
+    "online": N_("Online"),
+    "offline": N_("Offline"),
+    "card": N_("Card"),
+    "bank_transfer": N_("Bank transfer"),
+    "direct_debit": N_("Direct debit"),
+    "cash": N_("Cash"),
+    "cheque": N_("Cheque"),
+    "other": N_("Other"),
+    "one_time": N_("One-time"),
+    "recurring": N_("Recurring"),
+    "day": N_("Day"),
+    "week": N_("Week"),
+    "month": N_("Month"),
+    "year": N_("Year"),
+    "overpayment": N_("Overpayment"),
+    "adjustment": N_("Adjustment"),
+    "applied_to_invoice": N_("Applied to invoice"),
+    "refund_to_credit": N_("Refund to credit"),
+    "payment_unmatched": N_("Unmatched payment"),
+    "purchase": N_("Purchase"),
+    "queued": N_("Queued"),
+    "sending": N_("Sending"),
+    "overdue": N_("Overdue"),  # shown for an open invoice past its due date
 }
 
-_LABELS: dict[str, str] = {
-    "one_time": "One-time",
-    "payment_unmatched": "Unmatched payment",
-}
+
+def label(value: Enum | str) -> str:
+    """English label of an enum value: 'Pending', 'Bank transfer', 'Past due', 'One-time'.
+
+    The labels are in the catalog: show one translated with `_(label(value))`, or use `local_label`."""
+    raw = str(value.value if isinstance(value, Enum) else value)
+    return LABELS.get(raw, raw.replace("_", " ").capitalize())
 
 
-def label(value: Enum) -> str:
-    """Human label of an enum value: 'Pending', 'Bank transfer', 'Past due', 'One-time'."""
-    raw = str(value.value)
-    return _LABELS.get(raw, raw.replace("_", " ").capitalize())
+def local_label(value: Enum | str) -> str:
+    """The label of an enum value in the current locale."""
+    return _(label(value))
 
 
 def _coerce(current: S, new: S | str) -> S:
@@ -260,18 +313,29 @@ def check_transition(current: S, new: S | str, *, subject: str | None = None) ->
     target = _coerce(current, new)
     if target in allowed_next(current):
         return
-    noun = subject or _SUBJECTS[type(current)]
+    noun = _(subject or _SUBJECTS[type(current)])
     if target == current:
-        raise IllegalTransition(f"The {noun} is already {label(current).lower()}.")
-    adjective, wanted = label(current).lower(), label(target).lower()
-    raise IllegalTransition(f"{_article(adjective)} {adjective} {noun} cannot become {wanted}.")
+        raise IllegalTransition(
+            _("The {noun} is already {status}.", noun=noun, status=local_label(current).lower())
+        )
+    adjective, wanted = local_label(current).lower(), local_label(target).lower()
+    if _article(label(current)) == "An":
+        message = _(
+            "An {adjective} {noun} cannot become {wanted}.", adjective=adjective, noun=noun, wanted=wanted
+        )
+    else:
+        message = _(
+            "A {adjective} {noun} cannot become {wanted}.", adjective=adjective, noun=noun, wanted=wanted
+        )
+    raise IllegalTransition(message)
 
 
 def invoice_status_after(total_minor: int, allocated_minor: int, current: InvoiceStatus) -> InvoiceStatus:
     """Open or paid after money moves on an open or paid invoice; draft and deleted invoices raise."""
     if current in (InvoiceStatus.draft, InvoiceStatus.deleted):
-        article = _article(current.value).lower()
-        raise IllegalTransition(f"Payments cannot be applied to {article} {current} invoice.")
+        if current == InvoiceStatus.draft:
+            raise IllegalTransition(_("Payments cannot be applied to a draft invoice."))
+        raise IllegalTransition(_("Payments cannot be applied to a deleted invoice."))
     if allocated_minor < 0 or total_minor < 0 or allocated_minor > total_minor:
         raise ValueError(f"allocated {allocated_minor} does not fit an invoice total of {total_minor}")
     return InvoiceStatus.paid if allocated_minor == total_minor else InvoiceStatus.open

@@ -8,6 +8,7 @@ from decimal import Decimal, localcontext
 
 from portal.domain.errors import InvalidInput
 from portal.domain.money import round_half_up
+from portal.i18n import _
 
 _HUNDRED = Decimal(100)
 _PRECISION = 80
@@ -45,17 +46,17 @@ class Totals:
 def _validate(line: LineInput) -> None:
     """Raise InvalidInput naming the field of the first bad value on the line."""
     if not isinstance(line.quantity, Decimal | int) or isinstance(line.quantity, bool):
-        raise InvalidInput("The quantity must be a number.", field="quantity")
+        raise InvalidInput(_("The quantity must be a number."), field="quantity")
     if not Decimal(line.quantity).is_finite() or line.quantity <= 0:
-        raise InvalidInput("The quantity must be greater than zero.", field="quantity")
+        raise InvalidInput(_("The quantity must be greater than zero."), field="quantity")
     if not isinstance(line.unit_price_minor, int) or isinstance(line.unit_price_minor, bool):
-        raise InvalidInput("The unit price must be a whole number of minor units.", field="unit_price")
+        raise InvalidInput(_("The unit price must be a whole number of minor units."), field="unit_price")
     if line.unit_price_minor < 0:
-        raise InvalidInput("The unit price cannot be negative.", field="unit_price")
+        raise InvalidInput(_("The unit price cannot be negative."), field="unit_price")
     if not isinstance(line.tax_rate, Decimal | int) or isinstance(line.tax_rate, bool):
-        raise InvalidInput("The tax rate must be a number.", field="tax_rate")
+        raise InvalidInput(_("The tax rate must be a number."), field="tax_rate")
     if not Decimal(line.tax_rate).is_finite() or not 0 <= line.tax_rate <= 100:
-        raise InvalidInput("The tax rate must be between 0% and 100%.", field="tax_rate")
+        raise InvalidInput(_("The tax rate must be between 0% and 100%."), field="tax_rate")
 
 
 def line_amounts(line: LineInput) -> LineAmounts:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from portal import auth, events
+from portal import auth, events, i18n
 from portal.components.badges import money_label
 from portal.domain.money import format_money
+from portal.domain.status import local_label
+from portal.i18n import _
 from portal.pages import billing_sections
-from portal.pages.common import signed_in_frame
+from portal.pages.common import in_page_language, signed_in_frame
 from portal.pages.pay_dialog import PayDialog
 from portal.services import clients, dashboard, ledger, quotes
 from portal.services.actors import Actor
@@ -31,17 +33,24 @@ LIVE_EVENTS = (
 # on phones the dates and the View button give way (the number links the invoice) so that the amount, the
 # status and Pay now stay in view
 HIDE_ON_PHONE = {"classes": "gt-xs", "headerClasses": "gt-xs"}
-PAYABLE_COLUMNS = [
-    {"name": "number", "label": "Invoice", "field": "number", "align": "left"},
-    {"name": "issue_date", "label": "Issued", "field": "issue_date", "align": "left", **HIDE_ON_PHONE},
-    {"name": "due_date", "label": "Due", "field": "due_date", "align": "left", **HIDE_ON_PHONE},
-    {"name": "amount_due", "label": "Amount due", "field": "amount_due", "align": "right"},
-    {"name": "status", "label": "Status", "field": "status", "align": "left"},
-    {"name": "actions", "label": "", "field": "key", "align": "right"},
-]
+
+
+def payable_columns() -> list[dict]:
+    """The columns of the to-do table, titled in the current locale."""
+    return [
+        {"name": "number", "label": _("Invoice"), "field": "number", "align": "left"},
+        {"name": "issue_date", "label": _("Issued"), "field": "issue_date", "align": "left", **HIDE_ON_PHONE},
+        {"name": "due_date", "label": _("Due"), "field": "due_date", "align": "left", **HIDE_ON_PHONE},
+        {"name": "amount_due", "label": _("Amount due"), "field": "amount_due", "align": "right"},
+        {"name": "status", "label": _("Status"), "field": "status", "align": "left"},
+        {"name": "actions", "label": "", "field": "key", "align": "right"},
+    ]
+
+
+# the badge colour follows the status key; the label is the translated status
 STATUS_CELL = """
 <q-td :props="props">
-  <q-badge rounded :color="{Overdue: 'red', Open: 'blue', Pending: 'orange'}[props.value] || 'grey'"
+  <q-badge rounded :color="{overdue: 'red', open: 'blue', pending: 'orange'}[props.row.status_key] || 'grey'"
            :label="props.value" />
 </q-td>
 """
@@ -53,10 +62,10 @@ NUMBER_CELL = """
 """
 ACTIONS_CELL = """
 <q-td :props="props" class="q-gutter-xs">
-  <q-btn v-if="props.row.view" flat dense no-caps color="primary" label="View" :href="props.row.view"
-         class="gt-xs" :aria-label="'View ' + props.row.number" />
-  <q-btn unelevated dense no-caps color="green-7" label="Pay now" :aria-label="'Pay ' + props.row.number"
-         @click="() => $parent.$emit('pay', props.row.key)" />
+  <q-btn v-if="props.row.view" flat dense no-caps color="primary" :label="props.row.view_label"
+         :href="props.row.view" class="gt-xs" :aria-label="props.row.view_aria" />
+  <q-btn unelevated dense no-caps color="green-7" :label="props.row.pay_label"
+         :aria-label="props.row.pay_aria" @click="() => $parent.$emit('pay', props.row.key)" />
 </q-td>
 """
 
@@ -73,7 +82,7 @@ def _header(profile: clients.ClientProfile) -> None:
             if profile.company:
                 ui.label(profile.company).classes("text-gray-600").mark("client-company")
             if profile.plans:
-                ui.label("Plans: " + ", ".join(profile.plans)).classes("text-sm").mark("plans")
+                ui.label(_("Plans: {plans}", plans=", ".join(profile.plans))).classes("text-sm").mark("plans")
 
 
 class Dashboard:
@@ -83,7 +92,7 @@ class Dashboard:
         self.actor = actor
         self.client_id = actor.client_id or 0
         self.brand = brand
-        self.locale = actor.locale
+        self.locale = i18n.get_locale()
         self.dialog = PayDialog(actor, on_paid=self.refresh)
 
     def refresh(self) -> None:
@@ -93,7 +102,7 @@ class Dashboard:
         self.methods.refresh()
 
     def money(self, amount_minor: int, currency: str) -> str:
-        """An amount in the client's locale."""
+        """An amount in the reader's locale."""
         return format_money(amount_minor, currency, self.locale)
 
     @ui.refreshable_method
@@ -105,24 +114,25 @@ class Dashboard:
         expiring = await dashboard.expiring_cards(actor=self.actor, client_id=self.client_id)
         self._balances(dashboard.totals_by_currency(items), credit)
         with ui.card().classes("w-full gap-2").mark("todo"):
-            ui.label("To do").classes("text-lg font-semibold")
+            ui.label(_("To do")).classes("text-lg font-semibold")
             if not (items or waiting or expiring):
-                ui.label("Nothing to do: you are all paid up. Thank you!").mark("no-open-invoices")
+                ui.label(_("Nothing to do: you are all paid up. Thank you!")).mark("no-open-invoices")
             if items:
                 self._payables(items)
             for quote in waiting:
                 self._quote_row(quote)
             for card in expiring:
                 with ui.row().classes("w-full items-center justify-between").mark("expiring-card"):
-                    ui.label(f"{card.label} expires soon: replace it to keep payments going.")
-                    ui.link("Replace", "#payment-methods").mark(f"replace-{card.id}")
+                    ui.label(_("{card} expires soon: replace it to keep payments going.", card=card.label))
+                    ui.link(_("Replace"), "#payment-methods").mark(f"replace-{card.id}")
             usable = [i for i in items if i.purpose == "invoice" and credit.get(i.currency, 0) > 0]
             if usable:
                 first = usable[0]
                 with ui.row().classes("w-full items-center justify-between").mark("credit-todo"):
-                    ui.label(f"You have {self.money(credit[first.currency], first.currency)} of credit.")
+                    amount = self.money(credit[first.currency], first.currency)
+                    ui.label(_("You have {amount} of credit.", amount=amount))
                     ui.button(
-                        "Apply to an invoice",
+                        _("Apply to an invoice"),
                         on_click=lambda: self.dialog.open(first, sandbox=self.sandbox, prefer_credit=True),
                     ).props("flat no-caps").mark("apply-credit")
 
@@ -134,33 +144,40 @@ class Dashboard:
     def _balances(self, totals: dict[str, int], credit: dict[str, int]) -> None:
         with ui.row().classes("w-full gap-4"):
             with ui.card().classes("grow"):
-                ui.label("Open balance").classes("text-sm text-gray-600")
+                ui.label(_("Open balance")).classes("text-sm text-gray-600")
                 if not totals:
-                    ui.label("Nothing to pay").classes("text-xl").mark("total-open")
+                    ui.label(_("Nothing to pay")).classes("text-xl").mark("total-open")
                 for currency, amount in totals.items():
                     money_label(amount, currency, locale=self.locale, classes="text-xl font-semibold").mark(
                         "total-open"
                     )
             with ui.card().classes("grow"):
-                ui.label("Credit available").classes("text-sm text-gray-600")
+                ui.label(_("Credit available")).classes("text-sm text-gray-600")
                 text = ", ".join(self.money(v, c) for c, v in sorted(credit.items()))
-                ui.label(text or "No credit").classes("text-xl").mark("credit")
+                ui.label(text or _("No credit")).classes("text-xl").mark("credit")
 
     def _payables(self, items: list[Payable]) -> None:
         by_key = {f"{i.purpose}:{i.id}": i for i in items}
-        rows = [
-            {
-                "key": key,
-                "number": item.number if item.purpose == "invoice" else item.title,
-                "issue_date": item.issue_date.isoformat(),
-                "due_date": item.due_date.isoformat() if item.due_date else "",
-                "amount_due": self.money(item.amount_due_minor, item.currency),
-                "status": item.status.capitalize(),
-                "view": f"/billing/invoices/{item.id}" if item.purpose == "invoice" else "",
-            }
-            for key, item in by_key.items()
-        ]
-        table = ui.table(columns=PAYABLE_COLUMNS, rows=rows, row_key="key").classes("w-full")
+        rows = []
+        for key, item in by_key.items():
+            number = item.number if item.purpose == "invoice" else item.title
+            rows.append(
+                {
+                    "key": key,
+                    "number": number,
+                    "issue_date": item.issue_date.isoformat(),
+                    "due_date": item.due_date.isoformat() if item.due_date else "",
+                    "amount_due": self.money(item.amount_due_minor, item.currency),
+                    "status": local_label(item.status),
+                    "status_key": item.status,
+                    "view": f"/billing/invoices/{item.id}" if item.purpose == "invoice" else "",
+                    "view_label": _("View"),
+                    "view_aria": _("View {number}", number=number),
+                    "pay_label": _("Pay now"),
+                    "pay_aria": _("Pay {number}", number=number),
+                }
+            )
+        table = ui.table(columns=payable_columns(), rows=rows, row_key="key").classes("w-full")
         table.props("flat dense wrap-cells").mark("open-invoices")
         table.add_slot("body-cell-number", NUMBER_CELL)
         table.add_slot("body-cell-status", STATUS_CELL)
@@ -171,18 +188,21 @@ class Dashboard:
         with ui.row().classes("w-full items-center justify-between no-wrap").mark(f"quote-{quote.id}"):
             with ui.column().classes("gap-0"):
                 ui.label(f"{quote.label}: {quote.title}").classes("font-medium")
-                valid = f" · valid until {quote.valid_until:%d %b %Y}" if quote.valid_until else ""
+                valid = ""
+                if quote.valid_until:
+                    until = i18n.format_date(quote.valid_until, fmt="dd MMM y")
+                    valid = " · " + _("valid until {date}", date=until)
                 ui.label(f"{self.money(quote.total_minor, quote.currency)}{valid}").classes(
                     "text-sm text-gray-600"
                 )
             with ui.row().classes("gap-1 no-wrap"):
-                ui.button("View", on_click=lambda q=quote: ui.navigate.to(f"/billing/quotes/{q.id}")).props(
-                    "flat dense no-caps"
-                )
-                ui.button("Approve", on_click=lambda q=quote: self._decide(q, True)).props(
+                ui.button(
+                    _("View"), on_click=lambda q=quote: ui.navigate.to(f"/billing/quotes/{q.id}")
+                ).props("flat dense no-caps")
+                ui.button(_("Approve"), on_click=lambda q=quote: self._decide(q, True)).props(
                     "dense no-caps color=green-7"
                 ).mark(f"approve-{quote.id}")
-                ui.button("Decline", on_click=lambda q=quote: self._decline(q)).props(
+                ui.button(_("Decline"), on_click=lambda q=quote: self._decline(q)).props(
                     "flat dense no-caps color=red-7"
                 ).mark(f"decline-{quote.id}")
 
@@ -196,14 +216,17 @@ class Dashboard:
         except DomainError as exc:
             ui.notify(exc.message, type="negative")
             return
-        ui.notify(f"{decided.label} {decided.status}.", type="positive")
+        ui.notify(decision_notice(decided), type="positive")
         self.todo.refresh()
 
     def _decline(self, quote: quotes.QuoteView) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
-            ui.label(f"Decline {quote.label}?").classes("text-lg font-semibold")
+            ui.label(_("Decline {document}?", document=quote.label)).classes("text-lg font-semibold")
             comment = (
-                ui.textarea("Comment (optional)").props("outlined").classes("w-full").mark("decline-comment")
+                ui.textarea(_("Comment (optional)"))
+                .props("outlined")
+                .classes("w-full")
+                .mark("decline-comment")
             )
 
             async def confirm() -> None:
@@ -211,8 +234,8 @@ class Dashboard:
                 await self._decide(quote, False, comment.value or "")
 
             with ui.row().classes("w-full justify-end"):
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.button("Decline", on_click=confirm).props("color=red-7").mark("decline-confirm")
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
+                ui.button(_("Decline"), on_click=confirm).props("color=red-7").mark("decline-confirm")
         dialog.open()
 
     @ui.refreshable_method
@@ -228,23 +251,34 @@ class Dashboard:
     def follow_events(self) -> None:
         """Refresh when something happens to this client's money, until the browser tab goes away."""
 
-        def on_event(event: events.Event) -> None:
-            if event.client_id == self.client_id:
-                self.refresh()
-
         client = ui.context.client
-        stops = [events.subscribe(name, _in_client(client, on_event)) for name in LIVE_EVENTS]
+        refresh_page = _in_client(client, lambda _event: self.refresh())
+
+        def on_event(event: events.Event) -> None:
+            # every open page hears every event: look at the client id before entering the page's context
+            if event.client_id == self.client_id:
+                refresh_page(event)
+
+        stops = [events.subscribe(name, on_event) for name in LIVE_EVENTS]
         client.on_delete(lambda: [stop() for stop in stops])
 
 
+def decision_notice(decided: quotes.QuoteView) -> str:
+    """'Estimate E-3 approved.' / 'Proposal P-4 declined.' in the current locale."""
+    if decided.status == "approved":
+        return _("{document} approved.", document=decided.label)
+    if decided.status == "declined":
+        return _("{document} declined.", document=decided.label)
+    return f"{decided.label}: {local_label(decided.status)}."
+
+
 def _in_client(client, handler):
-    """Run an event handler inside the page's client context (events come from other tasks)."""
+    """Run an event handler inside the page's client context and language (events come from other tasks)."""
 
     def wrapped(event: events.Event) -> None:
         if client.id not in type(client).instances:
             return
-        with client:
-            handler(event)
+        in_page_language(client, handler, event)
 
     return wrapped
 
@@ -257,19 +291,20 @@ def register() -> None:
         assert actor.client_id is not None
         profile = await clients.get_profile(actor=actor, client_id=actor.client_id)
         brand = await branding()
-        with signed_in_frame(actor, brand, "My Billing"):
+        ui.page_title(_("My Billing"))
+        with signed_in_frame(actor, brand, _("My Billing")):
             _header(profile)
             if paid:
-                ui.label("Thank you! Your payment is being confirmed.").classes("text-green-700").mark(
+                ui.label(_("Thank you! Your payment is being confirmed.")).classes("text-green-700").mark(
                     "paid-banner"
                 )
             page = Dashboard(actor, brand)
             await page.todo()
             with ui.card().classes("w-full").mark("subscriptions"):
-                ui.label("Subscriptions").classes("text-lg font-semibold")
+                ui.label(_("Subscriptions")).classes("text-lg font-semibold")
                 await page.subscriptions()
             with ui.card().classes("w-full").props("id=payment-methods").mark("payment-methods"):
-                ui.label("Payment methods").classes("text-lg font-semibold")
+                ui.label(_("Payment methods")).classes("text-lg font-semibold")
                 await page.methods()
-            ui.link("Payment history, receipts and access log", "/billing/history").mark("history-link")
+            ui.link(_("Payment history, receipts and access log"), "/billing/history").mark("history-link")
             page.follow_events()

@@ -7,28 +7,32 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date
 
+from fastapi import Request
 from nicegui import ui
 
+from portal import i18n
 from portal.components.badges import status_badge
 from portal.components.card_form import card_fields
 from portal.components.frame import apply_theme
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
+from portal.i18n import N_, _
+from portal.pages.common import page_locale
 from portal.services import methods, subscriptions
 from portal.services.actors import Actor
 from portal.services.methods import MethodView
 from portal.services.organization import branding
 from portal.services.subscriptions import SubscriptionView
 
-SETUP_TEST_CARDS = (
+SETUP_TEST_CARDS = N_(
     "Sandbox: use 4242 4242 4242 4242 (saved) or 4000 0000 0000 0002 (declined), "
     "any future expiry and any CVC."
 )
 
 
 def _day(value: date) -> str:
-    """'5 May 2027'."""
-    return f"{value.day} {value:%B %Y}"
+    """'5 May 2027' / '5 mai 2027'."""
+    return i18n.format_date(value, fmt="d MMMM y")
 
 
 class _Message:
@@ -83,14 +87,14 @@ async def payment_methods_section(actor: Actor) -> None:
         except DomainError as exc:
             message.show(exc.message, ok=False)
         else:
-            message.show(f"{method.label} is now your default card.", ok=True)
+            message.show(_("{card} is now your default card.", card=method.label), ok=True)
         await cards.refresh()
 
     async def delete(method: MethodView) -> None:
         if not await _confirm(
-            f"Delete {method.label}? You can add it again later.",
-            yes="Delete",
-            no="Keep it",
+            _("Delete {card}? You can add it again later.", card=method.label),
+            yes=_("Delete"),
+            no=_("Keep it"),
             marker="method-delete",
         ):
             return
@@ -99,14 +103,14 @@ async def payment_methods_section(actor: Actor) -> None:
         except DomainError as exc:
             message.show(exc.message, ok=False)
         else:
-            message.show(f"{method.label} was deleted.", ok=True)
+            message.show(_("{card} was deleted.", card=method.label), ok=True)
         await cards.refresh()
 
     @ui.refreshable
     async def cards() -> None:
         rows = await methods.list_methods(actor=actor, client_id=client_id)
         if not rows:
-            ui.label("No saved cards yet.").classes("text-gray-600").mark("no-methods")
+            ui.label(_("No saved cards yet.")).classes("text-gray-600").mark("no-methods")
             return
         for method in rows:
             with ui.row().classes("w-full items-center justify-between gap-2").mark(f"method-{method.id}"):
@@ -116,30 +120,32 @@ async def payment_methods_section(actor: Actor) -> None:
                     )
                     ui.label(method.label).classes("font-medium tabular-nums")
                     if method.expiry:
-                        ui.label(f"Expires {method.expiry}").classes("text-sm text-gray-600")
+                        ui.label(_("Expires {date}", date=method.expiry)).classes("text-sm text-gray-600")
                     if method.is_default:
-                        ui.badge("Default", color="primary").props("rounded").mark(
+                        ui.badge(_("Default"), color="primary").props("rounded").mark(
                             f"method-default-{method.id}"
                         )
                     if method.expired:
-                        ui.badge("Expired", color="red").props("rounded").mark(f"method-expired-{method.id}")
+                        ui.badge(_("Expired"), color="red").props("rounded").mark(
+                            f"method-expired-{method.id}"
+                        )
                     elif method.expires_soon:
-                        ui.badge("Expires soon", color="orange").props("rounded").mark(
+                        ui.badge(_("Expires soon"), color="orange").props("rounded").mark(
                             f"method-expires-soon-{method.id}"
                         )
                 with ui.row().classes("items-center gap-1"):
                     if not method.is_default:
-                        ui.button("Make default", on_click=lambda m=method: make_default(m)).props(
+                        ui.button(_("Make default"), on_click=lambda m=method: make_default(m)).props(
                             "flat dense no-caps"
                         ).mark(f"method-make-default-{method.id}")
-                    ui.button("Delete", on_click=lambda m=method: delete(m)).props(
+                    ui.button(_("Delete"), on_click=lambda m=method: delete(m)).props(
                         "flat dense no-caps color=red-7"
                     ).mark(f"method-delete-{method.id}")
 
     message = _Message("methods-message")
     with ui.column().classes("w-full gap-2").mark("methods-list"):
         await cards()
-    add_button = ui.button("Add a card", icon="add", on_click=add_card).props("outline no-caps")
+    add_button = ui.button(_("Add a card"), icon="add", on_click=add_card).props("outline no-caps")
     add_button.mark("method-add")
 
 
@@ -166,12 +172,14 @@ async def _manage(actor: Actor, sub: SubscriptionView, on_change: Callable[[], A
 
     async def change_method() -> None:
         if select.value is None:
-            message.show("Choose a card first.", ok=False)
+            message.show(_("Choose a card first."), ok=False)
             return
         method_id = int(select.value)
         await run(
             lambda: subscriptions.change_method(actor=actor, subscription_id=sub.id, method_id=method_id),
-            lambda changed: f"{changed.name} is now paid with {changed.method_label}.",
+            lambda changed: _(
+                "{name} is now paid with {card}.", name=changed.name, card=changed.method_label
+            ),
         )
 
     def ask_cancel() -> None:
@@ -185,46 +193,57 @@ async def _manage(actor: Actor, sub: SubscriptionView, on_change: Callable[[], A
     async def cancel() -> None:
         await run(
             lambda: subscriptions.cancel_at_period_end(actor=actor, subscription_id=sub.id),
-            lambda changed: f"{changed.name}: {_when(changed)}. Nothing more will be charged.",
+            lambda changed: _(
+                "{name}: {when}. Nothing more will be charged.", name=changed.name, when=_when(changed)
+            ),
         )
 
     async def resume() -> None:
         await run(
             lambda: subscriptions.resume(actor=actor, subscription_id=sub.id),
-            lambda changed: f"{changed.name} continues. {_when(changed)}.",
+            lambda changed: _("{name} continues. {when}.", name=changed.name, when=_when(changed)),
         )
 
     with ui.dialog().mark("subscription-dialog") as dialog, ui.card().classes("w-full max-w-md gap-3"):
         ui.label(sub.name).classes("text-lg font-semibold").mark("subscription-dialog-title")
         ui.label(_when(sub)).classes("text-gray-600").mark("subscription-dialog-summary")
-        ui.label("Change payment method").classes("font-medium")
+        ui.label(_("Change payment method")).classes("font-medium")
         with ui.row().classes("w-full items-center no-wrap"):
             value = sub.method_id if sub.method_id in options else None
-            select = ui.select(options, value=value, label="Card").classes("grow").mark("subscription-method")
-            ui.button("Save", on_click=change_method).props("no-caps").mark("subscription-save-method")
+            select = (
+                ui.select(options, value=value, label=_("Card")).classes("grow").mark("subscription-method")
+            )
+            ui.button(_("Save"), on_click=change_method).props("no-caps").mark("subscription-save-method")
         message = _Message("subscription-message")
         ui.separator()
         if sub.cancel_at_period_end:
-            ui.button("Resume", on_click=resume).props("no-caps color=green-7").mark("subscription-resume")
+            ui.button(_("Resume"), on_click=resume).props("no-caps color=green-7").mark("subscription-resume")
         else:
-            cancel_button = ui.button("Cancel at period end", on_click=ask_cancel)
+            cancel_button = ui.button(_("Cancel at period end"), on_click=ask_cancel)
             cancel_button.props("flat no-caps color=red-7").mark("subscription-cancel")
             with ui.column().classes("w-full gap-2") as confirm_box:
-                end = f" ({_day(sub.next_payment_on)})" if sub.next_payment_on else ""
-                ui.label(
-                    f"Your subscription stays active until the end of the period you paid for{end}; "
-                    "nothing more is charged after that. Cancel it at the period end?"
-                ).mark("subscription-cancel-question")
+                if sub.next_payment_on:
+                    question = _(
+                        "Your subscription stays active until the end of the period you paid for ({date}); "
+                        "nothing more is charged after that. Cancel it at the period end?",
+                        date=_day(sub.next_payment_on),
+                    )
+                else:
+                    question = _(
+                        "Your subscription stays active until the end of the period you paid for; "
+                        "nothing more is charged after that. Cancel it at the period end?"
+                    )
+                ui.label(question).mark("subscription-cancel-question")
                 with ui.row().classes("w-full justify-end"):
-                    ui.button("Keep subscription", on_click=keep).props("flat no-caps").mark(
+                    ui.button(_("Keep subscription"), on_click=keep).props("flat no-caps").mark(
                         "subscription-cancel-keep"
                     )
-                    ui.button("Cancel at period end", on_click=cancel).props("no-caps color=red-7").mark(
+                    ui.button(_("Cancel at period end"), on_click=cancel).props("no-caps color=red-7").mark(
                         "subscription-cancel-confirm"
                     )
             confirm_box.set_visibility(False)
         with ui.row().classes("w-full justify-end"):
-            ui.button("Close", on_click=dialog.close).props("flat").mark("subscription-close")
+            ui.button(_("Close"), on_click=dialog.close).props("flat").mark("subscription-close")
     await dialog
     if not dialog.is_deleted:
         dialog.delete()
@@ -233,10 +252,10 @@ async def _manage(actor: Actor, sub: SubscriptionView, on_change: Callable[[], A
 def _when(sub: SubscriptionView) -> str:
     """'Next payment on 5 May 2027', 'Ends on 5 May 2027', or the status of one that has ended."""
     if sub.ends_on:
-        return f"Ends on {_day(sub.ends_on)}"
+        return _("Ends on {date}", date=_day(sub.ends_on))
     if sub.next_payment_on:
-        return f"Next payment on {_day(sub.next_payment_on)}"
-    return "Ended" if sub.status == "canceled" else ""
+        return _("Next payment on {date}", date=_day(sub.next_payment_on))
+    return _("Ended") if sub.status == "canceled" else ""
 
 
 async def subscriptions_section(actor: Actor) -> None:
@@ -249,10 +268,10 @@ async def subscriptions_section(actor: Actor) -> None:
     async def rows() -> None:
         subs = await subscriptions.list_subscriptions(actor=actor, client_id=client_id)
         if not subs:
-            ui.label("You have no subscriptions.").classes("text-gray-600").mark("no-subscriptions")
+            ui.label(_("You have no subscriptions.")).classes("text-gray-600").mark("no-subscriptions")
             return
         for sub in subs:
-            price = f"{format_money(sub.amount_minor, sub.currency, actor.locale)} {sub.interval_label}"
+            price = f"{format_money(sub.amount_minor, sub.currency, i18n.get_locale())} {sub.interval_label}"
             with ui.row().classes("w-full items-center justify-between gap-2").mark(f"subscription-{sub.id}"):
                 with ui.column().classes("gap-0"):
                     with ui.row().classes("items-center gap-2"):
@@ -261,11 +280,11 @@ async def subscriptions_section(actor: Actor) -> None:
                     ui.label(price).classes("tabular-nums").mark(f"subscription-price-{sub.id}")
                     ui.label(_when(sub)).classes("text-sm text-gray-600").mark(f"subscription-when-{sub.id}")
                     if sub.method_label:
-                        ui.label(f"Paid with {sub.method_label}").classes("text-sm text-gray-600").mark(
-                            f"subscription-method-{sub.id}"
-                        )
+                        ui.label(_("Paid with {card}", card=sub.method_label)).classes(
+                            "text-sm text-gray-600"
+                        ).mark(f"subscription-method-{sub.id}")
                 if sub.is_live:
-                    ui.button("Manage", on_click=lambda s=sub: _manage(actor, s, rows.refresh)).props(
+                    ui.button(_("Manage"), on_click=lambda s=sub: _manage(actor, s, rows.refresh)).props(
                         "outline no-caps"
                     ).mark(f"subscription-manage-{sub.id}")
 
@@ -278,23 +297,27 @@ def register() -> None:
     """Add /sandbox/setup/{session_id}."""
 
     @ui.page("/sandbox/setup/{session_id}", title="Sandbox: add a card")
-    async def sandbox_setup_page(session_id: str) -> None:
+    async def sandbox_setup_page(request: Request, session_id: str) -> None:
+        i18n.set_locale(await page_locale(request))
+        ui.page_title(_("Sandbox: add a card"))
         apply_theme(await branding())
         with ui.column().classes("w-full min-h-screen p-4 justify-center"):
             card = ui.card().classes("w-full max-w-xl mx-auto p-6 gap-3")
         with card:
-            ui.label("Add a card").classes("text-xl font-semibold").mark("setup-title")
+            ui.label(_("Add a card")).classes("text-xl font-semibold").mark("setup-title")
             try:
                 page = await methods.sandbox_setup_page(session_id=session_id)
             except NotFound as exc:
                 ui.label(exc.message).mark("setup-not-found")
                 return
-            ui.badge("Sandbox: no real card is stored", color="orange").props("outline").mark("gateway-mode")
+            ui.badge(_("Sandbox: no real card is stored"), color="orange").props("outline").mark(
+                "gateway-mode"
+            )
             if page.status != "open":
-                ui.label("This card is already saved.").mark("setup-done")
-                ui.link("Back to your billing page", page.return_url).mark("setup-back")
+                ui.label(_("This card is already saved.")).mark("setup-done")
+                ui.link(_("Back to your billing page"), page.return_url).mark("setup-back")
                 return
-            ui.label("Save a card for your invoices and subscriptions. Nothing is charged now.").classes(
+            ui.label(_("Save a card for your invoices and subscriptions. Nothing is charged now.")).classes(
                 "text-gray-600"
             )
             card = card_fields(SETUP_TEST_CARDS)
@@ -318,5 +341,5 @@ def register() -> None:
                 else:
                     error.set_text(result.message)
 
-            button = ui.button("Save card", on_click=submit).classes("w-full").mark("setup-save")
-            ui.link("Cancel and go back", page.return_url).mark("setup-cancel")
+            button = ui.button(_("Save card"), on_click=submit).classes("w-full").mark("setup-save")
+            ui.link(_("Cancel and go back"), page.return_url).mark("setup-cancel")

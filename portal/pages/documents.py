@@ -16,13 +16,15 @@ from fastapi import Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from nicegui import Client, app, ui
 
-from portal import auth, events
+from portal import auth, events, i18n
 from portal.components.badges import status_badge
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
-from portal.pages.common import signed_in_frame
+from portal.i18n import N_, _
+from portal.pages.billing import decision_notice
+from portal.pages.common import in_page_language, signed_in_frame
 from portal.pages.pay_dialog import PayDialog
-from portal.services import documents, pdf, quotes
+from portal.services import documents, pdf, quote_editor, quotes
 from portal.services.actors import Actor
 from portal.services.dashboard import Payable
 from portal.services.organization import Branding, branding
@@ -33,42 +35,54 @@ PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "
 LINE_COLUMNS = [
     {
         "name": "date",
-        "label": "Date",
+        "label": N_("Date"),
         "field": "date",
         "align": "left",
         "classes": "gt-xs",
         "headerClasses": "gt-xs",
     },
-    {"name": "description", "label": "Description", "field": "description", "align": "left"},
-    {"name": "quantity", "label": "Qty", "field": "quantity", "align": "right"},
-    {"name": "unit_price", "label": "Unit price", "field": "unit_price", "align": "right"},
+    {"name": "description", "label": N_("Description"), "field": "description", "align": "left"},
+    {"name": "quantity", "label": N_("Qty"), "field": "quantity", "align": "right"},
+    {"name": "unit_price", "label": N_("Unit price"), "field": "unit_price", "align": "right"},
     {
         "name": "tax",
-        "label": "Tax",
+        "label": N_("Tax"),
         "field": "tax",
         "align": "right",
         "classes": "gt-xs",
         "headerClasses": "gt-xs",
     },
-    {"name": "amount", "label": "Amount", "field": "amount", "align": "right"},
+    {"name": "amount", "label": N_("Amount"), "field": "amount", "align": "right"},
 ]
 APPLIED_COLUMNS = [
-    {"name": "date", "label": "Date", "field": "date", "align": "left"},
+    {"name": "date", "label": N_("Date"), "field": "date", "align": "left"},
     {"name": "what", "label": "", "field": "what", "align": "left"},
-    {"name": "reference", "label": "Reference", "field": "reference", "align": "left"},
-    {"name": "amount", "label": "Amount", "field": "amount", "align": "right"},
+    {"name": "reference", "label": N_("Reference"), "field": "reference", "align": "left"},
+    {"name": "amount", "label": N_("Amount"), "field": "amount", "align": "right"},
     {"name": "receipt", "label": "", "field": "receipt", "align": "right"},
 ]
 SETTLED_COLUMNS = [
-    {"name": "number", "label": "Invoice", "field": "number", "align": "left"},
-    {"name": "amount", "label": "Amount", "field": "amount", "align": "right"},
+    {"name": "number", "label": N_("Invoice"), "field": "number", "align": "left"},
+    {"name": "amount", "label": N_("Amount"), "field": "amount", "align": "right"},
 ]
+NOT_FOUND_TEXT = {
+    "invoice": N_("We could not find that invoice. It may have been withdrawn, or the link is mistyped."),
+    "receipt": N_("We could not find that receipt. It may have been withdrawn, or the link is mistyped."),
+    "estimate or proposal": N_(
+        "We could not find that estimate or proposal. It may have been withdrawn, or the link is mistyped."
+    ),
+}
 LINK_CELL = """
 <q-td :props="props">
   <a v-if="props.row.{href}" :href="props.row.{href}" class="text-primary">{{{{ props.value }}}}</a>
   <span v-else>{{{{ props.value }}}}</span>
 </q-td>
 """
+
+
+def titled(columns: list[dict]) -> list[dict]:
+    """Table columns with their titles in the current locale."""
+    return [{**column, "label": _(title) if (title := column["label"]) else ""} for column in columns]
 
 
 def link_cell(href_field: str) -> str:
@@ -83,17 +97,16 @@ def follow_money_events(client_id: int | None, refresh: Callable[[], object]) ->
     def on_event(event: events.Event) -> None:
         if event.client_id != client_id or page.id not in Client.instances:
             return
-        with page:
-            refresh()
+        in_page_language(page, refresh)
 
     stops = [events.subscribe(name, on_event) for name in MONEY_EVENTS]
     page.on_delete(lambda: [stop() for stop in stops])
 
 
 def _not_found(actor: Actor, brand: Branding, what: str) -> None:
-    with signed_in_frame(actor, brand, "Not found"), ui.card().classes("w-full").mark("not-found"):
-        ui.label(f"We could not find that {what}. It may have been withdrawn, or the link is mistyped.")
-        ui.link("Back to My Billing", "/billing")
+    with signed_in_frame(actor, brand, _("Not found")), ui.card().classes("w-full").mark("not-found"):
+        ui.label(_(NOT_FOUND_TEXT[what]))
+        ui.link(_("Back to My Billing"), "/billing")
 
 
 def _pair(label: str, value: str, *, strong: bool = False, marker: str = "") -> None:
@@ -112,7 +125,8 @@ def _text_block(title: str, text: str, marker: str) -> None:
 
 
 def _day(value: date | None) -> str:
-    return f"{value:%d %b %Y}" if value else ""
+    """'05 Nov 2026' / '05 nov. 2026'."""
+    return i18n.format_date(value, fmt="dd MMM y") if value else ""
 
 
 def _line_rows(
@@ -133,7 +147,7 @@ def _line_rows(
 
 
 def _lines_table(rows: list[dict], marker: str) -> None:
-    table = ui.table(columns=LINE_COLUMNS, rows=rows, row_key="id").classes("w-full").props("flat")
+    table = ui.table(columns=titled(LINE_COLUMNS), rows=rows, row_key="id").classes("w-full").props("flat")
     table.mark(marker)
 
 
@@ -154,7 +168,7 @@ class InvoiceScreen:
 
     def money(self, amount_minor: int, currency: str) -> str:
         """An amount in the viewer's locale."""
-        return format_money(amount_minor, currency, self.actor.locale)
+        return format_money(amount_minor, currency, i18n.get_locale())
 
     @ui.refreshable_method
     async def body(self) -> None:
@@ -164,18 +178,19 @@ class InvoiceScreen:
             try:
                 detail = await documents.get_invoice(actor=self.actor, invoice_id=self.invoice_id)
             except NotFound:
-                ui.label("This invoice is no longer available.").mark("not-found")
+                ui.label(_("This invoice is no longer available.")).mark("not-found")
                 return
         self._summary(detail)
         with ui.card().classes("w-full"):
-            _lines_table(_line_rows(detail.lines, detail.currency, self.actor.locale), "invoice-lines")
+            _lines_table(_line_rows(detail.lines, detail.currency, i18n.get_locale()), "invoice-lines")
             self._totals(detail)
         self._applied(detail)
-        _text_block("Notes", detail.notes, "invoice-notes")
+        _text_block(_("Notes"), _(detail.notes) if detail.notes else "", "invoice-notes")
         if detail.can_pay and detail.organization.bank_details.strip():
+            reference = _("Reference: {reference}", reference=detail.number)
             _text_block(
-                "Pay by bank transfer",
-                f"{detail.organization.bank_details}\nReference: {detail.number}",
+                _("Pay by bank transfer"),
+                f"{detail.organization.bank_details}\n{reference}",
                 "bank-details",
             )
 
@@ -184,36 +199,45 @@ class InvoiceScreen:
             with ui.column().classes("gap-1"):
                 with ui.row().classes("items-center gap-2"):
                     status_badge(detail.display_status)
-                    ui.label(f"Issued {_day(detail.issue_date)} · Due {_day(detail.due_date)}").classes(
-                        "text-gray-600"
+                    dates = _(
+                        "Issued {issued} · Due {due}",
+                        issued=_day(detail.issue_date),
+                        due=_day(detail.due_date),
                     )
-                ui.label(f"From {detail.organization.name} to {detail.client.name}").classes("text-sm")
+                    ui.label(dates).classes("text-gray-600")
+                ui.label(
+                    _(
+                        "From {organization} to {client}",
+                        organization=detail.organization.name,
+                        client=detail.client.name,
+                    )
+                ).classes("text-sm")
             with ui.row().classes("items-center gap-2"):
-                ui.link("Download PDF", f"/billing/invoices/{detail.id}/pdf").props("download").mark(
+                ui.link(_("Download PDF"), f"/billing/invoices/{detail.id}/pdf").props("download").mark(
                     "download-pdf"
                 )
                 if detail.can_pay:
-                    ui.button("Pay now", on_click=lambda: self.pay(detail)).props(
+                    ui.button(_("Pay now"), on_click=lambda: self.pay(detail)).props(
                         "color=green-7 no-caps"
                     ).mark("pay-now")
 
     def _totals(self, detail: documents.InvoiceDetail) -> None:
         with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
-            _pair("Subtotal", self.money(detail.subtotal_minor, detail.currency))
+            _pair(_("Subtotal"), self.money(detail.subtotal_minor, detail.currency))
             for tax in detail.tax_by_rate:
                 _pair(tax.label, self.money(tax.tax_minor, detail.currency))
-            _pair("Total", self.money(detail.total_minor, detail.currency), strong=True, marker="total")
+            _pair(_("Total"), self.money(detail.total_minor, detail.currency), strong=True, marker="total")
             if detail.payments:
                 paid = sum(p.amount_minor for p in detail.payments)
-                _pair("Payments", self.money(-paid, detail.currency))
+                _pair(_("Payments"), self.money(-paid, detail.currency))
             if detail.credits:
-                _pair("Credit applied", self.money(-detail.credit_applied_minor, detail.currency))
+                _pair(_("Credit applied"), self.money(-detail.credit_applied_minor, detail.currency))
             if detail.refunds:
                 back = sum(r.amount_minor for r in detail.refunds)
-                _pair("Refunded", self.money(back, detail.currency))
+                _pair(_("Refunded"), self.money(back, detail.currency))
             ui.separator()
             _pair(
-                "Amount due",
+                _("Amount due"),
                 self.money(detail.amount_due_minor, detail.currency),
                 strong=True,
                 marker="amount-due",
@@ -227,7 +251,7 @@ class InvoiceScreen:
                 "what": p.method,
                 "reference": p.reference,
                 "amount": self.money(p.amount_minor, detail.currency),
-                "receipt": "Receipt" if p.has_receipt else "",
+                "receipt": _("Receipt") if p.has_receipt else "",
                 "href": f"/billing/receipts/{p.payment_id}" if p.has_receipt else "",
             }
             for index, p in enumerate(detail.payments)
@@ -236,7 +260,7 @@ class InvoiceScreen:
             {
                 "id": f"c{index}",
                 "date": _day(c.date),
-                "what": "Credit",
+                "what": _("Credit"),
                 "reference": "",
                 "amount": self.money(c.amount_minor, detail.currency),
                 "receipt": "",
@@ -248,7 +272,7 @@ class InvoiceScreen:
             {
                 "id": f"r{index}",
                 "date": _day(r.date),
-                "what": "Refund" + (f": {r.reason}" if r.reason else ""),
+                "what": _("Refund: {reason}", reason=_(r.reason)) if r.reason else _("Refund"),
                 "reference": "",
                 "amount": self.money(-r.amount_minor, detail.currency),
                 "receipt": "",
@@ -259,8 +283,12 @@ class InvoiceScreen:
         if not rows:
             return
         with ui.card().classes("w-full"):
-            ui.label("Payments and credit applied").classes("text-lg font-semibold")
-            table = ui.table(columns=APPLIED_COLUMNS, rows=rows, row_key="id").classes("w-full").props("flat")
+            ui.label(_("Payments and credit applied")).classes("text-lg font-semibold")
+            table = (
+                ui.table(columns=titled(APPLIED_COLUMNS), rows=rows, row_key="id")
+                .classes("w-full")
+                .props("flat")
+            )
             table.mark("invoice-payments")
             table.add_slot("body-cell-receipt", link_cell("href"))
 
@@ -290,7 +318,7 @@ class QuoteScreen:
 
     def money(self, amount_minor: int, currency: str) -> str:
         """An amount in the viewer's locale."""
-        return format_money(amount_minor, currency, self.actor.locale)
+        return format_money(amount_minor, currency, i18n.get_locale())
 
     @ui.refreshable_method
     async def body(self) -> None:
@@ -300,46 +328,66 @@ class QuoteScreen:
             try:
                 view = await quotes.get_quote(actor=self.actor, quote_id=self.quote_id)
             except NotFound:
-                ui.label("This estimate or proposal is no longer available.").mark("not-found")
+                ui.label(_("This estimate or proposal is no longer available.")).mark("not-found")
                 return
         with ui.card().classes("w-full gap-2"):
             with ui.row().classes("items-center gap-2"):
                 status_badge(view.status)
                 if view.title:
                     ui.label(view.title).classes("text-lg font-semibold").mark("quote-title")
-            validity = f" · valid until {_day(view.valid_until)}" if view.valid_until else ""
-            ui.label(f"Issued {_day(view.issue_date)}{validity}").classes("text-gray-600").mark("validity")
+            if view.valid_until:
+                validity = _(
+                    "Issued {issued} · valid until {until}",
+                    issued=_day(view.issue_date),
+                    until=_day(view.valid_until),
+                )
+            else:
+                validity = _("Issued {issued}", issued=_day(view.issue_date))
+            ui.label(validity).classes("text-gray-600").mark("validity")
             self._decision(view)
         with ui.card().classes("w-full"):
-            _lines_table(_line_rows(view.lines, view.currency, self.actor.locale), "quote-lines")
+            _lines_table(_line_rows(view.lines, view.currency, i18n.get_locale()), "quote-lines")
             with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
-                _pair("Subtotal", self.money(view.subtotal_minor, view.currency))
+                _pair(_("Subtotal"), self.money(view.subtotal_minor, view.currency))
                 for tax in documents.tax_summary(view.lines):
                     _pair(tax.label, self.money(tax.tax_minor, view.currency))
-                _pair("Total", self.money(view.total_minor, view.currency), strong=True, marker="total")
-        _text_block("Terms", view.terms, "terms")
+                _pair(_("Total"), self.money(view.total_minor, view.currency), strong=True, marker="total")
+        _text_block(_("Terms"), view.terms, "terms")
 
     def _decision(self, view: quotes.QuoteView) -> None:
         if view.decided_at is not None and view.status in ("approved", "declined", "converted"):
-            verb = "Declined" if view.status == "declined" else "Approved"
-            ui.label(f"{verb} on {_day(view.decided_at)}").classes("font-semibold").mark("decision")
+            day = _day(view.decided_at)
+            decision = (
+                _("Declined on {date}", date=day)
+                if view.status == "declined"
+                else _("Approved on {date}", date=day)
+            )
+            ui.label(decision).classes("font-semibold").mark("decision")
             if view.decision_comment:
-                ui.label(f"Comment: {view.decision_comment}").classes("whitespace-pre-line").mark(
-                    "decision-comment"
-                )
+                ui.label(_("Comment: {comment}", comment=view.decision_comment)).classes(
+                    "whitespace-pre-line"
+                ).mark("decision-comment")
             return
         if view.awaiting_decision:
             with ui.row().classes("gap-2"):
-                ui.button("Approve", on_click=lambda: self.decide(True)).props("color=green-7 no-caps").mark(
-                    "approve"
-                )
-                ui.button("Decline", on_click=lambda: self.ask_decline(view)).props(
+                ui.button(_("Approve"), on_click=lambda: self.decide(True)).props(
+                    "color=green-7 no-caps"
+                ).mark("approve")
+                ui.button(_("Decline"), on_click=lambda: self.ask_decline(view)).props(
                     "flat color=red-7 no-caps"
                 ).mark("decline")
         elif view.status == "sent" and view.valid_until is not None:
-            ui.label(
-                f"This {view.kind} expired on {_day(view.valid_until)}. Please ask us for a new one."
-            ).mark("expired")
+            if view.kind == "proposal":
+                expired = _(
+                    "This proposal expired on {date}. Please ask us for a new one.",
+                    date=_day(view.valid_until),
+                )
+            else:
+                expired = _(
+                    "This estimate expired on {date}. Please ask us for a new one.",
+                    date=_day(view.valid_until),
+                )
+            ui.label(expired).mark("expired")
 
     async def decide(self, approve: bool, comment: str = "") -> None:
         """Record the decision (the service checks that it is still open and is this client's)."""
@@ -351,14 +399,14 @@ class QuoteScreen:
             ui.notify(exc.message, type="negative")
             self.body.refresh()
             return
-        ui.notify(f"{decided.label} {decided.status}.", type="positive")
+        ui.notify(decision_notice(decided), type="positive")
         self.body.refresh()
 
     def ask_decline(self, view: quotes.QuoteView) -> None:
         """A dialog with an optional comment before declining."""
         with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
-            ui.label(f"Decline {view.label}?").classes("text-lg font-semibold")
-            comment = ui.textarea("Comment (optional)").props(f"outlined maxlength={quotes.COMMENT_LIMIT}")
+            ui.label(_("Decline {document}?", document=view.label)).classes("text-lg font-semibold")
+            comment = ui.textarea(_("Comment (optional)")).props(f"outlined maxlength={quotes.COMMENT_LIMIT}")
             comment.classes("w-full").mark("decline-comment")
 
             async def confirm() -> None:
@@ -366,35 +414,41 @@ class QuoteScreen:
                 await self.decide(False, comment.value or "")
 
             with ui.row().classes("w-full justify-end"):
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.button("Decline", on_click=confirm).props("color=red-7").mark("decline-confirm")
+                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
+                ui.button(_("Decline"), on_click=confirm).props("color=red-7").mark("decline-confirm")
         dialog.open()
 
 
 # -- receipt ----------------------------------------------------------------------------------------
 def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
-    money = lambda amount: format_money(amount, detail.currency, actor.locale)  # noqa: E731
+    money = lambda amount: format_money(amount, detail.currency, i18n.get_locale())  # noqa: E731
     with ui.card().classes("w-full gap-2"):
         with ui.row().classes("w-full items-center justify-between"):
             with ui.row().classes("items-center gap-2"):
                 ui.badge(
                     detail.status_label, color="green" if detail.status == "succeeded" else "orange"
                 ).props("rounded").mark("receipt-status")
-                ui.label(f"Received {_day(detail.date)} · {detail.method}").classes("text-gray-600")
-            ui.link("Download PDF", f"/billing/receipts/{detail.payment_id}/pdf").props("download").mark(
+                received = _("Received {date} · {method}", date=_day(detail.date), method=detail.method)
+                ui.label(received).classes("text-gray-600")
+            ui.link(_("Download PDF"), f"/billing/receipts/{detail.payment_id}/pdf").props("download").mark(
                 "download-pdf"
             )
         if detail.reference:
-            ui.label(f"Reference: {detail.reference}").classes("text-sm").mark("receipt-reference")
-        _pair("Amount received", money(detail.amount_minor), strong=True, marker="receipt-amount")
+            ui.label(_("Reference: {reference}", reference=detail.reference)).classes("text-sm").mark(
+                "receipt-reference"
+            )
+        _pair(_("Amount received"), money(detail.amount_minor), strong=True, marker="receipt-amount")
         if detail.credit_created_minor:
-            _pair("Added to your credit", money(detail.credit_created_minor), marker="receipt-credit")
+            _pair(_("Added to your credit"), money(detail.credit_created_minor), marker="receipt-credit")
         for refund in detail.refunds:
-            reason = f" ({refund.reason})" if refund.reason else ""
-            _pair(f"Refunded {_day(refund.date)}{reason}", money(-refund.amount_minor))
+            if refund.reason:
+                text = _("Refunded {date} ({reason})", date=_day(refund.date), reason=_(refund.reason))
+            else:
+                text = _("Refunded {date}", date=_day(refund.date))
+            _pair(text, money(-refund.amount_minor))
     if detail.settled:
         with ui.card().classes("w-full"):
-            ui.label("Invoices this payment settled").classes("text-lg font-semibold")
+            ui.label(_("Invoices this payment settled")).classes("text-lg font-semibold")
             rows = [
                 {
                     "id": s.invoice_id,
@@ -404,7 +458,11 @@ def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
                 }
                 for s in detail.settled
             ]
-            table = ui.table(columns=SETTLED_COLUMNS, rows=rows, row_key="id").classes("w-full").props("flat")
+            table = (
+                ui.table(columns=titled(SETTLED_COLUMNS), rows=rows, row_key="id")
+                .classes("w-full")
+                .props("flat")
+            )
             table.mark("receipt-invoices")
             table.add_slot("body-cell-number", link_cell("href"))
 
@@ -432,6 +490,21 @@ async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
     return _pdf_response(await asyncio.to_thread(pdf.invoice_pdf, detail), detail.pdf_filename)
 
 
+async def quote_pdf_route(request: Request, quote_id: int) -> Response:
+    """GET /billing/quotes/{quote_id}/pdf (the quote's page rules: a client its own, staff every one)."""
+    actor = await auth.current_actor()
+    if actor is None:
+        return _login_redirect(request)
+    try:
+        doc = await quote_editor.quote_document(actor=actor, quote_id=quote_id)
+    except NotFound:
+        return PlainTextResponse("Not found", status_code=404)
+    content = await asyncio.to_thread(
+        pdf.quote_pdf, doc.view, organization=doc.organization, client=doc.client, locale=doc.locale
+    )
+    return _pdf_response(content, doc.filename)
+
+
 async def receipt_pdf_route(request: Request, payment_id: int) -> Response:
     """GET /billing/receipts/{payment_id}/pdf."""
     actor = await auth.current_actor()
@@ -452,6 +525,9 @@ def register() -> None:
     app.add_api_route(
         "/billing/receipts/{payment_id}/pdf", receipt_pdf_route, methods=["GET"], include_in_schema=False
     )
+    app.add_api_route(
+        "/billing/quotes/{quote_id}/pdf", quote_pdf_route, methods=["GET"], include_in_schema=False
+    )
 
     @auth.page("/billing/invoices/{invoice_id}", access=auth.Access.client, title="Invoice")
     async def invoice_page(actor: Actor, invoice_id: int) -> None:
@@ -461,10 +537,11 @@ def register() -> None:
         except NotFound:
             _not_found(actor, brand, "invoice")
             return
+        ui.page_title(detail.title)
         with signed_in_frame(actor, brand, detail.title):
             screen = InvoiceScreen(actor, brand, detail)
             await screen.body()
-            ui.link("Back to My Billing", "/billing")
+            ui.link(_("Back to My Billing"), "/billing")
             follow_money_events(actor.client_id, screen.refresh)
 
     @auth.page("/billing/quotes/{quote_id}", access=auth.Access.client, title="Estimate or proposal")
@@ -475,10 +552,11 @@ def register() -> None:
         except NotFound:
             _not_found(actor, brand, "estimate or proposal")
             return
+        ui.page_title(view.label)
         with signed_in_frame(actor, brand, view.label):
             screen = QuoteScreen(actor, view)
             await screen.body()
-            ui.link("Back to My Billing", "/billing")
+            ui.link(_("Back to My Billing"), "/billing")
 
     @auth.page("/billing/receipts/{payment_id}", access=auth.Access.client, title="Receipt")
     async def receipt_page(actor: Actor, payment_id: int) -> None:
@@ -488,6 +566,7 @@ def register() -> None:
         except NotFound:
             _not_found(actor, brand, "receipt")
             return
+        ui.page_title(detail.title)
         with signed_in_frame(actor, brand, detail.title):
             _receipt(actor, detail)
-            ui.link("Payment history", "/billing/history")
+            ui.link(_("Payment history"), "/billing/history")

@@ -76,7 +76,7 @@ def _section(
         if not rows:
             ui.label(_(EMPTY[marker])).classes("text-gray-600").mark(f"no-{marker}")
             return None
-        titled = [{**column, "label": _(column["label"]) if column["label"] else ""} for column in columns]
+        titled = [{**column, "label": _(title) if (title := column["label"]) else ""} for column in columns]
         table = ui.table(columns=titled, rows=rows, row_key="id").classes("w-full").props("flat")
         return table.mark(marker)
 

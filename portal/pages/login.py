@@ -1,27 +1,37 @@
-"""The sign-in page."""
+"""The sign-in page, in the language of the browser (Accept-Language) or the one picked on it (?lang=fr)."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from portal import auth
+from portal import auth, i18n
 from portal.components.frame import apply_theme
 from portal.domain.errors import Conflict, InvalidInput
+from portal.i18n import N_, _
 from portal.services import accounts
 from portal.services.organization import branding
+
+NOTICES = {"password-set": N_("Your password is set. Sign in with your email and new password.")}
 
 
 def register() -> None:
     """Add /login."""
 
     @ui.page(auth.LOGIN_PATH, title="Sign in")
-    async def login_page(request: Request, next: str = "") -> RedirectResponse | None:
+    async def login_page(
+        request: Request, next: str = "", notice: str = "", lang: str = ""
+    ) -> RedirectResponse | None:
         target = accounts.safe_next(next)
         actor = await auth.current_actor()
         if actor is not None:
             return RedirectResponse(target if target != "/" else auth.home_for(actor), status_code=303)
+        chosen = lang.strip().lower() if lang.strip().lower() in i18n.SUPPORTED else ""
+        i18n.set_locale(chosen or i18n.best_match(request.headers.get("accept-language")))
+        ui.page_title(_("Sign in"))
         brand = await branding()
         apply_theme(brand)
         ip = auth.client_ip(request)
@@ -45,22 +55,43 @@ def register() -> None:
                 with ui.row().classes("items-center gap-3"):
                     ui.image(brand.logo_path or "/static/logo.svg").classes("w-10 h-10").props("alt=Logo")
                     ui.label(brand.name).classes("text-xl font-semibold").mark("org-name")
-                ui.label("Sign in to your billing portal").classes("text-gray-600")
+                ui.label(_("Sign in to your billing portal")).classes("text-gray-600")
+                if notice in NOTICES:  # a fixed message chosen by key: nothing from the URL is shown
+                    ui.label(_(NOTICES[notice])).classes("text-green-700").props("role=status").mark(
+                        "login-notice"
+                    )
                 email = (
-                    ui.input("Email")
+                    ui.input(_("Email"))
                     .props("type=email name=email autocomplete=username autofocus outlined")
                     .classes("w-full")
                     .mark("email")
                 )
                 password = (
-                    ui.input("Password", password=True, password_toggle_button=True)
+                    ui.input(_("Password"), password=True, password_toggle_button=True)
                     .props("name=password autocomplete=current-password outlined")
                     .classes("w-full")
                     .mark("password")
                 )
                 error = ui.label().classes("text-red-700").props("role=alert").mark("login-error")
                 error.set_visibility(False)
-                button = ui.button("Sign in", on_click=submit).classes("w-full").mark("sign-in")
+                button = ui.button(_("Sign in"), on_click=submit).classes("w-full").mark("sign-in")
                 email.on("keydown.enter", submit)
                 password.on("keydown.enter", submit)
+            _language_switch(next=next, notice=notice)
         return None
+
+
+def _language_switch(*, next: str, notice: str) -> None:
+    """English | Français: reload this page in the other language (keeping where to go after signing in)."""
+    current = i18n.get_locale()
+    switch = ui.row().classes("gap-3 text-sm").props(f'role=navigation aria-label="{_("Language")}"')
+    with switch.mark("language"):
+        for code in i18n.SUPPORTED:
+            name = i18n.LABELS[code]
+            if code == current:
+                ui.label(name).classes("font-semibold").props(f"lang={code}").mark(f"lang-{code}")
+                continue
+            query = urlencode({k: v for k, v in (("next", next), ("notice", notice), ("lang", code)) if v})
+            ui.link(name, f"{auth.LOGIN_PATH}?{query}").props(f"lang={code} hreflang={code}").mark(
+                f"lang-{code}"
+            )

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from fastapi import Request
 from nicegui import ui
 
+from portal import i18n
 from portal.components.card_form import card_fields
 from portal.components.frame import apply_theme
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
+from portal.i18n import _
+from portal.pages.common import page_locale
 from portal.services import links, sandbox_checkout
 from portal.services.links import LinkView
 from portal.services.organization import branding
@@ -22,22 +26,33 @@ def _card(title: str) -> ui.card:
 
 
 def _not_found() -> None:
-    with _card("This payment link is not valid"):
-        ui.label("Check that you copied the whole link from the email, or ask us for a new one.")
+    with _card(_("This payment link is not valid")):
+        ui.label(_("Check that you copied the whole link from the email, or ask us for a new one."))
 
 
 def _paid(link: LinkView) -> None:
-    with _card(f"{link.title} is paid").mark("pay-paid"):
-        ui.label(f"Thank you, {link.client_name}. We received {link.money(link.total_minor)}.")
-        ui.label(f"Reference: {link.reference}").classes("text-gray-600")
+    with _card(_("{document} is paid", document=link.title)).mark("pay-paid"):
+        ui.label(
+            _(
+                "Thank you, {name}. We received {amount}.",
+                name=link.client_name,
+                amount=link.money(link.total_minor),
+            )
+        )
+        ui.label(_("Reference: {reference}", reference=link.reference)).classes("text-gray-600")
 
 
 def _expired(link: LinkView, token: str) -> None:
-    with _card("This link has expired").mark("pay-expired"):
+    with _card(_("This link has expired")).mark("pay-expired"):
         if not link.can_renew:
-            ui.label(f"This request has expired. Please ask {link.org_name} for a new one.")
+            ui.label(
+                _(
+                    "This request has expired. Please ask {organization} for a new one.",
+                    organization=link.org_name,
+                )
+            )
             return
-        message = ui.label("For your security, payment links stop working after a while.")
+        message = ui.label(_("For your security, payment links stop working after a while."))
 
         async def renew() -> None:
             button.props("loading")
@@ -46,24 +61,26 @@ def _expired(link: LinkView, token: str) -> None:
             except DomainError as exc:
                 message.set_text(exc.message)
             else:
-                message.set_text(f"We sent a new link to {where}.")
+                message.set_text(_("We sent a new link to {address}.", address=where))
                 button.set_visibility(False)
             finally:
                 button.props(remove="loading")
 
-        button = ui.button("Email me a new link", on_click=renew).mark("renew-link")
+        button = ui.button(_("Email me a new link"), on_click=renew).mark("renew-link")
 
 
 def _open(link: LinkView, token: str, paid_flag: bool) -> None:
     with _card(link.title):
         with ui.row().classes("w-full justify-between items-baseline"):
-            ui.label(f"{link.org_name} · for {link.client_name}").classes("text-gray-600")
+            ui.label(
+                _("{organization} · for {name}", organization=link.org_name, name=link.client_name)
+            ).classes("text-gray-600")
             if link.gateway_mode != "live":
-                ui.badge("Sandbox" if link.gateway_mode == "sandbox" else "Test mode", color="orange").props(
-                    "outline"
-                ).mark("gateway-mode")
+                ui.badge(
+                    _("Sandbox") if link.gateway_mode == "sandbox" else _("Test mode"), color="orange"
+                ).props("outline").mark("gateway-mode")
         if paid_flag:
-            ui.label("Thank you! We are confirming your payment with the bank.").classes(
+            ui.label(_("Thank you! We are confirming your payment with the bank.")).classes(
                 "text-green-700"
             ).mark("pay-processing")
         if link.lines:
@@ -73,12 +90,13 @@ def _open(link: LinkView, token: str, paid_flag: bool) -> None:
                     ui.label(line.amount).classes("tabular-nums")
             ui.separator()
         with ui.row().classes("w-full justify-between items-baseline"):
-            ui.label("Amount due").classes("text-lg")
+            ui.label(_("Amount due")).classes("text-lg")
             ui.label(link.money(link.amount_due_minor)).classes("text-2xl font-semibold tabular-nums").mark(
                 "amount-due"
             )
         if link.due_date:
-            ui.label(f"Due {link.due_date:%d %B %Y}").classes("text-gray-600")
+            due = i18n.format_date(link.due_date, fmt="dd MMMM y")
+            ui.label(_("Due {date}", date=due)).classes("text-gray-600")
         error = ui.label().classes("text-red-700").props("role=alert").mark("pay-error")
 
         async def checkout(kind: str, button: ui.button) -> None:
@@ -94,43 +112,48 @@ def _open(link: LinkView, token: str, paid_flag: bool) -> None:
             ui.navigate.to(outcome.redirect_url)
 
         with ui.tabs().classes("w-full") as tabs:
-            card_tab = ui.tab("Card")
-            transfer_tab = ui.tab("Bank transfer")
-            debit_tab = ui.tab("Direct debit")
+            card_tab = ui.tab(_("Card"))
+            transfer_tab = ui.tab(_("Bank transfer"))
+            debit_tab = ui.tab(_("Direct debit"))
         with ui.tab_panels(tabs, value=card_tab).classes("w-full"):
             with ui.tab_panel(card_tab):
-                ui.label("Pay with a debit or credit card on a secure page.")
-                card_button = ui.button(f"Pay {link.money(link.amount_due_minor)} by card").mark("pay-card")
+                ui.label(_("Pay with a debit or credit card on a secure page."))
+                card_button = ui.button(_("Pay {amount} by card", amount=link.money(link.amount_due_minor)))
+                card_button.mark("pay-card")
                 card_button.on_click(lambda: checkout("card", card_button))
             with ui.tab_panel(transfer_tab):
-                ui.label("Transfer the amount to:")
-                ui.label(link.bank_details or "Ask us for our bank details.").classes(
+                ui.label(_("Transfer the amount to:"))
+                ui.label(link.bank_details or _("Ask us for our bank details.")).classes(
                     "whitespace-pre-line"
                 ).mark("bank-details")
-                ui.label(f"Quote this reference: {link.reference}").classes("font-semibold").mark(
-                    "bank-reference"
-                )
+                ui.label(_("Quote this reference: {reference}", reference=link.reference)).classes(
+                    "font-semibold"
+                ).mark("bank-reference")
                 ui.label(
-                    "Transfers take a few days to arrive; we mark the invoice paid when they do."
+                    _("Transfers take a few days to arrive; we mark the invoice paid when they do.")
                 ).classes("text-gray-600 text-sm")
             with ui.tab_panel(debit_tab):
-                ui.label("Authorise a one-off debit from your bank account.")
-                debit_button = ui.button(f"Pay {link.money(link.amount_due_minor)} by direct debit").mark(
-                    "pay-debit"
+                ui.label(_("Authorise a one-off debit from your bank account."))
+                debit_button = ui.button(
+                    _("Pay {amount} by direct debit", amount=link.money(link.amount_due_minor))
                 )
+                debit_button.mark("pay-debit")
                 debit_button.on_click(lambda: checkout("direct_debit", debit_button))
         with ui.row().classes("gap-4 text-sm"):
             if link.privacy_url:
-                ui.link("Privacy policy", link.privacy_url, new_tab=True)
+                ui.link(_("Privacy policy"), link.privacy_url, new_tab=True)
             if link.terms_url:
-                ui.link("Terms of service", link.terms_url, new_tab=True)
+                ui.link(_("Terms of service"), link.terms_url, new_tab=True)
 
 
 def register() -> None:
     """Add /pay/{token} and /sandbox/checkout/{session_id}."""
 
     @ui.page("/pay/{token}", title="Pay")
-    async def pay_page(token: str, paid: str = "") -> None:
+    async def pay_page(request: Request, token: str, paid: str = "") -> None:
+        browser = i18n.best_match(request.headers.get("accept-language"))
+        i18n.set_locale(browser)  # until the link says whose it is
+        ui.page_title(_("Pay"))
         apply_theme(await branding())
         with ui.column().classes("w-full min-h-screen p-4 items-stretch justify-center"):
             try:
@@ -138,6 +161,7 @@ def register() -> None:
             except NotFound:
                 _not_found()
                 return
+            i18n.set_locale(link.locale or browser)  # the client's language, else the browser's
             if link.state == "paid":
                 _paid(link)
             elif link.state == "expired":
@@ -146,7 +170,9 @@ def register() -> None:
                 _open(link, token, paid_flag=bool(paid))
 
     @ui.page("/sandbox/checkout/{session_id}", title="Sandbox checkout")
-    async def sandbox_checkout_page(session_id: str) -> None:
+    async def sandbox_checkout_page(request: Request, session_id: str) -> None:
+        i18n.set_locale(await page_locale(request))
+        ui.page_title(_("Sandbox checkout"))
         apply_theme(await branding())
         try:
             page = await sandbox_checkout.details(session_id=session_id)
@@ -154,17 +180,17 @@ def register() -> None:
             with ui.column().classes("w-full p-4"):
                 _not_found()
             return
-        amount = format_money(page.amount_minor, page.currency)
+        amount = format_money(page.amount_minor, page.currency, i18n.get_locale())
         debit = "direct_debit" in page.method_kinds
-        with ui.column().classes("w-full min-h-screen p-4 justify-center"), _card("Sandbox checkout"):
-            ui.badge("Sandbox: no real money moves", color="orange").props("outline").mark("gateway-mode")
+        with ui.column().classes("w-full min-h-screen p-4 justify-center"), _card(_("Sandbox checkout")):
+            ui.badge(_("Sandbox: no real money moves"), color="orange").props("outline").mark("gateway-mode")
             ui.label(page.description).classes("text-gray-600")
             ui.label(amount).classes("text-2xl font-semibold tabular-nums").mark("checkout-amount")
             if debit:
-                iban = ui.input("IBAN").props("outlined name=iban").classes("w-full").mark("iban")
-                ui.label("DE89 3704 0044 0532 0130 00 succeeds; DE62 3704 0044 0532 0130 01 fails.").classes(
-                    "text-sm text-gray-600"
-                )
+                iban = ui.input(_("IBAN")).props("outlined name=iban").classes("w-full").mark("iban")
+                ui.label(
+                    _("DE89 3704 0044 0532 0130 00 succeeds; DE62 3704 0044 0532 0130 01 fails.")
+                ).classes("text-sm text-gray-600")
             else:
                 card = card_fields()
             error = ui.label().classes("text-red-700").props("role=alert").mark("checkout-error")
@@ -187,5 +213,9 @@ def register() -> None:
                 else:
                     error.set_text(result.message)
 
-            button = ui.button(f"Pay {amount}", on_click=submit).classes("w-full").mark("checkout-pay")
-            ui.link("Cancel and go back", page.cancel_url).mark("checkout-cancel")
+            button = (
+                ui.button(_("Pay {amount}", amount=amount), on_click=submit)
+                .classes("w-full")
+                .mark("checkout-pay")
+            )
+            ui.link(_("Cancel and go back"), page.cancel_url).mark("checkout-cancel")

@@ -7,6 +7,7 @@ from nicegui import ui
 from portal.config import get_settings
 from portal.domain.errors import DomainError
 from portal.domain.money import format_amount, format_money, parse_amount
+from portal.i18n import _, get_locale
 from portal.services import clients, ledger, payments
 from portal.services.actors import Actor
 from portal.services.dashboard import Payable
@@ -31,45 +32,49 @@ class PayDialog:
                 ui.radio({}, on_change=self._show_credit_amount).props("name=pay-with").mark("pay-with")
             )
             self.credit_amount = (
-                ui.input("Credit to use").props("outlined dense inputmode=decimal").classes("w-full")
+                ui.input(_("Credit to use")).props("outlined dense inputmode=decimal").classes("w-full")
             ).mark("credit-amount")
             self.credit_amount.set_visibility(False)
-            ui.badge("Sandbox: no real money moves", color="orange").props("outline").bind_visibility_from(
-                self, "sandbox"
-            )
+            # shown by `open` (not bound to self.sandbox: a binding to a plain attribute is polled ten
+            # times a second for every open page)
+            self.sandbox_badge = ui.badge(_("Sandbox: no real money moves"), color="orange").props("outline")
+            self.sandbox_badge.set_visibility(False)
             self.message = ui.label().props("role=alert").mark("pay-message")
-            self.receipt = ui.link("View your receipt", "#").mark("pay-receipt")
+            self.receipt = ui.link(_("View your receipt"), "#").mark("pay-receipt")
             self.receipt.set_visibility(False)
             with ui.row().classes("w-full justify-end"):
-                ui.button("Close", on_click=self.dialog.close).props("flat")
-                self.button = ui.button("Pay", on_click=self.pay).props("color=green-7").mark("pay-confirm")
+                ui.button(_("Close"), on_click=self.dialog.close).props("flat")
+                self.button = (
+                    ui.button(_("Pay"), on_click=self.pay).props("color=green-7").mark("pay-confirm")
+                )
 
     async def open(self, item: Payable, *, sandbox: bool, prefer_credit: bool = False) -> None:
         """Fill the dialog for an invoice or credit request and show it (the default card preselected)."""
         self.item, self.sandbox = item, sandbox
+        self.sandbox_badge.set_visibility(sandbox)
         client_id = self.actor.client_id
         assert client_id is not None
         methods = await clients.payment_methods(actor=self.actor, client_id=client_id)
         credit = (await ledger.credit_balances(actor=self.actor, client_id=client_id)).get(item.currency, 0)
         options: dict[str, str] = {str(m.id): m.label for m in methods if m.kind == "card"}
-        options[NEW_CARD] = "A new card"
+        options[NEW_CARD] = _("A new card")
+        locale = get_locale()
         if (
             credit > 0 and item.purpose == "invoice"
         ):  # credit pays invoices; buying credit with credit is moot
-            options[CREDIT] = (
-                f"My credit ({format_money(credit, item.currency, self.actor.locale)} available)"
-            )
+            available = format_money(credit, item.currency, locale)
+            options[CREDIT] = _("My credit ({amount} available)", amount=available)
         first = CREDIT if prefer_credit and CREDIT in options else next(iter(options))
-        self.credit_amount.set_value(
-            format_amount(min(credit, item.amount_due_minor), item.currency, self.actor.locale)
-        )
+        self.credit_amount.set_value(format_amount(min(credit, item.amount_due_minor), item.currency, locale))
         self.choice.set_options(options, value=first)
         self._show_credit_amount()
         self.receipt.set_visibility(False)
         self.title.set_text(
-            f"Pay invoice {item.number}" if item.purpose == "invoice" else f"Pay {item.title}"
+            _("Pay invoice {number}", number=item.number)
+            if item.purpose == "invoice"
+            else _("Pay {what}", what=item.title)
         )
-        self.amount.set_text(format_money(item.amount_due_minor, item.currency, self.actor.locale))
+        self.amount.set_text(format_money(item.amount_due_minor, item.currency, locale))
         self.message.set_text("")
         self.message.classes(remove="text-red-700 text-green-700")
         self.button.set_enabled(True)
@@ -96,11 +101,13 @@ class PayDialog:
                 ui.navigate.to(outcome.redirect_url)
                 return
             if choice == CREDIT:
-                wanted = parse_amount(self.credit_amount.value or "", item.currency, self.actor.locale)
+                wanted = parse_amount(self.credit_amount.value or "", item.currency, get_locale())
                 used = await payments.pay_from_credit(
                     actor=self.actor, invoice_id=item.id, amount_minor=wanted
                 )
-                text = f"{format_money(used, item.currency, self.actor.locale)} of credit applied."
+                text = _(
+                    "{amount} of credit applied.", amount=format_money(used, item.currency, get_locale())
+                )
                 self._done(text, ok=True)
                 return
             outcome = await payments.pay_with_saved_method(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from portal.domain.errors import Forbidden, NotFound
 from portal.domain.status import Role
+from portal.i18n import N_, _
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,29 +41,29 @@ class Actor:
 def require_staff(actor: Actor) -> None:
     """Staff and admins only."""
     if not actor.is_staff:
-        raise Forbidden("This part of the portal is for staff.")
+        raise Forbidden(_("This part of the portal is for staff."))
 
 
 def require_admin(actor: Actor) -> None:
     """Admins only."""
     if not actor.is_admin:
-        raise Forbidden("Only an administrator can do this.")
+        raise Forbidden(_("Only an administrator can do this."))
 
 
 def require_client(actor: Actor) -> int:
     """A client (or an admin impersonating one): return the client id the actor may see."""
     if actor.client_id is None:
-        raise Forbidden("This page is for clients.")
+        raise Forbidden(_("This page is for clients."))
     return actor.client_id
 
 
-def check_client_access(actor: Actor, client_id: int | None, *, message: str = "Not found.") -> None:
+def check_client_access(actor: Actor, client_id: int | None, *, message: str = N_("Not found.")) -> None:
     """Staff see every client; a client sees only itself, and anything else is 'not found'.
 
     Pass the same `message` the caller gives for a missing record, so that another client's id and an id
-    that does not exist are indistinguishable.
+    that does not exist are indistinguishable (it is shown in the current locale).
     """
     if actor.is_staff:
         return
     if actor.client_id is None or actor.client_id != client_id:
-        raise NotFound(message)
+        raise NotFound(_(message))

@@ -37,26 +37,25 @@ async def ingest(*, provider: str, event: GatewayEvent, gateway: PaymentGateway)
     """Store and process one event; returns 'processed', 'duplicate' or 'ignored'. Raises on failure.
 
     A new event (the common case) is stored already claimed and processed in one transaction, one
-    commit. A concurrent duplicate's INSERT waits on the unique (provider, event id) until that
-    transaction ends (PostgreSQL; on SQLite the connection is held), then fails and goes the slow way:
-    it finds the row processed and changes nothing. A failure rolls the row back with the effects, and
-    the event is then kept unclaimed with its error, so that a redelivery processes it once."""
+    commit (an event no handler wants: one INSERT). A concurrent duplicate's INSERT waits on the unique
+    (provider, event id) until that transaction ends (PostgreSQL; on SQLite the connection is held),
+    then fails and goes the slow way: it finds the row processed and changes nothing. A failure rolls
+    the row back with the effects, and the event is then kept unclaimed with its error, so that a
+    redelivery processes it once."""
     handler = HANDLERS.get(event.type)
+    if handler is None:  # nothing to do but keep it: one statement, no transaction
+        try:
+            await _store_processed(provider, event)
+        except IntegrityError:
+            return await _ingest_stored(provider, event, handler, gateway)
+        return "ignored"
     try:
         async with in_transaction():
             try:
-                await WebhookEvent.create(
-                    provider=provider,
-                    event_id=event.id,
-                    type=event.type,
-                    payload={"data": event.data, "created": event.created},
-                    processed_at=now_utc(),
-                    attempts=1,
-                )
+                await _store_processed(provider, event)
             except IntegrityError:
                 raise _StoredBefore from None
-            if handler is not None:
-                await handler(event, gateway)
+            await handler(event, gateway)
     except _StoredBefore:
         return await _ingest_stored(provider, event, handler, gateway)
     except Exception as exc:
@@ -65,7 +64,19 @@ async def ingest(*, provider: str, event: GatewayEvent, gateway: PaymentGateway)
             attempts=row.attempts + 1, error=repr(exc)[:2000]
         )
         raise
-    return "processed" if handler else "ignored"
+    return "processed"
+
+
+async def _store_processed(provider: str, event: GatewayEvent) -> None:
+    """Store a new event already claimed (raises IntegrityError when it is stored already)."""
+    await WebhookEvent.create(
+        provider=provider,
+        event_id=event.id,
+        type=event.type,
+        payload={"data": event.data, "created": event.created},
+        processed_at=now_utc(),
+        attempts=1,
+    )
 
 
 async def _ingest_stored(

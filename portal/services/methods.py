@@ -22,6 +22,7 @@ from portal.config import get_settings
 from portal.db.models import Client, PaymentMethod, Subscription
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.events import Event, publish
+from portal.i18n import N_, _
 from portal.payments.gateway import GatewayError, NewCard, PaymentGateway
 from portal.services import audit, clients, gateways, payments
 from portal.services.actors import Actor, check_client_access, require_client
@@ -31,8 +32,9 @@ from portal.services.subscriptions import LIVE, OTHER_ACCOUNT_METHOD, subscripti
 log = logging.getLogger(__name__)
 
 EXPIRY_WARNING_DAYS = 30
-NOT_FOUND = "That payment method does not exist."
-SETUP_NOT_FOUND = "This card form does not exist. Please start again from your billing page."
+NOT_FOUND = N_("That payment method does not exist.")
+SETUP_NOT_FOUND = N_("This card form does not exist. Please start again from your billing page.")
+CARD_SAVED = N_("Your card is saved.")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def _own_url(url: str) -> str:
         return base + url
     if url == base or url.startswith(base + "/"):
         return url
-    raise InvalidInput("The return address must be a page of this portal.", field="return_url")
+    raise InvalidInput(_("The return address must be a page of this portal."), field="return_url")
 
 
 async def start_add_card(*, actor: Actor, return_url: str) -> str:
@@ -113,7 +115,7 @@ async def start_add_card(*, actor: Actor, return_url: str) -> str:
             idempotency_key=f"client:{client_id}:setup:{secrets.token_hex(8)}",
         )
     except GatewayError as exc:
-        raise Conflict(f"The card form could not be opened: {exc.message}") from exc
+        raise Conflict(_("The card form could not be opened: {problem}", problem=exc.message)) from exc
     await audit.record(
         actor=actor,
         action="payment_method.add_started",
@@ -182,7 +184,7 @@ async def sandbox_setup_page(*, session_id: str) -> SetupPage:
     try:
         data = await gateways.sandbox().setup_details(session_id)
     except GatewayError as exc:
-        raise NotFound(SETUP_NOT_FOUND) from exc
+        raise NotFound(_(SETUP_NOT_FOUND)) from exc
     return SetupPage(session_id=data["id"], status=data["status"], return_url=data["success_url"])
 
 
@@ -192,7 +194,7 @@ async def complete_sandbox_setup(
     """Save a typed card on a sandbox setup session; a decline is reported in plain words."""
     page = await sandbox_setup_page(session_id=session_id)
     if page.status != "open":  # submitted twice: the card is already saved
-        return SetupResult(True, "Your card is saved.", page.return_url)
+        return SetupResult(True, _(CARD_SAVED), page.return_url)
     gateway = gateways.sandbox()
     try:
         await gateway.complete_setup(session_id, card=NewCard(number, exp_month, exp_year, cvc))
@@ -203,7 +205,7 @@ async def complete_sandbox_setup(
     if method_id is not None:
         client_id = (await PaymentMethod.get(id=method_id)).client_id
         await publish(Event("payment_method.changed", client_id=client_id, data={"method_id": method_id}))
-    return SetupResult(True, "Your card is saved.", page.return_url)
+    return SetupResult(True, _(CARD_SAVED), page.return_url)
 
 
 # -- default and delete -------------------------------------------------------------------------------
@@ -211,18 +213,18 @@ async def _method_for(actor: Actor, method_id: int) -> PaymentMethod:
     """A saved method the actor may manage (another client's is 'not found')."""
     method = await PaymentMethod.get_or_none(id=method_id, detached_at__isnull=True)
     if method is None:
-        raise NotFound(NOT_FOUND)
+        raise NotFound(_(NOT_FOUND))
     try:
         check_client_access(actor, method.client_id)
     except NotFound:
-        raise NotFound(NOT_FOUND) from None
+        raise NotFound(_(NOT_FOUND)) from None
     return method
 
 
 async def _gateway_for(method: PaymentMethod) -> PaymentGateway:
     gateway = await gateways.current_gateway()
     if method.gateway != gateway.key:
-        raise Conflict(OTHER_ACCOUNT_METHOD)
+        raise Conflict(_(OTHER_ACCOUNT_METHOD))
     return gateway
 
 
@@ -240,11 +242,11 @@ async def make_default(*, actor: Actor, method_id: int) -> None:
         customer = await _customer_ref(method.client_id, gateway)
         await gateway.set_default_method(customer_ref=customer, method_ref=method.gateway_ref)
     except GatewayError as exc:
-        raise Conflict(f"The default card was not changed: {exc.message}") from exc
+        raise Conflict(_("The default card was not changed: {problem}", problem=exc.message)) from exc
     async with in_transaction():
         await Client.select_for_update().get(id=method.client_id)
         if not await PaymentMethod.exists(id=method.id, detached_at__isnull=True):
-            raise NotFound(NOT_FOUND)
+            raise NotFound(_(NOT_FOUND))
         await (
             PaymentMethod.filter(client_id=method.client_id, gateway=gateway.key, is_default=True)
             .exclude(id=method.id)
@@ -263,17 +265,31 @@ async def make_default(*, actor: Actor, method_id: int) -> None:
 
 def refusal_message(method: PaymentMethod, names: list[str]) -> str:
     """Why a method that pays subscriptions cannot be deleted, naming them."""
-    what = "card" if method.kind == "card" else "payment method"
+    card = method.kind == "card"
     quoted = [f"“{name}”" for name in names]
     if len(quoted) == 1:
-        return (
-            f"This {what} pays your subscription {quoted[0]}. Switch that subscription to another {what} "
-            "first (Manage → Change payment method)."
+        if card:
+            return _(
+                "This card pays your subscription {name}. Switch that subscription to another card "
+                "first (Manage → Change payment method).",
+                name=quoted[0],
+            )
+        return _(
+            "This payment method pays your subscription {name}. Switch that subscription to another "
+            "payment method first (Manage → Change payment method).",
+            name=quoted[0],
         )
-    listed = ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
-    return (
-        f"This {what} pays your subscriptions {listed}. Switch those subscriptions to another {what} "
-        "first (Manage → Change payment method)."
+    listed = _("{names} and {last}", names=", ".join(quoted[:-1]), last=quoted[-1])
+    if card:
+        return _(
+            "This card pays your subscriptions {names}. Switch those subscriptions to another card "
+            "first (Manage → Change payment method).",
+            names=listed,
+        )
+    return _(
+        "This payment method pays your subscriptions {names}. Switch those subscriptions to another "
+        "payment method first (Manage → Change payment method).",
+        names=listed,
     )
 
 
@@ -298,7 +314,7 @@ async def delete_method(*, actor: Actor, method_id: int) -> None:
         await Client.select_for_update().get(id=method.client_id)
         method = await PaymentMethod.select_for_update().get(id=method.id)
         if method.detached_at is not None:
-            raise NotFound(NOT_FOUND)
+            raise NotFound(_(NOT_FOUND))
         await _refuse_if_paying(method)
         await PaymentMethod.filter(id=method.id).update(detached_at=now_utc())
     try:
@@ -306,7 +322,7 @@ async def delete_method(*, actor: Actor, method_id: int) -> None:
     except GatewayError as exc:
         if exc.code != "resource_missing":  # already gone at the gateway: removed all the same
             await PaymentMethod.filter(id=method.id).update(detached_at=None)
-            raise Conflict(f"The card was not removed: {exc.message}") from exc
+            raise Conflict(_("The card was not removed: {problem}", problem=exc.message)) from exc
     promoted = await _after_detach(actor, method, gateway)
     if promoted is not None:
         try:

@@ -7,16 +7,24 @@ from datetime import date, datetime
 
 from tortoise.transactions import in_transaction
 
+from portal import i18n
 from portal.db.models import Quote, QuoteLine
 from portal.domain.errors import Conflict, NotFound
 from portal.domain.status import QuoteStatus, check_transition
 from portal.events import Event, publish
+from portal.i18n import N_, _
 from portal.services import audit
 from portal.services.actors import Actor, check_client_access
 from portal.services.clock import now_utc, today
 
 COMMENT_LIMIT = 2000
-NOT_FOUND = "That estimate or proposal does not exist."
+NOT_FOUND = N_("That estimate or proposal does not exist.")
+LABELS = {"estimate": N_("Estimate {number}"), "proposal": N_("Proposal {number}")}
+EXPIRED_ESTIMATE = N_("This estimate expired on {date}. Please ask for a new one.")
+EXPIRED = {
+    "estimate": EXPIRED_ESTIMATE,
+    "proposal": N_("This proposal expired on {date}. Please ask for a new one."),
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,9 @@ class QuoteView:
 
     @property
     def label(self) -> str:
-        """'Estimate E-3' / 'Proposal P-4' (the number, or the id while it has none)."""
+        """'Estimate E-3' / 'Proposal P-4' (the number, or the id while it has none), in the locale."""
+        if self.kind in LABELS:
+            return _(LABELS[self.kind], number=self.number)
         return f"{self.kind.capitalize()} {self.number}"
 
     @property
@@ -110,7 +120,7 @@ async def get_quote(*, actor: Actor, quote_id: int) -> QuoteView:
     """One estimate or proposal with its lines; drafts and other clients' quotes are 'not found'."""
     quote = await Quote.get_or_none(id=quote_id)
     if quote is None or (quote.status == QuoteStatus.draft and not actor.is_staff):
-        raise NotFound(NOT_FOUND)
+        raise NotFound(_(NOT_FOUND))
     check_client_access(actor, quote.client_id, message=NOT_FOUND)
     return _view(quote, await QuoteLine.filter(quote_id=quote.id).order_by("position"))
 
@@ -121,12 +131,12 @@ async def decide(*, actor: Actor, quote_id: int, approve: bool, comment: str = "
     async with in_transaction():
         quote = await Quote.select_for_update().get_or_none(id=quote_id)
         if quote is None or quote.status == QuoteStatus.draft:
-            raise NotFound(NOT_FOUND)
+            raise NotFound(_(NOT_FOUND))
         check_client_access(actor, quote.client_id, message=NOT_FOUND)
         if quote.valid_until is not None and quote.valid_until < today() and quote.status == QuoteStatus.sent:
-            raise Conflict(
-                f"This {quote.kind} expired on {quote.valid_until:%d %B %Y}. Please ask for a new one."
-            )
+            day = i18n.format_date(quote.valid_until, fmt="dd MMMM y")
+            expired = EXPIRED.get(quote.kind) or EXPIRED_ESTIMATE
+            raise Conflict(_(expired, date=day))
         new = QuoteStatus.approved if approve else QuoteStatus.declined
         check_transition(QuoteStatus(quote.status), new, subject=quote.kind)
         quote.status, quote.decided_at, quote.decision_comment = new, now_utc(), comment

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 
 from portal.db.models import Payment
 from portal.domain.status import PaymentSource, PaymentStatus
+from portal.i18n import _
 from portal.payments.gateway import GatewayPayment, PaymentGateway
 from portal.services import gateways, payments
 from portal.services.clock import now_utc, today
@@ -63,10 +64,12 @@ async def reconcile(
 async def _give_up(row: Payment, cutoff: datetime) -> bool:
     """Close a pending payment the gateway never saw: a charge that never arrived or an abandoned checkout."""
     if row.gateway_checkout_id is None and row.created_at < cutoff:
-        return await payments.fail_payment(payment_id=row.id, message="The payment did not reach the bank.")
+        return await payments.fail_payment(
+            payment_id=row.id, message=_("The payment did not reach the bank.")
+        )
     if row.gateway_checkout_id is not None and row.created_at < now_utc() - ABANDONED_CHECKOUT:
         return await payments.fail_payment(
-            payment_id=row.id, message="The checkout page was left without paying."
+            payment_id=row.id, message=_("The checkout page was left without paying.")
         )
     return False
 

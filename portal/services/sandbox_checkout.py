@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal.domain.errors import NotFound
+from portal.i18n import _
 from portal.payments.gateway import ChargeStatus, GatewayError, NewCard
 from portal.services import gateways
 
@@ -37,7 +38,7 @@ async def details(*, session_id: str) -> CheckoutPage:
     try:
         data = await gateways.sandbox().checkout_details(session_id)
     except GatewayError as exc:
-        raise NotFound("This checkout page does not exist.") from exc
+        raise NotFound(_("This checkout page does not exist.")) from exc
     return CheckoutPage(
         session_id=data["id"],
         description=data["description"],
@@ -61,5 +62,5 @@ async def pay(
     except GatewayError as exc:
         return CheckoutResult(False, exc.message)
     if result.status in (ChargeStatus.succeeded, ChargeStatus.processing):
-        return CheckoutResult(True, "Payment accepted.", page.success_url)
-    return CheckoutResult(False, result.message or "The payment was declined.")
+        return CheckoutResult(True, _("Payment accepted."), page.success_url)
+    return CheckoutResult(False, result.message or _("The payment was declined."))

@@ -42,12 +42,16 @@ def _locked_message(until: datetime, now: datetime) -> str:
     )
 
 
-async def _locked_until(*, email: str, ip: str, now: datetime) -> datetime | None:
-    """When a lockout of this account or address ends, or None if there is none."""
+async def _locked_until(
+    *, email: str, ip: str, now: datetime, other_than: int | None = None
+) -> datetime | None:
+    """When a lockout of this account or address ends, or None if there is none (`other_than`: leave
+    that attempt out of the count)."""
     settings = get_settings()
     window = timedelta(minutes=settings.login_window_minutes)
     since = now - window
-    recent = await LoginAttempt.filter(email=email, at__gte=since).order_by("-at").values("at", "succeeded")
+    attempts = LoginAttempt.exclude(id=other_than) if other_than is not None else LoginAttempt.all()
+    recent = await attempts.filter(email=email, at__gte=since).order_by("-at").values("at", "succeeded")
     failures: list[datetime] = []
     for row in recent:
         if row["succeeded"]:
@@ -58,7 +62,7 @@ async def _locked_until(*, email: str, ip: str, now: datetime) -> datetime | Non
         candidates.append(failures[settings.login_max_failures - 1] + window)
     if ip:
         ip_failures = (
-            await LoginAttempt.filter(ip=ip, succeeded=False, at__gte=since)
+            await attempts.filter(ip=ip, succeeded=False, at__gte=since)
             .order_by("-at")
             .limit(IP_MAX_FAILURES)
             .values_list("at", flat=True)
@@ -77,10 +81,18 @@ async def authenticate(*, email: str, password: str, ip: str = "") -> Actor:
     until = await _locked_until(email=email, ip=ip, now=now)
     if until is not None and until > now:
         raise Conflict(_locked_message(until, now))
+    # Counted as a failure before the password is checked, then the count is read again: guesses sent at
+    # the same moment see each other, so no more than the limit are ever checked, one by one or all at once
+    # (each is written before it counts the others, so the last of any six to count sees five).
+    attempt = await LoginAttempt.create(email=email, ip=ip, succeeded=False)
+    until = await _locked_until(email=email, ip=ip, now=now, other_than=attempt.id)
+    if until is not None and until > now:
+        raise Conflict(_locked_message(until, now))
     user = await User.get_or_none(email=email)
     ok = await passwords.verify_password(password, user.password_hash if user else None)
     ok = ok and user is not None and user.is_active
-    await LoginAttempt.create(email=email, ip=ip, succeeded=ok)
+    if ok:
+        await LoginAttempt.filter(id=attempt.id).update(succeeded=True)
     if not ok or user is None:
         raise InvalidInput(_(WRONG_CREDENTIALS))
     user.last_login_at = now

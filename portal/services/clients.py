@@ -364,6 +364,16 @@ def check_avatar(data: bytes) -> None:
         raise InvalidInput(_("Upload a PNG or JPEG picture."), field="avatar")
     if width * height > AVATAR_MAX_PIXELS:
         raise InvalidInput(_("The picture has too many pixels; choose a smaller one."), field="avatar")
+    from portal.services.settings import hidden_content  # the logo's polyglot check (settings imports more)
+
+    if hidden_content(data, kind):
+        raise InvalidInput(
+            _(
+                "This picture also carries web page or script code, or data after the image, so it is "
+                "refused. Save it again as a plain PNG or JPEG."
+            ),
+            field="avatar",
+        )
 
 
 def _encode_avatar(data: bytes) -> bytes:

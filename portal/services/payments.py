@@ -69,10 +69,13 @@ OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Ple
 CHECKOUT_REUSE = timedelta(hours=23)
 
 
+INVOICE_NOT_FOUND = N_("That invoice does not exist.")
+REQUEST_NOT_FOUND = N_("That billing request does not exist.")
+CREDIT_NOT_FOUND = N_("That credit request does not exist.")
 NOT_FOUND = {
-    "invoice": N_("That invoice does not exist."),
-    "billing_request": N_("That billing request does not exist."),
-    "credit_request": N_("That credit request does not exist."),
+    "invoice": INVOICE_NOT_FOUND,
+    "billing_request": REQUEST_NOT_FOUND,
+    "credit_request": CREDIT_NOT_FOUND,
 }
 
 
@@ -100,16 +103,29 @@ class Target:
 
 
 # -- targets --------------------------------------------------------------------------------------
-async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Target:
-    """The payable thing behind an id; NotFound if it does not exist, Conflict if it cannot be paid."""
+def _check_visible(actor: Actor | None, client_id: int | None, purpose: str) -> None:
+    """Another client's record reads as missing, before its state (paid, expired) could say it exists."""
+    if actor is not None:
+        check_client_access(actor, client_id, message=NOT_FOUND[purpose])
+
+
+async def load_target(
+    *, purpose: str, target_id: int, lock: bool = False, visible_to: Actor | None = None
+) -> Target:
+    """The payable thing behind an id; NotFound if it does not exist (or `visible_to` may not see it),
+    Conflict if it cannot be paid."""
     if purpose == "invoice":
         query = Invoice.select_for_update() if lock else Invoice
         invoice = await query.get_or_none(id=target_id)
         if invoice is None or invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-            raise NotFound(_(NOT_FOUND["invoice"]))
+            raise NotFound(_(INVOICE_NOT_FOUND))
+        _check_visible(visible_to, invoice.client_id, "invoice")
         if invoice.billing_request_id is not None:  # paying it means paying its billing request
             return await load_target(
-                purpose="billing_request", target_id=invoice.billing_request_id, lock=lock
+                purpose="billing_request",
+                target_id=invoice.billing_request_id,
+                lock=lock,
+                visible_to=visible_to,
             )
         due = await amount_due(invoice)
         if invoice.status == InvoiceStatus.paid or due <= 0:
@@ -127,7 +143,8 @@ async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Ta
         query = BillingRequest.select_for_update() if lock else BillingRequest
         request = await query.get_or_none(id=target_id)
         if request is None or request.status == BillingRequestStatus.deleted or request.client_id is None:
-            raise NotFound(_(NOT_FOUND["billing_request"]))
+            raise NotFound(_(REQUEST_NOT_FOUND))
+        _check_visible(visible_to, request.client_id, "billing_request")
         if request.status == BillingRequestStatus.paid:
             raise Conflict(_("This billing request is already paid."))
         if request.status == BillingRequestStatus.expired or (
@@ -148,7 +165,8 @@ async def load_target(*, purpose: str, target_id: int, lock: bool = False) -> Ta
         query = CreditRequest.select_for_update() if lock else CreditRequest
         credit = await query.get_or_none(id=target_id)
         if credit is None or credit.status == CreditRequestStatus.deleted:
-            raise NotFound(_(NOT_FOUND["credit_request"]))
+            raise NotFound(_(CREDIT_NOT_FOUND))
+        _check_visible(visible_to, credit.client_id, "credit_request")
         if credit.status == CreditRequestStatus.paid:
             raise Conflict(_("This credit request is already paid."))
         return Target(
@@ -234,9 +252,7 @@ async def pay_with_saved_method(
     """
     gateway = gateway or await gateways.current_gateway()
     async with in_transaction():
-        target = await load_target(purpose=purpose, target_id=target_id, lock=True)
-        if actor is not None:
-            check_client_access(actor, target.client_id, message=NOT_FOUND[purpose])
+        target = await load_target(purpose=purpose, target_id=target_id, lock=True, visible_to=actor)
         if method_id is None:
             method = await PaymentMethod.get_or_none(
                 client_id=target.client_id, is_default=True, detached_at__isnull=True, gateway=gateway.key
@@ -302,9 +318,7 @@ async def start_checkout(
     """Send the payer to a hosted page to pay with a new card or a bank debit (reusing an open one)."""
     gateway = gateway or await gateways.current_gateway()
     async with in_transaction():
-        target = await load_target(purpose=purpose, target_id=target_id, lock=True)
-        if actor is not None:
-            check_client_access(actor, target.client_id, message=NOT_FOUND[purpose])
+        target = await load_target(purpose=purpose, target_id=target_id, lock=True, visible_to=actor)
         if await Payment.filter(
             _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
         ).exists():
@@ -608,7 +622,7 @@ async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | 
     """Use the client's credit on an invoice, fully or partly (the rest stays due); return the amount used."""
     found = await Invoice.get_or_none(id=invoice_id)
     if found is None or found.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-        raise NotFound(_(NOT_FOUND["invoice"]))
+        raise NotFound(_(INVOICE_NOT_FOUND))
     check_client_access(actor, found.client_id, message=NOT_FOUND["invoice"])
     async with in_transaction():
         await Client.select_for_update().get(id=found.client_id)  # lock order: client, payment, invoices

@@ -306,6 +306,18 @@ def _jpeg_end(data: bytes) -> int | None:
     return at + 2 if at > 0 else None
 
 
+def hidden_content(data: bytes, kind: str) -> str | None:
+    """What a PNG or JPEG that decodes also carries: 'markup' (web page or script code anywhere in it),
+    'trailing' (bytes after the image's end, or chunks that do not add up), or None when it is clean.
+    The logo's polyglot check, shared with the client avatar (`clients.check_avatar`)."""
+    if any(marker in data.lower() for marker in _MARKUP):
+        return "markup"
+    end = _png_end(data) if kind == "PNG" else _jpeg_end(data)
+    if end is None or data[end:].strip(b"\x00"):
+        return "trailing"
+    return None
+
+
 def _refuse(message: str) -> InvalidInput:
     return InvalidInput(message, field="logo")
 

@@ -13,6 +13,7 @@ from nicegui import ui
 from portal import i18n
 from portal.components.badges import status_badge
 from portal.components.card_form import card_fields
+from portal.components.confirm import confirm
 from portal.components.frame import apply_theme
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
@@ -46,26 +47,12 @@ class _Message:
         self.label.classes(replace="text-green-700" if ok else "text-red-700")
 
 
-async def _confirm(question: str, *, yes: str, no: str, marker: str) -> bool:
-    """Ask in a dialog made for this question alone (removed afterwards); True if the answer was `yes`."""
-    with ui.dialog().mark(f"{marker}-dialog") as dialog, ui.card().classes("w-full max-w-md gap-3"):
-        ui.label(question).mark(f"{marker}-question")
-        with ui.row().classes("w-full justify-end"):
-            ui.button(no, on_click=lambda: dialog.submit(False)).props("flat no-caps").mark(
-                f"{marker}-cancel"
-            )
-            ui.button(yes, on_click=lambda: dialog.submit(True)).props("no-caps color=red-7").mark(
-                f"{marker}-confirm"
-            )
-    answer = await dialog
-    if not dialog.is_deleted:
-        dialog.delete()
-    return answer is True
-
-
 # -- payment methods ------------------------------------------------------------------------------
-async def payment_methods_section(actor: Actor) -> None:
-    """The client's saved cards: default and expiry badges, make default, delete (confirmed), add a card."""
+async def payment_methods_section(
+    actor: Actor, *, shown: Callable[[list[MethodView]], None] | None = None
+) -> None:
+    """The client's saved cards: default and expiry badges, make default, delete (confirmed), add a card.
+    `shown` hears the cards each time the list is drawn (My Billing redraws it only when they change)."""
     client_id = actor.client_id
     if client_id is None:
         return
@@ -91,7 +78,7 @@ async def payment_methods_section(actor: Actor) -> None:
         await cards.refresh()
 
     async def delete(method: MethodView) -> None:
-        if not await _confirm(
+        if not await confirm(
             _("Delete {card}? You can add it again later.", card=method.label),
             yes=_("Delete"),
             no=_("Keep it"),
@@ -109,6 +96,8 @@ async def payment_methods_section(actor: Actor) -> None:
     @ui.refreshable
     async def cards() -> None:
         rows = await methods.list_methods(actor=actor, client_id=client_id)
+        if shown is not None:
+            shown(rows)
         if not rows:
             ui.label(_("No saved cards yet.")).classes("text-gray-600").mark("no-methods")
             return
@@ -258,8 +247,11 @@ def _when(sub: SubscriptionView) -> str:
     return _("Ended") if sub.status == "canceled" else ""
 
 
-async def subscriptions_section(actor: Actor) -> None:
-    """The client's subscriptions, each with its price, status, next payment (or end) and card; Manage."""
+async def subscriptions_section(
+    actor: Actor, *, shown: Callable[[list[SubscriptionView]], None] | None = None
+) -> None:
+    """The client's subscriptions, each with its price, status, next payment (or end) and card; Manage.
+    `shown` hears the subscriptions each time they are drawn (My Billing redraws only when they change)."""
     client_id = actor.client_id
     if client_id is None:
         return
@@ -267,6 +259,8 @@ async def subscriptions_section(actor: Actor) -> None:
     @ui.refreshable
     async def rows() -> None:
         subs = await subscriptions.list_subscriptions(actor=actor, client_id=client_id)
+        if shown is not None:
+            shown(subs)
         if not subs:
             ui.label(_("You have no subscriptions.")).classes("text-gray-600").mark("no-subscriptions")
             return

@@ -16,6 +16,7 @@ from portal import auth, i18n
 from portal.components.credit_request_dialog import open_new_credit_request
 from portal.components.impersonate import impersonate_button
 from portal.components.record_payment import open_record_payment
+from portal.domain import status
 from portal.domain.errors import DomainError, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import format_money, parse_amount
 from portal.i18n import N_, _
@@ -33,27 +34,10 @@ AVATAR_HEADERS = {
     "Content-Security-Policy": "default-src 'none'",
 }
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "NZD", "SGD"]
-STATUS_LABELS = {
-    "draft": N_("Draft"),
-    "open": N_("Open"),
+STATUS_LABELS = {  # the domain's labels, plus the states only these lists show
+    **status.LABELS,
     "overdue": N_("Overdue"),
-    "paid": N_("Paid"),
-    "deleted": N_("Deleted"),
-    "pending": N_("Pending"),
-    "expired": N_("Expired"),
-    "sent": N_("Sent"),
-    "approved": N_("Approved"),
-    "declined": N_("Declined"),
-    "converted": N_("Converted"),
-    "incomplete": N_("Incomplete"),
     "trialing": N_("Trial"),
-    "active": N_("Active"),
-    "past_due": N_("Past due"),
-    "canceled": N_("Canceled"),
-    "succeeded": N_("Succeeded"),
-    "failed": N_("Failed"),
-    "refunded": N_("Refunded"),
-    "partially_refunded": N_("Partially refunded"),
     "queued": N_("Queued"),
     "sending": N_("Sending"),
 }

@@ -14,28 +14,26 @@ from nicegui import ui
 
 from portal import auth, i18n
 from portal.components.badges import status_badge
-from portal.components.line_editor import LineEditor
+from portal.components.document_editor import (
+    DocumentList,
+    DraftEditor,
+    date_field,
+    line_table,
+    long_text_field,
+    pair,
+    pdf_link,
+    text_block,
+)
+from portal.components.document_editor import money_text as _money
 from portal.components.record_payment import open_record_payment
-from portal.domain.errors import DomainError, InvalidInput, NotFound
-from portal.domain.money import format_money
-from portal.i18n import N_, _
+from portal.domain.errors import DomainError, NotFound
+from portal.i18n import _
 from portal.pages.common import signed_in_frame
 from portal.pages.documents import follow_money_events
 from portal.services import clients, invoice_editor
 from portal.services.actors import Actor
-from portal.services.clock import today
-from portal.services.invoice_editor import InvoiceEditorView, InvoiceForm
+from portal.services.invoice_editor import InvoiceEditorView, InvoiceForm, InvoicePage
 from portal.services.organization import branding
-
-LINK_CELL = """
-<q-td :props="props">
-  <a :href="props.row.href" class="text-primary">{{ props.value }}</a>
-</q-td>
-"""
-
-
-def _money(amount_minor: int, currency: str) -> str:
-    return format_money(amount_minor, currency, i18n.get_locale())
 
 
 def _columns() -> list[dict]:
@@ -106,72 +104,33 @@ async def guarded(action: Callable[[], Awaitable[object]], button: ui.button | N
 
 
 # -- the editor (new invoices and drafts) -----------------------------------------------------------
-class InvoiceEditor:
+class InvoiceEditor(DraftEditor):
     """Currency, dates, lines and notes of a draft; Save draft, Send, Duplicate and Void."""
 
+    base_url = "/admin/invoices"
+
     def __init__(self, actor: Actor, view: InvoiceEditorView) -> None:
-        self.actor = actor
-        self.view = view
+        super().__init__(actor, view)
+        self.view: InvoiceEditorView = view
         form = view.form
         with ui.card().classes("w-full gap-3"):
-            with ui.row().classes("w-full items-center gap-3"):
-                status_badge(view.status)
-                ui.label(_("For")).classes("text-gray-600")
-                ui.link(view.client.name, f"/admin/clients/{view.client.id}").mark("client-link")
-                ui.label(view.client.email).classes("text-sm text-gray-600")
+            self.client_row()
             with ui.row().classes("w-full items-start gap-3"):
-                self.currency = (
-                    ui.select(view.currencies, value=form.currency, label=_("Currency"))
-                    .props("outlined dense")
-                    .classes("w-32")
-                    .mark("currency")
-                    .without_auto_validation()
-                )
-                self.issue = (
-                    ui.input(_("Issue date"), value=form.issue_date)
-                    .props("type=date stack-label outlined dense")
-                    .classes("w-44")
-                    .mark("issue-date")
-                    .without_auto_validation()
-                )
-                self.due = (
-                    ui.input(_("Due date"), value=form.due_date)
-                    .props("type=date stack-label outlined dense")
-                    .classes("w-44")
-                    .mark("due-date")
-                    .without_auto_validation()
-                )
-        with ui.card().classes("w-full"):
-            self.lines = LineEditor(
-                locale=actor.locale,
-                currency=form.currency,
-                taxes=view.taxes,
-                lines=form.lines,
-                default_date=today().isoformat(),
-            )
-        self.notes = (
-            ui.textarea(_("Notes for the client"), value=form.notes)
-            .props(f"outlined maxlength={invoice_editor.NOTES_LIMIT}")
-            .classes("w-full")
-            .mark("notes")
-            .without_auto_validation()
-        )
-        self.currency.on_value_change(lambda e: self.lines.set_currency(e.value))
+                self.currency_select()
+                self.issue = date_field(_("Issue date"), form.issue_date, "issue-date")
+                self.due = date_field(_("Due date"), form.due_date, "due-date")
+        self.line_card()
+        self.notes = long_text_field(_("Notes for the client"), form.notes, "notes")
         self.issue.on_value_change(lambda: self.check_header(touched=True))
         self.due.on_value_change(lambda: self.check_header(touched=True))
         with ui.row().classes("w-full items-center gap-2"):
-            self.save_button = ui.button(_("Save draft"), on_click=self.save).props("outline no-caps")
-            self.save_button.mark("save-draft")
-            self.send_button = ui.button(_("Send"), icon="send", on_click=self.ask_send).props("no-caps")
-            self.send_button.mark("send")
+            self.save_and_send_buttons()
             if view.id is not None:
                 ui.button(_("Duplicate"), on_click=self.duplicate).props("flat no-caps").mark("duplicate")
                 ui.button(_("Delete draft"), on_click=self.ask_void).props("flat color=red-7 no-caps").mark(
                     "void"
                 )
-                ui.link(_("Preview PDF"), f"/billing/invoices/{view.id}/pdf").props("download").mark(
-                    "download-pdf"
-                )
+                pdf_link(_("Preview PDF"), f"/billing/invoices/{view.id}/pdf")
 
     def form(self) -> InvoiceForm:
         """What is typed."""
@@ -193,79 +152,32 @@ class InvoiceEditor:
             self.notes.error = errors.get("notes")
         return errors
 
-    def show_error(self, field: str | None, message: str) -> None:
-        """Put a service's InvalidInput next to its field."""
-        header = {
+    def header_fields(self) -> dict:
+        """The inputs outside the line editor, by field name."""
+        return {
             "currency": self.currency,
             "issue_date": self.issue,
             "due_date": self.due,
             "notes": self.notes,
         }
-        if field in header:
-            header[field].error = message
-        elif not (field and self.lines.show_errors({field: message})):
-            ui.notify(message, type="negative", multi_line=True)
 
-    def ready(self) -> bool:
-        """Every field valid (all errors shown when not)."""
-        errors = {**self.check_header(), **self.lines.validate()}
-        if errors:
-            ui.notify(_("Please correct the highlighted fields."), type="warning")
-        return not errors
+    def send_texts(self) -> tuple[str, str]:
+        """The Send confirmation."""
+        return _("Send this invoice?"), _(
+            "It gets its number and {email} receives an email with a link to pay it.",
+            email=self.view.client.email,
+        )
 
-    async def save(self) -> None:
-        """Save the draft (no number, nothing sent)."""
-        if not self.ready():
-            return
-        await self._submit(send=False)
+    def sent_message(self) -> str:
+        """The notification after sending."""
+        return _("Invoice sent.")
 
-    def ask_send(self) -> None:
-        """Confirm before the email goes out."""
-        if not self.ready():
-            return
-        with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
-            ui.label(_("Send this invoice?")).classes("text-lg font-semibold")
-            ui.label(
-                _(
-                    "It gets its number and {email} receives an email with a link to pay it.",
-                    email=self.view.client.email,
-                )
-            )
-
-            async def confirm() -> None:
-                dialog.close()
-                await self._submit(send=True)
-
-            with ui.row().classes("w-full justify-end"):
-                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
-                ui.button(_("Send"), on_click=confirm).mark("send-confirm")
-        dialog.open()
-
-    async def _submit(self, *, send: bool) -> None:
+    async def store(self, *, send: bool) -> int:
+        """Save the draft, or send it."""
         form = self.form()
         invoice_id, client_id = self.view.id, (self.view.client.id if self.view.id is None else None)
-        for button in (self.save_button, self.send_button):
-            button.disable()
-        try:
-            if send:
-                saved = await invoice_editor.send_invoice(
-                    actor=self.actor, invoice_id=invoice_id, client_id=client_id, form=form
-                )
-            else:
-                saved = await invoice_editor.save_draft(
-                    actor=self.actor, invoice_id=invoice_id, client_id=client_id, form=form
-                )
-        except InvalidInput as exc:
-            self.show_error(exc.field, exc.message)
-            return
-        except DomainError as exc:
-            ui.notify(exc.message, type="negative", multi_line=True)
-            return
-        finally:
-            for button in (self.save_button, self.send_button):
-                button.enable()
-        ui.notify(_("Invoice sent.") if send else _("Draft saved."), type="positive")
-        ui.navigate.to(f"/admin/invoices/{saved}")
+        action = invoice_editor.send_invoice if send else invoice_editor.save_draft
+        return await action(actor=self.actor, invoice_id=invoice_id, client_id=client_id, form=form)
 
     async def duplicate(self) -> None:
         """A new draft with the same lines."""
@@ -308,16 +220,6 @@ async def _void(actor: Actor, invoice_id: int) -> bool:
 
 
 # -- a sent (or void) invoice -----------------------------------------------------------------------
-LINE_COLUMNS = (
-    ("date", N_("Date"), "left"),
-    ("description", N_("Service"), "left"),
-    ("quantity", N_("Qty"), "right"),
-    ("unit_price", N_("Unit price"), "right"),
-    ("tax", N_("Tax"), "right"),
-    ("amount", N_("Amount"), "right"),
-)
-
-
 class InvoiceDocument:
     """A sent invoice: lines, totals, payments and credit, amount due, and what staff can still do."""
 
@@ -370,24 +272,7 @@ class InvoiceDocument:
                 )
             ui.label(note).classes("text-sm text-gray-600").mark("locked-note")
         with ui.card().classes("w-full"):
-            columns = [
-                {"name": n, "label": _(label), "field": n, "align": align} for n, label, align in LINE_COLUMNS
-            ]
-            rows = [
-                {
-                    "id": index,
-                    "date": i18n.format_date(line.date),
-                    "description": line.description,
-                    "quantity": line.quantity,
-                    "unit_price": money(line.unit_price_minor),
-                    "tax": f"{line.tax_name} {line.tax_rate}%".strip(),
-                    "amount": money(line.net_minor),
-                }
-                for index, line in enumerate(detail.lines)
-            ]
-            ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props("flat").mark(
-                "invoice-lines"
-            )
+            line_table(detail.lines, detail.currency, "invoice-lines")
             with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
                 pair(_("Subtotal"), money(detail.subtotal_minor))
                 for tax in detail.tax_by_rate:
@@ -402,18 +287,13 @@ class InvoiceDocument:
                 ui.separator()
                 pair(_("Amount due"), money(detail.amount_due_minor), strong=True, marker="amount-due")
         self._money_table(view)
-        if detail.notes.strip():
-            with ui.card().classes("w-full gap-1"):
-                ui.label(_("Notes")).classes("font-semibold")
-                ui.label(detail.notes).classes("whitespace-pre-line").mark("invoice-notes")
+        text_block(_("Notes"), detail.notes, "invoice-notes")
 
     def _actions(self, view: InvoiceEditorView) -> None:
         detail = view.detail
         assert detail is not None and view.id is not None
         with ui.row().classes("items-center gap-2"):
-            ui.link(_("Download PDF"), f"/billing/invoices/{view.id}/pdf").props("download").mark(
-                "download-pdf"
-            )
+            pdf_link(_("Download PDF"), f"/billing/invoices/{view.id}/pdf")
             if view.status == "open" and detail.amount_due_minor > 0:
                 ui.button(_("Record payment"), icon="payments", on_click=self.record_payment).props(
                     "no-caps color=green-7"
@@ -508,23 +388,12 @@ class InvoiceDocument:
         confirm_void(self.actor, self.invoice_id, _("Void this invoice?"), self.refresh)
 
 
-def pair(label: str, value: str, *, strong: bool = False, marker: str = "") -> None:
-    """A label and an amount on one line."""
-    with ui.row().classes("w-full justify-between items-baseline no-wrap"):
-        ui.label(label).classes("font-semibold" if strong else "text-gray-700")
-        element = ui.label(value).classes("tabular-nums " + ("text-xl font-semibold" if strong else ""))
-        if marker:
-            element.mark(marker)
-
-
 # -- the list ---------------------------------------------------------------------------------------
-class InvoiceList:
+class InvoiceList(DocumentList):
     """Filters, one page of invoices as a table, previous and next."""
 
     def __init__(self, actor: Actor) -> None:
-        self.actor = actor
-        self.requests = 0
-        self.state: dict = {"search": "", "status": "", "currency": "", "overdue": False, "page": 1}
+        super().__init__(actor, {"search": "", "status": "", "currency": "", "overdue": False})
         with ui.row().classes("w-full items-center gap-3"):
             self.search = (
                 ui.input(_("Search client or number"))
@@ -559,48 +428,26 @@ class InvoiceList:
             ui.button(
                 _("New invoice"), icon="add", on_click=lambda: ui.navigate.to("/admin/invoices/new")
             ).props("no-caps").mark("new-invoice")
-        self.table = ui.table(columns=_columns(), rows=[], row_key="id").classes("w-full").props("flat")
-        self.table.mark("invoices")
-        self.table.add_slot("body-cell-number", LINK_CELL)
-        with ui.row().classes("items-center gap-2"):
-            self.prev = ui.button(_("Previous"), on_click=lambda: self.go(-1)).props("flat").mark("prev-page")
-            self.page_label = ui.label().mark("page-label")
-            self.next = ui.button(_("Next"), on_click=lambda: self.go(1)).props("flat").mark("next-page")
+        self.add_table(_columns(), "invoices")
         self.search.on_value_change(lambda e: self.filter("search", e.value or ""))
         self.status.on_value_change(lambda e: self.filter("status", e.value or ""))
         self.currency.on_value_change(lambda e: self.filter("currency", e.value or ""))
         self.overdue.on_value_change(lambda e: self.filter("overdue", bool(e.value)))
 
-    async def filter(self, name: str, value: object) -> None:
-        """A filter changed: back to the first page."""
-        self.state[name] = value
-        self.state["page"] = 1
-        await self.load()
+    async def fetch(self) -> InvoicePage:
+        """The current page of invoices."""
+        return await invoice_editor.list_invoices(
+            actor=self.actor,
+            search=self.state["search"],
+            status=self.state["status"],
+            currency=self.state["currency"],
+            overdue=self.state["overdue"],
+            page=self.state["page"],
+        )
 
-    async def go(self, step: int) -> None:
-        """Previous or next page."""
-        self.state["page"] = max(1, self.state["page"] + step)
-        await self.load()
-
-    async def load(self) -> None:
-        """Ask the service for the current page (an answer overtaken by a newer request is dropped)."""
-        self.requests += 1
-        request = self.requests
-        try:
-            result = await invoice_editor.list_invoices(
-                actor=self.actor,
-                search=self.state["search"],
-                status=self.state["status"],
-                currency=self.state["currency"],
-                overdue=self.state["overdue"],
-                page=self.state["page"],
-            )
-        except DomainError as exc:
-            ui.notify(exc.message, type="negative")
-            return
-        if request != self.requests:
-            return
-        self.table.rows = [
+    def rows(self, result: InvoicePage) -> list[dict]:
+        """One row an invoice."""
+        return [
             {
                 "id": row.id,
                 "number": row.number,
@@ -615,22 +462,23 @@ class InvoiceList:
             }
             for row in result.rows
         ]
-        self.table.update()
+
+    def loaded(self, result: InvoicePage) -> None:
+        """The currency filter offers the currencies in use."""
         options = {"": _("All currencies"), **{code: code for code in result.currencies}}
         if options != self.currency.options:
             self.currency.set_options(
                 options, value=self.currency.value if self.currency.value in options else ""
             )
-        self.page_label.set_text(
-            _(
-                "Page {page} of {pages} · {total} invoices",
-                page=result.page,
-                pages=result.pages,
-                total=result.total,
-            )
+
+    def page_text(self, result: InvoicePage) -> str:
+        """'Page 1 of 3 · 42 invoices'."""
+        return _(
+            "Page {page} of {pages} · {total} invoices",
+            page=result.page,
+            pages=result.pages,
+            total=result.total,
         )
-        self.prev.set_enabled(result.page > 1)
-        self.next.set_enabled(result.page < result.pages)
 
 
 # -- pages ------------------------------------------------------------------------------------------

@@ -12,30 +12,26 @@ from nicegui import ui
 
 from portal import auth, i18n
 from portal.components.badges import status_badge
-from portal.components.line_editor import LineEditor
-from portal.domain.errors import DomainError, InvalidInput, NotFound
-from portal.domain.money import format_money
+from portal.components.document_editor import (
+    DocumentList,
+    DraftEditor,
+    date_field,
+    line_table,
+    long_text_field,
+    pair,
+    pdf_link,
+    text_block,
+)
+from portal.components.document_editor import money_text as _money
+from portal.domain.errors import InvalidInput, NotFound
 from portal.i18n import _
 from portal.pages.common import signed_in_frame
-from portal.pages.console_invoices import (
-    LINE_COLUMNS,
-    LINK_CELL,
-    client_picker,
-    guarded,
-    not_found,
-    pair,
-    query_id,
-)
-from portal.services import invoice_editor, quote_editor
+from portal.pages.console_invoices import client_picker, guarded, not_found, query_id
+from portal.services import quote_editor
 from portal.services.actors import Actor
-from portal.services.clock import today
 from portal.services.documents import tax_summary
 from portal.services.organization import branding
-from portal.services.quote_editor import QuoteEditorView, QuoteForm, kind_label
-
-
-def _money(amount_minor: int, currency: str) -> str:
-    return format_money(amount_minor, currency, i18n.get_locale())
+from portal.services.quote_editor import QuoteEditorView, QuoteForm, QuotePage, kind_label
 
 
 def status_text(status: str) -> str:
@@ -51,19 +47,17 @@ def status_text(status: str) -> str:
 
 
 # -- the editor -------------------------------------------------------------------------------------
-class QuoteEditor:
+class QuoteEditor(DraftEditor):
     """Title, currency, validity, lines and terms of a draft; Save draft and Send."""
 
+    base_url = "/admin/quotes"
+
     def __init__(self, actor: Actor, view: QuoteEditorView) -> None:
-        self.actor = actor
-        self.view = view
+        super().__init__(actor, view)
+        self.view: QuoteEditorView = view
         form = view.form
         with ui.card().classes("w-full gap-3"):
-            with ui.row().classes("w-full items-center gap-3"):
-                status_badge(view.status)
-                ui.label(_("For")).classes("text-gray-600")
-                ui.link(view.client.name, f"/admin/clients/{view.client.id}").mark("client-link")
-                ui.label(view.client.email).classes("text-sm text-gray-600")
+            self.client_row()
             self.title = (
                 ui.input(_("Title"), value=form.title)
                 .props(f"outlined dense maxlength={quote_editor.TITLE_LIMIT}")
@@ -72,47 +66,18 @@ class QuoteEditor:
                 .without_auto_validation()
             )
             with ui.row().classes("w-full items-start gap-3"):
-                self.currency = (
-                    ui.select(view.currencies, value=form.currency, label=_("Currency"))
-                    .props("outlined dense")
-                    .classes("w-32")
-                    .mark("currency")
-                    .without_auto_validation()
+                self.currency_select()
+                self.valid_until = date_field(
+                    _("Valid until"), form.valid_until, "valid-until", clearable=True
                 )
-                self.valid_until = (
-                    ui.input(_("Valid until"), value=form.valid_until)
-                    .props("type=date stack-label outlined dense clearable")
-                    .classes("w-44")
-                    .mark("valid-until")
-                    .without_auto_validation()
-                )
-        with ui.card().classes("w-full"):
-            self.lines = LineEditor(
-                locale=actor.locale,
-                currency=form.currency,
-                taxes=view.taxes,
-                lines=form.lines,
-                default_date=today().isoformat(),
-            )
-        self.terms = (
-            ui.textarea(_("Terms"), value=form.terms)
-            .props(f"outlined maxlength={invoice_editor.NOTES_LIMIT}")
-            .classes("w-full")
-            .mark("terms")
-            .without_auto_validation()
-        )
-        self.currency.on_value_change(lambda e: self.lines.set_currency(e.value))
+        self.line_card()
+        self.terms = long_text_field(_("Terms"), form.terms, "terms")
         self.valid_until.on_value_change(lambda: self.check_header(touched=True))
         self.title.on_value_change(lambda: self.check_header(touched=True))
         with ui.row().classes("w-full items-center gap-2"):
-            self.save_button = ui.button(_("Save draft"), on_click=self.save).props("outline no-caps")
-            self.save_button.mark("save-draft")
-            self.send_button = ui.button(_("Send"), icon="send", on_click=self.ask_send).props("no-caps")
-            self.send_button.mark("send")
+            self.save_and_send_buttons()
             if view.id is not None:
-                ui.link(_("Preview PDF"), f"/billing/quotes/{view.id}/pdf").props("download").mark(
-                    "download-pdf"
-                )
+                pdf_link(_("Preview PDF"), f"/billing/quotes/{view.id}/pdf")
 
     def form(self) -> QuoteForm:
         """What is typed."""
@@ -155,78 +120,25 @@ class QuoteEditor:
                 element.error = errors.get(name)
         return errors
 
-    def show_error(self, field: str | None, message: str) -> None:
-        """Put a service's InvalidInput next to its field."""
-        header = self.header_fields()
-        if field in header:
-            header[field].error = message
-        elif not (field and self.lines.show_errors({field: message})):
-            ui.notify(message, type="negative", multi_line=True)
+    def send_texts(self) -> tuple[str, str]:
+        """The Send confirmation."""
+        return _("Send this {kind}?", kind=kind_label(self.view.kind).lower()), _(
+            "It gets its number and {email} receives an email with a link to approve or decline it.",
+            email=self.view.client.email,
+        )
 
-    def ready(self) -> bool:
-        """Every field valid (all errors shown when not)."""
-        errors = {**self.check_header(), **self.lines.validate()}
-        if errors:
-            ui.notify(_("Please correct the highlighted fields."), type="warning")
-        return not errors
-
-    async def save(self) -> None:
-        """Save the draft."""
-        if self.ready():
-            await self._submit(send=False)
-
-    def ask_send(self) -> None:
-        """Confirm before the email goes out."""
-        if not self.ready():
-            return
-        with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
-            ui.label(_("Send this {kind}?", kind=kind_label(self.view.kind).lower())).classes(
-                "text-lg font-semibold"
-            )
-            ui.label(
-                _(
-                    "It gets its number and {email} receives an email with a link to approve or decline it.",
-                    email=self.view.client.email,
-                )
-            )
-
-            async def confirm() -> None:
-                dialog.close()
-                await self._submit(send=True)
-
-            with ui.row().classes("w-full justify-end"):
-                ui.button(_("Cancel"), on_click=dialog.close).props("flat")
-                ui.button(_("Send"), on_click=confirm).mark("send-confirm")
-        dialog.open()
-
-    async def _submit(self, *, send: bool) -> None:
+    async def store(self, *, send: bool) -> int:
+        """Save the draft, or send it."""
         view = self.view
         new = view.id is None
-        arguments = {
-            "actor": self.actor,
-            "quote_id": view.id,
-            "client_id": view.client.id if new else None,
-            "kind": view.kind if new else None,
-            "form": self.form(),
-        }
-        for button in (self.save_button, self.send_button):
-            button.disable()
-        try:
-            if send:
-                saved = await quote_editor.send_quote(**arguments)
-            else:
-                saved = await quote_editor.save_quote_draft(**arguments)
-        except InvalidInput as exc:
-            self.show_error(exc.field, exc.message)
-            return
-        except DomainError as exc:
-            ui.notify(exc.message, type="negative", multi_line=True)
-            return
-        finally:
-            for button in (self.save_button, self.send_button):
-                button.enable()
-        ui.notify(_("Sent.") if send else _("Draft saved."), type="positive")
-        ui.navigate.to(f"/admin/quotes/{saved}")
+        action = quote_editor.send_quote if send else quote_editor.save_quote_draft
+        return await action(
+            actor=self.actor,
+            quote_id=view.id,
+            client_id=view.client.id if new else None,
+            kind=view.kind if new else None,
+            form=self.form(),
+        )
 
 
 # -- a sent quote -----------------------------------------------------------------------------------
@@ -250,9 +162,7 @@ def quote_document(actor: Actor, view: QuoteEditorView) -> None:
                 ui.label(dates).classes("text-gray-600").mark("validity")
                 ui.link(view.client.name, f"/admin/clients/{view.client.id}").mark("client-link")
             with ui.row().classes("items-center gap-2"):
-                ui.link(_("Download PDF"), f"/billing/quotes/{quote_id}/pdf").props("download").mark(
-                    "download-pdf"
-                )
+                pdf_link(_("Download PDF"), f"/billing/quotes/{quote_id}/pdf")
                 if view.status == "approved":
 
                     async def convert() -> None:
@@ -275,31 +185,13 @@ def quote_document(actor: Actor, view: QuoteEditorView) -> None:
                     view.converted_invoice_number or "", f"/admin/invoices/{view.converted_invoice_id}"
                 ).mark("converted-invoice")
     with ui.card().classes("w-full"):
-        columns = [
-            {"name": n, "label": _(label), "field": n, "align": align} for n, label, align in LINE_COLUMNS
-        ]
-        rows = [
-            {
-                "id": index,
-                "date": i18n.format_date(line.date),
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit_price": money(line.unit_price_minor),
-                "tax": f"{line.tax_name} {line.tax_rate}%".strip(),
-                "amount": money(line.net_minor),
-            }
-            for index, line in enumerate(document.lines)
-        ]
-        ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props("flat").mark("quote-lines")
+        line_table(document.lines, document.currency, "quote-lines")
         with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
             pair(_("Subtotal"), money(document.subtotal_minor))
             for tax in tax_summary(document.lines):
                 pair(tax.label, money(tax.tax_minor))
             pair(_("Total"), money(document.total_minor), strong=True, marker="total")
-    if document.terms.strip():
-        with ui.card().classes("w-full gap-1"):
-            ui.label(_("Terms")).classes("font-semibold")
-            ui.label(document.terms).classes("whitespace-pre-line").mark("terms")
+    text_block(_("Terms"), document.terms, "terms")
 
 
 def _decision(view: QuoteEditorView) -> None:
@@ -339,13 +231,11 @@ def _columns() -> list[dict]:
     ]
 
 
-class QuoteList:
+class QuoteList(DocumentList):
     """Filters, one page of estimates and proposals, previous and next."""
 
     def __init__(self, actor: Actor) -> None:
-        self.actor = actor
-        self.requests = 0
-        self.state: dict = {"search": "", "status": "", "kind": "", "page": 1}
+        super().__init__(actor, {"search": "", "status": "", "kind": ""})
         with ui.row().classes("w-full items-center gap-3"):
             self.search = (
                 ui.input(_("Search client, number or title"))
@@ -378,46 +268,24 @@ class QuoteList:
                 icon="add",
                 on_click=lambda: ui.navigate.to("/admin/quotes/new?kind=proposal"),
             ).props("outline no-caps").mark("new-proposal")
-        self.table = ui.table(columns=_columns(), rows=[], row_key="id").classes("w-full").props("flat")
-        self.table.mark("quotes")
-        self.table.add_slot("body-cell-number", LINK_CELL)
-        with ui.row().classes("items-center gap-2"):
-            self.prev = ui.button(_("Previous"), on_click=lambda: self.go(-1)).props("flat").mark("prev-page")
-            self.page_label = ui.label().mark("page-label")
-            self.next = ui.button(_("Next"), on_click=lambda: self.go(1)).props("flat").mark("next-page")
+        self.add_table(_columns(), "quotes")
         self.search.on_value_change(lambda e: self.filter("search", e.value or ""))
         self.kind.on_value_change(lambda e: self.filter("kind", e.value or ""))
         self.status.on_value_change(lambda e: self.filter("status", e.value or ""))
 
-    async def filter(self, name: str, value: object) -> None:
-        """A filter changed: back to the first page."""
-        self.state[name] = value
-        self.state["page"] = 1
-        await self.load()
+    async def fetch(self) -> QuotePage:
+        """The current page of quotes."""
+        return await quote_editor.list_quotes(
+            actor=self.actor,
+            search=self.state["search"],
+            status=self.state["status"],
+            kind=self.state["kind"],
+            page=self.state["page"],
+        )
 
-    async def go(self, step: int) -> None:
-        """Previous or next page."""
-        self.state["page"] = max(1, self.state["page"] + step)
-        await self.load()
-
-    async def load(self) -> None:
-        """Ask the service for the current page (an answer overtaken by a newer request is dropped)."""
-        self.requests += 1
-        request = self.requests
-        try:
-            result = await quote_editor.list_quotes(
-                actor=self.actor,
-                search=self.state["search"],
-                status=self.state["status"],
-                kind=self.state["kind"],
-                page=self.state["page"],
-            )
-        except DomainError as exc:
-            ui.notify(exc.message, type="negative")
-            return
-        if request != self.requests:
-            return
-        self.table.rows = [
+    def rows(self, result: QuotePage) -> list[dict]:
+        """One row a quote."""
+        return [
             {
                 "id": row.id,
                 "number": row.number,
@@ -434,17 +302,15 @@ class QuoteList:
             }
             for row in result.rows
         ]
-        self.table.update()
-        self.page_label.set_text(
-            _(
-                "Page {page} of {pages} · {total} documents",
-                page=result.page,
-                pages=result.pages,
-                total=result.total,
-            )
+
+    def page_text(self, result: QuotePage) -> str:
+        """'Page 1 of 3 · 42 documents'."""
+        return _(
+            "Page {page} of {pages} · {total} documents",
+            page=result.page,
+            pages=result.pages,
+            total=result.total,
         )
-        self.prev.set_enabled(result.page > 1)
-        self.next.set_enabled(result.page < result.pages)
 
 
 # -- pages ------------------------------------------------------------------------------------------

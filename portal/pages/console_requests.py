@@ -11,6 +11,7 @@ from nicegui import ui
 
 from portal import auth, i18n
 from portal.components.badges import STATUS_COLORS
+from portal.components.confirm import confirm
 from portal.domain.errors import DomainError, InvalidInput, NotFound
 from portal.domain.money import format_money
 from portal.i18n import N_, _
@@ -116,23 +117,6 @@ def table_row(row: BillingRequestRow, locale: str) -> dict:
         "can_copy": row.can_copy_link,
         "can_delete": row.can_delete,
     }
-
-
-async def _confirm(question: str, *, yes: str, no: str, marker: str) -> bool:
-    """Ask in a dialog made for this question alone (removed afterwards); True if the answer was `yes`."""
-    with ui.dialog().mark(f"{marker}-dialog") as dialog, ui.card().classes("w-full max-w-md gap-3"):
-        ui.label(question).mark(f"{marker}-question")
-        with ui.row().classes("w-full justify-end"):
-            ui.button(no, on_click=lambda: dialog.submit(False)).props("flat no-caps").mark(
-                f"{marker}-cancel"
-            )
-            ui.button(yes, on_click=lambda: dialog.submit(True)).props("no-caps color=red-7").mark(
-                f"{marker}-confirm"
-            )
-    answer = await dialog
-    if not dialog.is_deleted:
-        dialog.delete()
-    return answer is True
 
 
 class RequestList:
@@ -251,7 +235,7 @@ class RequestList:
             amount=format_money(row.amount_minor, row.currency, self.locale),
             email=row.email,
         )
-        if not await _confirm(question, yes=_("Delete"), no=_("Keep it"), marker="request-delete"):
+        if not await confirm(question, yes=_("Delete"), no=_("Keep it"), marker="request-delete"):
             return
         try:
             await billing_requests.delete_billing_request(actor=self.actor, request_id=request_id)

@@ -18,6 +18,8 @@ from nicegui import Client, app, ui
 
 from portal import auth, events, i18n
 from portal.components.badges import status_badge
+from portal.components.document_editor import pair as _pair
+from portal.components.document_editor import text_block as _text_block
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
 from portal.i18n import N_, _
@@ -107,21 +109,6 @@ def _not_found(actor: Actor, brand: Branding, what: str) -> None:
     with signed_in_frame(actor, brand, _("Not found")), ui.card().classes("w-full").mark("not-found"):
         ui.label(_(NOT_FOUND_TEXT[what]))
         ui.link(_("Back to My Billing"), "/billing")
-
-
-def _pair(label: str, value: str, *, strong: bool = False, marker: str = "") -> None:
-    with ui.row().classes("w-full justify-between items-baseline no-wrap"):
-        ui.label(label).classes("font-semibold" if strong else "text-gray-700")
-        element = ui.label(value).classes("tabular-nums " + ("text-xl font-semibold" if strong else ""))
-        if marker:
-            element.mark(marker)
-
-
-def _text_block(title: str, text: str, marker: str) -> None:
-    if text.strip():
-        with ui.card().classes("w-full gap-1"):
-            ui.label(title).classes("font-semibold")
-            ui.label(text).classes("whitespace-pre-line").mark(marker)
 
 
 def _day(value: date | None) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from nicegui import app, events, ui
 
 from portal import auth
+from portal.components.feedback import Feedback
 from portal.components.settings_nav import settings_nav
 from portal.domain.errors import DomainError, InvalidInput
 from portal.i18n import N_, _
@@ -34,7 +35,6 @@ from portal.services.settings import (
     TemplateView,
 )
 
-T = TypeVar("T")
 DEFAULT_LOGO = "/static/logo.svg"
 UPLOAD_HEADERS = {
     "Cache-Control": "public, max-age=31536000, immutable",  # each upload has a new random name
@@ -44,7 +44,6 @@ UPLOAD_HEADERS = {
 }
 PREVIEW_DELAY = 0.6  # seconds without typing before the preview is drawn again
 PREVIEW_CHECK = 0.2  # seconds between checks for changes to preview
-FIX_FIELDS = N_("Please correct the fields marked in red.")
 WHEN_OPTIONS = {
     "before": N_("days before the due date"),
     "on": N_("on the due date"),
@@ -53,54 +52,6 @@ WHEN_OPTIONS = {
 
 
 # -- shared pieces --------------------------------------------------------------------------------
-class Feedback:
-    """The message line of a form: errors in red next to their fields or here, success in green."""
-
-    def __init__(self, marker: str, fields: dict[str, Any] | None = None) -> None:
-        self.fields: dict[str, Any] = fields or {}
-        self.error = ui.label().classes("text-red-700").props("role=alert").mark(f"{marker}-error")
-        self.message = ui.label().classes("text-green-700").props("role=status").mark(f"{marker}-message")
-        self.error.set_visibility(False)
-        self.message.set_visibility(False)
-
-    def clear(self) -> None:
-        for element in self.fields.values():
-            element.error = None
-        self.error.set_visibility(False)
-        self.message.set_visibility(False)
-
-    def fail(self, exc: DomainError) -> None:
-        """Each field error next to its field; anything else (or a summary) in the message line."""
-        problems = getattr(exc, "errors", None) or {getattr(exc, "field", None): exc.message}
-        general = [message for field, message in problems.items() if field not in self.fields]
-        for field, message in problems.items():
-            if field in self.fields:
-                self.fields[field].error = message
-        if isinstance(exc, InvalidInput) and not general:
-            general = [_(FIX_FIELDS)]
-        self.error.set_text(" ".join(general))
-        self.error.set_visibility(True)
-
-    def ok(self, text: str) -> None:
-        self.message.set_text(text)
-        self.message.set_visibility(True)
-        ui.notify(text, type="positive")
-
-    async def run(self, button: ui.button | None, action: Callable[[], Awaitable[T]]) -> T | None:
-        """Run one service call with the button spinning; None (and the errors shown) when it failed."""
-        self.clear()
-        if button is not None:
-            button.props("loading")
-        try:
-            return await action()
-        except DomainError as exc:
-            self.fail(exc)
-            return None
-        finally:
-            if button is not None:
-                button.props(remove="loading")
-
-
 def _input(label: str, value: str, marker: str, **props: str) -> ui.input:
     extra = " ".join(f"{key}={value}" for key, value in props.items())
     return ui.input(label, value=value).props(f"outlined {extra}".strip()).classes("w-full").mark(marker)

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.components.feedback import Feedback
 from portal.components.settings_nav import settings_nav
-from portal.domain.errors import DomainError, InvalidInput
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
 from portal.services import stripe_account
@@ -87,10 +87,16 @@ class PaymentSettings:
             ).classes("text-sm text-gray-600")
             ui.label(view.webhook_url).classes("font-mono text-sm break-all").mark("webhook-url")
             self.webhook_secret = self._secret(_("Webhook signing secret (whsec_…)"), "webhook-secret")
-            self.error = ui.label().classes("text-red-700").props("role=alert").mark("connect-error")
-            self.error.set_visibility(False)
-            self.message = ui.label().classes("text-green-700").props("role=status").mark("connect-message")
-            self.message.set_visibility(False)
+            self.feedback = Feedback(
+                "connect",
+                {
+                    "country": self.country,
+                    "privacy_url": self.privacy_url,
+                    "terms_url": self.terms_url,
+                    "secret_key": self.secret_key,
+                    "webhook_secret": self.webhook_secret,
+                },
+            )
             with ui.row().classes("gap-2"):
                 self.connect_button = ui.button(_("Connect"), on_click=self.connect).mark("connect")
                 self.policies_button = (
@@ -98,13 +104,6 @@ class PaymentSettings:
                     .props("flat")
                     .mark("save-policies")
                 )
-        self.fields: dict[str, ui.input | ui.select] = {
-            "country": self.country,
-            "privacy_url": self.privacy_url,
-            "terms_url": self.terms_url,
-            "secret_key": self.secret_key,
-            "webhook_secret": self.webhook_secret,
-        }
 
     @staticmethod
     def _input(label: str, value: str, marker: str, kind: str) -> ui.input:
@@ -157,34 +156,11 @@ class PaymentSettings:
         self.secret_key.set_value("")
         self.webhook_secret.set_value("")
 
-    def clear_errors(self) -> None:
-        for field in self.fields.values():
-            field.error = None
-        self.error.set_visibility(False)
-        self.message.set_visibility(False)
-
-    def show_error(self, exc: DomainError) -> None:
-        """Each invalid field gets its message; anything else goes to the general error label."""
-        problems = getattr(exc, "errors", None) or {getattr(exc, "field", None): exc.message}
-        general = [message for field, message in problems.items() if field not in self.fields]
-        for field, message in problems.items():
-            if field in self.fields:
-                self.fields[field].error = message
-        if isinstance(exc, InvalidInput) and not general:
-            general = [_("Please correct the fields marked in red.")]
-        self.error.set_text(" ".join(general))
-        self.error.set_visibility(True)
-
     async def _run(self, button: ui.button, action: Callable[[], Awaitable[StripeAccountView]]) -> bool:
-        self.clear_errors()
-        button.props("loading")
-        try:
-            self.show(await action())
-        except DomainError as exc:
-            self.show_error(exc)
+        view = await self.feedback.run(button, action)
+        if view is None:
             return False
-        finally:
-            button.props(remove="loading")
+        self.show(view)
         return True
 
     async def connect(self) -> None:
@@ -201,7 +177,7 @@ class PaymentSettings:
             ),
         )
         if ok:
-            self._say(_("Stripe account connected. The key was checked with Stripe."))
+            self.feedback.ok(_("Stripe account connected. The key was checked with Stripe."))
 
     async def save_policies(self) -> None:
         ok = await self._run(
@@ -213,18 +189,13 @@ class PaymentSettings:
             ),
         )
         if ok:
-            self._say(_("Policy links saved."))
+            self.feedback.ok(_("Policy links saved."))
 
     async def unlink(self) -> None:
         self.dialog.close()
         ok = await self._run(self.unlink_button, lambda: stripe_account.unlink(actor=self.actor))
         if ok:
-            self._say(_("Stripe account unlinked. Payments are simulated in the sandbox."))
-
-    def _say(self, text: str) -> None:
-        self.message.set_text(text)
-        self.message.set_visibility(True)
-        ui.notify(text, type="positive")
+            self.feedback.ok(_("Stripe account unlinked. Payments are simulated in the sandbox."))
 
 
 def register() -> None:

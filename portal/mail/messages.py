@@ -121,7 +121,7 @@ def _t(message: str, locale: str, **values: object) -> str:
 
 
 def _greeting(locale: str, name: str) -> Paragraph:
-    return Paragraph(phrase(N_("Hello {name},"), locale, name=name))
+    return _para(N_("Hello {name},"), locale, name=name)
 
 
 def _sign_off(locale: str, org_name: str) -> Paragraph:
@@ -134,9 +134,18 @@ def _button(locale: str, label: str, url: str) -> Button:
     return Button(label=label, url=url, fallback=translate(L_FALLBACK, locale))
 
 
-def _compose(*, locale: str, subject: str, heading: str, blocks: Sequence[Block], brand_: Brand) -> Email:
+def _para(message: str, locale: str, /, *, strong: Sequence[str] = (), **values: object) -> Paragraph:
+    """A paragraph of one translated sentence; the values named in `strong` are bold."""
+    return Paragraph(phrase(message, locale, strong=strong, **values))
+
+
+def _compose(
+    *, name: str, locale: str, subject: str, heading: str, blocks: Sequence[Block], brand_: Brand
+) -> Email:
+    """The email every message shares: 'Hello {name},', the blocks, the sign-off, in the brand's layout."""
     subject = one_line(subject, SUBJECT_MAX)  # a title with a line break must not break the header
-    content = Content(locale=locale, subject=subject, heading=heading, blocks=list(blocks))
+    body = [_greeting(locale, name), *blocks, _sign_off(locale, brand_.name)]
+    content = Content(locale=locale, subject=subject, heading=heading, blocks=body)
     return Email(subject, render_text(content, brand_), render_html(content, brand_))
 
 
@@ -171,32 +180,26 @@ async def invitation(*, locale: str, name: str, link: str, expires_at: datetime)
     b = await brand()
     subject = translate("Set your password for the billing portal", locale)
     blocks: list[Block] = [
-        _greeting(locale, name),
-        Paragraph(
-            phrase(
-                N_(
-                    "{org} invited you to its billing portal, where you can see your invoices, pay them "
-                    "and keep your payment details up to date."
-                ),
-                locale,
-                strong=("org",),
-                org=b.name,
-            )
+        _para(
+            N_(
+                "{org} invited you to its billing portal, where you can see your invoices, pay them "
+                "and keep your payment details up to date."
+            ),
+            locale,
+            strong=("org",),
+            org=b.name,
         ),
-        Paragraph(phrase(N_("Choose your password to sign in for the first time."), locale)),
+        _para(N_("Choose your password to sign in for the first time."), locale),
         _button(locale, _t(N_("Set your password"), locale), link),
-        Paragraph(
-            phrase(
-                N_("This link works once and expires on {when}. If it has expired, ask us for a new one."),
-                locale,
-                when=format_datetime(expires_at, locale),
-            )
+        _para(
+            N_("This link works once and expires on {when}. If it has expired, ask us for a new one."),
+            locale,
+            when=format_datetime(expires_at, locale),
         ),
-        Paragraph(phrase(N_("If you did not expect this invitation, you can ignore this email."), locale)),
-        _sign_off(locale, b.name),
+        _para(N_("If you did not expect this invitation, you can ignore this email."), locale),
     ]
     return _compose(
-        locale=locale, subject=subject, heading=_t(N_("Welcome"), locale), blocks=blocks, brand_=b
+        name=name, locale=locale, subject=subject, heading=_t(N_("Welcome"), locale), blocks=blocks, brand_=b
     )
 
 
@@ -217,27 +220,18 @@ async def new_link(*, purpose: str, target_id: int, link: str, expires_at: datet
         due = _money(credit.amount_minor, credit.currency, locale)
     subject = _t(N_("Your new payment link from {org}"), locale, org=b.name)
     blocks: list[Block] = [
-        _greeting(locale, client.name),
-        Paragraph(
-            phrase(
-                N_("Here is the new link you asked for, to pay {title} ({amount})."),
-                locale,
-                strong=("amount",),
-                title=title,
-                amount=due,
-            )
+        _para(
+            N_("Here is the new link you asked for, to pay {title} ({amount})."),
+            locale,
+            strong=("amount",),
+            title=title,
+            amount=due,
         ),
         _button(locale, _t(N_("Pay now"), locale), link),
-        Paragraph(
-            phrase(
-                N_("The link expires on {date}."),
-                locale,
-                date=format_date(expires_at, locale),
-            )
-        ),
-        _sign_off(locale, b.name),
+        _para(N_("The link expires on {date}."), locale, date=format_date(expires_at, locale)),
     ]
     return _compose(
+        name=client.name,
         locale=locale,
         subject=subject,
         heading=_t(N_("Your new payment link"), locale),
@@ -257,30 +251,26 @@ async def invoice_sent(*, invoice_id: int, link: str) -> Email:
     number = invoice.number or ""
     total = _money(invoice.total_minor, invoice.currency, locale)
     subject = _t(N_("Invoice {number} from {org}: {amount}"), locale, number=number, org=b.name, amount=total)
-    blocks: list[Block] = [_greeting(locale, client.name)]
+    blocks: list[Block] = []
     if due > 0:
         blocks += [
-            Paragraph(
-                phrase(
-                    N_("Here is invoice {number} for {amount}, due on {date}."),
-                    locale,
-                    strong=("amount", "date"),
-                    number=number,
-                    amount=_money(due, invoice.currency, locale),
-                    date=format_date(invoice.due_date, locale),
-                )
+            _para(
+                N_("Here is invoice {number} for {amount}, due on {date}."),
+                locale,
+                strong=("amount", "date"),
+                number=number,
+                amount=_money(due, invoice.currency, locale),
+                date=format_date(invoice.due_date, locale),
             ),
             _button(locale, _t(N_("Pay invoice {number}"), locale, number=number), link),
         ]
     else:
         blocks.append(
-            Paragraph(
-                phrase(
-                    N_("Here is invoice {number} for {amount}. Your account credit paid it: nothing is due."),
-                    locale,
-                    number=number,
-                    amount=total,
-                )
+            _para(
+                N_("Here is invoice {number} for {amount}. Your account credit paid it: nothing is due."),
+                locale,
+                number=number,
+                amount=total,
             )
         )
     lines = await _invoice_lines(invoice, locale)
@@ -299,8 +289,8 @@ async def invoice_sent(*, invoice_id: int, link: str) -> Email:
     )
     if invoice.notes.strip():
         blocks.append(Note(_t(L_NOTES, locale), invoice.notes))
-    blocks.append(_sign_off(locale, b.name))
     return _compose(
+        name=client.name,
         locale=locale,
         subject=subject,
         heading=_t(N_("Invoice {number}"), locale, number=number),
@@ -354,7 +344,6 @@ async def reminder(*, invoice_id: int, link: str, on: date | None = None) -> Ema
             **values,
         )
     blocks: list[Block] = [
-        _greeting(locale, client.name),
         Paragraph(lead),
         _button(locale, _t(N_("Pay {amount} now"), locale, amount=due), link),
         Details(
@@ -364,12 +353,11 @@ async def reminder(*, invoice_id: int, link: str, on: date | None = None) -> Ema
                 (_t(L_AMOUNT_DUE, locale), due),
             ]
         ),
-        Paragraph(
-            phrase(N_("If you have already paid, thank you, and please ignore this reminder."), locale)
-        ),
-        _sign_off(locale, b.name),
+        _para(N_("If you have already paid, thank you, and please ignore this reminder."), locale),
     ]
-    return _compose(locale=locale, subject=subject, heading=heading, blocks=blocks, brand_=b)
+    return _compose(
+        name=client.name, locale=locale, subject=subject, heading=heading, blocks=blocks, brand_=b
+    )
 
 
 # -- billing requests, credit requests ---------------------------------------------------------------
@@ -393,31 +381,31 @@ async def billing_request_sent(*, request_id: int, link: str) -> Email:
         )
     else:
         lead = phrase(N_("{org} requests {amount}."), locale, strong=("amount",), org=b.name, amount=amount)
-    blocks: list[Block] = [_greeting(locale, client.name if client else request.email), Paragraph(lead)]
+    blocks: list[Block] = [Paragraph(lead)]
     if request.billing_type == "recurring" and request.interval in EVERY:
         blocks.append(
-            Paragraph(
-                phrase(
-                    N_("This is a recurring payment: {amount} {every}, charged to the card you pay with."),
-                    locale,
-                    amount=amount,
-                    every=translate(EVERY[request.interval], locale),
-                )
+            _para(
+                N_("This is a recurring payment: {amount} {every}, charged to the card you pay with."),
+                locale,
+                amount=amount,
+                every=translate(EVERY[request.interval], locale),
             )
         )
     blocks += [
         _button(locale, _t(N_("Pay {amount}"), locale, amount=amount), link),
-        Paragraph(
-            phrase(
-                N_("Pay securely within 24 hours: the link expires on {when}."),
-                locale,
-                when=format_datetime(request.expires_at, locale),
-            )
+        _para(
+            N_("Pay securely within 24 hours: the link expires on {when}."),
+            locale,
+            when=format_datetime(request.expires_at, locale),
         ),
-        _sign_off(locale, b.name),
     ]
     return _compose(
-        locale=locale, subject=subject, heading=_t(N_("Payment request"), locale), blocks=blocks, brand_=b
+        name=client.name if client else request.email,
+        locale=locale,
+        subject=subject,
+        heading=_t(N_("Payment request"), locale),
+        blocks=blocks,
+        brand_=b,
     )
 
 
@@ -431,29 +419,22 @@ async def billing_request_expired(*, request_id: int) -> Email:
     subject = _t(N_("Your payment request from {org} has expired"), locale, org=b.name)
     what = request.description.strip() or _t(N_("your payment request"), locale)
     blocks: list[Block] = [
-        _greeting(locale, client.name if client else request.email),
-        Paragraph(
-            phrase(
-                N_("The request for {amount} ({what}) sent on {date} has expired and can no longer be paid."),
-                locale,
-                strong=("amount",),
-                amount=amount,
-                what=what,
-                date=format_date(request.sent_at or request.created_at, locale),
-            )
+        _para(
+            N_("The request for {amount} ({what}) sent on {date} has expired and can no longer be paid."),
+            locale,
+            strong=("amount",),
+            amount=amount,
+            what=what,
+            date=format_date(request.sent_at or request.created_at, locale),
         ),
-        Paragraph(
-            phrase(
-                N_(
-                    "Nothing was charged. To pay, please reply to this email and ask {org} for a new request."
-                ),
-                locale,
-                org=b.name,
-            )
+        _para(
+            N_("Nothing was charged. To pay, please reply to this email and ask {org} for a new request."),
+            locale,
+            org=b.name,
         ),
-        _sign_off(locale, b.name),
     ]
     return _compose(
+        name=client.name if client else request.email,
         locale=locale,
         subject=subject,
         heading=_t(N_("Payment request expired"), locale),
@@ -475,26 +456,27 @@ async def credit_request_sent(*, credit_request_id: int, link: str) -> Email:
     if credit.due_date:
         rows.append((_t(L_DUE, locale), format_date(credit.due_date, locale)))
     blocks: list[Block] = [
-        _greeting(locale, client.name),
-        Paragraph(
-            phrase(
-                N_(
-                    "{org} asks you to prepay {amount} ({description}). It is kept as credit on your account "
-                    "and used for your next invoices."
-                ),
-                locale,
-                strong=("amount",),
-                org=b.name,
-                amount=amount,
-                description=description,
-            )
+        _para(
+            N_(
+                "{org} asks you to prepay {amount} ({description}). It is kept as credit on your account "
+                "and used for your next invoices."
+            ),
+            locale,
+            strong=("amount",),
+            org=b.name,
+            amount=amount,
+            description=description,
         ),
         _button(locale, _t(N_("Pay {amount}"), locale, amount=amount), link),
         Details(rows),
-        _sign_off(locale, b.name),
     ]
     return _compose(
-        locale=locale, subject=subject, heading=_t(N_("Credit request"), locale), blocks=blocks, brand_=b
+        name=client.name,
+        locale=locale,
+        subject=subject,
+        heading=_t(N_("Credit request"), locale),
+        blocks=blocks,
+        brand_=b,
     )
 
 
@@ -522,15 +504,12 @@ async def receipt(*, payment_id: int) -> Email:
     amount = _money(payment.amount_minor, payment.currency, locale)
     subject = _t(N_("Receipt from {org}: {amount} received"), locale, org=b.name, amount=amount)
     blocks: list[Block] = [
-        _greeting(locale, client.name),
-        Paragraph(
-            phrase(
-                N_("We received your payment of {amount} on {date}. Thank you!"),
-                locale,
-                strong=("amount",),
-                amount=amount,
-                date=format_date(payment.received_on, locale),
-            )
+        _para(
+            N_("We received your payment of {amount} on {date}. Thank you!"),
+            locale,
+            strong=("amount",),
+            amount=amount,
+            date=format_date(payment.received_on, locale),
         ),
     ]
     rows = [
@@ -556,13 +535,11 @@ async def receipt(*, payment_id: int) -> Email:
     )
     if credited:
         blocks.append(
-            Paragraph(
-                phrase(
-                    N_("{amount} was added to your account credit and will be used for your next invoices."),
-                    locale,
-                    strong=("amount",),
-                    amount=_money(credited, payment.currency, locale),
-                )
+            _para(
+                N_("{amount} was added to your account credit and will be used for your next invoices."),
+                locale,
+                strong=("amount",),
+                amount=_money(credited, payment.currency, locale),
             )
         )
     if await User.exists(client_id=client.id, is_active=True):
@@ -571,9 +548,13 @@ async def receipt(*, payment_id: int) -> Email:
                 locale, _t(N_("View your receipt"), locale), portal_url(f"/billing/receipts/{payment.id}")
             )
         )
-    blocks.append(_sign_off(locale, b.name))
     return _compose(
-        locale=locale, subject=subject, heading=_t(N_("Payment received"), locale), blocks=blocks, brand_=b
+        name=client.name,
+        locale=locale,
+        subject=subject,
+        heading=_t(N_("Payment received"), locale),
+        blocks=blocks,
+        brand_=b,
     )
 
 
@@ -601,31 +582,29 @@ async def auto_charge_failed(*, client_id: int, purpose: str, target_id: int, re
     amount = _money(amount_minor, currency, locale)
     subject = _t(N_("{org}: we could not charge your card for {title}"), locale, org=b.name, title=title)
     blocks: list[Block] = [
-        _greeting(locale, client.name),
-        Paragraph(
-            phrase(
-                N_("We tried to charge {amount} to your saved card for {title}, but it did not go through."),
-                locale,
-                strong=("amount",),
-                amount=amount,
-                title=title,
-            )
+        _para(
+            N_("We tried to charge {amount} to your saved card for {title}, but it did not go through."),
+            locale,
+            strong=("amount",),
+            amount=amount,
+            title=title,
         ),
     ]
     if reason.strip():
         blocks.append(Note(_t(L_REASON, locale), reason))
     blocks += [
-        Paragraph(
-            phrase(
-                N_("Nothing was charged. Please pay from your billing page, with another card if needed."),
-                locale,
-            )
+        _para(
+            N_("Nothing was charged. Please pay from your billing page, with another card if needed."), locale
         ),
         _button(locale, _t(N_("Open your billing page"), locale), portal_url(BILLING_PATH)),
-        _sign_off(locale, b.name),
     ]
     return _compose(
-        locale=locale, subject=subject, heading=_t(N_("Payment not taken"), locale), blocks=blocks, brand_=b
+        name=client.name,
+        locale=locale,
+        subject=subject,
+        heading=_t(N_("Payment not taken"), locale),
+        blocks=blocks,
+        brand_=b,
     )
 
 
@@ -639,33 +618,28 @@ async def subscription_payment_failed(*, subscription_id: int, reason: str = "")
     title = sub.description.strip() or _t(N_("your subscription"), locale)
     subject = _t(N_("{org}: your subscription payment did not go through"), locale, org=b.name)
     blocks: list[Block] = [
-        _greeting(locale, client.name),
-        Paragraph(
-            phrase(
-                N_("We could not charge {amount} for {title}."),
-                locale,
-                strong=("amount",),
-                amount=amount,
-                title=title,
-            )
+        _para(
+            N_("We could not charge {amount} for {title}."),
+            locale,
+            strong=("amount",),
+            amount=amount,
+            title=title,
         ),
     ]
     if reason.strip():
         blocks.append(Note(_t(L_REASON, locale), reason))
     blocks += [
-        Paragraph(
-            phrase(
-                N_(
-                    "Please update your card on your billing page so that your subscription continues. "
-                    "We will try the payment again."
-                ),
-                locale,
-            )
+        _para(
+            N_(
+                "Please update your card on your billing page so that your subscription continues. "
+                "We will try the payment again."
+            ),
+            locale,
         ),
         _button(locale, _t(N_("Update your card"), locale), portal_url(BILLING_PATH)),
-        _sign_off(locale, b.name),
     ]
     return _compose(
+        name=client.name,
         locale=locale,
         subject=subject,
         heading=_t(N_("Subscription payment failed"), locale),
@@ -703,24 +677,23 @@ async def quote_sent(*, quote_id: int, link: str) -> Email:
             )
         else:
             lead = phrase(N_("{org} sent you an estimate for {amount}."), locale, strong=bold, **values)
-    blocks: list[Block] = [_greeting(locale, client.name), Paragraph(lead)]
+    blocks: list[Block] = [Paragraph(lead)]
     if quote.valid_until:
         blocks.append(
-            Paragraph(
-                phrase(
-                    N_("Please review it and approve or decline it by {date}."),
-                    locale,
-                    strong=("date",),
-                    date=format_date(quote.valid_until, locale),
-                )
+            _para(
+                N_("Please review it and approve or decline it by {date}."),
+                locale,
+                strong=("date",),
+                date=format_date(quote.valid_until, locale),
             )
         )
     else:
-        blocks.append(Paragraph(phrase(N_("Please review it and approve or decline it."), locale)))
+        blocks.append(_para(N_("Please review it and approve or decline it."), locale))
     blocks.append(_button(locale, _t(N_("Review and respond"), locale), link))
     rows = [(_t(L_TOTAL, locale), total), (_t(L_ISSUED, locale), format_date(quote.issue_date, locale))]
     if quote.valid_until:
         rows.append((_t(L_VALID_UNTIL, locale), format_date(quote.valid_until, locale)))
     blocks.append(Details(rows))
-    blocks.append(_sign_off(locale, b.name))
-    return _compose(locale=locale, subject=subject, heading=heading, blocks=blocks, brand_=b)
+    return _compose(
+        name=client.name, locale=locale, subject=subject, heading=heading, blocks=blocks, brand_=b
+    )

@@ -12,6 +12,7 @@ from portal.domain.errors import InvalidInput, NotFound
 from portal.domain.money import format_money
 from portal.i18n import N_, _, get_locale
 from portal.services.actors import Actor, require_admin, require_staff
+from portal.services.paging import Page
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -89,18 +90,8 @@ class AuditRow:
 
 
 @dataclass(frozen=True)
-class AuditPage:
+class AuditPage(Page[AuditRow]):
     """One page of the audit log."""
-
-    rows: list[AuditRow]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.page_size))
 
 
 @dataclass(frozen=True)

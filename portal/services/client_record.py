@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
@@ -34,27 +34,13 @@ from portal.i18n import _
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import today
 from portal.services.documents import invoice_number, method_label
-from portal.services.history import CREDIT_REASONS
+from portal.services.history import CREDIT_REASONS, Section
 from portal.services.invoices import allocated_by_invoice
 from portal.services.subscriptions import interval_label, subscription_name
 
 LIMIT = 50
 MAX_LIMIT = 200
-T = TypeVar("T")
 M = TypeVar("M")
-
-
-@dataclass(frozen=True)
-class Section(Generic[T]):
-    """The newest items of one list and how many there are in all."""
-
-    items: list[T]
-    total: int
-
-    @property
-    def truncated(self) -> bool:
-        """True when older items are left out."""
-        return self.total > len(self.items)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from portal.i18n import _
 from portal.services import audit
 from portal.services.actors import Actor, check_client_access, require_staff
 from portal.services.clock import today
+from portal.services.paging import Page, bounds, fetch
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -44,18 +45,8 @@ class ClientRow:
 
 
 @dataclass(frozen=True)
-class ClientPage:
+class ClientPage(Page[ClientRow]):
     """One page of the clients list."""
-
-    rows: list[ClientRow]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.page_size))
 
 
 @dataclass(frozen=True)
@@ -94,8 +85,7 @@ async def list_clients(
     the count, the page, and what is due on the page's clients.
     """
     require_staff(actor)
-    page = max(1, page)
-    page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+    page, page_size = bounds(page, page_size, MAX_PAGE_SIZE)
     query = Client.filter(archived=False)
     if term := search.strip():
         query = query.filter(Q(name__icontains=term) | Q(company__icontains=term) | Q(email__icontains=term))
@@ -104,8 +94,7 @@ async def list_clients(
     if has_overdue:
         overdue = Invoice.filter(status=InvoiceStatus.open, due_date__lt=today()).values("client_id")
         query = query.filter(id__in=Subquery(overdue))
-    total = await query.count()
-    found = await query.order_by("name", "id").offset((page - 1) * page_size).limit(page_size)
+    found, total = await fetch(query, page, page_size, "name", "id")
     due, overdue_ids = await _open_due([c.id for c in found])
     rows = [
         ClientRow(

@@ -17,6 +17,7 @@ from portal.i18n import _, get_locale
 from portal.services import audit, clients, gateways, invoices, links, payments
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
+from portal.services.paging import Page, bounds, fetch
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -57,18 +58,8 @@ class BillingRequestRow:
 
 
 @dataclass(frozen=True)
-class BillingRequestPage:
+class BillingRequestPage(Page[BillingRequestRow]):
     """One page of the billing requests list."""
-
-    rows: list[BillingRequestRow]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.page_size))
 
 
 def _status_filter(status: str, now: datetime) -> Q:
@@ -124,7 +115,7 @@ async def list_billing_requests(
         raise InvalidInput(_("Choose a status from the list."), field="status")
     if mode and mode not in MODES:
         raise InvalidInput(_("Choose sandbox, test or live."), field="mode")
-    page, page_size = max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
+    page, page_size = bounds(page, page_size, MAX_PAGE_SIZE)
     now = now_utc()
     query = BillingRequest.all()
     if status:
@@ -135,8 +126,7 @@ async def list_billing_requests(
         query = query.filter(email__icontains=term)
     if client_id is not None:
         query = query.filter(client_id=client_id)
-    total = await query.count()
-    found = await query.order_by("-created_at", "-id").offset((page - 1) * page_size).limit(page_size)
+    found, total = await fetch(query, page, page_size, "-created_at", "-id")
     ids = {r.client_id for r in found if r.client_id}
     names = dict(await Client.filter(id__in=list(ids)).values_list("id", "name")) if ids else {}
     rows = [_row(r, names, now) for r in found]

@@ -37,15 +37,20 @@ from portal.domain.status import InvoiceStatus, PaymentStatus, check_transition
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
 from portal.events import Event, publish
 from portal.i18n import N_, _
-from portal.mail import messages
-from portal.mail.outbox import enqueue
 from portal.services import audit
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
 from portal.services.documents import InvoiceDetail, get_invoice
-from portal.services.invoices import LineDraft, _check_lines, allocated_by_invoice
+from portal.services.invoices import (
+    LineDraft,
+    _check_lines,
+    allocated_by_invoice,
+    auto_charge_invoice,
+    queue_invoice_email,
+)
 from portal.services.numbering import next_number
 from portal.services.organization import get_organization
+from portal.services.paging import Page, bounds, client_matches, fetch
 
 NOT_FOUND = N_("That invoice does not exist.")
 CLIENT_NOT_FOUND = N_("That client does not exist.")
@@ -502,21 +507,23 @@ class InvoiceEditorView:
         return self.detail.amount_due_minor if self.detail else 0
 
 
-async def _client(client_id: int | None) -> Client:
+async def editor_client(client_id: int | None) -> Client:
+    """The client a new or saved document is for (NotFound when there is none)."""
     client = await Client.get_or_none(id=client_id) if client_id is not None else None
     if client is None:
         raise NotFound(_(CLIENT_NOT_FOUND))
     return client
 
 
-def _ref(client: Client) -> ClientRef:
+def client_ref(client: Client) -> ClientRef:
+    """The client as the editors show it."""
     return ClientRef(client.id, client.name, client.email, client.currency)
 
 
 async def new_invoice(*, actor: Actor, client_id: int) -> InvoiceEditorView:
     """An empty editor for a client: its currency, issued today, due in 14 days, one empty line."""
     require_staff(actor)
-    client = await _client(client_id)
+    client = await editor_client(client_id)
     taxes = await tax_choices()
     org = await get_organization()
     form = InvoiceForm(
@@ -526,7 +533,7 @@ async def new_invoice(*, actor: Actor, client_id: int) -> InvoiceEditorView:
         lines=[LineForm(date=today().isoformat())],
     )
     currencies = currency_choices(client.currency, org.default_currency)
-    return InvoiceEditorView(None, None, InvoiceStatus.draft, _ref(client), form, taxes, currencies)
+    return InvoiceEditorView(None, None, InvoiceStatus.draft, client_ref(client), form, taxes, currencies)
 
 
 async def get_invoice_editor(*, actor: Actor, invoice_id: int) -> InvoiceEditorView:
@@ -535,7 +542,7 @@ async def get_invoice_editor(*, actor: Actor, invoice_id: int) -> InvoiceEditorV
     invoice = await Invoice.get_or_none(id=invoice_id)
     if invoice is None:
         raise NotFound(_(NOT_FOUND))
-    client = await _client(invoice.client_id)
+    client = await editor_client(invoice.client_id)
     rows = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
     taxes = await tax_choices(kept=[(row.tax_name, Decimal(row.tax_rate)) for row in rows])
     org = await get_organization()
@@ -550,7 +557,7 @@ async def get_invoice_editor(*, actor: Actor, invoice_id: int) -> InvoiceEditorV
         id=invoice.id,
         number=invoice.number,
         status=invoice.status,
-        client=_ref(client),
+        client=client_ref(client),
         form=form,
         taxes=taxes,
         currencies=currency_choices(invoice.currency, client.currency, org.default_currency),
@@ -626,7 +633,7 @@ async def _save(
 ) -> tuple[Client, Invoice]:
     """Create or update a draft inside the caller's transaction."""
     if invoice_id is None:
-        client = await _client(client_id)
+        client = await editor_client(client_id)
         checked = await _check(form, locale=actor.locale)
         await Client.select_for_update().get(id=client.id)
         invoice = await Invoice.create(
@@ -662,34 +669,6 @@ async def save_draft(
     async with in_transaction():
         _client_row, invoice = await _save(actor, form, invoice_id=invoice_id, client_id=client_id)
     return invoice.id
-
-
-async def _queue_invoice_email(invoice: Invoice, client: Client) -> None:
-    """A fresh payment link and the invoice email, inside the caller's transaction."""
-    from portal.services import links
-
-    token = await links.issue(
-        purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
-    )
-    email = await messages.invoice_sent(invoice_id=invoice.id, link=links.url_for(token))
-    await enqueue(
-        kind="invoice",
-        to=client.email,
-        client_id=client.id,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-    )
-
-
-async def _auto_charge(invoice_id: int) -> None:
-    """Charge the default method of a client who agreed to auto-charge (after commit, like create_invoice)."""
-    from portal.services import payments
-
-    try:
-        await payments.auto_charge_if_enabled(purpose="invoice", target_id=invoice_id)
-    except Conflict:
-        pass  # nothing left to charge (credit covered it) or a payment is already under way
 
 
 async def send_invoice(
@@ -735,8 +714,8 @@ async def send_invoice(
             details={"number": invoice.number, "to": client.email},
         )
         credit_used = await payments.apply_credit_automatically(invoice_id=invoice.id)
-        await _queue_invoice_email(invoice, client)
-    await _auto_charge(invoice.id)
+        await queue_invoice_email(invoice, client)
+    await auto_charge_invoice(invoice.id)
     await publish(Event("invoice.sent", client_id=client.id, data={"invoice_id": invoice.id}))
     if credit_used:
         await publish(Event("credit.changed", client_id=client.id, data={"invoice_id": invoice.id}))
@@ -754,7 +733,7 @@ async def resend_invoice(*, actor: Actor, invoice_id: int) -> str:
             raise Conflict(_("This invoice is paid: there is nothing to ask for."))
         if invoice.status != InvoiceStatus.open:
             raise _not_draft(invoice)
-        await _queue_invoice_email(invoice, client)
+        await queue_invoice_email(invoice, client)
         await audit.record(
             actor=actor,
             action="invoice.resend",
@@ -884,19 +863,10 @@ class InvoiceRow:
 
 
 @dataclass(frozen=True)
-class InvoicePage:
+class InvoicePage(Page[InvoiceRow]):
     """One page of the invoice list, and the currencies the filter offers."""
 
-    rows: list[InvoiceRow]
-    total: int
-    page: int
-    page_size: int
     currencies: list[str]
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.page_size))
 
 
 async def list_invoices(
@@ -914,7 +884,7 @@ async def list_invoices(
     require_staff(actor)
     if status not in STATUS_FILTERS:
         raise InvalidInput(_("Choose a status from the list."), field="status")
-    page, page_size = max(1, page), min(max(1, page_size), 100)
+    page, page_size = bounds(page, page_size)
     query = Invoice.filter(status=status) if status else Invoice.exclude(status=InvoiceStatus.deleted)
     if currency:
         query = query.filter(currency=normalize_currency(currency))
@@ -923,19 +893,9 @@ async def list_invoices(
     if client_id is not None:
         query = query.filter(client_id=client_id)
     if term := search.strip():
-        query = query.filter(
-            Q(number__icontains=term)
-            | Q(client__name__icontains=term)
-            | Q(client__company__icontains=term)
-            | Q(client__email__icontains=term)
-        )
-    total = await query.count()
-    invoices = (
-        await query.order_by("-issue_date", "-id")
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-        .prefetch_related("client")
-    )
+        query = query.filter(Q(number__icontains=term) | client_matches(term))
+    query = query.prefetch_related("client")
+    invoices, total = await fetch(query, page, page_size, "-issue_date", "-id")
     allocated = await allocated_by_invoice([inv.id for inv in invoices])
     rows = [
         InvoiceRow(

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -40,7 +39,8 @@ from portal.services import audit, clients, gateways, invoices, payments
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
 from portal.services.organization import get_organization
-from portal.services.subscriptions import LIVE, method_label
+from portal.services.paging import Page, bounds, client_matches, fetch
+from portal.services.subscriptions import LIVE, interval_label, method_label
 
 log = logging.getLogger(__name__)
 
@@ -51,25 +51,11 @@ KEY_MAX = 100
 MAX_COUNT = {"day": 365, "week": 52, "month": 12, "year": 1}
 """The longest billing period a gateway accepts is one year (Stripe's rule, the sandbox follows it)."""
 UNITS = {"day": N_("days"), "week": N_("weeks"), "month": N_("months"), "year": N_("years")}
-PER = {"day": N_("per day"), "week": N_("per week"), "month": N_("per month"), "year": N_("per year")}
-EVERY = {
-    "day": N_("every {count} days"),
-    "week": N_("every {count} weeks"),
-    "month": N_("every {count} months"),
-    "year": N_("every {count} years"),
-}
 STATUS_FILTERS = tuple(s.value for s in SubscriptionStatus)
 STARTABLE = (*LIVE, SubscriptionStatus.incomplete)
 """Statuses a subscription can be canceled from (incomplete: paid for but not started at the gateway)."""
 PLAN_NOT_FOUND = N_("That plan does not exist.")
 CLIENT_NOT_FOUND = N_("That client does not exist.")
-
-
-def period_label(interval: str, count: int = 1) -> str:
-    """'per month', 'every 3 months' (translated)."""
-    if count <= 1:
-        return _(PER.get(interval, interval))
-    return _(EVERY.get(interval, "{count} " + interval), count=count)
 
 
 # -- plans ----------------------------------------------------------------------------------------
@@ -90,7 +76,7 @@ class PlanView:
     @property
     def period_label(self) -> str:
         """'per month', 'every 3 months'."""
-        return period_label(self.interval, self.interval_count)
+        return interval_label(self.interval, self.interval_count)
 
 
 def _view(plan: Plan, live: int) -> PlanView:
@@ -377,17 +363,12 @@ class SubscriptionRow:
     @property
     def period_label(self) -> str:
         """'per month', 'every 3 months'."""
-        return period_label(self.interval, self.interval_count)
+        return interval_label(self.interval, self.interval_count)
 
 
 @dataclass(frozen=True)
-class SubscriptionPage:
+class SubscriptionPage(Page[SubscriptionRow]):
     """One page of the console's subscriptions list."""
-
-    rows: list[SubscriptionRow]
-    total: int
-    page: int
-    page_size: int
 
 
 def _row(sub: Subscription) -> SubscriptionRow:
@@ -423,26 +404,16 @@ async def search_subscriptions(
     require_staff(actor)
     if status and status not in STATUS_FILTERS:
         raise InvalidInput(_("Choose a status from the list."), field="status")
-    page = max(1, int(page))
-    page_size = min(max(1, int(page_size)), 100)
+    page, page_size = bounds(page, page_size)
     query = Subscription.all()
     if status:
         query = query.filter(status=status)
     if plan_id is not None:
         query = query.filter(plan_id=plan_id)
     if term := (search or "").strip():
-        query = query.filter(
-            Q(client__name__icontains=term)
-            | Q(client__company__icontains=term)
-            | Q(client__email__icontains=term)
-        )
-    total = await query.count()
-    subs = (
-        await query.order_by("-id")
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-        .prefetch_related("client", "plan", "payment_method")
-    )
+        query = query.filter(client_matches(term))
+    query = query.prefetch_related("client", "plan", "payment_method")
+    subs, total = await fetch(query, page, page_size, "-id")
     return SubscriptionPage(rows=[_row(s) for s in subs], total=total, page=page, page_size=page_size)
 
 

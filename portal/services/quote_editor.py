@@ -36,9 +36,11 @@ from portal.services.invoice_editor import (
     by_key,
     check_notes,
     checked_lines,
+    client_ref,
     currency_choices,
     draft_from_lines,
     drafts_of,
+    editor_client,
     line_forms,
     parse_day,
     preview,
@@ -48,10 +50,10 @@ from portal.services.invoice_editor import (
 )
 from portal.services.numbering import next_number
 from portal.services.organization import get_organization
+from portal.services.paging import Page, bounds, client_matches, fetch
 from portal.services.quotes import QuoteView, get_quote
 
 NOT_FOUND = N_("That estimate or proposal does not exist.")
-CLIENT_NOT_FOUND = N_("That client does not exist.")
 KINDS = ("estimate", "proposal")
 NUMBER_PATTERNS = {"estimate": "EST-{YYYY}-{seq:04}", "proposal": "PRO-{YYYY}-{seq:04}"}
 STATUS_FILTERS = ("", "draft", "sent", "approved", "declined", "expired", "converted")
@@ -148,18 +150,11 @@ class QuoteEditorView:
         return _("Draft estimate {id}", id=self.id)
 
 
-async def _client(client_id: int | None) -> Client:
-    client = await Client.get_or_none(id=client_id) if client_id is not None else None
-    if client is None:
-        raise NotFound(_(CLIENT_NOT_FOUND))
-    return client
-
-
 async def new_quote(*, actor: Actor, client_id: int, kind: str) -> QuoteEditorView:
     """An empty editor: the client's currency, valid for 30 days, one empty line."""
     require_staff(actor)
     _check_kind(kind)
-    client = await _client(client_id)
+    client = await editor_client(client_id)
     org = await get_organization()
     form = QuoteForm(
         currency=client.currency,
@@ -171,7 +166,7 @@ async def new_quote(*, actor: Actor, client_id: int, kind: str) -> QuoteEditorVi
         kind=kind,
         number=None,
         status=QuoteStatus.draft,
-        client=ClientRef(client.id, client.name, client.email, client.currency),
+        client=client_ref(client),
         form=form,
         taxes=await tax_choices(),
         currencies=currency_choices(client.currency, org.default_currency),
@@ -184,7 +179,7 @@ async def get_quote_editor(*, actor: Actor, quote_id: int) -> QuoteEditorView:
     quote = await Quote.get_or_none(id=quote_id)
     if quote is None:
         raise NotFound(_(NOT_FOUND))
-    client = await _client(quote.client_id)
+    client = await editor_client(quote.client_id)
     rows = await QuoteLine.filter(quote_id=quote.id).order_by("position", "id")
     taxes = await tax_choices(kept=[(row.tax_name, Decimal(row.tax_rate)) for row in rows])
     org = await get_organization()
@@ -201,7 +196,7 @@ async def get_quote_editor(*, actor: Actor, quote_id: int) -> QuoteEditorView:
         kind=quote.kind,
         number=quote.number,
         status=quote.status,
-        client=ClientRef(client.id, client.name, client.email, client.currency),
+        client=client_ref(client),
         form=form,
         taxes=taxes,
         currencies=currency_choices(quote.currency, client.currency, org.default_currency),
@@ -255,7 +250,7 @@ async def _save(
 ) -> Quote:
     """Create or update a draft inside the caller's transaction."""
     if quote_id is None:
-        client = await _client(client_id)
+        client = await editor_client(client_id)
         quote = Quote(
             kind=_check_kind(kind or ""),
             client_id=client.id,
@@ -417,18 +412,8 @@ class QuoteRow:
 
 
 @dataclass(frozen=True)
-class QuotePage:
+class QuotePage(Page[QuoteRow]):
     """One page of the estimates and proposals list."""
-
-    rows: list[QuoteRow]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.page_size))
 
 
 async def list_quotes(
@@ -447,7 +432,7 @@ async def list_quotes(
         raise InvalidInput(_("Choose a status from the list."), field="status")
     if kind:
         _check_kind(kind)
-    page, page_size = max(1, page), min(max(1, page_size), 100)
+    page, page_size = bounds(page, page_size)
     query = Quote.all()
     if status == QuoteStatus.expired:
         query = query.filter(
@@ -464,20 +449,9 @@ async def list_quotes(
     if client_id is not None:
         query = query.filter(client_id=client_id)
     if term := search.strip():
-        query = query.filter(
-            Q(number__icontains=term)
-            | Q(title__icontains=term)
-            | Q(client__name__icontains=term)
-            | Q(client__company__icontains=term)
-            | Q(client__email__icontains=term)
-        )
-    total = await query.count()
-    quotes = (
-        await query.order_by("-issue_date", "-id")
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-        .prefetch_related("client")
-    )
+        query = query.filter(Q(number__icontains=term) | Q(title__icontains=term) | client_matches(term))
+    query = query.prefetch_related("client")
+    quotes, total = await fetch(query, page, page_size, "-issue_date", "-id")
     rows = [
         QuoteRow(
             id=q.id,

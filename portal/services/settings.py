@@ -15,7 +15,7 @@ import ipaddress
 import re
 import secrets
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -223,6 +223,28 @@ async def _save(org: Organization, fields: Iterable[str]) -> None:
     await org.save(update_fields=[*fields, "updated_at"])
 
 
+_Details = Callable[[list[str]], dict[str, object]]
+
+
+def _shown(changed: list[str], clean: Mapping[str, object], *fields: str) -> dict[str, object]:
+    """Audit details: which fields changed, and the new values of `fields` among them."""
+    return {"changed": changed, **{field: clean[field] for field in fields if field in changed}}
+
+
+async def _update(
+    org: Organization, clean: Mapping[str, object], actor: Actor, action: str, details: _Details
+) -> None:
+    """Write the fields of `clean` that differ from `org` in one transaction, audited as `action` with
+    `details(changed fields)`; nothing at all when none differ."""
+    changed = [field for field, value in clean.items() if getattr(org, field) != value]
+    if changed:
+        async with in_transaction():
+            for field in changed:
+                setattr(org, field, clean[field])
+            await _save(org, changed)
+            await audit.record(actor=actor, action=action, details=details(changed))
+
+
 # --- organization ---------------------------------------------------------------------------------------
 
 
@@ -272,16 +294,7 @@ async def update_organization(
     }
     _raise_if_any(errors)
     org = await get_organization()
-    changed = [field for field, value in clean.items() if getattr(org, field) != value]
-    if changed:
-        async with in_transaction():
-            for field in changed:
-                setattr(org, field, clean[field])
-            await _save(org, changed)
-            details: dict[str, object] = {"changed": changed}
-            if "name" in changed:
-                details["name"] = org.name
-            await audit.record(actor=actor, action="settings.organization", details=details)
+    await _update(org, clean, actor, "settings.organization", lambda changed: _shown(changed, clean, "name"))
     return _organization_view(org)
 
 
@@ -560,15 +573,7 @@ async def update_billing(
         raise InvalidInput(message, field="default_currency") from None
     org = await get_organization()
     clean = {"default_currency": currency, "apply_credit_automatically": bool(apply_credit_automatically)}
-    changed = [field for field, value in clean.items() if getattr(org, field) != value]
-    if changed:
-        async with in_transaction():
-            for field in changed:
-                setattr(org, field, clean[field])
-            await _save(org, changed)
-            await audit.record(
-                actor=actor, action="settings.billing", details={field: clean[field] for field in changed}
-            )
+    await _update(org, clean, actor, "settings.billing", lambda changed: {f: clean[f] for f in changed})
     return await get_billing_settings(actor=actor)
 
 
@@ -756,17 +761,8 @@ async def update_template(
                 field="number_pattern",
             )
     clean = {"theme_color": color, "invoice_footer": text, "invoice_number_pattern": pattern}
-    changed = [field for field, value in clean.items() if getattr(org, field) != value]
-    if changed:
-        async with in_transaction():
-            for field in changed:
-                setattr(org, field, clean[field])
-            await _save(org, changed)
-            details: dict[str, object] = {"changed": changed}
-            for field in ("theme_color", "invoice_number_pattern"):
-                if field in changed:
-                    details[field] = clean[field]
-            await audit.record(actor=actor, action="settings.template", details=details)
+    shown = ("theme_color", "invoice_number_pattern")
+    await _update(org, clean, actor, "settings.template", lambda changed: _shown(changed, clean, *shown))
     return await get_template(actor=actor)
 
 

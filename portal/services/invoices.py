@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from tortoise.functions import Coalesce, Sum
 from tortoise.queryset import QuerySet
@@ -147,13 +148,13 @@ async def create_invoice(
             from portal.services import payments
 
             await payments.apply_credit_automatically(invoice_id=invoice.id)
-            await _email_link(invoice, client, org.name)
+            await queue_invoice_email(invoice, client)
     if send:
-        await _auto_charge(invoice.id)
+        await auto_charge_invoice(invoice.id)
     return invoice.id
 
 
-async def _email_link(invoice: Invoice, client: Client, org_name: str) -> None:
+async def queue_invoice_email(invoice: Invoice, client: Client) -> None:
     """Queue the invoice email with a fresh payment link (inside the caller's transaction)."""
     from portal.services import links
 
@@ -171,7 +172,7 @@ async def _email_link(invoice: Invoice, client: Client, org_name: str) -> None:
     )
 
 
-async def _auto_charge(invoice_id: int) -> None:
+async def auto_charge_invoice(invoice_id: int) -> None:
     """Charge the default method of a client who agreed to auto-charge (after the invoice is committed)."""
     from portal.domain.errors import Conflict as _Conflict
     from portal.services import payments
@@ -262,35 +263,35 @@ def _summaries(invoices: Sequence[Invoice], allocated: dict[int, int]) -> list[I
 SUMMARY_FIELDS = ("id", "number", "client_id", "status", "currency", "issue_date", "due_date", "total_minor")
 
 
-async def summaries_of(query: QuerySet[Invoice]) -> list[InvoiceSummary]:
-    """Summaries of the invoices a query selects, in its order, with their amounts due: one statement
-    (the invoice columns lists need, joined to the sum of their allocations), no model objects."""
+async def summary_rows(query: QuerySet[Invoice]) -> list[dict[str, Any]]:
+    """The invoices a query selects, in its order, as plain rows: SUMMARY_FIELDS (a draft's number filled
+    in) and `amount_due_minor`. One statement, the invoice columns joined to the sum of their
+    allocations, and no model objects: a client may have a thousand open invoices."""
     rows = (
         await query.annotate(allocated=Coalesce(Sum("allocations__amount_minor"), 0))
         .group_by("id")
         .values(*SUMMARY_FIELDS, "allocated")  # dicts: only the dates are converted (values_list: all)
     )
-    return [
-        InvoiceSummary(
-            id=row["id"],
-            number=row["number"] or f"Draft {row['id']}",
-            client_id=row["client_id"],
-            status=row["status"],
-            currency=row["currency"],
-            issue_date=row["issue_date"],
-            due_date=row["due_date"],
-            total_minor=row["total_minor"],
-            amount_due_minor=row["total_minor"] - int(row["allocated"]),
-        )
-        for row in rows
-    ]
+    for row in rows:
+        row["number"] = row["number"] or f"Draft {row['id']}"
+        row["amount_due_minor"] = row["total_minor"] - int(row.pop("allocated"))
+    return rows
+
+
+async def summaries_of(query: QuerySet[Invoice]) -> list[InvoiceSummary]:
+    """Summaries of the invoices a query selects, in its order, with their amounts due (one statement)."""
+    return [InvoiceSummary(**row) for row in await summary_rows(query)]
+
+
+def open_query(client_id: int) -> QuerySet[Invoice]:
+    """A client's unpaid invoices, oldest due first (no permission check: see `open_invoices`)."""
+    return Invoice.filter(client_id=client_id, status=InvoiceStatus.open).order_by("due_date", "id")
 
 
 async def open_invoices(*, actor: Actor, client_id: int) -> list[InvoiceSummary]:
     """A client's unpaid invoices, oldest due first (clients see only their own)."""
     check_client_access(actor, client_id)
-    query = Invoice.filter(client_id=client_id, status=InvoiceStatus.open).order_by("due_date", "id")
-    return await summaries_of(query)
+    return await summaries_of(open_query(client_id))
 
 
 async def get_invoice_summary(*, actor: Actor, invoice_id: int) -> InvoiceSummary:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from functools import cached_property
 from typing import Literal
 
@@ -70,6 +71,26 @@ class Settings(BaseSettings):
             raise SystemExit("Refusing to start in production: " + "; ".join(problems) + ".")
 
 
+_read: tuple[tuple[object, ...], Settings] | None = None
+
+
+def _sources() -> tuple[object, ...]:
+    """What the settings are read from: the environment (a plain copy: comparing two is cheap, unlike
+    decoding every variable) and the .env file (its size and mtime)."""
+    try:
+        stat = os.stat(".env")
+        env_file: tuple[object, ...] = (os.path.abspath(".env"), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        env_file = (os.getcwd(),)
+    return (dict(getattr(os.environ, "_data", os.environ)), env_file)
+
+
 def get_settings() -> Settings:
-    """Read the settings afresh (tests change the environment between runs)."""
-    return Settings()
+    """The settings, read again whenever the environment or the .env file changed since the last read
+    (tests change the environment between runs). Building them costs about 2 ms, and services ask for
+    them on every request, so an unchanged environment gets the same (read-only) object back."""
+    global _read
+    sources = _sources()
+    if _read is None or _read[0] != sources:
+        _read = (sources, Settings())
+    return _read[1]

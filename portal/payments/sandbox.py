@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from portal.db.models import SandboxObject
 from portal.domain.periods import INTERVAL_DAYS, period_length
+from portal.i18n import N_, _
 from portal.payments.gateway import (
     ChargeResult,
     ChargeStatus,
@@ -38,9 +39,12 @@ Emit = Callable[[GatewayEvent], Awaitable[None]]
 DECLINES = {
     "4000000000000002": (
         "card_declined",
-        "Your card was declined. Please use another card or contact your bank.",
+        N_("Your card was declined. Please use another card or contact your bank."),
     ),
-    "4000000000009995": ("insufficient_funds", "Your card has insufficient funds. Please use another card."),
+    "4000000000009995": (
+        "insufficient_funds",
+        N_("Your card has insufficient funds. Please use another card."),
+    ),
 }
 DECLINE_ON_CHARGE = {"4000000000000341": DECLINES["4000000000000002"]}
 NEEDS_AUTH = {"4000002760003184"}
@@ -71,14 +75,14 @@ def check_card(card: NewCard, *, today: datetime | None = None) -> str:
     """Validate a typed card like a card form would; return its digits."""
     number = "".join(ch for ch in card.number if ch.isdigit())
     if not 12 <= len(number) <= 19 or not _luhn_ok(number):
-        raise GatewayError("Your card number is incorrect.", code="incorrect_number")
+        raise GatewayError(_("Your card number is incorrect."), code="incorrect_number")
     now = today or datetime.now(UTC)
     if not 1 <= card.exp_month <= 12:
-        raise GatewayError("Your card's expiration month is invalid.", code="invalid_expiry_month")
+        raise GatewayError(_("Your card's expiration month is invalid."), code="invalid_expiry_month")
     if (card.exp_year, card.exp_month) < (now.year, now.month):
-        raise GatewayError("Your card has expired.", code="expired_card")
+        raise GatewayError(_("Your card has expired."), code="expired_card")
     if card.cvc and not (card.cvc.isdigit() and 3 <= len(card.cvc) <= 4):
-        raise GatewayError("Your card's security code is incorrect.", code="incorrect_cvc")
+        raise GatewayError(_("Your card's security code is incorrect."), code="incorrect_cvc")
     return number
 
 
@@ -156,12 +160,12 @@ class SandboxGateway:
     ) -> SavedMethod:
         """Check the card like a SetupIntent would and keep it for the customer."""
         if not isinstance(method, NewCard):
-            raise GatewayError("The sandbox saves cards typed into its own form.", code="unsupported")
+            raise GatewayError(_("The sandbox saves cards typed into its own form."), code="unsupported")
         await self._get(customer_ref, "customer")
         number = check_card(method)
         if number in DECLINES:
             code, message = DECLINES[number]
-            raise GatewayError(message, code=code)
+            raise GatewayError(_(message), code=code)
         data = await self._create(
             "payment_method",
             "pm",
@@ -208,7 +212,9 @@ class SandboxGateway:
         """Charge a saved card off-session; the same key returns the first answer."""
         method = await self._get(method_ref, "payment_method")
         if method["detached"]:
-            return ChargeResult(ChargeStatus.failed, "", "payment_method_detached", "This card was removed.")
+            return ChargeResult(
+                ChargeStatus.failed, "", "payment_method_detached", _("This card was removed.")
+            )
         intent = await self._create(
             "payment_intent",
             "pi",
@@ -278,7 +284,7 @@ class SandboxGateway:
             method = await self._bank_debit(customer, iban, session_id)
         else:
             if card is None:
-                raise GatewayError("Enter your card details.", code="missing_card")
+                raise GatewayError(_("Enter your card details."), code="missing_card")
             number = check_card(card)
             method = await self._create(
                 "payment_method",
@@ -380,7 +386,7 @@ class SandboxGateway:
     async def _bank_debit(self, customer: str, iban: str, session_id: str) -> dict:
         iban = iban.replace(" ", "").upper()
         if len(iban) < 15 or not iban[:2].isalpha() or not iban[2:].isalnum():
-            raise GatewayError("The IBAN you entered is invalid.", code="invalid_bank_account_iban")
+            raise GatewayError(_("The IBAN you entered is invalid."), code="invalid_bank_account_iban")
         return await self._create(
             "payment_method",
             "pm",
@@ -401,13 +407,13 @@ class SandboxGateway:
         """Refund part or all of a succeeded payment."""
         intent = await self._get(payment_ref, "payment_intent")
         if intent["status"] != "succeeded":
-            raise GatewayError("Only a succeeded payment can be refunded.", code="charge_not_refundable")
+            raise GatewayError(_("Only a succeeded payment can be refunded."), code="charge_not_refundable")
         existing = await SandboxObject.get_or_none(idempotency_key=f"refund:{idempotency_key}")
         if existing is not None:
             return RefundResult(existing.object_id, "succeeded", existing.data["amount"])
         if amount_minor <= 0 or intent.get("amount_refunded", 0) + amount_minor > intent["amount"]:
             raise GatewayError(
-                "The refund is larger than what is left of the payment.", code="amount_too_large"
+                _("The refund is larger than what is left of the payment."), code="amount_too_large"
             )
         data = await self._create(
             "refund", "re", {"payment_intent": payment_ref, "amount": amount_minor}, idempotency_key
@@ -489,7 +495,7 @@ class SandboxGateway:
         """Keep a subscription that was set to end at its period end."""
         sub = await self._get(ref, "subscription")
         if sub["status"] == "canceled":
-            raise GatewayError("A canceled subscription cannot be resumed.", code="subscription_canceled")
+            raise GatewayError(_("A canceled subscription cannot be resumed."), code="subscription_canceled")
         data = await self._update(ref, cancel_at_period_end=False)
         await self._send("customer.subscription.updated", data)
         return _subscription(data)
@@ -562,7 +568,7 @@ def _intent_data(method: dict, customer: str, amount: int, currency: str, metada
         status, code, message = (
             "requires_action",
             "authentication_required",
-            "Your bank asks you to confirm this payment.",
+            N_("Your bank asks you to confirm this payment."),
         )
     return {
         "customer": customer,
@@ -583,7 +589,7 @@ def _charge_result(intent: dict) -> ChargeResult:
         "processing": ChargeStatus.processing,
         "requires_action": ChargeStatus.requires_action,
     }.get(intent["status"], ChargeStatus.failed)
-    return ChargeResult(status, intent["id"], intent.get("decline_code", ""), intent.get("message", ""))
+    return ChargeResult(status, intent["id"], intent.get("decline_code", ""), _(intent.get("message", "")))
 
 
 def _payment(intent: dict) -> GatewayPayment:
@@ -597,7 +603,7 @@ def _payment(intent: dict) -> GatewayPayment:
         method_ref=intent.get("payment_method", ""),
         created=intent["created"],
         amount_refunded_minor=intent.get("amount_refunded", 0),
-        failure_message=intent.get("message", ""),
+        failure_message=_(intent.get("message", "")),
     )
 
 

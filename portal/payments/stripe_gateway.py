@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 import stripe
 
 from portal.domain.money import currency_exponent, normalize_currency
+from portal.i18n import N_, _
 from portal.payments.gateway import (
     ChargeResult,
     ChargeStatus,
@@ -48,7 +49,7 @@ _STRIPE_ZERO_DECIMAL = frozenset(
 )
 _STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 
-_GENERIC_DECLINE = "Your card was declined. Please use another card or contact your bank."
+_GENERIC_DECLINE = N_("Your card was declined. Please use another card or contact your bank.")
 DECLINE_MESSAGES: dict[str, str] = {
     "card_declined": _GENERIC_DECLINE,
     "generic_decline": _GENERIC_DECLINE,
@@ -56,12 +57,12 @@ DECLINE_MESSAGES: dict[str, str] = {
     "lost_card": _GENERIC_DECLINE,
     "stolen_card": _GENERIC_DECLINE,
     "fraudulent": _GENERIC_DECLINE,
-    "insufficient_funds": "Your card has insufficient funds. Please use another card.",
-    "expired_card": "Your card has expired. Please use another card.",
-    "incorrect_cvc": "The card's security code (CVC) is incorrect. Please check it or use another card.",
-    "incorrect_number": "The card number is incorrect. Please check it or use another card.",
-    "processing_error": "Your bank could not process the card just now. Please try again in a moment.",
-    "authentication_required": "Your bank asks you to confirm this payment.",
+    "insufficient_funds": N_("Your card has insufficient funds. Please use another card."),
+    "expired_card": N_("Your card has expired. Please use another card."),
+    "incorrect_cvc": N_("The card's security code (CVC) is incorrect. Please check it or use another card."),
+    "incorrect_number": N_("The card number is incorrect. Please check it or use another card."),
+    "processing_error": N_("Your bank could not process the card just now. Please try again in a moment."),
+    "authentication_required": N_("Your bank asks you to confirm this payment."),
 }
 """Plain words for Stripe's decline codes (anything else gets the generic decline message)."""
 
@@ -85,8 +86,8 @@ _INTERVALS = frozenset({"day", "week", "month", "year"})
 
 
 def decline_message(code: str) -> str:
-    """Plain words for a decline code."""
-    return DECLINE_MESSAGES.get(code, _GENERIC_DECLINE)
+    """Plain words for a decline code (in the current locale)."""
+    return _(DECLINE_MESSAGES.get(code, _GENERIC_DECLINE))
 
 
 def stripe_exponent(currency: str) -> int:
@@ -111,11 +112,12 @@ def to_stripe_amount(amount_minor: int, currency: str) -> int:
         amount, rest = divmod(amount_minor, 10**-shift)
         if rest:
             raise GatewayError(
-                f"Stripe cannot take fractions of the smallest {code} unit.", code="amount_not_representable"
+                _("Stripe cannot take fractions of the smallest {currency} unit.", currency=code),
+                code="amount_not_representable",
             )
     if code in _STRIPE_THREE_DECIMAL and amount % 10:
         raise GatewayError(
-            f"Stripe needs {code} amounts rounded to the nearest ten minor units.",
+            _("Stripe needs {currency} amounts rounded to the nearest ten minor units.", currency=code),
             code="amount_not_representable",
         )
     return amount
@@ -183,32 +185,41 @@ def _raise_gateway_error(exc: stripe.StripeError) -> NoReturn:
         raise GatewayError(decline_message(code), code=code) from exc
     if isinstance(exc, stripe.AuthenticationError):
         raise GatewayError(
-            f"Stripe did not accept this secret key: {exc.user_message or 'authentication failed'}",
+            _(
+                "Stripe did not accept this secret key: {problem}",
+                problem=exc.user_message or _("authentication failed"),
+            ),
             code="invalid_key",
         ) from exc
     if isinstance(exc, stripe.PermissionError):
         raise GatewayError(
-            f"This Stripe key may not do that: {exc.user_message}", code="permission_denied"
+            _("This Stripe key may not do that: {problem}", problem=exc.user_message),
+            code="permission_denied",
         ) from exc
     if isinstance(exc, stripe.APIConnectionError):
         raise GatewayError(
-            "Stripe could not be reached. Please try again in a moment.", code="network_error", retryable=True
+            _("Stripe could not be reached. Please try again in a moment."),
+            code="network_error",
+            retryable=True,
         ) from exc
     if isinstance(exc, stripe.RateLimitError):
         raise GatewayError(
-            "Stripe is busy. Please try again in a moment.", code="rate_limited", retryable=True
+            _("Stripe is busy. Please try again in a moment."), code="rate_limited", retryable=True
         ) from exc
     if isinstance(exc, stripe.IdempotencyError):
         raise GatewayError(
-            "This request was already sent with different details.", code="idempotency_error"
+            _("This request was already sent with different details."), code="idempotency_error"
         ) from exc
     if isinstance(exc, stripe.InvalidRequestError):
         raise GatewayError(
-            f"Stripe refused the request: {exc.user_message}", code=str(exc.code or "invalid_request")
+            _("Stripe refused the request: {problem}", problem=exc.user_message),
+            code=str(exc.code or "invalid_request"),
         ) from exc
     retryable = exc.http_status is None or exc.http_status >= 500
     raise GatewayError(
-        f"Stripe failed: {exc.user_message or 'unexpected error'}", code="api_error", retryable=retryable
+        _("Stripe failed: {problem}", problem=exc.user_message or _("unexpected error")),
+        code="api_error",
+        retryable=retryable,
     ) from exc
 
 
@@ -316,7 +327,8 @@ class StripeGateway:
         key_mode = "live" if "_live_" in self._secret_key else "test" if "_test_" in self._secret_key else ""
         if key_mode and key_mode != self.mode:
             raise GatewayError(
-                f"This is a {key_mode} key but the gateway is set to {self.mode} mode.", code="mode_mismatch"
+                _("This is a {key} key but the gateway is set to {mode} mode.", key=key_mode, mode=self.mode),
+                code="mode_mismatch",
             )
         account = await self._call(self._client.v1.accounts.retrieve_current_async)
         return str(_plain(account).get("id") or "")
@@ -377,7 +389,7 @@ class StripeGateway:
         saved = _saved_method(pm)
         if saved is None:
             raise GatewayError(
-                "The portal cannot keep this kind of payment method.", code="unsupported_method"
+                _("The portal cannot keep this kind of payment method."), code="unsupported_method"
             )
         return saved
 
@@ -490,7 +502,9 @@ class StripeGateway:
         code = normalize_currency(currency)
         method_types = _checkout_method_types(method_kinds, code)
         if not method_types:
-            raise GatewayError(f"None of these payment methods can be used in {code}.", code="no_method")
+            raise GatewayError(
+                _("None of these payment methods can be used in {currency}.", currency=code), code="no_method"
+            )
         payment_intent_data: dict[str, Any] = {"metadata": dict(metadata)}
         if save_method:
             payment_intent_data["setup_future_usage"] = "off_session"
@@ -630,7 +644,7 @@ class StripeGateway:
     async def refund(self, *, payment_ref: str, amount_minor: int, idempotency_key: str) -> RefundResult:
         """Refund part or all of a PaymentIntent."""
         if amount_minor <= 0:
-            raise GatewayError("A refund must be for more than nothing.", code="invalid_amount")
+            raise GatewayError(_("A refund must be for more than nothing."), code="invalid_amount")
         intent = _plain(await self._call(self._client.v1.payment_intents.retrieve_async, payment_ref))
         currency = str(intent["currency"])
         refund = _plain(

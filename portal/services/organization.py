@@ -55,6 +55,12 @@ def page_scope() -> Iterator[None]:
         _page_read.reset(token)
 
 
+def in_page_scope() -> bool:
+    """True inside an open `page_scope` (where `get_organization` reads the row at most once)."""
+    scope = _page_read.get()
+    return scope is not None and scope.open
+
+
 async def get_organization() -> Organization:
     """Return the organization row, creating it with defaults when the database is new (inside a
     `page_scope`, the row that scope already read)."""

@@ -1,0 +1,230 @@
+"""What a page asks of the services, call for call, and the raw SQL that returns the same data.
+
+`my_billing` makes the calls `portal/pages/billing.py` makes to build /billing (the auth guard reloading
+the actor included), in the same order, inside the guard's per-page scope. `CONSOLE_LISTS` names the
+console list pages and the service calls each makes when it opens (first page, no filter); adding a page
+is one line there, and a page whose service is not written yet is reported as not measured.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bench import common
+from portal import i18n
+from portal.domain.status import Role
+from portal.services import accounts, clients, dashboard, ledger, quotes, subscriptions
+from portal.services import methods as methods_service
+from portal.services.actors import Actor
+from portal.services.organization import branding
+
+STAFF = Actor(user_id=2, role=Role.staff, email="staff@bench.test", name="Staff")
+
+
+def client_actor(user_id: int, client_id: int) -> Actor:
+    return Actor(
+        user_id=user_id,
+        role=Role.client,
+        email=f"client{client_id}@bench.test",
+        name="C",
+        client_id=client_id,
+    )
+
+
+def page_scope() -> Any:
+    """The scope the auth guard opens around a page body (one organization read per page), when the
+    portal has one; otherwise a no-op."""
+    from contextlib import nullcontext
+
+    from portal.services import organization
+
+    scope = getattr(organization, "page_scope", None)
+    return scope() if scope is not None else nullcontext()
+
+
+@dataclass
+class MyBilling:
+    """Everything /billing shows, as the services return it."""
+
+    profile: clients.ClientProfile
+    payables: list[dashboard.Payable]
+    credit: dict[str, int]
+    quotes: list[quotes.QuoteView]
+    expiring: list[clients.MethodRow]
+    subscriptions: list[subscriptions.SubscriptionView]
+    methods: list[methods_service.MethodView]
+
+
+async def my_billing(actor: Actor) -> MyBilling:
+    """The services /billing calls, in the page's order (portal/pages/billing.py + billing_sections.py)."""
+    client_id = actor.client_id
+    assert client_id is not None
+    with page_scope():
+        await accounts.load_actor(user_id=actor.user_id)  # auth.page: the session's user, reloaded
+        i18n.set_locale(actor.locale)  # auth.page: the page's language
+        profile = await clients.get_profile(actor=actor, client_id=client_id)
+        await branding()
+        payables = await dashboard.payables(actor=actor, client_id=client_id)  # Dashboard.todo
+        credit = await ledger.credit_balances(actor=actor, client_id=client_id)
+        waiting = await quotes.awaiting_decision(actor=actor, client_id=client_id)
+        expiring = await dashboard.expiring_cards(actor=actor, client_id=client_id)
+        subs = await subscriptions.list_subscriptions(
+            actor=actor, client_id=client_id
+        )  # subscriptions_section
+        methods = await methods_service.list_methods(
+            actor=actor, client_id=client_id
+        )  # payment_methods_section
+    return MyBilling(profile, payables, credit, waiting, expiring, subs, methods)
+
+
+# The same data in plain SQL: one statement per kind of row, run through the same database client.
+MY_BILLING_SQL = {
+    "user": 'SELECT id, email, role, client_id, full_name, locale, is_active FROM "user" WHERE id = $1',
+    "client": """
+        SELECT c.id, c.name, c.company, c.email, c.currency, c.avatar_path,
+               (SELECT COUNT(*) FROM payment_method pm
+                 WHERE pm.client_id = c.id AND pm.detached_at IS NULL) AS method_count
+        FROM client c WHERE c.id = $1""",
+    "organization": """
+        SELECT name, theme_color, logo_path, stripe_mode, stripe_secret_key_enc
+        FROM organization WHERE id = 1""",
+    "invoices": """
+        SELECT i.id, i.number, i.client_id, i.status, i.currency, i.issue_date, i.due_date, i.total_minor,
+               i.total_minor - COALESCE(SUM(a.amount_minor), 0) AS amount_due_minor
+        FROM invoice i LEFT JOIN allocation a ON a.invoice_id = i.id
+        WHERE i.client_id = $1 AND i.status = 'open'
+        GROUP BY i.id ORDER BY i.due_date, i.id""",
+    "credit_requests": """
+        SELECT id, description, created_at, due_date, currency, amount_minor
+        FROM credit_request WHERE client_id = $1 AND status = 'pending' ORDER BY id""",
+    "credit": """
+        SELECT currency, SUM(amount_minor) AS total FROM credit_entry
+        WHERE client_id = $1 GROUP BY currency""",
+    "quotes": """
+        SELECT id, kind, number, title, status, currency, issue_date, valid_until, total_minor
+        FROM quote WHERE client_id = $1 AND status = 'sent' ORDER BY issue_date, id""",
+    "subscriptions": """
+        SELECT s.id, s.status, s.description, s.amount_minor, s.currency, s.interval, s.interval_count,
+               s.current_period_end, s.cancel_at_period_end, s.payment_method_id,
+               p.name AS plan_name, pm.brand, pm.last4
+        FROM subscription s
+        LEFT JOIN plan p ON p.id = s.plan_id
+        LEFT JOIN payment_method pm ON pm.id = s.payment_method_id
+        WHERE s.client_id = $1 ORDER BY s.id""",
+    "methods": """
+        SELECT id, kind, brand, last4, exp_month, exp_year, is_default FROM payment_method
+        WHERE client_id = $1 AND detached_at IS NULL AND gateway = 'sandbox'
+        ORDER BY is_default DESC, id""",
+}
+
+
+async def my_billing_sql(user_id: int, client_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The raw side: every statement of MY_BILLING_SQL, rows as the driver returns them."""
+    db = common.conn()
+    out = {}
+    for name, text in MY_BILLING_SQL.items():
+        if name == "organization":
+            out[name] = await db.execute_query_dict(common.sql(text))
+        else:
+            out[name] = await db.execute_query_dict(
+                common.sql(text), [user_id if name == "user" else client_id]
+            )
+    return out
+
+
+def day(value: Any) -> date:
+    """A date from what the driver returns (a string on SQLite)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def same_data(page: MyBilling, raw: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Where the services and the SQL disagree (empty when they return the same data)."""
+    problems = []
+    invoices = [p for p in page.payables if p.purpose == "invoice"]
+    expected = [(r["id"], day(r["due_date"]), int(r["amount_due_minor"])) for r in raw["invoices"]]
+    if [(p.id, p.due_date, p.amount_due_minor) for p in invoices] != expected:
+        problems.append("open invoices (ids, due dates or amounts due) differ")
+    if sorted(p.id for p in page.payables if p.purpose != "invoice") != [
+        r["id"] for r in raw["credit_requests"]
+    ]:
+        problems.append("pending credit requests differ")
+    if page.credit != {r["currency"]: int(r["total"]) for r in raw["credit"] if r["total"]}:
+        problems.append("credit balances differ")
+    if sorted(q.id for q in page.quotes) != sorted(r["id"] for r in raw["quotes"]):
+        problems.append("quotes awaiting a decision differ")
+    if sorted(s.id for s in page.subscriptions) != [r["id"] for r in raw["subscriptions"]]:
+        problems.append("subscriptions differ")
+    names = {r["id"]: r["plan_name"] or r["description"] for r in raw["subscriptions"]}
+    if any(s.name != names[s.id] for s in page.subscriptions):
+        problems.append("subscription names differ")
+    if [m.id for m in page.methods] != [r["id"] for r in raw["methods"]]:
+        problems.append("payment methods differ")
+    if page.profile.payment_method_count != int(raw["client"][0]["method_count"]):
+        problems.append("the profile's method count differs")
+    return problems
+
+
+# --- console lists ----------------------------------------------------------------------------------
+
+ADMIN = Actor(user_id=1, role=Role.admin, email="admin@bench.test", name="Admin")
+PageCall = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    """A console page by its path and the service calls it makes when it opens (first page, no filter)."""
+
+    path: str
+    calls: tuple[tuple[str, str, dict[str, Any]], ...]  # (module in portal.services, function, arguments)
+    actor: Actor = STAFF
+
+    @property
+    def services(self) -> str:
+        return " + ".join(f"{module}.{function}" for module, function, _ in self.calls)
+
+    def bind(self) -> PageCall | None:
+        """The page's data calls behind the guard's actor reload and the frame's branding, or None while a
+        service is not written yet."""
+        targets = []
+        for module, function, kwargs in self.calls:
+            try:
+                targets.append(
+                    (getattr(importlib.import_module(f"portal.services.{module}"), function), kwargs)
+                )
+            except (ImportError, AttributeError):
+                return None
+        actor = self.actor
+
+        async def call() -> object:
+            with page_scope():
+                await accounts.load_actor(user_id=actor.user_id)
+                i18n.set_locale(actor.locale)
+                await branding()
+                return [await target(actor=actor, **kwargs) for target, kwargs in targets]
+
+        return call
+
+
+def _page(path: str, *calls: str, actor: Actor = STAFF, **kwargs: Any) -> ConsolePage:
+    """`_page("/admin/x", "module.function", ...)`: keyword arguments go to the last call."""
+    parsed = [tuple(c.split(".", 1)) for c in calls]
+    return ConsolePage(
+        path, tuple((m, f, kwargs if n == len(parsed) - 1 else {}) for n, (m, f) in enumerate(parsed)), actor
+    )
+
+
+# Each console list page, as its module in portal/pages/ loads it. One line per page.
+CONSOLE_LISTS = [
+    _page("/admin", "overview.get_overview"),
+    _page("/admin/clients", "clients.client_currencies", "clients.list_clients"),
+    _page("/admin/invoices", "invoice_editor.list_invoices"),
+    _page("/admin/quotes", "quote_editor.list_quotes"),
+    _page("/admin/requests", "console_payments.list_billing_requests"),
+    _page("/admin/plans", "plans.list_plans", include_archived=False),
+    _page("/admin/subscriptions", "plans.list_plans", "plans.search_subscriptions"),
+    _page("/admin/audit", "audit_log.filter_options", "audit_log.list_entries", actor=ADMIN),
+]

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,9 +135,9 @@ def portal_server() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    """A fresh headless Chromium (own profile directory) driven by selenium."""
+@contextmanager
+def chromium(prefix: str = "portal-e2e-chromium-") -> Iterator[WebDriver]:
+    """A fresh headless Chromium (its own profile directory, so its own cookies) driven by selenium."""
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
     if missing:
         message = (
@@ -152,7 +153,7 @@ def browser() -> Iterator[WebDriver]:
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
-    profile_dir = tempfile.mkdtemp(prefix="portal-e2e-chromium-")
+    profile_dir = tempfile.mkdtemp(prefix=prefix)
     options = Options()
     options.binary_location = CHROMIUM
     for argument in (
@@ -175,6 +176,13 @@ def browser() -> Iterator[WebDriver]:
     finally:
         driver.quit()
         shutil.rmtree(profile_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    """A fresh headless Chromium for the test."""
+    with chromium() as driver:
+        yield driver
 
 
 @pytest.fixture

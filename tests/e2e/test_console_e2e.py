@@ -5,9 +5,6 @@ amount due by itself. Screenshots of each step are saved as artifacts."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,7 +16,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from portal.domain.money import format_money, parse_amount
-from tests.e2e.conftest import CHROMEDRIVER, CHROMIUM
+from tests.e2e.conftest import chromium
 from tests.e2e.test_dashboard_e2e import _click
 from tests.e2e.test_login_e2e import (
     ADMIN_EMAIL,
@@ -41,37 +38,8 @@ PARTIAL = "10.00"
 @pytest.fixture
 def client_browser() -> Iterator[WebDriver]:
     """A second, separate Chromium (its own profile, so its own session cookie) for the client."""
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get("CI") == "true":  # CI makes every optional part mandatory
-            pytest.fail("End-to-end tests need Chromium and chromedriver.", pytrace=False)
-        pytest.skip("End-to-end tests need Chromium and chromedriver.")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    profile_dir = tempfile.mkdtemp(prefix="portal-e2e-chromium-client-")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile_dir}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium("portal-e2e-chromium-client-") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile_dir, ignore_errors=True)
 
 
 def _amount_due(driver: WebDriver, number: str) -> str | bool:

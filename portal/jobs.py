@@ -10,6 +10,7 @@ as the once-only guard (which is what protects SQLite, where row locks do not ex
 - renew subscriptions: the sandbox charges with an idempotency key per subscription and period, the
   renewal is recorded once per gateway payment id, and a failed renewal's email once per unpaid period;
 - reconcile gateway payments: settling is a conditional update (`portal.services.reconcile`);
+- process webhook events: the claim in `gateway_events` (a conditional update of `processed_at`);
 - close lapsed impersonations: a conditional update of `ended_at`, audited by whoever wins it.
 
 Each run writes one log line with its counts (INFO when it did something, DEBUG when there was nothing
@@ -26,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from portal.config import get_settings
 from portal.mail import worker as mail_worker
-from portal.services import billing_requests, gateways, impersonation, reconcile, reminders
+from portal.services import billing_requests, gateway_events, gateways, impersonation, reconcile, reminders
 from portal.services.clock import now_utc
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ async def _renew_subscriptions() -> Counts:
     return {"renewals charged": renewed, "failure emails": told}
 
 
+async def _process_webhook_events() -> Counts:
+    gateway = await gateways.current_gateway()
+    return {"processed": await gateway_events.process_pending(gateway=gateway)}
+
+
 async def _close_impersonations() -> Counts:
     return {"closed": await impersonation.close_lapsed_sessions()}
 
@@ -88,6 +94,7 @@ JOBS: list[Job] = [
     Job("send payment reminders", _send_reminders, 3600.0),
     Job("renew subscriptions", _renew_subscriptions, 3600.0),
     Job("reconcile gateway payments", _reconcile, 600.0),
+    Job("process webhook events", _process_webhook_events, 60.0),
     Job("close lapsed impersonations", _close_impersonations, 60.0),
 ]
 

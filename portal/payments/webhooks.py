@@ -1,4 +1,5 @@
-"""POST /webhooks/stripe: verify the signature before anything is written, then ingest exactly once."""
+"""POST /webhooks/stripe: verify the signature before anything is written, store the event, answer, then
+process it exactly once (after the answer is sent; the jobs retry what is left unprocessed)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,42 @@ import logging
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
-from portal.payments.gateway import InvalidSignature
+from portal.payments.gateway import GatewayEvent, InvalidSignature, PaymentGateway
 from portal.services import gateway_events, gateways
 
 log = logging.getLogger(__name__)
 
 
 async def stripe_webhook(request: Request) -> JSONResponse:
-    """Stripe's endpoint: 400 for a bad signature, 200 when processed or a duplicate, 500 to be retried."""
+    """Stripe's endpoint: 400 for a bad signature (nothing stored), 200 once the event is stored (or was
+    stored before), 500 when it cannot be stored (Stripe delivers it again)."""
     payload = await request.body()
-    gateway = await gateways.current_gateway()
+    gateway = await gateways.webhook_gateway()
     try:
         event = gateway.parse_webhook(payload=payload, signature=request.headers.get("stripe-signature", ""))
     except InvalidSignature as exc:
         return JSONResponse({"error": f"invalid signature: {exc}"}, status_code=400)
     try:
-        outcome = await gateway_events.ingest(provider="stripe", event=event, gateway=gateway)
+        new = await gateway_events.accept(provider="stripe", event=event)
     except Exception:
-        log.exception("webhook %s (%s) failed; Stripe will deliver it again", event.id, event.type)
-        return JSONResponse({"error": "processing failed"}, status_code=500)
-    return JSONResponse({"received": True, "outcome": outcome})
+        log.exception(
+            "webhook %s (%s) could not be stored; Stripe will deliver it again", event.id, event.type
+        )
+        return JSONResponse({"error": "not stored"}, status_code=500)
+    return JSONResponse(
+        {"received": True, "outcome": "accepted" if new else "duplicate"},
+        background=BackgroundTask(_process, event, gateway),
+    )
+
+
+async def _process(event: GatewayEvent, gateway: PaymentGateway) -> None:
+    """After the answer: process the stored event once (a duplicate delivery finds it processed)."""
+    try:
+        await gateway_events.process_stored(provider="stripe", event=event, gateway=gateway)
+    except Exception:
+        log.exception("webhook %s (%s) failed; the jobs will try it again", event.id, event.type)
 
 
 def register_routes(app) -> None:

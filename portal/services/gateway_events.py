@@ -5,12 +5,17 @@
 3. In one transaction the row is claimed (`processed_at` set only where it is still empty) and the
    effects are written. A failure rolls both back and records the error, so a redelivery succeeds once.
    A new event is stored already claimed inside that same transaction (one commit per event).
+
+Stripe's webhooks take the quick path: `accept` stores the verified event with one INSERT, the route
+answers 200 at once (as Stripe asks: answer first, work after), then `process_stored` runs steps 2 and 3
+right after the answer is sent; the `process webhook events` job retries any event left unprocessed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -65,6 +70,58 @@ async def ingest(*, provider: str, event: GatewayEvent, gateway: PaymentGateway)
         )
         raise
     return "processed"
+
+
+async def accept(*, provider: str, event: GatewayEvent) -> bool:
+    """Store a verified event, unprocessed, with one INSERT; False when it was stored before.
+
+    The webhook route answers the gateway right after this, then processes the event (`process_stored`)
+    once the answer is sent; the `process webhook events` job retries whatever is left unprocessed."""
+    try:
+        await WebhookEvent.create(
+            provider=provider,
+            event_id=event.id,
+            type=event.type,
+            payload={"data": event.data, "created": event.created},
+        )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def process_stored(*, provider: str, event: GatewayEvent, gateway: PaymentGateway) -> str:
+    """Claim and process a stored event once ('processed', 'ignored' or 'duplicate'); raises on failure,
+    leaving the event unclaimed with its error for the next try."""
+    return await _ingest_stored(provider, event, HANDLERS.get(event.type), gateway)
+
+
+RETRY_AFTER = timedelta(seconds=30)
+MAX_ATTEMPTS = 10
+
+
+async def process_pending(*, gateway: PaymentGateway, provider: str = "stripe") -> int:
+    """Job: process the events accepted but not processed (the answer's follow-up failed or the process
+    stopped), those received more than 30 s ago and tried fewer than 10 times; returns how many succeeded."""
+    rows = await WebhookEvent.filter(
+        provider=provider,
+        processed_at__isnull=True,
+        received_at__lt=now_utc() - RETRY_AFTER,
+        attempts__lt=MAX_ATTEMPTS,
+    ).order_by("id")
+    done = 0
+    for row in rows:
+        event = GatewayEvent(
+            id=row.event_id,
+            type=row.type,
+            data=row.payload.get("data", {}),
+            created=row.payload.get("created", 0),
+        )
+        try:
+            await process_stored(provider=provider, event=event, gateway=gateway)
+            done += 1
+        except Exception:
+            log.exception("webhook event %s (%s) failed again", row.event_id, row.type)
+    return done
 
 
 async def _store_processed(provider: str, event: GatewayEvent) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from portal.config import get_settings
 from portal.db.models import Organization
 from portal.payments.gateway import GatewayEvent, PaymentGateway
@@ -9,6 +11,8 @@ from portal.payments.sandbox import SandboxGateway
 from portal.services import organization, vault
 
 _cache: dict[tuple[str, str, str], PaymentGateway] = {}
+WEBHOOK_LOOKUP_SECONDS = 5.0
+_webhook: tuple[float, tuple[str, ...], PaymentGateway] | None = None
 _STRIPE_COLUMNS = ("stripe_mode", "stripe_secret_key_enc", "stripe_webhook_secret_enc")
 
 
@@ -60,8 +64,30 @@ async def current_gateway() -> PaymentGateway:
     return _cache[cache_key]
 
 
+async def webhook_gateway() -> PaymentGateway:
+    """The gateway that verifies incoming webhooks, looked up at most every 5 s in a process (every webhook
+    asks). After the keys change in another process, a delivery signed with the new secret may be refused
+    for those seconds: Stripe delivers it again."""
+    global _webhook
+    settings = get_settings()
+    source = (
+        settings.database_url,
+        settings.stripe_secret_key,
+        settings.stripe_webhook_secret,
+        settings.stripe_api_base,
+    )
+    now = time.monotonic()
+    if _webhook is not None and _webhook[1] == source and now - _webhook[0] < WEBHOOK_LOOKUP_SECONDS:
+        return _webhook[2]
+    gateway = await current_gateway()
+    _webhook = (now, source, gateway)
+    return gateway
+
+
 async def forget_cached() -> None:
     """Close and drop cached Stripe clients (after the keys change or at shutdown)."""
+    global _webhook
+    _webhook = None
     for gateway in list(_cache.values()):
         await gateway.close()
     _cache.clear()

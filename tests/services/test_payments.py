@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -573,3 +574,41 @@ async def test_another_clients_ids_look_exactly_like_ids_that_do_not_exist(world
         lambda i: quotes.get_quote(actor=world.alice, quote_id=i),
     ):
         assert await message(make(bob_invoice)) == await message(make(missing))
+
+
+async def test_an_accepted_webhook_whose_processing_fails_is_finished_once_by_the_job(world: World) -> None:
+    await add_card(world)
+    invoice_id = await invoice_for(world, 300)
+    outcome = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
+    )
+    payment = await Payment.get(id=outcome.payment_id)
+    await Allocation.all().delete()
+    await Payment.filter(id=payment.id).update(status="pending")
+    await Invoice.filter(id=invoice_id).update(status="open")
+    event = GatewayEvent(
+        id="evt_later", type="payment_intent.succeeded", data={"id": payment.gateway_payment_id}
+    )
+
+    class Broken:
+        name = key = "sandbox"
+
+        async def retrieve_payment(self, *, payment_ref: str):
+            raise RuntimeError("gateway unreachable")
+
+    # the route's two steps: stored at once (the answer), processed after the answer, which fails
+    assert await gateway_events.accept(provider="stripe", event=event) is True
+    assert await gateway_events.accept(provider="stripe", event=event) is False  # a redelivery
+    with pytest.raises(RuntimeError):
+        await gateway_events.process_stored(provider="stripe", event=event, gateway=Broken())  # type: ignore[arg-type]
+    row = await WebhookEvent.get(event_id="evt_later")
+    assert row.processed_at is None and "gateway unreachable" in row.error and row.attempts == 1
+    assert await Allocation.all().count() == 0
+
+    # the job leaves young events to the request that accepted them, then finishes this one, once
+    assert await gateway_events.process_pending(gateway=sandbox()) == 0
+    await WebhookEvent.filter(id=row.id).update(received_at=now_utc() - timedelta(minutes=1))
+    assert await gateway_events.process_pending(gateway=sandbox()) == 1
+    assert await gateway_events.process_pending(gateway=sandbox()) == 0
+    assert await Allocation.all().count() == 1
+    assert (await Invoice.get(id=invoice_id)).status == "paid"

@@ -1,7 +1,11 @@
-"""Money as integer minor units plus an ISO 4217 code; parsing and formatting through babel."""
+"""Money as integer minor units plus an ISO 4217 code.
+
+How many decimals a currency has comes from our own table (`portal/domain/currencies.py`), never from
+babel; babel only supplies each locale's symbols, separators and patterns."""
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -9,8 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from babel import Locale
-from babel.numbers import format_currency, get_currency_precision, get_currency_symbol, list_currencies
+from babel.numbers import NumberPattern, get_currency_symbol
 
+from portal.domain.currencies import MINOR_UNITS
 from portal.domain.errors import CurrencyMismatch, InvalidInput
 from portal.i18n import _
 
@@ -23,25 +28,18 @@ _BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u061c"))
 
 @lru_cache(maxsize=512)
 def normalize_currency(code: str) -> str:
-    """Return the upper-case ISO 4217 code, or raise InvalidInput if babel does not know it."""
+    """Return the upper-case ISO 4217 code, or raise InvalidInput if it is not in our table."""
     cleaned = code.strip().upper() if isinstance(code, str) else ""
     if not cleaned:
         raise InvalidInput(_("Enter a currency code."), field="currency")
-    if len(cleaned) != 3 or not cleaned.isascii() or not cleaned.isalpha() or cleaned not in _known_codes():
+    if len(cleaned) != 3 or not cleaned.isascii() or not cleaned.isalpha() or cleaned not in MINOR_UNITS:
         raise InvalidInput(_("Unknown currency code '{code}'.", code=cleaned), field="currency")
     return cleaned
 
 
-@lru_cache(maxsize=1)
-def _known_codes() -> frozenset[str]:
-    """All currency codes babel knows."""
-    return frozenset(list_currencies())
-
-
-@lru_cache(maxsize=512)
 def currency_exponent(currency: str) -> int:
-    """Number of decimal places of the currency's minor unit (JPY 0, USD 2, KWD 3)."""
-    return int(get_currency_precision(normalize_currency(currency)))
+    """Number of decimal places of the currency's minor unit (JPY 0, USD 2, KWD 3), from our ISO table."""
+    return MINOR_UNITS[normalize_currency(currency)]
 
 
 def _check_int(amount_minor: object) -> int:
@@ -254,18 +252,28 @@ def parse_amount(text: str, currency: str, locale: str = "en") -> int:
     return amount
 
 
+@lru_cache(maxsize=256)
+def _pattern(locale: str, exponent: int, with_symbol: bool) -> NumberPattern:
+    """The locale's currency (or plain number) pattern with exactly `exponent` decimals."""
+    loc = _locale(locale)
+    pattern = copy.copy(loc.currency_formats["standard"] if with_symbol else loc.decimal_formats[None])
+    pattern.frac_prec = (exponent, exponent)
+    return pattern
+
+
+def _format(amount_minor: int, currency: str, locale: str, *, with_symbol: bool) -> str:
+    """Apply the locale's pattern with the decimals of our table (babel's currency digits are not used)."""
+    code = normalize_currency(currency)
+    pattern = _pattern(locale, currency_exponent(code), with_symbol)
+    value = to_decimal(amount_minor, code)
+    return pattern.apply(value, _locale(locale), currency=code, currency_digits=False)
+
+
 def format_amount(amount_minor: int, currency: str, locale: str = "en") -> str:
     """The number alone with the currency's exact decimals and the locale's separators."""
-    loc = _locale(locale)
-    number_pattern = loc.decimal_formats[None]
-    return format_currency(
-        to_decimal(amount_minor, currency), normalize_currency(currency), format=number_pattern, locale=loc
-    )
+    return _format(amount_minor, currency, locale, with_symbol=False)
 
 
 def format_money(amount_minor: int, currency: str, locale: str = "en") -> str:
     """The amount with its currency symbol, formatted for the locale, with the currency's exact decimals."""
-    loc = _locale(locale)
-    return format_currency(
-        to_decimal(amount_minor, currency), normalize_currency(currency), locale=loc, currency_digits=True
-    )
+    return _format(amount_minor, currency, locale, with_symbol=True)

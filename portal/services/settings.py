@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import get_currency_name, list_currencies
+from babel.numbers import get_currency_name
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tortoise.transactions import in_transaction
 
 from portal.db.models import Client, Invoice, InvoiceLine, Organization, QuoteLine, TaxRate
+from portal.domain.currencies import MINOR_UNITS
 from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
 from portal.i18n import N_, _, get_locale
@@ -485,7 +486,7 @@ async def remove_logo(*, actor: Actor) -> None:
 def currencies() -> dict[str, str]:
     """ISO 4217 codes with their names in the current language: {'EUR': 'EUR · Euro', ...}."""
     locale = get_locale()
-    return {code: f"{code} · {get_currency_name(code, locale=locale)}" for code in sorted(list_currencies())}
+    return {code: f"{code} · {get_currency_name(code, locale=locale)}" for code in sorted(MINOR_UNITS)}
 
 
 def parse_rate(text: str | Decimal) -> Decimal:

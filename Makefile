@@ -1,42 +1,68 @@
 # The two commands: `make run` serves the portal with demo data, `make test` runs the whole suite.
+# Installs come from uv.lock only (every package, direct and indirect, pinned with hashes); uv itself is
+# installed from tools/uv-requirements.txt, also hash-pinned. `make lock` refreshes the lock after an edit
+# of pyproject.toml; `make test-latest` tries the newest versions pyproject.toml allows, without the lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# uv uses this machine's python3 and never downloads an interpreter of its own.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
 # The PostgreSQL pass runs when CI=true or TEST_POSTGRES_URL is set (its own pytest process: Tortoise
 # cannot switch from SQLite to PostgreSQL inside one process).
 TEST_POSTGRES_URL ?= $(if $(filter true,$(CI)),postgres://postgres@127.0.0.1:5432/test,)
 
-.PHONY: run test lint bench clean
+.PHONY: run test check lint bench lock lock-upgrade test-latest clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(UV): tools/uv-requirements.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tools/uv-requirements.txt
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.installed
-
-run: $(VENV)/.installed
+run: $(UV)
+	$(UV) sync --locked --quiet
 	$(BIN)/python -m portal migrate
 	$(BIN)/python -m portal demo
 	$(BIN)/python main.py
 
-test: $(VENV)/.installed-test
+test: $(UV)
+	$(UV) sync --locked --quiet --extra test
+	$(MAKE) --no-print-directory check
+
+# The suite on whatever environment BIN points at (the locked .venv, or .venv-latest for test-latest).
+check:
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 ifneq ($(TEST_POSTGRES_URL),)
 	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest tests/services
 endif
 
-lint: $(VENV)/.installed-test
+lint: $(UV)
+	$(UV) sync --locked --quiet --extra test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(VENV)/.installed-test
+bench: $(UV)
+	$(UV) sync --locked --quiet --extra test
 	$(BIN)/python -m bench
 
+# After editing pyproject.toml: pin what it now asks for, keeping every other pin.
+lock: $(UV)
+	$(UV) lock
+
+# Move every pin to the newest version pyproject.toml allows (run `make test` before committing it).
+lock-upgrade: $(UV)
+	$(UV) lock --upgrade
+
+# The drift check: the newest versions pyproject.toml allows, in a scratch environment, the whole suite.
+test-latest: $(UV)
+	rm -rf .venv-latest
+	$(UV) venv --quiet .venv-latest
+	$(UV) pip install --quiet --python .venv-latest --upgrade --no-cache -r pyproject.toml --extra test
+	$(UV) pip list --python .venv-latest --format freeze > .venv-latest/versions.txt
+	$(MAKE) --no-print-directory check BIN=.venv-latest/bin
+
 clean:
-	rm -rf $(VENV) data artifacts .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-latest $(TOOLS) data artifacts .pytest_cache .hypothesis

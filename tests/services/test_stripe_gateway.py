@@ -103,12 +103,17 @@ def test_amounts_convert_only_where_stripe_and_iso_disagree() -> None:
     assert to_stripe_amount(5, "ISK") == 500  # zero-decimal in ISO, two-decimal at Stripe
     assert to_stripe_amount(7, "UGX") == 700
     assert to_stripe_amount(1230, "KWD") == 1230
-    assert to_stripe_amount(1999, "HUF") == 1999
+    assert to_stripe_amount(1999, "HUF") == 1999  # two decimals in ISO 4217 and in Stripe's API
+    assert to_stripe_amount(1999, "TWD") == 1999
+    assert to_stripe_amount(200, "MGA") == 2  # two decimals in ISO 4217, zero-decimal at Stripe
     assert from_stripe_amount(1234, "usd") == 1234
     assert from_stripe_amount(500, "jpy") == 500
     assert from_stripe_amount(500, "isk") == 5
     assert from_stripe_amount(700, "ugx") == 7
     assert from_stripe_amount(1230, "kwd") == 1230
+    assert from_stripe_amount(1999, "huf") == 1999
+    assert from_stripe_amount(1999, "twd") == 1999
+    assert from_stripe_amount(2, "mga") == 200
     for currency, amount in [("ISK", 123), ("UGX", 1), ("JPY", 9), ("EUR", 0), ("USD", 10**12)]:
         assert from_stripe_amount(to_stripe_amount(amount, currency), currency) == amount
 
@@ -116,6 +121,9 @@ def test_amounts_convert_only_where_stripe_and_iso_disagree() -> None:
 def test_amounts_stripe_cannot_take_are_refused() -> None:
     with pytest.raises(GatewayError) as caught:
         to_stripe_amount(1235, "KWD")  # Stripe wants three-decimal amounts rounded to tens
+    assert caught.value.code == "amount_not_representable"
+    with pytest.raises(GatewayError) as caught:
+        to_stripe_amount(150, "MGA")  # 1.50 MGA: Stripe has no fraction of an ariary
     assert caught.value.code == "amount_not_representable"
     with pytest.raises(TypeError):
         to_stripe_amount(12.5, "USD")  # type: ignore[arg-type]

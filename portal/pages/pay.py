@@ -57,11 +57,11 @@ def _expired(link: LinkView, token: str) -> None:
         async def renew() -> None:
             button.props("loading")
             try:
-                where = await links.send_fresh_link(token=token)
+                renewal = await links.send_fresh_link(token=token)
             except DomainError as exc:
                 message.set_text(exc.message)
-            else:
-                message.set_text(_("We sent a new link to {address}.", address=where))
+            else:  # sent now, or why not (one was sent already, or the address had its share today)
+                message.set_text(renewal.message)
                 button.set_visibility(False)
             finally:
                 button.props(remove="loading")

@@ -6,17 +6,21 @@ billing and is settled by the same allocation code as every other payment.
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tortoise.transactions import in_transaction
 
+from portal.config import get_settings
 from portal.db.models import BillingRequest, Client, Invoice
 from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
 from portal.domain.status import BillingRequestStatus, BillingType, Interval, InvoiceStatus, check_transition
-from portal.i18n import _, translate
+from portal.i18n import N_, _, translate
 from portal.mail import messages
 from portal.mail.outbox import enqueue
 from portal.services import audit, gateways, invoices, links
@@ -41,20 +45,83 @@ DESCRIPTION_MAX_LENGTH = 300
 """The lengths of the BillingRequest columns."""
 
 
-def _check_url(value: str, *, missing: str, too_long: str) -> tuple[str, str | None]:
-    """A full http(s) address, or the message saying what is wrong with it."""
+URL_MESSAGES: dict[str, dict[str, str]] = {
+    "success_url": {
+        "enter": N_("Enter the full success URL, starting with https://"),
+        "enter_local": N_("Enter the full success URL, starting with https:// or http://"),
+        "scheme": N_("The success URL must start with https://"),
+        "scheme_local": N_("The success URL must start with https:// or http://"),
+        "private": N_("The success URL cannot point to a private or local address ({host})."),
+        "too_long": N_("The success URL is too long ({max} characters at most)."),
+    },
+    "cancel_url": {
+        "enter": N_("Enter the full cancel URL, starting with https://"),
+        "enter_local": N_("Enter the full cancel URL, starting with https:// or http://"),
+        "scheme": N_("The cancel URL must start with https://"),
+        "scheme_local": N_("The cancel URL must start with https:// or http://"),
+        "private": N_("The cancel URL cannot point to a private or local address ({host})."),
+        "too_long": N_("The cancel URL is too long ({max} characters at most)."),
+    },
+}
+"""What is wrong with a success or cancel URL; `_local` is the rule outside production (http allowed)."""
+
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.IGNORECASE)
+"""A host a browser reads as an IPv4 address although it is not dotted-quad: 127.1, 0x7f.0.0.1, 2130706433."""
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address a host is written as (IPv4-mapped IPv6 as its IPv4 address), or None for a name.
+
+    Names are not resolved: only literal addresses and `localhost` names are judged (a public name that
+    resolves to a private address is not caught here). ValueError for a numeric host that is no address.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not _NUMERIC_HOST.fullmatch(host):
+            return None
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+        except OSError as exc:
+            raise ValueError(host) from exc
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_local_host(host: str) -> bool:
+    """localhost, *.localhost, or a loopback, link-local, private, unspecified or other non-public address
+    (169.254.0.0/16, fe80::/10, 10/8, 172.16/12, 192.168/16, fc00::/7, 0.0.0.0, ::, ...)."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    address = _literal_address(name)
+    return address is not None and (not address.is_global or address.is_multicast)
+
+
+def _check_url(value: str, *, field: str, production: bool) -> tuple[str, str | None]:
+    """A full address the payer's browser is sent to, or the message naming the rule it breaks.
+
+    In production only https:// to a public host; outside production http:// and local hosts too (for
+    testing on one machine).
+    """
+    rules = URL_MESSAGES[field]
+    local = "" if production else "_local"
     value = (value or "").strip()
     try:
         parsed = urlsplit(value)
-        host = parsed.hostname
+        host = unquote(parsed.hostname or "")
+        _literal_address(host.rstrip(".").lower())  # a numeric host that is no address is not a URL
     except ValueError:
-        parsed, host = None, None
-    if parsed is None or parsed.scheme not in ("http", "https") or not host:
-        return value, missing
-    if any(c.isspace() for c in value):
-        return value, missing
+        return value, _(rules["enter" + local])
+    if not parsed.scheme or not host or any(c.isspace() for c in value):
+        return value, _(rules["enter" + local])
+    if parsed.scheme.lower() not in (("https",) if production else ("https", "http")):
+        return value, _(rules["scheme" + local])
     if len(value) > URL_MAX_LENGTH:
-        return value, too_long
+        return value, _(rules["too_long"], max=URL_MAX_LENGTH)
+    if production and _is_local_host(host):
+        return value, _(rules["private"], host=host)
     return value, None
 
 
@@ -148,16 +215,9 @@ async def create_billing_request(
     currency, problems["currency"] = _check_currency(currency)
     if problems["currency"] is None:
         amount_minor, problems["amount"] = _check_amount(amount_minor, amount_text, currency, locale)
-    success_url, problems["success_url"] = _check_url(
-        success_url,
-        missing=_("Enter the full success URL, starting with https://"),
-        too_long=_("The success URL is too long ({max} characters at most).", max=URL_MAX_LENGTH),
-    )
-    cancel_url, problems["cancel_url"] = _check_url(
-        cancel_url,
-        missing=_("Enter the full cancel URL, starting with https://"),
-        too_long=_("The cancel URL is too long ({max} characters at most).", max=URL_MAX_LENGTH),
-    )
+    production = get_settings().is_production
+    success_url, problems["success_url"] = _check_url(success_url, field="success_url", production=production)
+    cancel_url, problems["cancel_url"] = _check_url(cancel_url, field="cancel_url", production=production)
     kind, interval, type_problems = _check_billing_type(billing_type, interval)
     problems.update(type_problems)
     description = (description or "").strip()

@@ -1,6 +1,12 @@
 """Secure payment links: one invoice, billing request or credit request per link, expiring, revocable.
 
 Only the SHA-256 of the token is stored. A page opened with a link never shows saved cards.
+
+"Email me a new link" on an expired link works without signing in, so it is bounded: one new link per
+document per 24 hours (a second click, or a click on another expired link of the same document, is told
+when the new link was sent instead of getting another), and a few new-link emails per address per 24 hours
+across all its documents. A link's token cannot be sent again (only its hash is kept), so after those 24
+hours a new click makes a new link: the earlier one keeps working until it expires.
 """
 
 from __future__ import annotations
@@ -11,19 +17,32 @@ from datetime import date, datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from portal.config import get_settings
-from portal.db.models import BillingRequest, Client, CreditRequest, Invoice, InvoiceLine, PaymentLink
+from portal.db.models import (
+    BillingRequest,
+    Client,
+    CreditRequest,
+    Invoice,
+    InvoiceLine,
+    OutboxEmail,
+    PaymentLink,
+)
 from portal.domain.errors import Conflict, NotFound
 from portal.domain.money import format_money
 from portal.domain.status import BillingRequestStatus, CreditRequestStatus, InvoiceStatus
 from portal.domain.tokens import hash_token, new_token
-from portal.i18n import N_, _, get_locale, translate
+from portal.i18n import N_, _, format_datetime, get_locale, translate
 from portal.mail import messages
 from portal.mail.outbox import enqueue
+from portal.mail.worker import FAILED, QUEUED, SENDING
 from portal.services import gateways, invoices, payments
 from portal.services.clock import now_utc, today
 from portal.services.organization import get_organization
 
 INVOICE_LINK_DAYS = 30
+RENEWAL_WINDOW = timedelta(hours=24)
+"""A new link emailed within this window is not sent again for the same document."""
+RENEWALS_PER_ADDRESS = 3
+"""At most this many new-link emails to one address within the window, across all its documents."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +89,24 @@ BILLING_REQUEST = N_("Billing request")
 CREDIT_REQUEST = N_("Credit request")
 
 
+@dataclass(frozen=True)
+class Renewal:
+    """What "Email me a new link" did: whether an email goes out because of this click, to which
+    (masked) address, and the sentence the page shows."""
+
+    sent: bool
+    address: str
+    message: str
+
+
 async def issue(*, purpose: str, target_id: int, expires_at: datetime) -> str:
     """Create a link and return its token (shown once: only the hash is kept)."""
+    return (await _issue(purpose=purpose, target_id=target_id, expires_at=expires_at))[0]
+
+
+async def _issue(*, purpose: str, target_id: int, expires_at: datetime) -> tuple[str, PaymentLink]:
     token, digest = new_token()
-    await PaymentLink.create(
+    row = await PaymentLink.create(
         token_hash=digest,
         purpose=purpose,
         invoice_id=target_id if purpose == "invoice" else None,
@@ -81,7 +114,7 @@ async def issue(*, purpose: str, target_id: int, expires_at: datetime) -> str:
         credit_request_id=target_id if purpose == "credit_request" else None,
         expires_at=expires_at,
     )
-    return token
+    return token, row
 
 
 def url_for(token: str) -> str:
@@ -224,35 +257,105 @@ async def pay_with_new_method(*, token: str, method_kind: str = "card") -> payme
     )
 
 
-async def send_fresh_link(*, token: str) -> str:
-    """Email a new link for an expired one to the address on file; return where it went (masked)."""
+async def send_fresh_link(*, token: str) -> Renewal:
+    """Email a new link for an expired one to the address on file, unless one was sent for the same
+    document in the last 24 hours or the address had its share of new links; say which happened."""
     link = await _link(token)
     current = await view(token=token)
     if not current.can_renew:
         raise Conflict(_("A new link cannot be sent for this. Please contact us."))
-    if link.purpose == "invoice":
-        invoice = await Invoice.get(id=link.invoice_id)
-        client = await Client.get(id=invoice.client_id)
-        expires = invoice_link_expiry(invoice.due_date)
-    else:
-        credit = await CreditRequest.get(id=link.credit_request_id)
-        client = await Client.get(id=credit.client_id)
-        expires = now_utc() + timedelta(days=INVOICE_LINK_DAYS)
-    async with in_transaction():  # the link and its email together
-        fresh = await issue(purpose=link.purpose, target_id=_target_of(link), expires_at=expires)
+    target_id = _target_of(link)
+    async with in_transaction():  # the link and its email together; the document's lock orders clicks
+        if link.purpose == "invoice":
+            invoice = await Invoice.select_for_update().get(id=target_id)
+            client = await Client.get(id=invoice.client_id)
+            expires = invoice_link_expiry(invoice.due_date)
+        else:
+            credit = await CreditRequest.select_for_update().get(id=target_id)
+            client = await Client.get(id=credit.client_id)
+            expires = now_utc() + timedelta(days=INVOICE_LINK_DAYS)
+        since = now_utc() - RENEWAL_WINDOW
+        if (earlier := await _recent_renewal(link.purpose, target_id, since)) is not None:
+            return _already_sent(earlier)
+        if refusal := await _address_refusal(client.email, since):
+            return refusal
+        fresh, row = await _issue(purpose=link.purpose, target_id=target_id, expires_at=expires)
         message = await messages.new_link(
-            purpose=link.purpose, target_id=_target_of(link), link=url_for(fresh), expires_at=expires
+            purpose=link.purpose, target_id=target_id, link=url_for(fresh), expires_at=expires
         )
         await enqueue(
             kind="new_link",
             to=client.email,
             client_id=client.id,
-            dedupe_key=f"new_link:{link.id}:{today().isoformat()}",
+            dedupe_key=f"{_renewal_prefix(link.purpose, target_id)}{row.id}",
             subject=message.subject,
             text=message.text,
             html=message.html,
         )
-    return mask_email(client.email)
+    address = mask_email(client.email)
+    return Renewal(True, address, _("We sent a new link to {address}.", address=address))
+
+
+def _renewal_prefix(purpose: str, target_id: int) -> str:
+    """The start of the dedupe key of every new-link email for one document (the new link's id follows)."""
+    return f"new_link:{purpose}:{target_id}:"
+
+
+async def _recent_renewal(purpose: str, target_id: int, since: datetime) -> OutboxEmail | None:
+    """The newest new-link email for this document since `since` that is not given up and whose link still
+    works (a link revoked since, or an email the mail server refused, does not stop a new one)."""
+    prefix = _renewal_prefix(purpose, target_id)
+    emails = await OutboxEmail.filter(
+        kind="new_link", dedupe_key__startswith=prefix, created_at__gte=since
+    ).order_by("-created_at", "-id")
+    for email in emails:
+        link_id = (email.dedupe_key or "").removeprefix(prefix)
+        if email.status == FAILED or not link_id.isdigit():
+            continue
+        if await PaymentLink.exists(id=int(link_id), revoked_at=None, expires_at__gt=now_utc()):
+            return email
+    return None
+
+
+def _already_sent(email: OutboxEmail) -> Renewal:
+    address = mask_email(email.to_address)
+    if email.status in (QUEUED, SENDING):
+        message = _(
+            "A new link to {address} is already on its way (asked for on {date}). It should arrive in a few "
+            "minutes; no other link was sent.",
+            address=address,
+            date=format_datetime(email.created_at),
+        )
+    else:
+        message = _(
+            "We already sent a new link to {address} on {date}, so we did not send another. Please check "
+            "your inbox and spam folder.",
+            address=address,
+            date=format_datetime(email.sent_at or email.created_at),
+        )
+    return Renewal(False, address, message)
+
+
+async def _address_refusal(email: str, since: datetime) -> Renewal | None:
+    """Refuse when this address already got its share of new-link emails since `since`."""
+    recent = await OutboxEmail.filter(kind="new_link", to_address=email, created_at__gte=since).order_by(
+        "created_at", "id"
+    )
+    if len(recent) < RENEWALS_PER_ADDRESS:
+        return None
+    address = mask_email(email)
+    again = recent[len(recent) - RENEWALS_PER_ADDRESS].created_at + RENEWAL_WINDOW
+    return Renewal(
+        False,
+        address,
+        _(
+            "We have sent {count} new links to {address} in the last 24 hours, so we did not send another. "
+            "Please check your inbox, or ask again after {time}.",
+            address=address,
+            count=len(recent),
+            time=format_datetime(again),
+        ),
+    )
 
 
 def mask_email(email: str) -> str:

@@ -8,13 +8,20 @@ How a charge stays exactly-once:
 3. `settle` moves the row from pending to succeeded with a conditional update (only one caller can win:
    this service, a webhook, the sandbox's own event, or reconciliation) and allocates the money in the
    same transaction. A failure keeps the invoice unpaid and stores the decline reason in plain words.
+4. A retry that finds an earlier attempt still pending and not being charged by this process (its process
+   died before or after calling the gateway, or the answer was lost) concludes it first, in the same
+   request (`_conclude_earlier`): the same create call is sent again under the same idempotency key, so the
+   gateway charges it now if it never saw it or answers with what it did the first time, and the answer
+   goes through `_finish` like any other. Only then, if that attempt failed, is a new one started.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -52,8 +59,8 @@ from portal.events import Event, publish
 from portal.i18n import N_, _, get_locale
 from portal.mail import messages
 from portal.mail.outbox import enqueue
-from portal.payments.gateway import ChargeStatus, GatewayError, GatewayPayment, PaymentGateway
-from portal.services import audit, gateways
+from portal.payments.gateway import ChargeResult, ChargeStatus, GatewayError, GatewayPayment, PaymentGateway
+from portal.services import audit, documents, gateways
 from portal.services.actors import Actor, check_client_access, require_staff
 from portal.services.clock import now_utc, today
 from portal.services.invoices import allocated_by_invoice, amount_due
@@ -66,7 +73,23 @@ PROCESSING_MESSAGE = N_("Your payment is being processed. This page updates as s
 IN_PROGRESS_MESSAGE = N_("A payment for this is already being processed. Please wait a moment.")
 DECLINED_MESSAGE = N_("The payment was declined.")
 OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Please add it again.")
+EARLIER_PAID_MESSAGE = N_(
+    "Your earlier payment of {amount} with {method} went through, so nothing more was charged. Thank you!"
+)
+UNCONFIRMED_MESSAGE = N_(
+    "An earlier attempt to pay this could not be confirmed with the bank yet ({problem}). Nothing more was "
+    "charged: please try again in a moment."
+)
+NOT_REACHED_MESSAGE = N_("The payment did not reach the bank.")
 CHECKOUT_REUSE = timedelta(hours=23)
+KEY_LIFETIME = timedelta(hours=23)
+"""How long the gateway surely remembers an idempotency key (Stripe: at least 24 hours). An older attempt is
+looked for in the gateway's list of payments instead of being sent again."""
+
+_IN_FLIGHT: set[int] = set()
+"""Payments whose gateway call this process is making right now: a click that finds one of them pending is
+told to wait. Any other pending attempt was left by a process that died (or lost the answer) and is
+concluded at once; in another process the same create call, under the same key, is still charged once."""
 
 
 INVOICE_NOT_FOUND = N_("That invoice does not exist.")
@@ -251,42 +274,143 @@ async def pay_with_saved_method(
     key instead of the next attempt number; the caller answers a repeat from the row it finds under it.
     """
     gateway = gateway or await gateways.current_gateway()
-    async with in_transaction():
-        target = await load_target(purpose=purpose, target_id=target_id, lock=True, visible_to=actor)
-        if method_id is None:
-            method = await PaymentMethod.get_or_none(
-                client_id=target.client_id, is_default=True, detached_at__isnull=True, gateway=gateway.key
+    earlier = await _conclude_earlier(purpose=purpose, target_id=target_id, actor=actor, gateway=gateway)
+    if earlier is not None and earlier[1].status != "failed":
+        return earlier[1]  # the earlier attempt paid it, or the bank is still on it: nothing more to charge
+    with _calling_gateway() as calling:
+        async with in_transaction():
+            target = await load_target(purpose=purpose, target_id=target_id, lock=True, visible_to=actor)
+            if method_id is None:
+                method = await PaymentMethod.get_or_none(
+                    client_id=target.client_id, is_default=True, detached_at__isnull=True, gateway=gateway.key
+                )
+                if method is None:
+                    raise Conflict(_("There is no saved payment method to charge."))
+            else:
+                method = await _client_method(target.client_id, method_id)
+            if method.gateway != gateway.key:
+                raise Conflict(_(OTHER_ACCOUNT_METHOD))
+            if earlier is not None and earlier[0].payment_method_id == method.id:
+                return earlier[1]  # this very method was just declined for it: not charged again
+            if await Payment.filter(
+                _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
+            ).exists():
+                raise Conflict(_(IN_PROGRESS_MESSAGE))
+            payment = await _begin(
+                target, gateway=gateway, method=method, actor=actor, idempotency_key=idempotency_key
             )
-            if method is None:
-                raise Conflict(_("There is no saved payment method to charge."))
-        else:
-            method = await _client_method(target.client_id, method_id)
-        if method.gateway != gateway.key:
-            raise Conflict(_(OTHER_ACCOUNT_METHOD))
-        if await Payment.filter(
-            _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
-        ).exists():
-            raise Conflict(_(IN_PROGRESS_MESSAGE))
-        payment = await _begin(
-            target, gateway=gateway, method=method, actor=actor, idempotency_key=idempotency_key
-        )
-    customer = await ensure_customer(client=await Client.get(id=target.client_id), gateway=gateway)
+            calling(payment.id)  # before the commit makes the row visible to another click
+        try:
+            result = await _charge(payment, target, method, gateway)
+        except GatewayError as exc:
+            if exc.retryable:  # charged or not: the next click (or reconciliation) asks the gateway
+                log.warning("charge for payment %s not confirmed: %s", payment.id, exc.message)
+                return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
+            await fail_payment(payment_id=payment.id, message=exc.message)
+            return PayOutcome("failed", exc.message, payment.id)
+        return await _finish(payment, result.status, result.payment_ref, result.message)
+
+
+@contextmanager
+def _calling_gateway() -> Iterator[Callable[[int], None]]:
+    """Within the block, payments passed to the function it gives are being charged by this process (see
+    `_IN_FLIGHT`); they are forgotten when the block ends, however it ends."""
+    marked: list[int] = []
+
+    def mark(payment_id: int) -> None:
+        marked.append(payment_id)
+        _IN_FLIGHT.add(payment_id)
+
     try:
-        result = await gateway.charge(
-            customer_ref=customer,
-            method_ref=method.gateway_ref,
-            amount_minor=payment.amount_minor,
-            currency=payment.currency,
-            idempotency_key=payment.idempotency_key or "",
-            metadata=_metadata(payment, target),
-        )
+        yield mark
+    finally:
+        _IN_FLIGHT.difference_update(marked)
+
+
+async def _charge(
+    payment: Payment, target: Target, method: PaymentMethod, gateway: PaymentGateway
+) -> ChargeResult:
+    """The one create call for a payment row. Sent again for the same row it is the same request (amount,
+    method, metadata, idempotency key), so the gateway answers it with the first outcome, never a second
+    charge."""
+    customer = await ensure_customer(client=await Client.get(id=target.client_id), gateway=gateway)
+    return await gateway.charge(
+        customer_ref=customer,
+        method_ref=method.gateway_ref,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        idempotency_key=payment.idempotency_key or "",
+        metadata=_metadata(payment, target),
+    )
+
+
+async def _conclude_earlier(
+    *, purpose: str, target_id: int, actor: Actor | None, gateway: PaymentGateway
+) -> tuple[Payment, PayOutcome] | None:
+    """Ask the gateway at once what became of an earlier attempt still pending for this target, and settle,
+    fail or keep it through `_finish`; return it with what to tell the payer, or None when there was none
+    (or it is closed without money having moved, and a new attempt may start).
+
+    The attempt's own create call is sent again (same key, same parameters): the gateway charges it now if
+    its process died before calling, or replays the first answer if it died after. An attempt the gateway
+    already named is fetched by its id; one older than the gateway's memory of keys is looked for in its
+    list of payments; a hosted checkout whose page was never made (no money can have moved) is closed.
+    Raises Conflict while this process is still calling the gateway for it, or when the gateway cannot
+    answer now (nothing is charged again).
+    """
+    target = await load_target(purpose=purpose, target_id=target_id, visible_to=actor)
+    earlier = (
+        await Payment.filter(_target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None)
+        .order_by("id")
+        .first()
+    )
+    if earlier is None:
+        return None
+    if earlier.id in _IN_FLIGHT or earlier.gateway != gateway.key:
+        raise Conflict(_(IN_PROGRESS_MESSAGE))
+    method = (
+        await PaymentMethod.get_or_none(id=earlier.payment_method_id) if earlier.payment_method_id else None
+    )
+    try:
+        if earlier.gateway_payment_id:
+            result = _as_charge(await gateway.retrieve_payment(payment_ref=earlier.gateway_payment_id))
+        elif method is None or earlier.created_at < now_utc() - KEY_LIFETIME:
+            # a checkout page never made, or a charge too old to send again: did it reach the gateway?
+            found = await _find_at_gateway(earlier, gateway) if method is not None else None
+            if found is None:
+                await fail_payment(payment_id=earlier.id, message=_(NOT_REACHED_MESSAGE))
+                return None
+            result = _as_charge(found)
+        else:
+            result = await _charge(earlier, target, method, gateway)
     except GatewayError as exc:
-        if exc.retryable:  # the charge may or may not have happened: reconciliation will tell
-            log.warning("charge for payment %s not confirmed: %s", payment.id, exc.message)
-            return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
-        await fail_payment(payment_id=payment.id, message=exc.message)
-        return PayOutcome("failed", exc.message, payment.id)
-    return await _finish(payment, result.status, result.payment_ref, result.message)
+        raise Conflict(_(UNCONFIRMED_MESSAGE, problem=exc.message)) from exc
+    log.info("earlier attempt %s concluded by a retry: %s", earlier.id, result.status)
+    told = await _finish(earlier, result.status, result.payment_ref, result.message)
+    if told.status == "succeeded":
+        amount = format_money(earlier.amount_minor, earlier.currency, get_locale())
+        paid_with = documents.method_label(earlier.method, method)
+        told = replace(told, message=_(EARLIER_PAID_MESSAGE, amount=amount, method=paid_with))
+    return earlier, told
+
+
+async def _find_at_gateway(payment: Payment, gateway: PaymentGateway) -> GatewayPayment | None:
+    """The gateway's payment for one of our rows, from its list (found by the portal_payment_id metadata)."""
+    since = int((payment.created_at - timedelta(minutes=5)).timestamp())
+    wanted = str(payment.id)
+    listed = await gateway.list_payments(created_after=since)
+    return next((gp for gp in listed if gp.metadata.get("portal_payment_id") == wanted), None)
+
+
+def _as_charge(payment: GatewayPayment) -> ChargeResult:
+    """A payment fetched from the gateway, as the answer its create call would have given."""
+    status = {
+        "succeeded": ChargeStatus.succeeded,
+        "processing": ChargeStatus.processing,
+        "requires_capture": ChargeStatus.processing,
+        "requires_action": ChargeStatus.requires_action,
+    }.get(payment.status, ChargeStatus.failed)
+    return ChargeResult(status, payment.ref, message=payment.failure_message)
 
 
 async def _finish(payment: Payment, status: ChargeStatus, payment_ref: str, message: str) -> PayOutcome:
@@ -317,43 +441,48 @@ async def start_checkout(
 ) -> PayOutcome:
     """Send the payer to a hosted page to pay with a new card or a bank debit (reusing an open one)."""
     gateway = gateway or await gateways.current_gateway()
-    async with in_transaction():
-        target = await load_target(purpose=purpose, target_id=target_id, lock=True, visible_to=actor)
-        if await Payment.filter(
-            _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
-        ).exists():
-            raise Conflict(_(IN_PROGRESS_MESSAGE))
-        reusable = await Payment.filter(
-            _target_filter(target),
-            status=PaymentStatus.pending,
-            gateway_checkout_id__not_isnull=True,
-            amount_minor=target.amount_minor,
-            method=method_kind,
-            created_at__gte=now_utc() - CHECKOUT_REUSE,
-        ).first()
-        if reusable is not None:  # a second click or a second tab: the same checkout, never two
-            return PayOutcome("redirect", "", reusable.id, reusable.checkout_url)
-        payment = await _begin(target, gateway=gateway, method=None, actor=actor)
-        payment.method = method_kind
-        await payment.save(update_fields=["method"])
-    client = await Client.get(id=target.client_id)
-    customer = await ensure_customer(client=client, gateway=gateway)
-    session = await gateway.create_checkout(
-        amount_minor=payment.amount_minor,
-        currency=payment.currency,
-        description=target.description,
-        success_url=success_url,
-        cancel_url=cancel_url,
-        idempotency_key=payment.idempotency_key or "",
-        metadata=_metadata(payment, target),
-        customer_ref=customer,
-        method_kinds=(method_kind,),
-        save_method=save_method or await _is_recurring(target),
-    )
-    await Payment.filter(id=payment.id).update(
-        gateway_checkout_id=session.session_id, checkout_url=session.url
-    )
-    return PayOutcome("redirect", "", payment.id, session.url)
+    earlier = await _conclude_earlier(purpose=purpose, target_id=target_id, actor=actor, gateway=gateway)
+    if earlier is not None and earlier[1].status != "failed":  # paid by it, or the bank is on it
+        return replace(earlier[1], redirect_url=success_url)
+    with _calling_gateway() as calling:
+        async with in_transaction():
+            target = await load_target(purpose=purpose, target_id=target_id, lock=True, visible_to=actor)
+            if await Payment.filter(
+                _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
+            ).exists():
+                raise Conflict(_(IN_PROGRESS_MESSAGE))
+            reusable = await Payment.filter(
+                _target_filter(target),
+                status=PaymentStatus.pending,
+                gateway_checkout_id__not_isnull=True,
+                amount_minor=target.amount_minor,
+                method=method_kind,
+                created_at__gte=now_utc() - CHECKOUT_REUSE,
+            ).first()
+            if reusable is not None:  # a second click or a second tab: the same checkout, never two
+                return PayOutcome("redirect", "", reusable.id, reusable.checkout_url)
+            payment = await _begin(target, gateway=gateway, method=None, actor=actor)
+            payment.method = method_kind
+            await payment.save(update_fields=["method"])
+            calling(payment.id)
+        client = await Client.get(id=target.client_id)
+        customer = await ensure_customer(client=client, gateway=gateway)
+        session = await gateway.create_checkout(
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            description=target.description,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            idempotency_key=payment.idempotency_key or "",
+            metadata=_metadata(payment, target),
+            customer_ref=customer,
+            method_kinds=(method_kind,),
+            save_method=save_method or await _is_recurring(target),
+        )
+        await Payment.filter(id=payment.id).update(
+            gateway_checkout_id=session.session_id, checkout_url=session.url
+        )
+        return PayOutcome("redirect", "", payment.id, session.url)
 
 
 async def _is_recurring(target: Target) -> bool:

@@ -52,7 +52,7 @@ async def test_typed_amounts_are_parsed_for_the_currency(world: World) -> None:
         ({"amount_text": "10.999"}, "amount", "USD amounts have at most 2 decimal places."),
         ({"currency": "JPY", "amount_text": "10.5"}, "amount", "JPY amounts have no decimal places."),
         ({"amount_text": "ten"}, "amount", "'ten' is not a valid amount."),
-        ({"success_url": "ftp://agency.test"}, "success_url", "Enter the full success URL"),
+        ({"success_url": "ftp://agency.test"}, "success_url", "The success URL must start with https:// or"),
         ({"success_url": "https://"}, "success_url", "Enter the full success URL"),
         ({"cancel_url": "https://agency.test/" + "x" * 500}, "cancel_url", "The cancel URL is too long"),
         ({"billing_type": ""}, "billing_type", "Choose one-time or recurring."),
@@ -77,6 +77,123 @@ async def test_every_wrong_field_is_reported_at_once(world: World) -> None:
         await _send(world, email="nope", amount_text="0", success_url="", cancel_url="x", billing_type="?")
     assert set(error.value.errors) == {"email", "amount", "success_url", "cancel_url", "billing_type"}
     assert await BillingRequest.all().count() == 0
+
+
+# -- success and cancel URLs: where the payer's browser is sent ------------------------------------------
+LOCAL_TARGETS = [
+    ("https://localhost/ok", "localhost"),
+    ("https://shop.localhost:8443/ok", "shop.localhost"),
+    ("https://LOCALHOST./ok", "localhost."),
+    ("https://127.0.0.1/ok", "127.0.0.1"),
+    ("https://127.1/ok", "127.1"),  # what a browser reads as 127.0.0.1, like the two below
+    ("https://2130706433/ok", "2130706433"),
+    ("https://0x7f.0.0.1/ok", "0x7f.0.0.1"),
+    ("https://[::1]/ok", "::1"),
+    ("https://169.254.169.254/latest/meta-data", "169.254.169.254"),
+    ("https://[fe80::1%25eth0]/ok", "fe80::1%eth0"),
+    ("https://10.1.2.3/ok", "10.1.2.3"),
+    ("https://172.16.0.1/ok", "172.16.0.1"),
+    ("https://172.31.255.254/ok", "172.31.255.254"),
+    ("https://192.168.1.1/ok", "192.168.1.1"),
+    ("https://[fc00::1]/ok", "fc00::1"),
+    ("https://[fd12:3456::1]/ok", "fd12:3456::1"),
+    ("https://[::ffff:192.168.0.1]/ok", "::ffff:192.168.0.1"),  # IPv4-mapped IPv6 is the IPv4 address
+    ("https://0.0.0.0/ok", "0.0.0.0"),
+    ("https://[::]/ok", "::"),
+]
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PORTAL_ENV=production (the settings are read again when the environment changes)."""
+    monkeypatch.setenv("PORTAL_ENV", "production")
+
+
+@pytest.mark.parametrize(("url", "host"), LOCAL_TARGETS)
+async def test_in_production_urls_cannot_point_to_local_or_private_hosts(
+    world: World, production: None, url: str, host: str
+) -> None:
+    for field in ("success_url", "cancel_url"):
+        with pytest.raises(InvalidInput) as error:
+            await _send(world, **{field: url})
+        assert error.value.field == field
+        which = "success" if field == "success_url" else "cancel"
+        assert error.value.message == f"The {which} URL cannot point to a private or local address ({host})."
+    assert await BillingRequest.all().count() == 0
+    assert await OutboxEmail.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://agency.test/ok", "The success URL must start with https://"),
+        ("HTTP://agency.test/ok", "The success URL must start with https://"),
+        ("ftp://agency.test/ok", "The success URL must start with https://"),
+        ("javascript:alert(1)", "Enter the full success URL, starting with https://"),
+        ("agency.test/ok", "Enter the full success URL, starting with https://"),
+        ("https://", "Enter the full success URL, starting with https://"),
+        ("https://999.1.1.1/ok", "Enter the full success URL, starting with https://"),
+        ("", "Enter the full success URL, starting with https://"),
+    ],
+)
+async def test_in_production_only_full_https_urls_are_accepted_and_the_message_says_so(
+    world: World, production: None, url: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        await _send(world, success_url=url)
+    assert (error.value.field, error.value.message) == ("success_url", message)
+
+
+async def test_in_production_public_https_hosts_and_addresses_are_accepted(
+    world: World, production: None
+) -> None:
+    for url in (
+        "https://agency.test/ok",
+        "https://8.8.8.8/ok",
+        "https://172.32.0.1/ok",
+        "https://[2606:4700::1]/",
+    ):
+        sent = await _send(world, success_url=url, cancel_url=url)
+        request = await BillingRequest.get(id=sent.id)
+        assert (request.success_url, request.cancel_url) == (url, url)
+
+
+async def test_in_production_every_wrong_url_is_reported_at_once_with_its_own_rule(
+    world: World, production: None
+) -> None:
+    with pytest.raises(InvalidFields) as error:
+        await _send(
+            world, success_url="http://agency.test/ok", cancel_url="https://169.254.169.254/x", email="x"
+        )
+    assert error.value.errors == {
+        "email": "Enter a valid email address, like name@example.com.",
+        "success_url": "The success URL must start with https://",
+        "cancel_url": "The cancel URL cannot point to a private or local address (169.254.169.254).",
+    }
+
+
+@pytest.mark.parametrize("url", ["http://agency.test/ok", *(url for url, _host in LOCAL_TARGETS)])
+async def test_outside_production_http_and_local_hosts_are_allowed_for_testing(
+    world: World, url: str
+) -> None:
+    sent = await _send(world, success_url=url, cancel_url=url.replace("/ok", "/no"))
+    assert (await BillingRequest.get(id=sent.id)).success_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://agency.test/ok", "The cancel URL must start with https:// or http://"),
+        ("agency.test/ok", "Enter the full cancel URL, starting with https:// or http://"),
+        ("", "Enter the full cancel URL, starting with https:// or http://"),
+    ],
+)
+async def test_outside_production_the_message_names_both_schemes(
+    world: World, url: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as error:
+        await _send(world, cancel_url=url)
+    assert (error.value.field, error.value.message) == ("cancel_url", message)
 
 
 async def test_a_recurring_request_keeps_its_interval_and_a_one_time_one_drops_it(world: World) -> None:

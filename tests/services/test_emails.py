@@ -471,9 +471,10 @@ async def test_a_new_link_replaces_an_expired_one(shop: World, smtp_sink: SmtpSi
     old = link_in(text_of(first))
     await PaymentLink.all().update(expires_at=now_utc() - timedelta(minutes=1))
 
-    masked = await links.send_fresh_link(token=old)
+    renewal = await links.send_fresh_link(token=old)
 
-    assert masked == "a****@x.test"
+    assert (renewal.sent, renewal.address) == (True, "a****@x.test")
+    assert renewal.message == "We sent a new link to a****@x.test."
     _row, message = await deliver(smtp_sink, "new_link")
     assert message["Subject"] == f"Your new payment link from {ORG}"
     text, _html = check_branding(message)

@@ -1,8 +1,12 @@
 """Fault tests: the gateway, the database, the mail server and the process itself fail at the worst moment.
 
-(a) The gateway charges and then the connection drops: the payer clicks again, nothing is charged twice,
-    and reconciliation records exactly one payment. (A single lost answer, reconciled once:
+(a) The gateway charges and then the connection drops: the payer clicks again, and that click settles the
+    charge it asks the gateway about, without charging twice; reconciliation finds nothing left to do. (A
+    single lost answer, reconciled once:
     `tests/services/test_payments.py::test_reconciliation_records_a_charge_whose_answer_was_lost_exactly_once`.)
+(a2) The process dies between writing the pending payment and calling the gateway (killed for real, and
+    simulated against the sandbox and the Stripe emulator), or just after the gateway charged: the retry
+    asks the gateway about that attempt at once and pays exactly once.
 (b) The database fails in the middle of a webhook, after the handler has written part of its work: nothing
     of it is left (no allocation, receipt, invoice, payment or number taken), the event is kept unprocessed
     with its error, and the redelivered event is processed once.
@@ -21,6 +25,7 @@ import signal
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -31,10 +36,12 @@ from tortoise import connections
 
 from portal.db.models import (
     Allocation,
+    GatewayCustomer,
     Invoice,
     NumberSequence,
     OutboxEmail,
     Payment,
+    PaymentMethod,
     SandboxObject,
     Subscription,
     WebhookEvent,
@@ -45,15 +52,16 @@ from portal.mail import transport, worker
 from portal.mail.outbox import enqueue
 from portal.mail.worker import flush_outbox
 from portal.payments.gateway import GatewayError, GatewayEvent
-from portal.services import gateway_events, payments, plans, reconcile
+from portal.services import clock, gateway_events, gateways, payments, plans, reconcile
 from portal.services.clock import now_utc
 from tests.services.conftest import World
-from tests.services.payment_fixtures import add_card, invoice_for, sandbox
+from tests.services.payment_fixtures import DECLINES_ON_CHARGE, add_card, invoice_for, sandbox
 from tests.services.test_console_roles import _everything
 from tests.smtp_sink import Received, SmtpSink
+from tests.stripe_emulator import StripeEmulator
 from tests.support import ROOT, child_env
 
-pytest_plugins = ["tests.conftest_smtp"]
+pytest_plugins = ["tests.conftest_smtp", "tests.conftest_stripe"]
 
 
 @pytest.fixture(autouse=True)
@@ -83,18 +91,423 @@ async def test_a_charge_whose_answer_was_lost_is_not_repeated_by_a_second_click(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=TimesOutAfterCharging()
     )  # type: ignore[arg-type]
     assert first.status == "processing"
-    for _ in range(2):  # the payer clicks again, impatient, with the real gateway answering now
-        with pytest.raises(Conflict):
-            await payments.pay_with_saved_method(
-                actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=real
-            )
+    # the payer clicks again, impatient, with the real gateway answering now: the earlier attempt is asked
+    # about at once (the same create call under the same key) and settled, not charged again
+    second = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=real
+    )
+    assert (second.status, second.payment_id) == ("succeeded", first.payment_id)
+    assert second.message == (
+        "Your earlier payment of $43.00 with Visa •••• 4242 went through, so nothing more was charged. "
+        "Thank you!"
+    )
+    with pytest.raises(Conflict, match="already paid"):
+        await payments.pay_with_saved_method(
+            actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=real
+        )
     assert await SandboxObject.filter(kind="payment_intent").count() == 1  # charged once
 
     reports = [await reconcile.reconcile(gateway=real) for _ in range(2)]
-    assert reports[0].settled == [first.payment_id] and reports[1].settled == []
+    assert reports[0].settled == [] and reports[1].settled == []  # nothing left for it to repair
     assert await Payment.filter(status=PaymentStatus.succeeded).count() == 1
     assert sum(a.amount_minor for a in await Allocation.all()) == 4300
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.paid
+
+
+# -- (a2) the process dies between the pending payment and the gateway's answer ---------------------------
+class ProcessDied(BaseException):
+    """The process ends here: nothing after this point of the request runs (not even `except Exception`)."""
+
+
+class DiesAtTheCharge:
+    """The real gateway, except that the process dies at the charge: before the call reaches the gateway,
+    or (`charged`) just after the gateway took the money, before its answer is written down."""
+
+    def __init__(self, real: Any, *, charged: bool) -> None:
+        self.real, self.charged = real, charged
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    async def charge(self, **kwargs: Any) -> Any:
+        if self.charged:
+            await self.real.charge(**kwargs)
+        raise ProcessDied
+
+
+WHEN = pytest.mark.parametrize("charged", [False, True], ids=["before the charge", "after the charge"])
+
+
+async def _paid_once(invoice_id: int, payment_id: int, amount: int) -> None:
+    """One payment, succeeded, allocated once to the invoice, now paid, with one receipt."""
+    (payment,) = await Payment.all()
+    assert (payment.id, payment.status, payment.amount_minor) == (payment_id, PaymentStatus.succeeded, amount)
+    assert [a.amount_minor for a in await Allocation.all()] == [amount]
+    assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.paid
+    assert await OutboxEmail.filter(kind="receipt").count() == 1
+
+
+async def _dies_paying(world: World, invoice_id: int, gateway: Any, **kwargs: Any) -> Payment:
+    """Pay Now in a process that dies at the charge; the pending payment it leaves behind."""
+    with pytest.raises(ProcessDied):
+        await payments.pay_with_saved_method(
+            actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=gateway, **kwargs
+        )
+    (pending,) = await Payment.all()
+    assert (pending.status, pending.gateway_payment_id) == (PaymentStatus.pending, None)
+    return pending
+
+
+@WHEN
+async def test_a_retry_after_the_process_died_at_the_charge_asks_the_gateway_and_pays_once(
+    world: World, charged: bool
+) -> None:
+    await add_card(world)
+    invoice_id = await invoice_for(world, 5100)
+    real = sandbox()
+    real._emit = None  # the gateway's event dies with the process too
+    pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(real, charged=charged))
+    assert await SandboxObject.filter(kind="payment_intent").count() == (1 if charged else 0)
+
+    retry = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
+    )  # at once: no wait for reconciliation
+
+    assert (retry.status, retry.payment_id) == ("succeeded", pending.id)
+    assert retry.message == (
+        "Your earlier payment of $51.00 with Visa •••• 4242 went through, so nothing more was charged. "
+        "Thank you!"
+    )
+    (intent,) = await SandboxObject.filter(kind="payment_intent")  # one charge at the gateway
+    assert intent.idempotency_key == f"payment_intent:invoice:{invoice_id}:attempt:1"
+    assert (intent.data["status"], intent.data["amount"]) == ("succeeded", 5100)
+    assert intent.data["metadata"]["portal_payment_id"] == str(pending.id)
+    await _paid_once(invoice_id, pending.id, 5100)
+    assert (await Payment.get(id=pending.id)).gateway_payment_id == intent.object_id
+    with pytest.raises(Conflict, match="already paid"):
+        await payments.pay_with_saved_method(
+            actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
+        )
+    assert (await reconcile.reconcile(gateway=sandbox())).settled == []
+    assert await SandboxObject.filter(kind="payment_intent").count() == 1
+
+
+DIES_AT_THE_CHARGE = """
+import asyncio, os
+from tortoise import Tortoise
+from portal.db.config import tortoise_config
+from portal.domain.status import Role
+from portal.services import gateways, payments
+from portal.services.actors import Actor
+
+async def main():
+    await Tortoise.init(config=tortoise_config(os.environ["DATABASE_URL"]))
+    gateway = gateways.sandbox()
+    gateway._emit = None  # the gateway's answer and its event die with this process
+    charge = gateway.charge
+
+    async def charge_and_hang(**kwargs):
+        if os.environ["CHARGE_FIRST"] == "1":
+            await charge(**kwargs)
+        print("at the charge", flush=True)
+        await asyncio.Event().wait()  # SIGKILL arrives here
+
+    gateway.charge = charge_and_hang
+    actor = Actor(
+        user_id=int(os.environ["USER_ID"]), role=Role.client, email="alice@x.test", name="Alice",
+        client_id=int(os.environ["CLIENT_ID"]),
+    )
+    await payments.pay_with_saved_method(
+        actor=actor, purpose="invoice", target_id=int(os.environ["INVOICE_ID"]), gateway=gateway
+    )
+
+asyncio.run(main())
+"""
+
+
+@WHEN
+async def test_a_process_killed_between_the_pending_payment_and_the_gateway_leaves_a_retry_that_pays_once(
+    db: str, world: World, charged: bool
+) -> None:
+    await add_card(world)
+    invoice_id = await invoice_for(world, 2700)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        DIES_AT_THE_CHARGE,
+        cwd=ROOT,
+        env=child_env(
+            DATABASE_URL=db,
+            USER_ID=str(world.alice.user_id),
+            CLIENT_ID=str(world.alice_id),
+            INVOICE_ID=str(invoice_id),
+            CHARGE_FIRST="1" if charged else "0",
+        ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), 60)
+        if line.strip() != b"at the charge":
+            child.kill()
+            _out, err = await child.communicate()
+            pytest.fail(f"the child never reached the charge: {err.decode()[-2000:]}")
+        (pending,) = await Payment.all()  # written and committed before the gateway call
+        assert (pending.status, pending.gateway_payment_id) == (PaymentStatus.pending, None)
+        child.send_signal(signal.SIGKILL)
+        assert await asyncio.wait_for(child.wait(), 30) == -signal.SIGKILL
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    assert await SandboxObject.filter(kind="payment_intent").count() == (1 if charged else 0)
+
+    retry = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
+    )
+
+    assert (retry.status, retry.payment_id) == ("succeeded", pending.id)
+    assert await SandboxObject.filter(kind="payment_intent").count() == 1
+    await _paid_once(invoice_id, pending.id, 2700)
+
+
+async def test_a_retry_on_the_same_card_that_declines_says_so_and_another_card_then_pays(
+    world: World,
+) -> None:
+    declining = await add_card(world, DECLINES_ON_CHARGE)
+    invoice_id = await invoice_for(world, 800)
+    pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(sandbox(), charged=False))
+
+    retry = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, method_id=declining, gateway=sandbox()
+    )
+    assert (retry.status, retry.payment_id) == ("failed", pending.id)
+    assert retry.message == "Your card was declined. Please use another card or contact your bank."
+    assert await SandboxObject.filter(kind="payment_intent").count() == 1  # that card was tried once
+    assert (await Payment.get(id=pending.id)).status == PaymentStatus.failed
+
+    visa = await add_card(world, default=False)
+    paid = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, method_id=visa, gateway=sandbox()
+    )
+    assert paid.status == "succeeded" and paid.payment_id != pending.id
+    assert await SandboxObject.filter(kind="payment_intent").count() == 2
+    assert [a.amount_minor for a in await Allocation.all()] == [800]
+
+
+async def test_an_earlier_attempt_declined_on_its_card_lets_a_retry_on_another_card_pay_in_the_same_click(
+    world: World,
+) -> None:
+    await add_card(world, DECLINES_ON_CHARGE)
+    visa = await add_card(world, default=False)
+    invoice_id = await invoice_for(world, 650)
+    pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(sandbox(), charged=False))
+
+    retry = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, method_id=visa, gateway=sandbox()
+    )
+    assert retry.status == "succeeded" and retry.payment_id != pending.id
+    assert (await Payment.get(id=pending.id)).status == PaymentStatus.failed
+    statuses = sorted(o.data["status"] for o in await SandboxObject.filter(kind="payment_intent"))
+    assert statuses == ["requires_payment_method", "succeeded"]
+    assert [a.amount_minor for a in await Allocation.all()] == [650]
+
+
+async def test_an_earlier_attempt_that_goes_through_is_the_payment_even_when_the_retry_names_another_card(
+    world: World,
+) -> None:
+    await add_card(world)
+    mastercard = await add_card(world, "5555555555554444", default=False)
+    invoice_id = await invoice_for(world, 1200)
+    pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(sandbox(), charged=False))
+
+    retry = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, method_id=mastercard, gateway=sandbox()
+    )
+    assert (retry.status, retry.payment_id) == ("succeeded", pending.id)
+    assert "with Visa •••• 4242 went through, so nothing more was charged" in retry.message
+    (intent,) = await SandboxObject.filter(kind="payment_intent")
+    assert (
+        intent.data["payment_method"] == (await PaymentMethod.get(id=pending.payment_method_id)).gateway_ref
+    )
+    await _paid_once(invoice_id, pending.id, 1200)
+
+
+async def test_a_new_card_checkout_after_a_death_at_the_charge_settles_that_attempt_instead(
+    world: World,
+) -> None:
+    await add_card(world)
+    invoice_id = await invoice_for(world, 990)
+    real = sandbox()
+    real._emit = None  # the gateway's event dies with the process too
+    pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(real, charged=True))
+    outcome = await payments.start_checkout(
+        actor=world.alice,
+        purpose="invoice",
+        target_id=invoice_id,
+        success_url="https://portal.example/billing?paid=1",
+        cancel_url="https://portal.example/billing",
+        gateway=sandbox(),
+    )
+    assert (outcome.status, outcome.payment_id) == ("succeeded", pending.id)
+    assert outcome.redirect_url == "https://portal.example/billing?paid=1"
+    assert await SandboxObject.filter(kind="checkout_session").count() == 0
+    await _paid_once(invoice_id, pending.id, 990)
+
+
+async def test_a_checkout_whose_page_was_never_made_does_not_block_the_next_click(world: World) -> None:
+    await add_card(world)
+    invoice_id = await invoice_for(world, 1500)
+
+    class DiesBeforeTheCheckout(DiesAtTheCharge):
+        async def create_checkout(self, **kwargs: Any) -> Any:
+            raise ProcessDied
+
+    with pytest.raises(ProcessDied):
+        await payments.start_checkout(
+            actor=world.alice,
+            purpose="invoice",
+            target_id=invoice_id,
+            success_url="https://portal.example/ok",
+            cancel_url="https://portal.example/no",
+            gateway=DiesBeforeTheCheckout(sandbox(), charged=False),
+        )
+    (orphan,) = await Payment.all()
+    assert (orphan.status, orphan.gateway_checkout_id) == (PaymentStatus.pending, None)
+
+    paid = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
+    )
+    assert paid.status == "succeeded" and paid.payment_id != orphan.id
+    orphan = await Payment.get(id=orphan.id)
+    assert (orphan.status, orphan.failure_message) == (
+        PaymentStatus.failed,
+        "The payment did not reach the bank.",
+    )
+    assert [a.amount_minor for a in await Allocation.all()] == [1500]
+
+
+async def test_when_the_gateway_cannot_answer_about_the_earlier_attempt_nothing_is_charged_and_it_says_why(
+    world: World,
+) -> None:
+    await add_card(world)
+    invoice_id = await invoice_for(world, 700)
+    pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(sandbox(), charged=False))
+
+    class Unreachable(DiesAtTheCharge):
+        async def charge(self, **kwargs: Any) -> Any:
+            raise GatewayError("the bank could not be reached", retryable=True)
+
+    with pytest.raises(Conflict) as caught:
+        await payments.pay_with_saved_method(
+            actor=world.alice,
+            purpose="invoice",
+            target_id=invoice_id,
+            gateway=Unreachable(sandbox(), charged=False),
+        )
+    assert caught.value.message == (
+        "An earlier attempt to pay this could not be confirmed with the bank yet (the bank could not be "
+        "reached). Nothing more was charged: please try again in a moment."
+    )
+    assert (await Payment.get(id=pending.id)).status == PaymentStatus.pending
+    assert await Payment.all().count() == 1 and await SandboxObject.filter(kind="payment_intent").count() == 0
+    retry = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
+    )
+    assert (retry.status, retry.payment_id) == ("succeeded", pending.id)
+
+
+@WHEN
+async def test_an_attempt_older_than_the_gateways_memory_of_keys_is_looked_up_never_sent_again(
+    world: World, charged: bool
+) -> None:
+    await add_card(world)
+    invoice_id = await invoice_for(world, 3300)
+    real = sandbox()
+    real._emit = None
+    pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(real, charged=charged))
+    clock.set_now(now_utc() + payments.KEY_LIFETIME + timedelta(minutes=1))
+    try:
+        retry = await payments.pay_with_saved_method(
+            actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
+        )
+    finally:
+        clock.set_now(None)
+    intents = await SandboxObject.filter(kind="payment_intent")
+    assert len(intents) == 1
+    assert retry.status == "succeeded"
+    if charged:  # found in the gateway's list and settled
+        assert retry.payment_id == pending.id
+        await _paid_once(invoice_id, pending.id, 3300)
+    else:  # never reached the gateway: closed, and this click is a new attempt with a key of its own
+        assert retry.payment_id != pending.id
+        assert intents[0].idempotency_key == f"payment_intent:invoice:{invoice_id}:attempt:2"
+        assert (await Payment.get(id=pending.id)).status == PaymentStatus.failed
+        assert [a.amount_minor for a in await Allocation.all()] == [3300]
+
+
+@pytest.fixture
+async def stripe_in_use(
+    stripe_emulator: StripeEmulator, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Any]:
+    """The app configured with the emulator's key (Stripe test mode) instead of the sandbox."""
+    monkeypatch.setenv("STRIPE_SECRET_KEY", stripe_emulator.api_key)
+    monkeypatch.setenv("STRIPE_API_BASE", stripe_emulator.base_url)
+    gateway = await gateways.current_gateway()
+    assert gateway.name == "stripe"
+    try:
+        yield gateway
+    finally:
+        await gateways.forget_cached()
+
+
+@WHEN
+async def test_with_stripe_a_retry_after_the_process_died_at_the_charge_pays_once(
+    world: World, stripe_emulator: StripeEmulator, stripe_in_use: Any, charged: bool
+) -> None:
+    run = uuid.uuid4().hex  # the emulator lives for the whole run and remembers idempotency keys
+    customer = await stripe_in_use.create_customer(
+        email="alice@x.test", name="Alice Archer", idempotency_key=f"t:{run}:customer"
+    )
+    await GatewayCustomer.create(client_id=world.alice_id, gateway=stripe_in_use.key, ref=customer)
+    card = await stripe_in_use.save_method(
+        customer_ref=customer, method="pm_card_visa", idempotency_key=f"t:{run}:card"
+    )
+    await PaymentMethod.create(
+        client_id=world.alice_id,
+        gateway=stripe_in_use.key,
+        gateway_ref=card.ref,
+        kind="card",
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        is_default=True,
+    )
+    invoice_id = await invoice_for(world, 6200)
+
+    def charges() -> list[dict[str, Any]]:
+        return stripe_emulator.retrieve(f"/v1/payment_intents?customer={customer}")["data"]
+
+    pending = await _dies_paying(
+        world,
+        invoice_id,
+        DiesAtTheCharge(stripe_in_use, charged=charged),
+        idempotency_key=f"t:{run}:invoice:{invoice_id}:attempt:1",
+    )
+    assert len(charges()) == (1 if charged else 0)
+
+    retry = await payments.pay_with_saved_method(
+        actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=stripe_in_use
+    )
+
+    assert (retry.status, retry.payment_id) == ("succeeded", pending.id)
+    (intent,) = charges()  # one PaymentIntent at Stripe, for our one payment
+    assert (intent["status"], intent["amount"]) == ("succeeded", 6200)
+    assert intent["metadata"]["portal_payment_id"] == str(pending.id)
+    await _paid_once(invoice_id, pending.id, 6200)
+    assert (await Payment.get(id=pending.id)).gateway_payment_id == intent["id"]
 
 
 # -- (b) the database fails in the middle of a webhook ------------------------------------------------

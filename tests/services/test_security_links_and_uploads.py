@@ -16,6 +16,7 @@ PNG, and a file whose content contradicts its signature ("png signature, jpeg in
 
 from __future__ import annotations
 
+import asyncio
 import re
 import zlib
 from collections.abc import Callable
@@ -38,10 +39,12 @@ from portal.db.models import (
 )
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.tokens import hash_token
+from portal.i18n import format_datetime
 from portal.payments.gateway import NewCard
 from portal.services import (
     billing_requests,
     clients,
+    clock,
     invoice_editor,
     invoices,
     links,
@@ -221,6 +224,128 @@ async def test_a_deleted_billing_requests_link_stops_working(world: World) -> No
             await attempt
     assert await Payment.all().count() == 0
     assert (await BillingRequest.get(id=sent.id)).status == "deleted"
+
+
+# -- "Email me a new link": bounded, and honest about what it did -----------------------------------------
+async def _expired_invoice_link(world: World, amount: int = 900) -> tuple[int, str]:
+    """An emailed invoice whose link has expired (the invoice email is then marked sent, out of the way)."""
+    invoice_id, token = await _emailed_invoice(world, amount)
+    await PaymentLink.filter(invoice_id=invoice_id).update(expires_at=now_utc() - timedelta(days=1))
+    return invoice_id, token
+
+
+async def _new_link_rows() -> tuple[int, int]:
+    return await PaymentLink.all().count(), await OutboxEmail.filter(kind="new_link").count()
+
+
+async def test_ten_clicks_make_one_new_link_and_one_email_and_each_answer_says_which(world: World) -> None:
+    invoice_id, token = await _expired_invoice_link(world)
+    before_links, _none = await _new_link_rows()
+    renewals = [await links.send_fresh_link(token=token) for _ in range(10)]
+
+    assert await _new_link_rows() == (before_links + 1, 1)
+    assert [r.sent for r in renewals] == [True] + [False] * 9
+    assert renewals[0].message == "We sent a new link to a****@x.test."
+    (email,) = await OutboxEmail.filter(kind="new_link")
+    asked = format_datetime(email.created_at)
+    assert renewals[1].message == (
+        f"A new link to a****@x.test is already on its way (asked for on {asked}). It should arrive in a few "
+        "minutes; no other link was sent."
+    )
+    assert len({r.message for r in renewals[1:]}) == 1
+    # the one new link works, the expired one still says expired
+    fresh = TOKEN.search(email.text_body).group(1)  # type: ignore[union-attr]
+    assert (await links.view(token=fresh)).state == "open"
+    assert (await links.view(token=token)).state == "expired"
+
+    # once the email has gone out, the answer says when (and still sends nothing)
+    sent_at = now_utc() - timedelta(minutes=5)
+    await OutboxEmail.filter(id=email.id).update(status="sent", sent_at=sent_at)
+    again = await links.send_fresh_link(token=token)
+    assert (again.sent, again.address) == (False, "a****@x.test")
+    assert again.message == (
+        f"We already sent a new link to a****@x.test on {format_datetime(sent_at)}, so we did not send "
+        "another. Please check your inbox and spam folder."
+    )
+    assert await _new_link_rows() == (before_links + 1, 1)
+    assert (await Invoice.get(id=invoice_id)).status == "open"
+
+
+async def test_clicks_at_the_same_moment_still_make_one_new_link(world: World) -> None:
+    _invoice_id, token = await _expired_invoice_link(world)
+    before_links, _none = await _new_link_rows()
+    renewals = await asyncio.gather(*(links.send_fresh_link(token=token) for _ in range(5)))
+    assert sorted(r.sent for r in renewals) == [False] * 4 + [True]
+    assert await _new_link_rows() == (before_links + 1, 1)
+
+
+async def test_another_expired_link_of_the_same_invoice_reuses_the_new_one(world: World) -> None:
+    invoice_id, first = await _expired_invoice_link(world)
+    await invoice_editor.resend_invoice(actor=world.staff, invoice_id=invoice_id)
+    (resent,) = [e for e in await OutboxEmail.filter(kind="invoice").order_by("-id")][:1]
+    second = TOKEN.search(resent.text_body).group(1)  # type: ignore[union-attr]
+    await PaymentLink.filter(invoice_id=invoice_id).update(expires_at=now_utc() - timedelta(days=1))
+    before = await _new_link_rows()
+
+    assert (await links.send_fresh_link(token=first)).sent is True
+    assert (await links.send_fresh_link(token=second)).sent is False
+    assert await _new_link_rows() == (before[0] + 1, before[1] + 1)
+
+
+async def test_an_address_gets_at_most_three_new_links_a_day_across_its_invoices(world: World) -> None:
+    tokens = [(await _expired_invoice_link(world, 100 + n))[1] for n in range(5)]
+    before = await _new_link_rows()
+    renewals = [await links.send_fresh_link(token=token) for token in tokens]
+
+    assert [r.sent for r in renewals] == [True, True, True, False, False]
+    assert await _new_link_rows() == (before[0] + 3, before[1] + 3)
+    first = await OutboxEmail.filter(kind="new_link").order_by("id").first()
+    assert first is not None
+    again = format_datetime(first.created_at + links.RENEWAL_WINDOW)
+    assert renewals[3].message == (
+        "We have sent 3 new links to a****@x.test in the last 24 hours, so we did not send another. "
+        f"Please check your inbox, or ask again after {again}."
+    )
+    # Bob's address has its own allowance
+    bob_invoice, bob_token = await _emailed_invoice(world, 500, client_id=world.bob_id)
+    await PaymentLink.filter(invoice_id=bob_invoice).update(expires_at=now_utc() - timedelta(days=1))
+    assert (await links.send_fresh_link(token=bob_token)).sent is True
+
+
+async def test_a_day_later_a_new_click_sends_a_new_link_and_the_earlier_one_keeps_working(
+    world: World,
+) -> None:
+    _invoice_id, token = await _expired_invoice_link(world)
+    assert (await links.send_fresh_link(token=token)).sent is True
+    (first_email,) = await OutboxEmail.filter(kind="new_link")
+    first_link = TOKEN.search(first_email.text_body).group(1)  # type: ignore[union-attr]
+    clock.set_now(now_utc() + links.RENEWAL_WINDOW + timedelta(minutes=1))
+    try:
+        renewal = await links.send_fresh_link(token=token)
+        assert (renewal.sent, renewal.message) == (True, "We sent a new link to a****@x.test.")
+        assert await OutboxEmail.filter(kind="new_link").count() == 2
+        assert (await links.view(token=first_link)).state == "open"
+    finally:
+        clock.set_now(None)
+
+
+async def test_a_new_link_the_mail_server_refused_or_that_was_revoked_does_not_block_another(
+    world: World,
+) -> None:
+    _invoice_id, token = await _expired_invoice_link(world)
+    assert (await links.send_fresh_link(token=token)).sent is True
+    await OutboxEmail.filter(kind="new_link").update(status="failed")  # never delivered
+    assert (await links.send_fresh_link(token=token)).sent is True
+    newest = await PaymentLink.all().order_by("-id").first()
+    assert newest is not None
+    await PaymentLink.filter(id=newest.id).update(revoked_at=now_utc())
+    assert (await links.send_fresh_link(token=token)).sent is True
+    assert await OutboxEmail.filter(kind="new_link").count() == 3  # the address's allowance, now used up
+    assert (await links.send_fresh_link(token=token)).message.startswith("A new link to a****@x.test is")
+    await OutboxEmail.filter(kind="new_link").update(status="failed")
+    renewal = await links.send_fresh_link(token=token)
+    assert renewal.sent is False and renewal.message.startswith("We have sent 3 new links to a****@x.test")
+    assert await OutboxEmail.filter(kind="new_link").count() == 3
 
 
 # -- uploads ----------------------------------------------------------------------------------------

@@ -73,7 +73,9 @@ async def test_bad_inputs_get_messages_next_to_their_fields_and_nothing_is_sent(
     await _wait_for(lambda: email.error is not None, "the field messages")
     assert email.error == "Enter a valid email address, like name@example.com."
     assert _element(user, "request-amount").error == "USD amounts have at most 2 decimal places."
-    assert _element(user, "request-success-url").error == "Enter the full success URL, starting with https://"
+    assert _element(user, "request-success-url").error == (
+        "Enter the full success URL, starting with https:// or http://"
+    )
     assert _element(user, "request-interval").error == "Choose how often a recurring request repeats."
     assert _element(user, "request-cancel-url").error is None
     assert _element(user, "request-currency").error is None

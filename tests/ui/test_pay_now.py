@@ -128,6 +128,14 @@ async def test_an_expired_link_offers_a_fresh_one_by_email(user: User) -> None:
     user.find(marker="renew-link").click()
     await user.should_see("We sent a new link to c*****@demo.test", retries=50)
     assert await OutboxEmail.filter(kind="new_link").count() == 1
+    links_before = await PaymentLink.all().count()
+    # the page opened again and the button clicked again: no second link, and the page says why
+    await user.open(f"/pay/{token}")
+    user.find(marker="renew-link").click()
+    await user.should_see("A new link to c*****@demo.test is already on its way", retries=50)
+    await user.should_see("no other link was sent")
+    assert await OutboxEmail.filter(kind="new_link").count() == 1
+    assert await PaymentLink.all().count() == links_before
 
 
 async def test_part_of_the_credit_can_be_used_and_the_rest_kept(user: User) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -25,6 +26,12 @@ PAY_BUTTONS = (By.XPATH, "//button[normalize-space(.)='Pay now']")
 
 
 def _invoice_numbers(driver: WebDriver) -> list[str]:
+    """The invoice numbers on the page; read again when a live refresh replaced a cell while reading."""
+    for _attempt in range(5):
+        try:
+            return [cell.text.strip() for cell in driver.find_elements(*INVOICE_NUMBER_CELLS)]
+        except StaleElementReferenceException:
+            continue
     return [cell.text.strip() for cell in driver.find_elements(*INVOICE_NUMBER_CELLS)]
 
 

@@ -36,9 +36,7 @@ def status_badge(status: str) -> ui.badge:
     return badge.props("rounded").mark(f"status-{status}")
 
 
-def money_label(
-    amount_minor: int, currency: str, *, locale: str | None = None, classes: str = ""
-) -> ui.label:
+def money_label(amount_minor: int, currency: str, *, locale: str | None = None) -> ui.label:
     """An amount in the currency's own format (¥1,234 / $1,234.50 / 1 234,50 €), in the current locale."""
     text = format_money(amount_minor, currency, locale or get_locale())
-    return ui.label(text).classes(f"tabular-nums {classes}")
+    return ui.label(text).classes("tabular-nums")

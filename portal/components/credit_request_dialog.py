@@ -58,10 +58,11 @@ class CreditRequestDialog:
             )
             self.due_date = (
                 ui.input(_("Due date"), value=(today() + timedelta(days=DUE_IN_DAYS)).isoformat())
-                .props(f"outlined type=date min={today().isoformat()}")
+                .props("outlined type=date")
                 .classes("w-full")
                 .mark("credit-request-due-date")
             )
+            self.due_date.props["min"] = today().isoformat()
             self.message = (
                 ui.label().classes("text-red-700").props("role=alert").mark("credit-request-message")
             )

@@ -87,8 +87,10 @@ def line_table(lines: Sequence[Any], currency: str, marker: str) -> None:
 
 def date_field(label: str, value: str, marker: str, *, clearable: bool = False) -> ui.input:
     """A date input of the editor's header (its errors show when the editor checks it)."""
-    props = "type=date stack-label outlined dense" + (" clearable" if clearable else "")
-    return ui.input(label, value=value).props(props).classes("w-44").mark(marker).without_auto_validation()
+    field = ui.input(label, value=value).props(
+        "type=date stack-label outlined dense" + (" clearable" if clearable else "")
+    )
+    return field.classes("w-44").mark(marker).without_auto_validation()
 
 
 def long_text_field(label: str, value: str, marker: str) -> ui.textarea:

@@ -15,6 +15,7 @@ from typing import Any
 from nicegui import ui
 
 from portal import auth
+from portal.components.attributes import set_props
 from portal.config import get_settings
 from portal.i18n import LABELS, N_, _
 from portal.services import accounts, impersonation
@@ -128,7 +129,8 @@ def _notice() -> None:
         .mark("notice") as row
     ):
         ui.label(text).mark("notice-text")
-        ui.button(icon="close", on_click=row.delete).props(f"flat dense round aria-label='{_('Dismiss')}'")
+        dismiss = ui.button(icon="close", on_click=row.delete).props("flat dense round")
+        dismiss.props["aria-label"] = _("Dismiss")
 
 
 def _drawer(actor: Actor, path: str) -> ui.left_drawer:
@@ -138,7 +140,8 @@ def _drawer(actor: Actor, path: str) -> ui.left_drawer:
         with ui.list().classes("w-full pt-2").props("padding"):
             for label, target, icon in _nav(actor):
                 current = _is_current(target, path)
-                item = ui.item().props(f"clickable tag=a href={target}" + (" active" if current else ""))
+                item = ui.item().props("clickable tag=a" + (" active" if current else ""))
+                item.props["href"] = target
                 item.classes("rounded-r-full mr-2" + (" bg-blue-50 text-primary" if current else ""))
                 item.mark(f"nav-{_slug(target)}")
                 with item:
@@ -164,11 +167,10 @@ def frame(
         with ui.row().classes("w-full items-center justify-between px-2 sm:px-4 py-2 no-wrap"):
             with ui.row().classes("items-center gap-2 no-wrap min-w-0"):
                 if console:
-                    menu = ui.button(icon="menu").props(f"flat round aria-label='{_('Menu')}'")
+                    menu = set_props(ui.button(icon="menu").props("flat round"), {"aria-label": _("Menu")})
                     menu.mark("nav-toggle")
-                ui.image(branding.logo_path or "/static/logo.svg").classes("w-8 h-8 shrink-0").props(
-                    f"alt='{_('Logo')}'"
-                )
+                logo = ui.image(branding.logo_path or "/static/logo.svg").classes("w-8 h-8 shrink-0")
+                logo.props["alt"] = _("Logo")
                 ui.label(branding.name).classes("text-lg font-semibold truncate").mark("org-name")
                 if not console:
                     with ui.row().classes("gap-1 max-sm:hidden no-wrap"):
@@ -182,7 +184,8 @@ def frame(
                         _("Sandbox") if branding.gateway_mode == "sandbox" else _("Test mode"),
                         color="orange",
                     ).props("outline").mark("gateway-mode")
-                with ui.button(icon="account_circle").props(f"flat round aria-label='{_('Account menu')}'"):
+                account = ui.button(icon="account_circle").props("flat round")
+                with set_props(account, {"aria-label": _("Account menu")}):
                     with ui.menu():
                         ui.menu_item(f"{actor.name} ({actor.email})" if actor.email else actor.name).props(
                             "disable"
@@ -191,9 +194,10 @@ def frame(
                         for code, language in LABELS.items():
                             chosen = "✓ " if code == actor.locale else ""
                             switch = lambda code=code: _switch_language(actor, code)  # noqa: E731
-                            ui.menu_item(f"{chosen}{language}", on_click=switch).props(f"lang={code}").mark(
-                                f"language-{code}"
+                            item = set_props(
+                                ui.menu_item(f"{chosen}{language}", on_click=switch), {"lang": code}
                             )
+                            item.mark(f"language-{code}")
                         ui.separator()
                         ui.menu_item(_("Sign out"), on_click=on_sign_out).mark("sign-out")
     if console:

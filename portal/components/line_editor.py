@@ -14,6 +14,7 @@ from dataclasses import replace
 from nicegui import ui
 from nicegui.elements.mixins.validation_element import ValidationElement
 
+from portal.components.attributes import set_props
 from portal.domain.money import format_money
 from portal.i18n import _
 from portal.services.invoice_editor import LineForm, Preview, TaxChoice, by_key, line_field, preview
@@ -93,9 +94,12 @@ class LineEditor:
                 "quantity": ui.input(_("Quantity"), value=line.quantity)
                 .props("outlined dense inputmode=decimal")
                 .classes("w-24"),
-                "unit_price": ui.input(_("Unit price"), value=line.unit_price)
-                .props(f"outlined dense inputmode=decimal suffix={self.currency}")
-                .classes("w-40"),
+                "unit_price": set_props(
+                    ui.input(_("Unit price"), value=line.unit_price).props(
+                        "outlined dense inputmode=decimal"
+                    ),
+                    {"suffix": self.currency},
+                ).classes("w-40"),
                 "tax": ui.select(options, value=line.tax, label=_("Tax"))
                 .props("outlined dense options-dense")
                 .classes("w-48"),

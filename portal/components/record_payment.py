@@ -6,7 +6,6 @@ import inspect
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date
-from html import escape
 
 from nicegui import ui
 
@@ -127,10 +126,11 @@ class RecordPaymentDialog:
                 )
                 self.received_on = (
                     ui.input(_("Date received"), value=today().isoformat())
-                    .props(f"outlined type=date max={today().isoformat()}")
+                    .props("outlined type=date")
                     .classes("grow")
                     .mark("payment-date")
                 )
+                self.received_on.props["max"] = today().isoformat()
             with ui.row().classes("w-full gap-3 no-wrap"):
                 self.amount = (
                     ui.input(_("Amount"))
@@ -225,7 +225,7 @@ class RecordPaymentDialog:
     def _allocation_changed(self) -> None:
         currency, _invoice = self.target
         due = self._due()
-        self.amount.props(f"suffix={currency}")
+        self.amount.props["suffix"] = currency
         if due > 0:
             self.amount.set_value(format_amount(due, currency, self.locale))
             self.due_hint.set_text(
@@ -401,15 +401,10 @@ class RecordPaymentDialog:
         self.submit.set_enabled(False)
         self.submit.set_visibility(False)
         self.mode.disable()
-        notice = escape(text)
         if payment_id is not None:
-            url = receipt_url(payment_id)
-            self.receipt.props(f"href={url}")
+            self.receipt.props["href"] = receipt_url(payment_id)  # the dialog's "Open the receipt" link
             self.receipt.set_visibility(True)
-            notice += (
-                f' <a href="{url}" target="_blank" class="underline">{escape(_("Open the receipt"))}</a>'
-            )
-        ui.notify(notice, type="positive", html=True, multi_line=True)
+        ui.notify(text, type="positive", multi_line=True)  # text, never HTML: it may carry a client's name
         await _call(self.on_done)
 
 

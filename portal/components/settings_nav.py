@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from portal.components.attributes import set_props
 from portal.i18n import N_, _
 
 SETTINGS_PAGES = (
@@ -18,13 +19,8 @@ SETTINGS_PAGES = (
 
 def settings_nav(current: str) -> None:
     """Links to each settings page; the current one is highlighted and marked `aria-current`."""
-    title = _("Settings")
-    with (
-        ui.element("nav")
-        .classes("w-full flex flex-wrap gap-1 border-b border-gray-200")
-        .props(f'aria-label="{title}"')
-        .mark("settings-nav")
-    ):
+    nav = ui.element("nav").classes("w-full flex flex-wrap gap-1 border-b border-gray-200")
+    with set_props(nav, {"aria-label": _("Settings")}).mark("settings-nav"):
         for key, label, path in SETTINGS_PAGES:
             link = (
                 ui.link(_(label), path)

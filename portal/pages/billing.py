@@ -76,7 +76,8 @@ ACTIONS_CELL = """
 def _header(profile: clients.ClientProfile) -> None:
     with ui.card().classes("w-full"), ui.row().classes("items-center gap-4 no-wrap"):
         if profile.avatar_path:
-            ui.image(profile.avatar_path).classes("w-14 h-14 rounded-full").props(f"alt='{profile.name}'")
+            avatar = ui.image(profile.avatar_path).classes("w-14 h-14 rounded-full").mark("avatar")
+            avatar.props["alt"] = profile.name  # as data: a quote in the name stays part of the text
         else:
             with ui.avatar(color="primary", text_color="white").mark("avatar"):
                 ui.label(profile.initials).classes("text-base font-semibold")
@@ -164,7 +165,7 @@ class Dashboard:
                 if not totals:
                     ui.label(_("Nothing to pay")).classes("text-xl").mark("total-open")
                 for currency, amount in totals.items():
-                    money_label(amount, currency, locale=self.locale, classes="text-xl font-semibold").mark(
+                    money_label(amount, currency, locale=self.locale).classes("text-xl font-semibold").mark(
                         "total-open"
                     )
             with ui.card().classes("grow"):

@@ -12,7 +12,7 @@ from portal import auth, i18n
 from portal.domain.errors import DomainError, InvalidInput
 from portal.i18n import _
 from portal.pages.common import signed_in_frame
-from portal.pages.documents import link_cell
+from portal.pages.documents import LINK_CELL
 from portal.services import audit_log
 from portal.services.actors import Actor
 from portal.services.organization import branding
@@ -85,7 +85,7 @@ class AuditLogPage:
         ]
         self.table = ui.table(columns=columns, rows=[], row_key="id").classes("w-full")
         self.table.props("flat wrap-cells").mark("audit-entries")
-        self.table.add_slot("body-cell-client", link_cell("href"))
+        self.table.add_slot("body-cell-client", LINK_CELL)
         with ui.row().classes("items-center gap-2"):
             self.prev = ui.button(_("Previous"), on_click=lambda: self.go(-1)).props("flat").mark("prev-page")
             self.label = ui.label().mark("page-label")

@@ -21,7 +21,7 @@ from portal.domain.errors import DomainError, InvalidFields, InvalidInput, NotFo
 from portal.domain.money import format_money, parse_amount
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
-from portal.pages.documents import follow_money_events, link_cell
+from portal.pages.documents import LINK_CELL, follow_money_events
 from portal.services import client_record, clients, invitations, ledger
 from portal.services.actors import Actor
 from portal.services.client_record import ClientRecord, Header, Section
@@ -773,7 +773,7 @@ class RecordPage:
             for i in section.items
         ]
         table = self._table("invoices", INVOICE_COLUMNS, rows)
-        table.add_slot("body-cell-number", link_cell("href"))
+        table.add_slot("body-cell-number", LINK_CELL)
         table.add_slot("body-cell-status", BADGE_CELL)
 
     def _quotes(self, section: Section[client_record.QuoteItem]) -> None:
@@ -792,7 +792,7 @@ class RecordPage:
             for q in section.items
         ]
         table = self._table("quotes", QUOTE_COLUMNS, rows)
-        table.add_slot("body-cell-number", link_cell("href"))
+        table.add_slot("body-cell-number", LINK_CELL)
         table.add_slot("body-cell-status", BADGE_CELL)
 
     def _billing_requests(self, section: Section[client_record.BillingRequestItem]) -> None:

@@ -11,7 +11,7 @@ from portal import auth, events, i18n
 from portal.domain.money import format_money, to_decimal
 from portal.i18n import _
 from portal.pages.common import signed_in_frame
-from portal.pages.documents import link_cell
+from portal.pages.documents import LINK_CELL
 from portal.services import overview
 from portal.services.actors import Actor
 from portal.services.audit_log import AuditRow
@@ -128,7 +128,7 @@ def _activity(actor: Actor, rows: list[AuditRow]) -> None:
         ]
         table = ui.table(columns=columns, rows=table_rows, row_key="id").classes("w-full")
         table.props("flat dense wrap-cells").mark("recent-activity")
-        table.add_slot("body-cell-client", link_cell("href"))
+        table.add_slot("body-cell-client", LINK_CELL)
 
 
 def _expiring(rows: list[overview.ExpiringRequest]) -> None:
@@ -188,7 +188,7 @@ def _review(rows: list[overview.ReviewPayment]) -> None:
         ]
         table = ui.table(columns=columns, rows=table_rows, row_key="id").classes("w-full")
         table.props("flat dense wrap-cells").mark("needs-review")
-        table.add_slot("body-cell-client", link_cell("href"))
+        table.add_slot("body-cell-client", LINK_CELL)
 
 
 def _follow_payments(refresh: Callable[[], object]) -> None:

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from html import escape
 from typing import NamedTuple
 
 from fastapi import Request
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.components.attributes import set_props
 from portal.components.badges import STATUS_COLORS
 from portal.components.confirm import confirm
 from portal.domain.errors import DomainError, InvalidInput, NotFound
@@ -66,17 +66,14 @@ MODE_CELL = """
 """
 ACTIONS_CELL = """
 <q-td :props="props" class="q-gutter-xs">
-  <q-btn v-if="props.row.can_copy" flat dense no-caps color="primary" icon="content_copy" label="{copy}"
+  <q-btn v-if="props.row.can_copy" flat dense no-caps color="primary" icon="content_copy"
+         :label="props.row.copy_label"
          @click="() => $parent.$emit('copy', props.row.id)" />
-  <q-btn v-if="props.row.can_delete" flat dense no-caps color="red-7" icon="delete" label="{delete}"
+  <q-btn v-if="props.row.can_delete" flat dense no-caps color="red-7" icon="delete"
+         :label="props.row.delete_label"
          @click="() => $parent.$emit('delete', props.row.id)" />
 </q-td>
 """
-
-
-def _attr(text: str) -> str:
-    """A translated text safe inside a double-quoted attribute."""
-    return escape(text, quote=True)
 
 
 def time_left(seconds: int | None) -> str:
@@ -116,6 +113,8 @@ def table_row(row: BillingRequestRow, locale: str) -> dict:
         "time_left": time_left(row.seconds_left),
         "can_copy": row.can_copy_link,
         "can_delete": row.can_delete,
+        "copy_label": _("Copy link"),  # bound as data by the actions cell, never written into its template
+        "delete_label": _("Delete"),
     }
 
 
@@ -155,10 +154,7 @@ class RequestList:
         self.table.props("flat dense wrap-cells")
         self.table.add_slot("body-cell-status", STATUS_CELL)
         self.table.add_slot("body-cell-mode", MODE_CELL)
-        self.table.add_slot(
-            "body-cell-actions",
-            ACTIONS_CELL.replace("{copy}", _attr(_("Copy link"))).replace("{delete}", _attr(_("Delete"))),
-        )
+        self.table.add_slot("body-cell-actions", ACTIONS_CELL)
         self.table.on("copy", lambda e: self.copy_link(int(e.args)))
         self.table.on("delete", lambda e: self.delete(int(e.args)))
         self.empty = ui.label(_("No billing requests match.")).classes("text-gray-600").mark("no-requests")
@@ -328,7 +324,8 @@ class RequestForm:
 
     @staticmethod
     def _input(label: str, marker: str, kind: str = "text") -> ui.input:
-        return ui.input(label).props(f"outlined type={kind} autocomplete=off").classes("w-full").mark(marker)
+        field = set_props(ui.input(label).props("outlined autocomplete=off"), {"type": kind})
+        return field.classes("w-full").mark(marker)
 
     def _show_interval(self) -> None:
         self.interval.set_visibility(self.billing_type.value == "recurring")

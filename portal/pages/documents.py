@@ -76,20 +76,16 @@ NOT_FOUND_TEXT = {
 }
 LINK_CELL = """
 <q-td :props="props">
-  <a v-if="props.row.{href}" :href="props.row.{href}" class="text-primary">{{{{ props.value }}}}</a>
-  <span v-else>{{{{ props.value }}}}</span>
+  <a v-if="props.row.href" :href="props.row.href" class="text-primary">{{ props.value }}</a>
+  <span v-else>{{ props.value }}</span>
 </q-td>
 """
+"""A table cell that shows its value as a link to the row's `href` (text stays text: Vue escapes it)."""
 
 
 def titled(columns: list[dict]) -> list[dict]:
     """Table columns with their titles in the current locale."""
     return [{**column, "label": _(title) if (title := column["label"]) else ""} for column in columns]
-
-
-def link_cell(href_field: str) -> str:
-    """A table cell that shows its value as a link to the row's `href_field` (text stays text)."""
-    return LINK_CELL.format(href=href_field)
 
 
 def follow_money_events(client_id: int | None, refresh: Callable[[], object]) -> None:
@@ -277,7 +273,7 @@ class InvoiceScreen:
                 .props("flat")
             )
             table.mark("invoice-payments")
-            table.add_slot("body-cell-receipt", link_cell("href"))
+            table.add_slot("body-cell-receipt", LINK_CELL)
 
     async def pay(self, detail: documents.InvoiceDetail) -> None:
         """Open the Pay dialog for what is due now."""
@@ -451,7 +447,7 @@ def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
                 .props("flat")
             )
             table.mark("receipt-invoices")
-            table.add_slot("body-cell-number", link_cell("href"))
+            table.add_slot("body-cell-number", LINK_CELL)
 
 
 # -- PDF downloads ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from portal.config import get_settings
 from portal.domain.money import format_money
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
-from portal.pages.documents import link_cell
+from portal.pages.documents import LINK_CELL
 from portal.services import history
 from portal.services.actors import Actor
 from portal.services.organization import branding
@@ -118,7 +118,7 @@ def register() -> None:
             ]
             table = _section(_("Paid invoices"), "paid-invoices", data.paid_invoices, PAID_COLUMNS, rows)
             if table:
-                table.add_slot("body-cell-number", link_cell("href"))
+                table.add_slot("body-cell-number", LINK_CELL)
 
             rows = [
                 {
@@ -135,7 +135,7 @@ def register() -> None:
             ]
             table = _section(_("Payments"), "payments", data.payments, PAYMENT_COLUMNS, rows)
             if table:
-                table.add_slot("body-cell-receipt", link_cell("href"))
+                table.add_slot("body-cell-receipt", LINK_CELL)
 
             rows = [
                 {

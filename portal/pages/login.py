@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.components.attributes import set_props
 from portal.components.frame import apply_theme
 from portal.domain.errors import Conflict, InvalidInput
 from portal.i18n import N_, _
@@ -84,14 +85,16 @@ def register() -> None:
 def _language_switch(*, next: str, notice: str) -> None:
     """English | Français: reload this page in the other language (keeping where to go after signing in)."""
     current = i18n.get_locale()
-    switch = ui.row().classes("gap-3 text-sm").props(f'role=navigation aria-label="{_("Language")}"')
+    switch = set_props(
+        ui.row().classes("gap-3 text-sm").props("role=navigation"), {"aria-label": _("Language")}
+    )
     with switch.mark("language"):
         for code in i18n.SUPPORTED:
             name = i18n.LABELS[code]
             if code == current:
-                ui.label(name).classes("font-semibold").props(f"lang={code}").mark(f"lang-{code}")
+                set_props(ui.label(name).classes("font-semibold"), {"lang": code}).mark(f"lang-{code}")
                 continue
             query = urlencode({k: v for k, v in (("next", next), ("notice", notice), ("lang", code)) if v})
-            ui.link(name, f"{auth.LOGIN_PATH}?{query}").props(f"lang={code} hreflang={code}").mark(
+            set_props(ui.link(name, f"{auth.LOGIN_PATH}?{query}"), {"lang": code, "hreflang": code}).mark(
                 f"lang-{code}"
             )

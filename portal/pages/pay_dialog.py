@@ -115,7 +115,7 @@ class PayDialog:
             )
             self._done(outcome.message, ok=outcome.status in ("succeeded", "processing"))
             if outcome.status == "succeeded" and outcome.payment_id:
-                self.receipt.props(f"href=/billing/receipts/{outcome.payment_id}")
+                self.receipt.props["href"] = f"/billing/receipts/{outcome.payment_id}"
                 self.receipt.set_visibility(True)
         except DomainError as exc:
             self._done(exc.message, ok=False)

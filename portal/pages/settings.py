@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from nicegui import app, events, ui
 
 from portal import auth
+from portal.components.attributes import set_props
 from portal.components.feedback import Feedback
 from portal.components.settings_nav import settings_nav
 from portal.domain.errors import DomainError, InvalidInput
@@ -53,14 +54,15 @@ WHEN_OPTIONS = {
 
 # -- shared pieces --------------------------------------------------------------------------------
 def _input(label: str, value: str, marker: str, **props: str) -> ui.input:
-    extra = " ".join(f"{key}={value}" for key, value in props.items())
-    return ui.input(label, value=value).props(f"outlined {extra}".strip()).classes("w-full").mark(marker)
+    field = set_props(ui.input(label, value=value).props("outlined"), props)
+    return field.classes("w-full").mark(marker)
 
 
 def _textarea(label: str, value: str, marker: str, *, max_length: int) -> ui.textarea:
     return (
-        ui.textarea(label, value=value)
-        .props(f"outlined autogrow counter maxlength={max_length}")
+        set_props(
+            ui.textarea(label, value=value).props("outlined autogrow counter"), {"maxlength": max_length}
+        )
         .classes("w-full")
         .mark(marker)
     )
@@ -479,7 +481,7 @@ class TemplateForm:
             color = settings.check_color(self.color.value or "")
         except InvalidInput:
             color = "transparent"
-        self.swatch.style(f"background-color: {color}")
+        self.swatch.style["background-color"] = color  # a checked #rrggbb, set as data all the same
 
     def watch(self) -> None:
         """Start checking for changes to preview (after the first preview: a timer lets the page be sent)."""

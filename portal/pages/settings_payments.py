@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.components.attributes import set_props
 from portal.components.feedback import Feedback
 from portal.components.settings_nav import settings_nav
 from portal.i18n import N_, _
@@ -108,8 +109,10 @@ class PaymentSettings:
     @staticmethod
     def _input(label: str, value: str, marker: str, kind: str) -> ui.input:
         return (
-            ui.input(label, value=value, placeholder="https://")
-            .props(f"outlined type={kind} autocomplete=off")
+            set_props(
+                ui.input(label, value=value, placeholder="https://").props("outlined autocomplete=off"),
+                {"type": kind},
+            )
             .classes("w-full")
             .mark(marker)
         )

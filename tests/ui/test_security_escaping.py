@@ -51,6 +51,8 @@ from tests.ui.conftest import sign_in
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 PAYLOADS = (SCRIPT, IMG)
+# Closes a quoted attribute value and adds its own attributes if a name is ever written into .props("...").
+ATTRIBUTE = """x' onmouseover="alert(document.domain)" style="position:fixed;inset:0" y='"""
 ROOT = Path(__file__).resolve().parents[2]
 # Places in portal/pages and portal/components that may render HTML, each with why no user data gets there.
 HTML_SINKS: dict[str, str] = {}
@@ -154,6 +156,10 @@ def _check_page(user: User, sent: str, path: str) -> list[str]:
         for key, value in element.props.items():
             if key.startswith(":") and _carries(value):
                 problems.append(f"{path}: the markup is inside the JavaScript expression {key}")
+    for element in user.client.elements.values():
+        for key in element.props:
+            if key.lower().startswith("on"):
+                problems.append(f"{path}: a {type(element).__name__} has the event-handler attribute {key}")
     if not shown:
         problems.append(f"{path}: none of the records' text is on the page (the test would prove nothing)")
     return problems
@@ -230,6 +236,34 @@ async def test_the_page_check_catches_markup_rendered_as_html(user: User) -> Non
     assert "Html renders the markup as HTML" in problems
     assert "inside the JavaScript expression :title" in problems
     assert "slot renders HTML" in problems
+
+
+async def _avatar_alts(user: User, path: str) -> list[str]:
+    """The alt text of each avatar picture on `path`; fails on any element holding a smuggled attribute."""
+    await user.open(path)
+    await user.should_see(marker="client-name", retries=50)
+    assert user.client is not None
+    for element in user.client.elements.values():
+        smuggled = [k for k in element.props if k.lower().startswith("on") or k in ("style", "y")]
+        assert not smuggled, (path, type(element).__name__, element.props)
+    return [e.props.get("alt") for e in user.find(marker="avatar").elements if isinstance(e, ui.image)]
+
+
+async def test_a_name_that_closes_an_attribute_stays_one_attribute_value(user: User) -> None:
+    """The avatar's alt text (and every other prop) holds the name as data: no attribute comes out of it."""
+    await user.open("/login")
+    ada = await Client.get(email="client@demo.test")
+    await Client.filter(id=ada.id).update(
+        name=ATTRIBUTE, company=ATTRIBUTE, avatar_path="/uploads/avatars/0123456789abcdef.png"
+    )
+    await sign_in(user, "client@demo.test")
+    await user.should_see(marker="client-name", retries=50)
+    assert await _avatar_alts(user, "/billing") == [ATTRIBUTE]
+    user.find(marker="sign-out").click()
+    await user.should_see("Sign in to your billing portal", retries=50)
+    await sign_in(user, "admin@demo.test")
+    await user.should_see("Overview", retries=50)
+    assert await _avatar_alts(user, f"/admin/clients/{ada.id}") == [f"Avatar of {ATTRIBUTE}"]
 
 
 def test_no_page_uses_an_html_sink() -> None:

@@ -16,7 +16,12 @@ ROOT = Path(__file__).parent
 settings = get_settings()
 settings.check_production_safety()
 
-security.install(app, public_url=settings.public_url)
+security.install(
+    app,
+    public_url=settings.public_url,
+    max_body_bytes=settings.max_body_bytes,
+    upload_max_body_bytes=settings.upload_max_body_bytes,
+)
 install_lifespan(app, database_url=settings.database_url, auto_migrate=settings.auto_migrate)
 app.add_static_files("/static", ROOT / "static")
 auth.register_routes()

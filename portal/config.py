@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     impersonation_minutes: int = Field(default=30, ge=1)
     jobs_enabled: bool = True
     jobs_interval_seconds: float = Field(default=0, ge=0)  # 0: each job's own interval (tests use 1)
+    # Request bodies (413 above these, refused before being read whole; see portal/security.py)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # webhooks, forms, socket.io polling
+    upload_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)  # NiceGUI's upload routes
 
     @property
     def is_production(self) -> bool:

@@ -252,7 +252,9 @@ class PaymentGateway(Protocol):
         ...
 
     def parse_webhook(self, *, payload: bytes, signature: str) -> GatewayEvent:
-        """Verify a webhook's signature (300 s tolerance) and parse it; raise InvalidSignature."""
+        """Verify a webhook's signature (dated within 300 s of now, either way) and parse it.
+
+        Raises InvalidSignature."""
         ...
 
     async def close(self) -> None:

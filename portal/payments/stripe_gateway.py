@@ -8,6 +8,7 @@ portal's ISO 4217 minor units and Stripe's own idea of a currency's minor unit a
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
@@ -34,7 +35,7 @@ from portal.payments.gateway import (
 T = TypeVar("T")
 
 WEBHOOK_TOLERANCE_SECONDS = 300
-"""Webhooks signed longer ago than this are refused (Stripe's own default)."""
+"""Webhooks signed longer ago, or dated further ahead, than this are refused (Stripe's own default)."""
 MAX_LISTED_PAYMENTS = 1000
 """`list_payments` stops after this many payments; reconciliation runs often enough for that."""
 _NETWORK_RETRIES = 2
@@ -176,6 +177,16 @@ def _card_error_code(exc: stripe.StripeError) -> str:
     """The most specific code of a card error (the decline code when the bank gave one)."""
     error = _error_body(exc)
     return str(error.get("decline_code") or error.get("code") or exc.code or "card_declined")
+
+
+def _check_signed_at(signature: str, *, now: float) -> None:
+    """Refuse a (verified) Stripe-Signature whose `t=` lies more than the tolerance away from `now`."""
+    try:  # read as the SDK reads it: the first `t=` item
+        signed_at = int(next(item.split("=", 2)[1] for item in signature.split(",") if item.startswith("t=")))
+    except (StopIteration, ValueError):
+        raise InvalidSignature("The Stripe-Signature header has no timestamp.") from None
+    if abs(now - signed_at) > WEBHOOK_TOLERANCE_SECONDS:
+        raise InvalidSignature(f"Timestamp outside the tolerance zone ({signed_at}).")
 
 
 def _raise_gateway_error(exc: stripe.StripeError) -> NoReturn:
@@ -684,7 +695,9 @@ class StripeGateway:
         return payments
 
     def parse_webhook(self, *, payload: bytes, signature: str) -> GatewayEvent:
-        """Verify the Stripe-Signature header (300 s tolerance) and parse the event."""
+        """Verify the Stripe-Signature header and parse the event. The signature's timestamp must be within
+        300 s of now in either direction: the SDK bounds only the past, a future date would let a captured
+        request be replayed for as long as its date lies ahead."""
         if not self._webhook_secret:
             raise InvalidSignature("No webhook signing secret is configured.")
         if not signature:
@@ -693,6 +706,7 @@ class StripeGateway:
             stripe.WebhookSignature.verify_header(
                 payload, signature, self._webhook_secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
             )
+            _check_signed_at(signature, now=time.time())
             event = json.loads(payload)
         except stripe.SignatureVerificationError as exc:
             raise InvalidSignature(exc.user_message or "Invalid signature.") from exc

@@ -1,5 +1,6 @@
 """POST /webhooks/stripe: verify the signature before anything is written, store the event, answer, then
-process it exactly once (after the answer is sent; the jobs retry what is left unprocessed)."""
+process it exactly once (after the answer is sent; the jobs retry what is left unprocessed). A body over
+MAX_BODY_BYTES never gets here: `portal.security.BodyLimit` answers 413 before it is read whole."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,14 +87,47 @@ def _login_status(url: str) -> int | None:
         return None
 
 
-@pytest.fixture(scope="session")
-def portal_server() -> Iterator[str]:
-    """Start the portal with the demo data on a free loopback port; yield its base URL."""
-    workdir = Path(tempfile.mkdtemp(prefix="portal-e2e-"))
+@dataclass(frozen=True)
+class ServedPortal:
+    """A portal server started by `served_portal`: its address, its database, and what `prepare` printed."""
+
+    url: str
+    database_url: str
+    workdir: Path
+    prepared: str = ""
+
+
+@contextmanager
+def served_portal(
+    prefix: str,
+    *,
+    demo: bool = True,
+    prepare: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[ServedPortal]:
+    """Start `main.py` on a free loopback port over a fresh SQLite database (migrated, with the demo data
+    unless `demo` is False). `prepare` (arguments for this Python, run in the repository with DATABASE_URL set
+    and the database URL as its last argument) runs before the server starts; its output is kept. `env` adds
+    or overrides the server's variables."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     database_url = f"sqlite:///{workdir / 'portal.sqlite3'}"
     _run_cli(["migrate"], _server_env(database_url))
-    _run_cli(["demo"], _server_env(database_url))
-
+    if demo:
+        _run_cli(["demo"], _server_env(database_url))
+    prepared = ""
+    if prepare is not None:
+        result = subprocess.run(
+            [sys.executable, *prepare, database_url],
+            cwd=REPO_ROOT,
+            env=_server_env(database_url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"preparing the data failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
+        prepared = result.stdout
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = workdir / "server.log"
@@ -101,7 +135,7 @@ def portal_server() -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "main.py"],
         cwd=REPO_ROOT,
-        env=_server_env(database_url, port),
+        env={**_server_env(database_url, port), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -123,7 +157,7 @@ def portal_server() -> Iterator[str]:
                     pytrace=False,
                 )
             time.sleep(0.25)
-        yield base_url
+        yield ServedPortal(base_url, database_url, workdir, prepared)
     finally:
         process.terminate()
         try:
@@ -133,6 +167,24 @@ def portal_server() -> Iterator[str]:
             process.wait(timeout=10)
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def read_head(sock: socket.socket) -> str:
+    """Read an HTTP answer from a raw socket up to the end of its headers; return the status and headers."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+
+
+@pytest.fixture(scope="session")
+def portal_server() -> Iterator[str]:
+    """Start the portal with the demo data on a free loopback port; yield its base URL."""
+    with served_portal("portal-e2e-") as served:
+        yield served.url
 
 
 @contextmanager

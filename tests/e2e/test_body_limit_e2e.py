@@ -11,22 +11,14 @@ import socket
 import time
 from urllib.parse import urlsplit
 
+from tests.e2e.conftest import read_head
+
 MIB = 1024 * 1024
 
 
 def _connect(base_url: str) -> socket.socket:
     parts = urlsplit(base_url)
     return socket.create_connection((parts.hostname, parts.port), timeout=10)
-
-
-def _read_head(sock: socket.socket) -> str:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
 
 
 def _head(base_url: str, path: str, extra: str) -> str:
@@ -40,7 +32,7 @@ def _head(base_url: str, path: str, extra: str) -> str:
 def test_a_declared_2_mib_webhook_is_refused_before_its_body_is_sent(portal_server: str) -> None:
     with _connect(portal_server) as sock:
         sock.sendall(_head(portal_server, "/webhooks/stripe", f"Content-Length: {2 * MIB}\r\n").encode())
-        answer = _read_head(sock)  # nothing of the body was sent: the answer cannot have waited for it
+        answer = read_head(sock)  # nothing of the body was sent: the answer cannot have waited for it
     assert answer.split(" ")[1] == "413", answer
     assert "content-security-policy" in answer.lower()
 
@@ -63,7 +55,7 @@ def test_a_chunked_oversized_webhook_is_refused_while_it_is_still_being_sent(por
             except TimeoutError:
                 continue
         sock.settimeout(10)
-        answer = _read_head(sock)
+        answer = read_head(sock)
     assert answer.split(" ")[1] == "413", answer
     assert sent < 4 * MIB  # refused soon after the 1 MiB bound, long before the 8 MiB the sender had
 
@@ -73,7 +65,7 @@ def test_every_other_route_refuses_an_oversized_body_too(portal_server: str) -> 
     for path in ["/_nicegui_ws/socket.io/?EIO=4&transport=polling&sid=x", "/auth/session", "/login"]:
         with _connect(portal_server) as sock:
             sock.sendall(_head(portal_server, path, f"Content-Length: {2 * MIB}\r\n").encode())
-            answer = _read_head(sock)
+            answer = read_head(sock)
         assert answer.split(" ")[1] == "413", (path, answer)
 
 
@@ -84,7 +76,7 @@ def test_a_small_body_still_reaches_the_webhook_route(portal_server: str) -> Non
             portal_server, "/webhooks/stripe", f"Content-Length: {len(body)}\r\nConnection: close\r\n"
         )
         sock.sendall(head.encode() + body)
-        answer = _read_head(sock)
+        answer = read_head(sock)
     assert answer.split(" ")[1] == "400", answer  # read and checked: the signature is wrong
 
 
@@ -94,5 +86,5 @@ def test_nicegui_uploads_have_their_own_larger_bound(portal_server: str) -> None
     for size in (2 * MIB, 5 * MIB):  # UPLOAD_MAX_BODY_BYTES is 4 MiB by default
         with _connect(portal_server) as sock:
             sock.sendall(_head(portal_server, path, f"Content-Length: {size}\r\n").encode())
-            answers[size] = _read_head(sock).split(" ")[1]
+            answers[size] = read_head(sock).split(" ")[1]
     assert answers == {2 * MIB: "404", 5 * MIB: "413"}  # 2 MiB passes the bound (then: no such upload)

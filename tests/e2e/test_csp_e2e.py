@@ -9,9 +9,6 @@ work: the socket.io connection is up over the websocket, and a click is answered
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -24,7 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
 
-from tests.e2e.conftest import REPO_ROOT, _free_port, _login_status, _run_cli, _server_env, _tail, chromium
+from tests.e2e.conftest import chromium, served_portal
 from tests.e2e.test_login_e2e import (
     ADMIN_EMAIL,
     CLIENT_EMAIL,
@@ -92,56 +89,16 @@ class Portal:
 @pytest.fixture(scope="module")
 def portal() -> Iterator[Portal]:
     """The portal with the demo data and one payment link for an open invoice of the demo client."""
-    workdir = Path(tempfile.mkdtemp(prefix="portal-csp-"))
-    database_url = f"sqlite:///{workdir / 'portal.sqlite3'}"
-    _run_cli(["migrate"], _server_env(database_url))
-    _run_cli(["demo"], _server_env(database_url))
-    prepared = subprocess.run(
-        [sys.executable, "-c", PREPARE, database_url],
-        cwd=REPO_ROOT,
-        env=_server_env(database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if prepared.returncode != 0:
-        pytest.fail(f"could not prepare the data:\n{prepared.stdout}\n{prepared.stderr}", pytrace=False)
-    ids = json.loads(prepared.stdout.strip().splitlines()[-1])
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = workdir / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "main.py"],
-        cwd=REPO_ROOT,
-        env=_server_env(database_url, port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while _login_status(f"{url}/login") != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{_tail(log_path)}", pytrace=False)
-            time.sleep(0.25)
+    with served_portal("portal-csp-", prepare=["-c", PREPARE]) as served:
+        ids = json.loads(served.prepared.strip().splitlines()[-1])
         yield Portal(
-            url=url,
+            url=served.url,
             client_id=ids["client"],
             invoice_id=ids["invoice"],
             quote_id=ids["quote"],
             payment_id=ids["payment"],
             token=ids["token"],
         )
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Checker:

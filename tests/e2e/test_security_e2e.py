@@ -5,18 +5,13 @@ from __future__ import annotations
 import base64
 import os
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT, _free_port, _login_status, _run_cli, _server_env, _tail
+from tests.e2e.conftest import read_head, served_portal
 
 
 def _raw_request(base_url: str, request: str) -> str:
@@ -24,13 +19,7 @@ def _raw_request(base_url: str, request: str) -> str:
     parts = urlsplit(base_url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(request.encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        return read_head(sock)
 
 
 def _websocket_handshake(base_url: str, origin: str) -> str:
@@ -83,31 +72,9 @@ def test_pages_carry_protective_headers_and_an_httponly_samesite_cookie(portal_s
 @pytest.fixture(scope="module")
 def https_portal() -> Iterator[str]:
     """A server whose public address is https (as behind a TLS proxy)."""
-    workdir = Path(tempfile.mkdtemp(prefix="portal-https-"))
-    database_url = f"sqlite:///{workdir / 'portal.sqlite3'}"
-    _run_cli(["migrate"], _server_env(database_url))
-    port = _free_port()
-    env = _server_env(database_url, port)
-    env["PUBLIC_URL"] = "https://billing.example.com"
-    log_path = workdir / "server.log"
-    process = subprocess.Popen(
-        [sys.executable, "main.py"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while _login_status(f"{url}/login") != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{_tail(log_path)}", pytrace=False)
-            time.sleep(0.25)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    https = {"PUBLIC_URL": "https://billing.example.com"}
+    with served_portal("portal-https-", demo=False, env=https) as served:
+        yield served.url
 
 
 def test_behind_https_the_session_cookie_is_secure(https_portal: str) -> None:

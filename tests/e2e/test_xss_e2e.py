@@ -13,11 +13,7 @@ the policy's 'unsafe-eval' (needed by Vue) does not stop.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.e2e.conftest import REPO_ROOT, _free_port, _login_status, _run_cli, _server_env, _tail
+from tests.e2e.conftest import REPO_ROOT, served_portal
 from tests.e2e.test_console_e2e import DIALOG, _type_into
 from tests.e2e.test_dashboard_e2e import _click
 from tests.e2e.test_login_e2e import ADMIN_EMAIL, DEMO_PASSWORD, _path_is, _sign_in, _wait, _wait_visible
@@ -92,61 +88,25 @@ def _fragment(text: str) -> str:
 @pytest.fixture(scope="module")
 def xss_portal() -> Iterator[tuple[str, dict]]:
     """A server over a demo database plus the payload client (seeded through the use cases)."""
-    workdir = Path(tempfile.mkdtemp(prefix="portal-xss-"))
-    database = workdir / "portal.sqlite3"
-    database_url = f"sqlite:///{database}"
-    _run_cli(["migrate"], _server_env(database_url))
-    _run_cli(["demo"], _server_env(database_url))
-    seeded = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.xss_seed"],
-        cwd=REPO_ROOT,
-        env=_server_env(database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    lines = [line for line in seeded.stdout.splitlines() if line.startswith("XSS_SEED=")]
-    if seeded.returncode != 0 or not lines:
-        pytest.fail(f"seeding failed:\n{seeded.stdout}\n{seeded.stderr}", pytrace=False)
-    ids = json.loads(lines[-1].removeprefix("XSS_SEED="))
-    port = _free_port()
-    log_path = workdir / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "main.py"],
-        cwd=REPO_ROOT,
-        env=_server_env(database_url, port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while _login_status(f"{url}/login") != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{_tail(log_path)}", pytrace=False)
-            time.sleep(0.25)
-        yield url, ids
-    finally:
-        process.terminate()
+    with served_portal("portal-xss-", prepare=["-m", "tests.e2e.xss_seed"]) as served:
+        lines = [line for line in served.prepared.splitlines() if line.startswith("XSS_SEED=")]
+        if not lines:
+            pytest.fail(f"seeding printed no XSS_SEED line:\n{served.prepared}", pytrace=False)
+        ids = json.loads(lines[-1].removeprefix("XSS_SEED="))
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
-        with sqlite3.connect(database) as connection:  # the avatars this test wrote into data/uploads
-            paths = {
-                row[0]
-                for row in connection.execute(
-                    "SELECT avatar_path FROM client WHERE id = ?", [ids["client_id"]]
-                )
-            }
-        for avatar in {ids["avatar_path"], *paths}:
-            if avatar:
-                (AVATAR_DIR / avatar.rsplit("/", 1)[-1]).unlink(missing_ok=True)
-        shutil.rmtree(workdir, ignore_errors=True)
+            yield served.url, ids
+        finally:
+            database = served.database_url.removeprefix("sqlite:///")
+            with sqlite3.connect(database) as connection:  # the avatars this test wrote into data/uploads
+                paths = {
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT avatar_path FROM client WHERE id = ?", [ids["client_id"]]
+                    )
+                }
+            for avatar in {ids["avatar_path"], *paths}:
+                if avatar:
+                    (AVATAR_DIR / avatar.rsplit("/", 1)[-1]).unlink(missing_ok=True)
 
 
 def _shows(driver: WebDriver, fragments: list[str]) -> None:

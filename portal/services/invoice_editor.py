@@ -39,16 +39,15 @@ from portal.events import Event, publish
 from portal.i18n import N_, _
 from portal.services import audit
 from portal.services.actors import Actor, require_staff
-from portal.services.clock import now_utc, today
+from portal.services.clock import today
 from portal.services.documents import InvoiceDetail, get_invoice
 from portal.services.invoices import (
     LineDraft,
     _check_lines,
     allocated_by_invoice,
-    auto_charge_invoice,
     queue_invoice_email,
+    send_draft,
 )
-from portal.services.numbering import next_number
 from portal.services.organization import get_organization
 from portal.services.paging import Page, bounds, client_matches, fetch
 
@@ -685,10 +684,8 @@ async def send_invoice(
     require_staff(actor)
     if invoice_id is None and form is None:
         raise InvalidInput(_("Add at least one line."), field="lines")
-    from portal.services import payments
 
-    org = await get_organization()
-    async with in_transaction():
+    async def load() -> tuple[Client, Invoice]:
         if form is not None:
             client, invoice = await _save(actor, form, invoice_id=invoice_id, client_id=client_id)
         else:
@@ -700,26 +697,9 @@ async def send_invoice(
             raise Conflict(_("This invoice has already been sent. Use Resend to email it again."))
         if not await InvoiceLine.exists(invoice_id=invoice.id):
             raise InvalidInput(_("Add at least one line."), field="lines")
-        check_transition(InvoiceStatus(invoice.status), InvoiceStatus.open)
-        invoice.number = await next_number(
-            kind="invoice", pattern=org.invoice_number_pattern, on=invoice.issue_date
-        )
-        invoice.status, invoice.sent_at = InvoiceStatus.open, now_utc()
-        await invoice.save(update_fields=["number", "status", "sent_at", "updated_at"])
-        await audit.record(
-            actor=actor,
-            action="invoice.send",
-            subject=f"invoice:{invoice.id}",
-            client_id=client.id,
-            details={"number": invoice.number, "to": client.email},
-        )
-        credit_used = await payments.apply_credit_automatically(invoice_id=invoice.id)
-        await queue_invoice_email(invoice, client)
-    await auto_charge_invoice(invoice.id)
-    await publish(Event("invoice.sent", client_id=client.id, data={"invoice_id": invoice.id}))
-    if credit_used:
-        await publish(Event("credit.changed", client_id=client.id, data={"invoice_id": invoice.id}))
-    return invoice.id
+        return client, invoice
+
+    return await send_draft(actor=actor, load=load)
 
 
 async def resend_invoice(*, actor: Actor, invoice_id: int) -> str:

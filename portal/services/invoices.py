@@ -1,8 +1,9 @@
-"""Invoices: create with taxed lines, list, amounts due (total minus allocations)."""
+"""Invoices: create with taxed lines, send (`send_draft`, the one path), list, amounts due (total minus
+allocations)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -15,14 +16,15 @@ from tortoise.transactions import in_transaction
 from portal.db.models import Allocation, Client, Invoice, InvoiceLine
 from portal.domain.errors import InvalidInput, NotFound
 from portal.domain.money import normalize_currency
-from portal.domain.status import InvoiceStatus
+from portal.domain.status import InvoiceStatus, check_transition
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
+from portal.events import Event, publish
 from portal.i18n import N_, _
 from portal.mail import messages
 from portal.mail.outbox import enqueue
 from portal.services import audit
 from portal.services.actors import Actor, check_client_access, require_staff
-from portal.services.clock import today
+from portal.services.clock import now_utc, today
 from portal.services.numbering import next_number
 from portal.services.organization import get_organization
 
@@ -97,7 +99,7 @@ async def create_invoice(
     notes: str = "",
     send: bool = True,
 ) -> int:
-    """Create an invoice with its lines; `send` numbers it and opens it for payment."""
+    """Create an invoice with its lines as a draft; `send` sends it at once (`send_draft`)."""
     require_staff(actor)
     client = await Client.get_or_none(id=client_id)
     if client is None:
@@ -108,15 +110,11 @@ async def create_invoice(
         raise InvalidInput(_("The due date cannot be before the issue date."), field="due_date")
     inputs = _check_lines(lines)
     totals = invoice_totals(inputs)
-    org = await get_organization()
-    async with in_transaction():
-        number = None
-        if send:
-            number = await next_number(kind="invoice", pattern=org.invoice_number_pattern, on=issue_date)
+
+    async def write() -> tuple[Client, Invoice]:
         invoice = await Invoice.create(
             client_id=client.id,
-            number=number,
-            status=InvoiceStatus.open if send else InvoiceStatus.draft,
+            status=InvoiceStatus.draft,
             currency=currency,
             issue_date=issue_date,
             due_date=due_date,
@@ -144,13 +142,55 @@ async def create_invoice(
         await audit.record(
             actor=actor, action="invoice.create", subject=f"invoice:{invoice.id}", client_id=client.id
         )
-        if send:
-            from portal.services import payments
+        return client, invoice
 
-            await payments.apply_credit_automatically(invoice_id=invoice.id)
-            await queue_invoice_email(invoice, client)
-    if send:
-        await auto_charge_invoice(invoice.id)
+    if send:  # its "invoice.create" entry stands for the send too, as it always has
+        return await send_draft(actor=actor, load=write, audit_action=None)
+    async with in_transaction():
+        _client, invoice = await write()
+    return invoice.id
+
+
+async def send_draft(
+    *,
+    actor: Actor,
+    load: Callable[[], Awaitable[tuple[Client, Invoice]]],
+    audit_action: str | None = "invoice.send",
+) -> int:
+    """The one way an invoice is sent (the console's Send, `create_invoice`, the demo, the tests).
+
+    In one transaction `load` writes or locks the draft (client first, then invoice) and checks what its
+    caller needs; the draft is then moved to open (the transition table decides), numbered, audited as
+    `audit_action` (None: the caller's own entry covers it), paid from the client's credit when the
+    organization says so, and emailed with a fresh payment link through the outbox. After commit the
+    client's default method is charged if they agreed to auto-charge, and `invoice.sent` is published.
+    Not a use case of its own: its callers check the actor (staff) before calling it.
+    """
+    from portal.services import payments  # payments imports this module (the cycle of issue 13)
+
+    org = await get_organization()
+    async with in_transaction():
+        client, invoice = await load()
+        check_transition(InvoiceStatus(invoice.status), InvoiceStatus.open)
+        invoice.number = await next_number(
+            kind="invoice", pattern=org.invoice_number_pattern, on=invoice.issue_date
+        )
+        invoice.status, invoice.sent_at = InvoiceStatus.open, now_utc()
+        await invoice.save(update_fields=["number", "status", "sent_at", "updated_at"])
+        if audit_action:
+            await audit.record(
+                actor=actor,
+                action=audit_action,
+                subject=f"invoice:{invoice.id}",
+                client_id=client.id,
+                details={"number": invoice.number, "to": client.email},
+            )
+        credit_used = await payments.apply_credit_automatically(invoice_id=invoice.id)
+        await queue_invoice_email(invoice, client)
+    await auto_charge_invoice(invoice.id)
+    await publish(Event("invoice.sent", client_id=client.id, data={"invoice_id": invoice.id}))
+    if credit_used:
+        await publish(Event("credit.changed", client_id=client.id, data={"invoice_id": invoice.id}))
     return invoice.id
 
 

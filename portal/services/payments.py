@@ -4,7 +4,8 @@ How a charge stays exactly-once:
 1. In one transaction the target (invoice, billing request, credit request) is locked and a *pending*
    Payment row is written with an idempotency key made of our ids (`invoice:42:attempt:3`). A second
    click finds the pending row and is refused; two racing clicks collide on the unique key.
-2. The gateway is called outside any transaction, with that idempotency key.
+2. The gateway is called outside any transaction, with that idempotency key (`charge_pending`: the one
+   online charge, used by Pay Now, staff charges, auto-charge and a subscription's first period).
 3. `settle` moves the row from pending to succeeded with a conditional update (only one caller can win:
    this service, a webhook, the sandbox's own event, or reconciliation) and allocates the money in the
    same transaction. A failure keeps the invoice unpaid and stores the decline reason in plain words.
@@ -72,6 +73,7 @@ log = logging.getLogger(__name__)
 PROCESSING_MESSAGE = N_("Your payment is being processed. This page updates as soon as the bank answers.")
 IN_PROGRESS_MESSAGE = N_("A payment for this is already being processed. Please wait a moment.")
 DECLINED_MESSAGE = N_("The payment was declined.")
+NEEDS_PAYER_MESSAGE = N_("Your bank asks you to confirm this payment. Please pay with a new card instead.")
 OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Please add it again.")
 EARLIER_PAID_MESSAGE = N_(
     "Your earlier payment of {amount} with {method} went through, so nothing more was charged. Thank you!"
@@ -219,7 +221,7 @@ def _target_fields(target: Target) -> dict[str, int | None]:
     }
 
 
-async def _begin(
+async def begin_payment(
     target: Target,
     *,
     gateway: PaymentGateway,
@@ -227,7 +229,8 @@ async def _begin(
     actor: Actor | None,
     idempotency_key: str | None = None,
 ) -> Payment:
-    """Write the pending payment (inside the caller's transaction, with the target locked)."""
+    """Write the pending payment (inside the caller's transaction, with the target locked), to be taken to
+    its end by `charge_pending` (or a hosted checkout)."""
     attempts = await Payment.filter(_target_filter(target)).count()
     key = idempotency_key or f"{target.purpose}:{target.id}:attempt:{attempts + 1}"
     try:
@@ -296,19 +299,11 @@ async def pay_with_saved_method(
                 _target_filter(target), status=PaymentStatus.pending, gateway_checkout_id=None
             ).exists():
                 raise Conflict(_(IN_PROGRESS_MESSAGE))
-            payment = await _begin(
+            payment = await begin_payment(
                 target, gateway=gateway, method=method, actor=actor, idempotency_key=idempotency_key
             )
             calling(payment.id)  # before the commit makes the row visible to another click
-        try:
-            result = await _charge(payment, target, method, gateway)
-        except GatewayError as exc:
-            if exc.retryable:  # charged or not: the next click (or reconciliation) asks the gateway
-                log.warning("charge for payment %s not confirmed: %s", payment.id, exc.message)
-                return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
-            await fail_payment(payment_id=payment.id, message=exc.message)
-            return PayOutcome("failed", exc.message, payment.id)
-        return await _finish(payment, result.status, result.payment_ref, result.message)
+        return await charge_pending(payment=payment, method=method, gateway=gateway)
 
 
 @contextmanager
@@ -327,20 +322,62 @@ def _calling_gateway() -> Iterator[Callable[[int], None]]:
         _IN_FLIGHT.difference_update(marked)
 
 
-async def _charge(
-    payment: Payment, target: Target, method: PaymentMethod, gateway: PaymentGateway
-) -> ChargeResult:
+async def charge_pending(
+    *,
+    payment: Payment,
+    method: PaymentMethod,
+    gateway: PaymentGateway,
+    declined: str = DECLINED_MESSAGE,
+    needs_payer: str = NEEDS_PAYER_MESSAGE,
+    fresh: bool = True,
+) -> PayOutcome:
+    """The one online charge (Pay Now, staff charges, auto-charge, a subscription's first period): take a
+    pending row from `begin_payment` to its end through `_ask_gateway` and `_finish`; a time-out keeps it
+    pending (`processing`) for the next try, a webhook or reconciliation. `declined` and `needs_payer` are
+    the message ids stored on a decline; `fresh`: the row was written by this request (never too old to
+    send, whatever the clock says)."""
+    try:
+        result = await _ask_gateway(payment, method, gateway, fresh=fresh)
+    except GatewayError as exc:
+        if exc.retryable:  # charged or not: the next click (or reconciliation) asks the gateway
+            log.warning("charge for payment %s not confirmed: %s", payment.id, exc.message)
+            return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
+        await fail_payment(payment_id=payment.id, message=exc.message)
+        return PayOutcome("failed", exc.message, payment.id)
+    if result is None:
+        await fail_payment(payment_id=payment.id, message=_(NOT_REACHED_MESSAGE))
+        return PayOutcome("failed", _(NOT_REACHED_MESSAGE), payment.id)
+    return await _finish(payment, result, declined=declined, needs_payer=needs_payer)
+
+
+async def _ask_gateway(
+    payment: Payment, method: PaymentMethod | None, gateway: PaymentGateway, *, fresh: bool = False
+) -> ChargeResult | None:
+    """What became of a pending payment at the gateway, None if it never got there (nothing moved): fetched
+    by the id the gateway gave it, looked for in its list when too old to send again (or a checkout), or
+    its own create call sent (again: charged now or answered with the first outcome). May raise
+    GatewayError."""
+    if payment.gateway_payment_id:
+        return _as_charge(await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id))
+    if method is None or (not fresh and payment.created_at < now_utc() - KEY_LIFETIME):
+        # a checkout page never made, or a charge too old to send again: did it reach the gateway?
+        found = await _find_at_gateway(payment, gateway) if method is not None else None
+        return None if found is None else _as_charge(found)
+    return await _charge(payment, method, gateway)
+
+
+async def _charge(payment: Payment, method: PaymentMethod, gateway: PaymentGateway) -> ChargeResult:
     """The one create call for a payment row. Sent again for the same row it is the same request (amount,
     method, metadata, idempotency key), so the gateway answers it with the first outcome, never a second
     charge."""
-    customer = await ensure_customer(client=await Client.get(id=target.client_id), gateway=gateway)
+    customer = await ensure_customer(client=await Client.get(id=payment.client_id), gateway=gateway)
     return await gateway.charge(
         customer_ref=customer,
         method_ref=method.gateway_ref,
         amount_minor=payment.amount_minor,
         currency=payment.currency,
         idempotency_key=payment.idempotency_key or "",
-        metadata=_metadata(payment, target),
+        metadata=_metadata(payment),
     )
 
 
@@ -352,9 +389,8 @@ async def _conclude_earlier(
     (or it is closed without money having moved, and a new attempt may start).
 
     The attempt's own create call is sent again (same key, same parameters): the gateway charges it now if
-    its process died before calling, or replays the first answer if it died after. An attempt the gateway
-    already named is fetched by its id; one older than the gateway's memory of keys is looked for in its
-    list of payments; a hosted checkout whose page was never made (no money can have moved) is closed.
+    its process died before calling, or replays the first answer if it died after (`_ask_gateway`). One
+    that never reached the gateway (e.g. a hosted checkout whose page was never made) is closed.
     Raises Conflict while this process is still calling the gateway for it, or when the gateway cannot
     answer now (nothing is charged again).
     """
@@ -372,21 +408,14 @@ async def _conclude_earlier(
         await PaymentMethod.get_or_none(id=earlier.payment_method_id) if earlier.payment_method_id else None
     )
     try:
-        if earlier.gateway_payment_id:
-            result = _as_charge(await gateway.retrieve_payment(payment_ref=earlier.gateway_payment_id))
-        elif method is None or earlier.created_at < now_utc() - KEY_LIFETIME:
-            # a checkout page never made, or a charge too old to send again: did it reach the gateway?
-            found = await _find_at_gateway(earlier, gateway) if method is not None else None
-            if found is None:
-                await fail_payment(payment_id=earlier.id, message=_(NOT_REACHED_MESSAGE))
-                return None
-            result = _as_charge(found)
-        else:
-            result = await _charge(earlier, target, method, gateway)
+        result = await _ask_gateway(earlier, method, gateway)
     except GatewayError as exc:
         raise Conflict(_(UNCONFIRMED_MESSAGE, problem=exc.message)) from exc
+    if result is None:
+        await fail_payment(payment_id=earlier.id, message=_(NOT_REACHED_MESSAGE))
+        return None
     log.info("earlier attempt %s concluded by a retry: %s", earlier.id, result.status)
-    told = await _finish(earlier, result.status, result.payment_ref, result.message)
+    told = await _finish(earlier, result)
     if told.status == "succeeded":
         amount = format_money(earlier.amount_minor, earlier.currency, get_locale())
         paid_with = documents.method_label(earlier.method, method)
@@ -413,19 +442,28 @@ def _as_charge(payment: GatewayPayment) -> ChargeResult:
     return ChargeResult(status, payment.ref, message=payment.failure_message)
 
 
-async def _finish(payment: Payment, status: ChargeStatus, payment_ref: str, message: str) -> PayOutcome:
-    if status == ChargeStatus.succeeded:
-        await settle(payment_id=payment.id, gateway_payment_id=payment_ref)
+async def _finish(
+    payment: Payment,
+    result: ChargeResult,
+    *,
+    declined: str = DECLINED_MESSAGE,
+    needs_payer: str = NEEDS_PAYER_MESSAGE,
+) -> PayOutcome:
+    """Settle, fail or keep a pending payment by the gateway's answer."""
+    if result.status == ChargeStatus.succeeded:
+        await settle(payment_id=payment.id, gateway_payment_id=result.payment_ref)
         return PayOutcome("succeeded", _("Thank you! Your payment was received."), payment.id)
-    if status == ChargeStatus.processing:
-        await Payment.filter(id=payment.id, gateway_payment_id=None).update(gateway_payment_id=payment_ref)
+    if result.status == ChargeStatus.processing:
+        await Payment.filter(id=payment.id, gateway_payment_id=None).update(
+            gateway_payment_id=result.payment_ref
+        )
         return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
-    if status == ChargeStatus.requires_action:
-        message = _("Your bank asks you to confirm this payment. Please pay with a new card instead.")
-    await fail_payment(
-        payment_id=payment.id, message=message or _(DECLINED_MESSAGE), gateway_payment_id=payment_ref
-    )
-    return PayOutcome("failed", message or _(DECLINED_MESSAGE), payment.id)
+    message = result.message
+    if result.status == ChargeStatus.requires_action:
+        message = _(needs_payer)
+    message = message or _(declined)
+    await fail_payment(payment_id=payment.id, message=message, gateway_payment_id=result.payment_ref)
+    return PayOutcome("failed", message, payment.id)
 
 
 async def start_checkout(
@@ -461,7 +499,7 @@ async def start_checkout(
             ).first()
             if reusable is not None:  # a second click or a second tab: the same checkout, never two
                 return PayOutcome("redirect", "", reusable.id, reusable.checkout_url)
-            payment = await _begin(target, gateway=gateway, method=None, actor=actor)
+            payment = await begin_payment(target, gateway=gateway, method=None, actor=actor)
             payment.method = method_kind
             await payment.save(update_fields=["method"])
             calling(payment.id)
@@ -474,7 +512,7 @@ async def start_checkout(
             success_url=success_url,
             cancel_url=cancel_url,
             idempotency_key=payment.idempotency_key or "",
-            metadata=_metadata(payment, target),
+            metadata=_metadata(payment),
             customer_ref=customer,
             method_kinds=(method_kind,),
             save_method=save_method or await _is_recurring(target),
@@ -516,8 +554,13 @@ async def client_for_customer(*, gateway: PaymentGateway, customer_ref: str) -> 
     return row.client if row else None
 
 
-def _metadata(payment: Payment, target: Target) -> dict[str, str]:
-    return {"portal_payment_id": str(payment.id), "purpose": target.purpose, "target_id": str(target.id)}
+def _metadata(payment: Payment) -> dict[str, str]:
+    """Our ids on the gateway's payment: the row, and what it pays (as `load_target` names it)."""
+    target_id = {
+        "billing_request": payment.billing_request_id,
+        "credit_request": payment.credit_request_id,
+    }.get(payment.purpose, payment.invoice_id)
+    return {"portal_payment_id": str(payment.id), "purpose": payment.purpose, "target_id": str(target_id)}
 
 
 # -- settling -------------------------------------------------------------------------------------

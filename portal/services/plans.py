@@ -1,9 +1,10 @@
 """Plans (the console's price list for subscriptions) and starting a client's subscription from staff.
 
 Starting a subscription follows the path of a paid recurring billing request (`payments.start_recurring`):
-the first period is charged now, here, as a numbered invoice paid with the client's saved card; the
-gateway subscription is then created to charge the next periods itself, its first charge at the end of
-the period just paid (`trial_end`). Renewals come back as `invoice.paid` events (`gateway_events`).
+the first period is charged now, as a numbered invoice paid with the client's saved card through the
+one online charge (`payments.begin_payment`, `payments.charge_pending`: Pay Now's path); the gateway
+subscription is then created to charge the next periods itself, its first charge at the end of the
+period just paid (`trial_end`). Renewals come back as `invoice.paid` events (`gateway_events`).
 
 Exactly once: the dialog passes one idempotency key per opening. The first-period payment is stored under
 that key (the `payment.idempotency_key` column is unique), the card is charged with it and the gateway
@@ -17,7 +18,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -28,13 +28,12 @@ from portal.domain.periods import period_length
 from portal.domain.status import (
     Interval,
     InvoiceStatus,
-    PaymentSource,
     PaymentStatus,
     SubscriptionStatus,
 )
 from portal.events import Event, publish
 from portal.i18n import N_, _, format_date, get_locale
-from portal.payments.gateway import ChargeStatus, GatewayError, PaymentGateway
+from portal.payments.gateway import GatewayError, PaymentGateway
 from portal.services import audit, clients, gateways, invoices, payments
 from portal.services.actors import Actor, require_staff
 from portal.services.clock import now_utc, today
@@ -488,11 +487,12 @@ async def subscribe(
         raise InvalidInput(_("This form has expired. Close it and open it again."), field="idempotency_key")
     gateway = await gateways.current_gateway()
     payment = await Payment.get_or_none(idempotency_key=_payment_key(key))
+    fresh = payment is None
     if payment is None:
         payment = await _begin(actor, gateway, client_id, plan_id, method_id, key)
     elif payment.client_id != client_id:
         raise InvalidInput(_("This form was used for another client. Close it and open it again."))
-    return await _drive(actor, gateway, payment)
+    return await _drive(actor, gateway, payment, fresh=fresh)
 
 
 async def _begin(
@@ -570,70 +570,28 @@ async def _begin(
             created_by_id=staff_id,
             subscription_id=sub.id,
         )
-        try:
-            async with in_transaction():
-                return await Payment.create(
-                    client_id=client.id,
-                    amount_minor=plan.amount_minor,
-                    currency=plan.currency,
-                    status=PaymentStatus.pending,
-                    source=PaymentSource.online,
-                    method=method.kind,
-                    payment_method_id=method.id,
-                    gateway=gateway.key,
-                    idempotency_key=_payment_key(key),
-                    purpose="invoice",
-                    invoice_id=invoice.id,
-                    received_on=today(),
-                    recorded_by_id=staff_id,
-                )
-        except IntegrityError as exc:  # only when the client lock does not hold (it always should)
-            raise Conflict(_("This subscription is already being started. Please wait a moment.")) from exc
+        target = await payments.load_target(purpose="invoice", target_id=invoice.id)
+        return await payments.begin_payment(
+            target, gateway=gateway, method=method, actor=actor, idempotency_key=_payment_key(key)
+        )
 
 
-async def _drive(actor: Actor, gateway: PaymentGateway, payment: Payment) -> SubscribeResult:
-    """Take the first payment to its end (charging with its own key), then start the gateway subscription."""
+async def _drive(actor: Actor, gateway: PaymentGateway, payment: Payment, *, fresh: bool) -> SubscribeResult:
+    """Take the first payment to its end through the one online charge (`payments.charge_pending`, with
+    its own key), then start the gateway subscription, or abandon it if the payment failed."""
     invoice = await Invoice.get(id=payment.invoice_id)
     sub = await Subscription.get_or_none(id=invoice.subscription_id) if invoice.subscription_id else None
     if payment.status == PaymentStatus.pending:
-        method = await PaymentMethod.get(id=payment.payment_method_id)
-        client = await Client.get(id=payment.client_id)
-        try:
-            customer = await payments.ensure_customer(client=client, gateway=gateway)
-            result = await gateway.charge(
-                customer_ref=customer,
-                method_ref=method.gateway_ref,
-                amount_minor=payment.amount_minor,
-                currency=payment.currency,
-                idempotency_key=payment.idempotency_key or "",
-                metadata={
-                    "portal_payment_id": str(payment.id),
-                    "purpose": "invoice",
-                    "target_id": str(invoice.id),
-                },
-            )
-        except GatewayError as exc:
-            if exc.retryable:
-                log.warning("first payment %s of a subscription not confirmed: %s", payment.id, exc.message)
-                return SubscribeResult("pending", _(_NOT_CONFIRMED), sub.id if sub else None)
-            await payments.fail_payment(payment_id=payment.id, message=exc.message)
-        else:
-            if result.status == ChargeStatus.succeeded:
-                await payments.settle(payment_id=payment.id, gateway_payment_id=result.payment_ref)
-            elif result.status == ChargeStatus.processing:
-                await Payment.filter(id=payment.id, gateway_payment_id=None).update(
-                    gateway_payment_id=result.payment_ref
-                )
-                return SubscribeResult("pending", _(_NOT_CONFIRMED), sub.id if sub else None)
-            else:
-                message = result.message or _("The card was declined.")
-                if result.status == ChargeStatus.requires_action:
-                    message = _(
-                        "The bank asks the cardholder to confirm this payment, which needs them present."
-                    )
-                await payments.fail_payment(
-                    payment_id=payment.id, message=message, gateway_payment_id=result.payment_ref
-                )
+        outcome = await payments.charge_pending(
+            payment=payment,
+            method=await PaymentMethod.get(id=payment.payment_method_id),
+            gateway=gateway,
+            declined=_CARD_DECLINED,
+            needs_payer=_NEEDS_CARDHOLDER,
+            fresh=fresh,
+        )
+        if outcome.status == "processing":
+            return SubscribeResult("pending", _(_NOT_CONFIRMED), sub.id if sub else None)
         payment = await Payment.get(id=payment.id)
     if payment.status == PaymentStatus.pending:
         return SubscribeResult("pending", _(_NOT_CONFIRMED), sub.id if sub else None)
@@ -655,6 +613,8 @@ _NOT_CONFIRMED = N_(
     "The payment service has not confirmed the first payment yet. Press Subscribe again in a moment: "
     "the card is charged only once."
 )
+_CARD_DECLINED = N_("The card was declined.")
+_NEEDS_CARDHOLDER = N_("The bank asks the cardholder to confirm this payment, which needs them present.")
 
 
 async def _abandon(actor: Actor, invoice: Invoice, sub: Subscription | None, payment: Payment) -> None:

@@ -20,8 +20,11 @@ def _rows(user: User) -> list[dict]:
 
 async def _wait_for(predicate, what: str) -> None:
     for _ in range(100):
-        if predicate():
-            return
+        try:
+            if predicate():
+                return
+        except AssertionError:  # the section is being redrawn: its table is not there this instant
+            pass
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 

@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 # cannot switch from SQLite to PostgreSQL inside one process).
 TEST_POSTGRES_URL ?= $(if $(filter true,$(CI)),postgres://postgres@127.0.0.1:5432/test,)
 
-.PHONY: run test check lint bench lock lock-upgrade test-latest clean
+.PHONY: run sync-test test check lint bench lock lock-upgrade test-latest clean
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,8 +27,11 @@ run: $(UV)
 	$(BIN)/python -m portal demo
 	$(BIN)/python main.py
 
-test: $(UV)
+# .venv with the test extras, exactly as locked.
+sync-test: $(UV)
 	$(UV) sync --locked --quiet --extra test
+
+test: sync-test
 	$(MAKE) --no-print-directory check
 
 # The suite on whatever environment BIN points at (the locked .venv, or .venv-latest for test-latest).
@@ -39,13 +42,11 @@ ifneq ($(TEST_POSTGRES_URL),)
 	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest tests/services
 endif
 
-lint: $(UV)
-	$(UV) sync --locked --quiet --extra test
+lint: sync-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(UV)
-	$(UV) sync --locked --quiet --extra test
+bench: sync-test
 	$(BIN)/python -m bench
 
 # After editing pyproject.toml: pin what it now asks for, keeping every other pin.

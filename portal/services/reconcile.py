@@ -64,9 +64,7 @@ async def reconcile(
 async def _give_up(row: Payment, cutoff: datetime) -> bool:
     """Close a pending payment the gateway never saw: a charge that never arrived or an abandoned checkout."""
     if row.gateway_checkout_id is None and row.created_at < cutoff:
-        return await payments.fail_payment(
-            payment_id=row.id, message=_("The payment did not reach the bank.")
-        )
+        return await payments.fail_payment(payment_id=row.id, message=_(payments.NOT_REACHED_MESSAGE))
     if row.gateway_checkout_id is not None and row.created_at < now_utc() - ABANDONED_CHECKOUT:
         return await payments.fail_payment(
             payment_id=row.id, message=_("The checkout page was left without paying.")

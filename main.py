@@ -5,11 +5,11 @@ from pathlib import Path
 from nicegui import app, ui
 
 from portal import auth, events, health, pages, security
+from portal.accounts import passwords
 from portal.config import get_settings
 from portal.db.lifecycle import install_lifespan
 from portal.jobs import JobRunner
-from portal.payments import webhooks
-from portal.services import passwords
+from portal.pages import webhooks
 
 ROOT = Path(__file__).parent
 

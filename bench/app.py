@@ -15,7 +15,7 @@ import httpx
 from nicegui import core
 from nicegui.testing import User
 
-from portal.services import accounts
+from portal.accounts import sessions
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 BASE_URL = "http://test"
@@ -60,7 +60,7 @@ async def signed_in_user(user_id: int, path: str) -> User:
     user = User(http_client())
     response = await user.http_client.get("/healthz")  # any request starts a browser session
     response.raise_for_status()
-    token = await accounts.issue_session_token(
+    token = await sessions.issue_session_token(
         user_id=user_id, bound_to=_session_id(user.http_client), next_url=path
     )
     await user.open(f"/auth/session?token={token}")

@@ -20,8 +20,9 @@ import time
 from typing import Any
 
 from bench import common, pages, seed
+from portal.clients import profiles
+from portal.core import clock
 from portal.db.lifecycle import database
-from portal.services import clients, clock
 
 MY_BILLING_TARGET = 3.0
 CLIENTS_PAGE_TARGET = 2.0
@@ -50,7 +51,7 @@ ClientsPage = tuple[int, list[tuple[Any, ...]]]
 
 
 async def service_clients_page() -> ClientsPage:
-    page = await clients.list_clients(actor=pages.STAFF, page=1)
+    page = await profiles.list_clients(actor=pages.STAFF, page=1)
     return page.total, [
         (r.id, r.name, r.company, r.email, r.currency, r.open_due, r.has_overdue) for r in page.rows
     ]

@@ -21,7 +21,7 @@ import time
 import httpx
 
 from bench import app, common, seed
-from portal.services import accounts
+from portal.accounts import sessions
 
 CONCURRENT = 10
 ROUNDS = 20
@@ -66,7 +66,7 @@ async def sign_in_all(round_no: int) -> None:
     """10 concurrent sign-ins with the right password (each from its own address)."""
     actors = await asyncio.gather(
         *(
-            accounts.authenticate(
+            sessions.authenticate(
                 email=seed.login_email(n), password=seed.PASSWORD, ip=f"10.0.{round_no % 250}.{n + 1}"
             )
             for n in range(CONCURRENT)

@@ -16,11 +16,15 @@ from typing import Any
 
 from bench import common
 from portal import i18n
+from portal.accounts import sessions
+from portal.billing import quotes
+from portal.clients import dashboard, profiles
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain.status import Role
-from portal.services import accounts, clients, dashboard, ledger, quotes, subscriptions
-from portal.services import methods as methods_service
-from portal.services.actors import Actor
-from portal.services.organization import branding
+from portal.payments import ledger
+from portal.payments import methods as method_views
+from portal.subscriptions import lifecycle
 
 STAFF = Actor(user_id=2, role=Role.staff, email="staff@bench.test", name="Staff")
 
@@ -40,7 +44,7 @@ def page_scope() -> Any:
     portal has one; otherwise a no-op."""
     from contextlib import nullcontext
 
-    from portal.services import organization
+    from portal.core import organization
 
     scope = getattr(organization, "page_scope", None)
     return scope() if scope is not None else nullcontext()
@@ -50,13 +54,13 @@ def page_scope() -> Any:
 class MyBilling:
     """Everything /billing shows, as the services return it."""
 
-    profile: clients.ClientProfile
+    profile: profiles.ClientProfile
     payables: list[dashboard.Payable]
     credit: dict[str, int]
     quotes: list[quotes.QuoteView]
-    expiring: list[clients.MethodRow]
-    subscriptions: list[subscriptions.SubscriptionView]
-    methods: list[methods_service.MethodView]
+    expiring: list[profiles.MethodRow]
+    subscriptions: list[lifecycle.SubscriptionView]
+    methods: list[method_views.MethodView]
 
 
 async def my_billing(actor: Actor) -> MyBilling:
@@ -64,20 +68,16 @@ async def my_billing(actor: Actor) -> MyBilling:
     client_id = actor.client_id
     assert client_id is not None
     with page_scope():
-        await accounts.load_actor(user_id=actor.user_id)  # auth.page: the session's user, reloaded
+        await sessions.load_actor(user_id=actor.user_id)  # auth.page: the session's user, reloaded
         i18n.set_locale(actor.locale)  # auth.page: the page's language
-        profile = await clients.get_profile(actor=actor, client_id=client_id)
+        profile = await profiles.get_profile(actor=actor, client_id=client_id)
         await branding()
         payables = await dashboard.payables(actor=actor, client_id=client_id)  # Dashboard.todo
         credit = await ledger.credit_balances(actor=actor, client_id=client_id)
         waiting = await quotes.awaiting_decision(actor=actor, client_id=client_id)
         expiring = await dashboard.expiring_cards(actor=actor, client_id=client_id)
-        subs = await subscriptions.list_subscriptions(
-            actor=actor, client_id=client_id
-        )  # subscriptions_section
-        methods = await methods_service.list_methods(
-            actor=actor, client_id=client_id
-        )  # payment_methods_section
+        subs = await lifecycle.list_subscriptions(actor=actor, client_id=client_id)  # subscriptions_section
+        methods = await method_views.list_methods(actor=actor, client_id=client_id)  # payment_methods_section
     return MyBilling(profile, payables, credit, waiting, expiring, subs, methods)
 
 
@@ -179,7 +179,7 @@ class ConsolePage:
     """A console page by its path and the service calls it makes when it opens (first page, no filter)."""
 
     path: str
-    calls: tuple[tuple[str, str, dict[str, Any]], ...]  # (module in portal.services, function, arguments)
+    calls: tuple[tuple[str, str, dict[str, Any]], ...]  # (module under portal, function, arguments)
     actor: Actor = STAFF
 
     @property
@@ -192,16 +192,14 @@ class ConsolePage:
         targets = []
         for module, function, kwargs in self.calls:
             try:
-                targets.append(
-                    (getattr(importlib.import_module(f"portal.services.{module}"), function), kwargs)
-                )
+                targets.append((getattr(importlib.import_module(f"portal.{module}"), function), kwargs))
             except (ImportError, AttributeError):
                 return None
         actor = self.actor
 
         async def call() -> object:
             with page_scope():
-                await accounts.load_actor(user_id=actor.user_id)
+                await sessions.load_actor(user_id=actor.user_id)
                 i18n.set_locale(actor.locale)
                 await branding()
                 return [await target(actor=actor, **kwargs) for target, kwargs in targets]
@@ -210,8 +208,8 @@ class ConsolePage:
 
 
 def _page(path: str, *calls: str, actor: Actor = STAFF, **kwargs: Any) -> ConsolePage:
-    """`_page("/admin/x", "module.function", ...)`: keyword arguments go to the last call."""
-    parsed = [tuple(c.split(".", 1)) for c in calls]
+    """`_page("/admin/x", "package.module.function", ...)`: keyword arguments go to the last call."""
+    parsed = [tuple(c.rsplit(".", 1)) for c in calls]
     return ConsolePage(
         path, tuple((m, f, kwargs if n == len(parsed) - 1 else {}) for n, (m, f) in enumerate(parsed)), actor
     )
@@ -219,12 +217,14 @@ def _page(path: str, *calls: str, actor: Actor = STAFF, **kwargs: Any) -> Consol
 
 # Each console list page, as its module in portal/pages/ loads it. One line per page.
 CONSOLE_LISTS = [
-    _page("/admin", "overview.get_overview"),
-    _page("/admin/clients", "clients.client_currencies", "clients.list_clients"),
-    _page("/admin/invoices", "invoice_editor.list_invoices"),
-    _page("/admin/quotes", "quote_editor.list_quotes"),
-    _page("/admin/requests", "console_payments.list_billing_requests"),
-    _page("/admin/plans", "plans.list_plans", include_archived=False),
-    _page("/admin/subscriptions", "plans.list_plans", "plans.search_subscriptions"),
-    _page("/admin/audit", "audit_log.filter_options", "audit_log.list_entries", actor=ADMIN),
+    _page("/admin", "billing.overview.get_overview"),
+    _page("/admin/clients", "clients.profiles.client_currencies", "clients.profiles.list_clients"),
+    _page("/admin/invoices", "billing.invoice_editor.list_invoices"),
+    _page("/admin/quotes", "billing.quote_editor.list_quotes"),
+    _page("/admin/requests", "payments.staff.list_billing_requests"),
+    _page("/admin/plans", "subscriptions.plans.list_plans", include_archived=False),
+    _page(
+        "/admin/subscriptions", "subscriptions.plans.list_plans", "subscriptions.plans.search_subscriptions"
+    ),
+    _page("/admin/audit", "core.audit.filter_options", "core.audit.list_entries", actor=ADMIN),
 ]

@@ -32,10 +32,10 @@ from tortoise.fields import BooleanField, DateField, DatetimeField, DecimalField
 from tortoise.models import Model
 
 from bench import common
+from portal.accounts import passwords
+from portal.core.clock import today
 from portal.db import models as m
 from portal.db.lifecycle import database
-from portal.services import passwords
-from portal.services.clock import today
 
 PASSWORD = "bench-password"
 ADMIN_USER, STAFF_USER = 1, 2

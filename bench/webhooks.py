@@ -6,7 +6,7 @@
 `customer.subscription.updated` and `checkout.session.async_payment_failed` (handlers that look up a
 subscription or a payment we do not have: no call to Stripe) and `customer.created` (no handler). Two
 sides, 20 alternating batches of 50 events each after a warm-up batch, every event seen once:
-- the route: `portal.payments.webhooks.stripe_webhook(request)` on a real Starlette request: the gateway
+- the route: `portal.pages.webhooks.stripe_webhook(request)` on a real Starlette request: the gateway
   lookup, the signature check and storing the event, up to the answer Stripe gets (timed); the claim and
   the handler, which the route runs once the answer is sent, run after each batch (timed apart, shown,
   not judged), and every event must end processed once;
@@ -93,7 +93,7 @@ AFTER_ANSWER: list = []  # the work each answer leaves for after it is sent (Sta
 
 
 async def route_one(body: bytes, signature: str) -> None:
-    from portal.payments import webhooks
+    from portal.pages import webhooks
 
     response = await webhooks.stripe_webhook(_request(body, signature))
     if response.status_code != 200:
@@ -143,7 +143,7 @@ async def run(url: str, *, seeded: bool) -> tuple[str, list[common.Figure]]:
         print(f"(seeded in {seconds:.1f} s)", flush=True)
     # the portal takes its Stripe account from the environment when the organization has none
     os.environ.update(STRIPE_SECRET_KEY="sk_test_bench", STRIPE_WEBHOOK_SECRET=SECRET, STRIPE_API_BASE="")
-    from portal.services import gateways
+    from portal.payments.gateways import selector
 
     batches = EVENTS // BATCH
     run_id = secrets.token_hex(4)
@@ -154,7 +154,7 @@ async def run(url: str, *, seeded: bool) -> tuple[str, list[common.Figure]]:
             f"== Webhook ingest on {await common.server_version()}: {EVENTS:,} signed events a side, "
             f"{batches} alternating batches of {BATCH} after one warm-up batch =="
         )
-        gateway = await gateways.current_gateway()
+        gateway = await selector.current_gateway()
         if gateway.name != "stripe":
             raise AssertionError(f"the portal is not on Stripe but on {gateway.name}")
         await _timed(route_one, route_events[:BATCH])  # warm-up
@@ -178,7 +178,7 @@ async def run(url: str, *, seeded: bool) -> tuple[str, list[common.Figure]]:
             ),
             [f"evt_{run_id}_%"],
         )
-        await gateways.forget_cached()
+        await selector.forget_cached()
     counts = {r["provider"]: (int(r["n"]), int(r["open"] or 0)) for r in stored}
     if counts.get("stripe") != (EVENTS + BATCH, 0) or counts.get("bare", (0, 0))[0] != EVENTS + BATCH:
         raise AssertionError(f"events stored (provider: count, unprocessed): {counts}")

@@ -14,7 +14,7 @@ from portal.domain.status import Role
 
 
 async def _demo() -> None:
-    from portal.services import demo
+    from portal import demo
 
     async with database():
         fresh = await demo.is_empty()
@@ -26,10 +26,10 @@ async def _demo() -> None:
 
 
 async def _create_admin(email: str, password: str, name: str) -> int:
-    from portal.services import accounts
+    from portal.accounts import sessions
 
     async with database():
-        return await accounts.create_user(email=email, password=password, role=Role.admin, full_name=name)
+        return await sessions.create_user(email=email, password=password, role=Role.admin, full_name=name)
 
 
 def main(argv: list[str] | None = None) -> int:

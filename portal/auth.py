@@ -22,10 +22,11 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from portal import i18n
+from portal.accounts import impersonation, sessions
+from portal.core import organization
+from portal.core.actors import Actor
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.status import Role
-from portal.services import accounts, impersonation, organization
-from portal.services.actors import Actor
 
 SESSION_ROUTE = "/auth/session"
 LOGIN_PATH = "/login"
@@ -57,7 +58,7 @@ def allows(access: Access, actor: Actor) -> bool:
 async def current_actor() -> Actor | None:
     """The signed-in actor of this browser session, reloaded from the database."""
     storage = app.storage.user
-    return await accounts.load_actor(
+    return await sessions.load_actor(
         user_id=storage.get("user_id"), impersonation_id=storage.get("impersonation_id")
     )
 
@@ -69,7 +70,7 @@ def _browser_session_id() -> str:
 
 async def sign_in(actor: Actor, *, next_url: str) -> None:
     """Finish a sign-in from an event handler: go through the session route with a one-time token."""
-    token = await accounts.issue_session_token(
+    token = await sessions.issue_session_token(
         user_id=actor.user_id, next_url=next_url or home_for(actor), bound_to=_browser_session_id()
     )
     ui.navigate.to(f"{SESSION_ROUTE}?token={token}")
@@ -77,7 +78,7 @@ async def sign_in(actor: Actor, *, next_url: str) -> None:
 
 async def sign_out() -> None:
     """Start a fresh, signed-out session through the session route (which also wipes the old one)."""
-    token = await accounts.issue_session_token(
+    token = await sessions.issue_session_token(
         user_id=None, next_url=LOGIN_PATH, bound_to=_browser_session_id()
     )
     ui.navigate.to(f"{SESSION_ROUTE}?token={token}")
@@ -87,7 +88,7 @@ async def start_impersonation(actor: Actor, *, client_id: int, reason: str) -> N
     """Start viewing as a client (the service checks the admin and the reason and may raise), then rotate
     the session into the view and open the client's My Billing."""
     view = await impersonation.start(actor=actor, client_id=client_id, reason=reason, ip=_event_ip())
-    token = await accounts.issue_session_token(
+    token = await sessions.issue_session_token(
         user_id=actor.user_id,
         impersonation_id=view.id,
         next_url="/billing",
@@ -106,7 +107,7 @@ async def stop_impersonation(actor: Actor) -> None:
         client_id, client_name = view.client_id, view.client_name
     except DomainError:
         pass  # already gone: going back to the admin is all that is left to do
-    token = await accounts.issue_session_token(
+    token = await sessions.issue_session_token(
         user_id=actor.impersonator_id,
         next_url=f"/admin/clients/{client_id}",
         bound_to=_browser_session_id(),
@@ -137,7 +138,7 @@ async def _close_lapsed_view(request: Request, actor: Actor) -> RedirectResponse
         notice = {"kind": "impersonation_ended", "client": view.client_name}
     except (DomainError, ValueError):
         pass
-    token = await accounts.issue_session_token(
+    token = await sessions.issue_session_token(
         user_id=actor.user_id,
         next_url=home_for(actor),
         bound_to=str(request.session.get("id", "")),
@@ -150,7 +151,7 @@ async def _session_route(request: Request, token: str = "") -> RedirectResponse:
     """Exchange a one-time token for a brand-new session id holding the granted user."""
     old_id = request.session.get("id")
     try:
-        grant = await accounts.consume_session_token(token=token, bound_to=str(old_id or ""))
+        grant = await sessions.consume_session_token(token=token, bound_to=str(old_id or ""))
     except NotFound:
         return RedirectResponse(LOGIN_PATH, status_code=303)
     storage = app.storage

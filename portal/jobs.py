@@ -6,15 +6,15 @@ as the once-only guard (which is what protects SQLite, where row locks do not ex
 
 - send queued email: the outbox worker's conditional claim and lease (`portal.mail.worker`);
 - expire billing requests: a conditional status update, the "expired" email under a dedupe key;
-- send payment reminders: `ReminderSent`'s unique (invoice, offset) (`portal.services.reminders`);
+- send payment reminders: `ReminderSent`'s unique (invoice, offset) (`portal.billing.reminders`);
 - renew subscriptions: the sandbox charges with an idempotency key per subscription and period, the
   renewal is recorded once per gateway payment id, and a failed renewal's email once per unpaid period;
-- reconcile gateway payments: settling is a conditional update (`portal.services.reconcile`);
+- reconcile gateway payments: settling is a conditional update (`portal.payments.reconcile`);
 - process webhook events: the claim in `gateway_events` (a conditional update of `processed_at`);
 - close lapsed impersonations: a conditional update of `ended_at`, audited by whoever wins it.
 
 Each run writes one log line with its counts (INFO when it did something, DEBUG when there was nothing
-to do, so an idle portal does not fill the log). Time comes from `portal.services.clock`.
+to do, so an idle portal does not fill the log). Time comes from `portal.core.clock`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from portal.accounts import impersonation
+from portal.billing import reminders
 from portal.config import get_settings
+from portal.core.clock import now_utc
 from portal.mail import worker as mail_worker
-from portal.services import billing_requests, gateway_events, gateways, impersonation, reconcile, reminders
-from portal.services.clock import now_utc
+from portal.payments import billing_requests, gateway_events, reconcile
+from portal.payments.gateways import selector
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ async def _send_reminders() -> Counts:
 async def _renew_subscriptions() -> Counts:
     """The sandbox renews its own subscriptions here (Stripe does it on its side and tells us by webhook);
     then every past-due subscription whose client was not told in this period is told."""
-    gateway = await gateways.current_gateway()
+    gateway = await selector.current_gateway()
     renewed = 0
     if gateway.key == "sandbox":
         renewed = await gateway.renew_due(now=now_utc())  # type: ignore[attr-defined]
@@ -70,7 +73,7 @@ async def _renew_subscriptions() -> Counts:
 
 
 async def _process_webhook_events() -> Counts:
-    gateway = await gateways.current_gateway()
+    gateway = await selector.current_gateway()
     return {"processed": await gateway_events.process_pending(gateway=gateway)}
 
 

@@ -9,12 +9,13 @@ from datetime import date, timedelta
 from nicegui import ui
 
 from portal import i18n
+from portal.clients import profiles
+from portal.core.actors import Actor
+from portal.core.clock import today
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_money, parse_amount
 from portal.i18n import _
-from portal.services import clients, credit_requests
-from portal.services.actors import Actor
-from portal.services.clock import today
+from portal.payments import credit_requests
 
 OnDone = Callable[[], Awaitable[None] | None]
 DUE_IN_DAYS = 14
@@ -23,7 +24,7 @@ DUE_IN_DAYS = 14
 class CreditRequestDialog:
     """Ask a client to prepay an amount that becomes credit once paid."""
 
-    def __init__(self, actor: Actor, profile: clients.ClientProfile, on_done: OnDone | None) -> None:
+    def __init__(self, actor: Actor, profile: profiles.ClientProfile, on_done: OnDone | None) -> None:
         self.actor = actor
         self.profile = profile
         self.on_done = on_done
@@ -147,7 +148,7 @@ class CreditRequestDialog:
 async def open_new_credit_request(actor: Actor, *, client_id: int, on_done: OnDone | None = None) -> None:
     """Open the dialog; `on_done` runs after the request is created."""
     try:
-        profile = await clients.get_profile(actor=actor, client_id=client_id)
+        profile = await profiles.get_profile(actor=actor, client_id=client_id)
     except DomainError as exc:
         ui.notify(exc.message, type="negative")
         return

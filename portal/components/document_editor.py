@@ -14,15 +14,15 @@ from nicegui import ui
 from nicegui.elements.mixins.validation_element import ValidationElement
 
 from portal import i18n
+from portal.billing.invoice_editor import NOTES_LIMIT, InvoiceEditorView
+from portal.billing.quote_editor import QuoteEditorView
 from portal.components.badges import status_badge
 from portal.components.line_editor import LineEditor
+from portal.core.actors import Actor
+from portal.core.clock import today
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_money
 from portal.i18n import N_, _
-from portal.services.actors import Actor
-from portal.services.clock import today
-from portal.services.invoice_editor import NOTES_LIMIT, InvoiceEditorView
-from portal.services.quote_editor import QuoteEditorView
 
 LINK_CELL = """
 <q-td :props="props">

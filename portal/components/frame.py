@@ -15,17 +15,17 @@ from typing import Any
 from nicegui import ui
 
 from portal import auth
+from portal.accounts import impersonation, sessions
 from portal.components.attributes import set_props
 from portal.config import get_settings
+from portal.core.actors import Actor
+from portal.core.organization import Branding
 from portal.i18n import LABELS, N_, _
-from portal.services import accounts, impersonation
-from portal.services.actors import Actor
-from portal.services.organization import Branding
 
 
 async def _switch_language(actor: Actor, code: str) -> None:
     """Store the language on the person's account and show the page again in it."""
-    await accounts.set_user_locale(actor=actor, locale=code)
+    await sessions.set_user_locale(actor=actor, locale=code)
     ui.navigate.reload()
 
 

@@ -6,9 +6,9 @@ from nicegui import ui
 
 from portal import auth
 from portal.config import get_settings
+from portal.core.actors import Actor
 from portal.domain.errors import DomainError, InvalidInput
 from portal.i18n import _
-from portal.services.actors import Actor
 
 
 def impersonate_button(actor: Actor, *, client_id: int, client_name: str) -> None:

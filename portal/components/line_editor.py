@@ -14,10 +14,10 @@ from dataclasses import replace
 from nicegui import ui
 from nicegui.elements.mixins.validation_element import ValidationElement
 
+from portal.billing.invoice_editor import LineForm, Preview, TaxChoice, by_key, line_field, preview
 from portal.components.attributes import set_props
 from portal.domain.money import format_money
 from portal.i18n import _
-from portal.services.invoice_editor import LineForm, Preview, TaxChoice, by_key, line_field, preview
 
 FIELDS = ("date", "description", "quantity", "unit_price", "tax")
 MARKERS = {"unit_price": "price"}

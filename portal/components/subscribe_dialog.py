@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from portal import i18n
+from portal.core.actors import Actor
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_money
 from portal.i18n import _
-from portal.services import plans
-from portal.services.actors import Actor
-from portal.services.plans import PlanView, SubscribeOptions, SubscribeResult
+from portal.subscriptions import plans
+from portal.subscriptions.plans import PlanView, SubscribeOptions, SubscribeResult
 
 OnDone = Callable[[], Awaitable[None] | None]
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from portal.config import get_settings
+from portal.core.clock import today
+from portal.core.organization import get_organization
 from portal.db.models import (
     Allocation,
     BillingRequest,
@@ -45,8 +47,6 @@ from portal.mail.templates import (
     render_text,
     words,
 )
-from portal.services.clock import today
-from portal.services.organization import get_organization
 
 BILLING_PATH = "/billing"
 DEFAULT_LOGO = "/static/logo.svg"
@@ -154,7 +154,7 @@ def _money(amount_minor: int, currency: str, locale: str) -> str:
 
 
 async def _amount_due(invoice: Invoice) -> int:
-    from portal.services.invoices import amount_due
+    from portal.billing.invoices import amount_due
 
     return await amount_due(invoice)
 

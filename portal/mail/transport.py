@@ -17,9 +17,9 @@ from typing import Literal
 import aiosmtplib
 
 from portal.config import get_settings
+from portal.core import vault
+from portal.core.clock import now_utc
 from portal.db.models import Organization, OutboxEmail
-from portal.services import vault
-from portal.services.clock import now_utc
 
 log = logging.getLogger(__name__)
 

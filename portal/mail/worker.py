@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from portal.core.clock import now_utc
 from portal.db.models import OutboxEmail
 from portal.mail.transport import MailError, SmtpConfig, build_message, send, smtp_config
-from portal.services.clock import now_utc
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 def register_all() -> None:
     """Register every page (again, when tests execute main.py anew)."""
+    from portal.components import billing_sections
     from portal.pages import (
         billing,
-        billing_sections,
         console_audit,
         console_clients,
         console_invoices,

@@ -13,17 +13,20 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from portal import auth, events, i18n
+from portal.billing import quotes
+from portal.clients import dashboard, profiles
+from portal.clients.dashboard import Payable
+from portal.components import billing_sections
 from portal.components.badges import money_label
+from portal.components.pay_dialog import PayDialog
+from portal.core.actors import Actor
+from portal.core.organization import Branding, branding
 from portal.domain.money import format_money
 from portal.domain.status import local_label
 from portal.i18n import _
-from portal.pages import billing_sections
 from portal.pages.common import in_page_language, signed_in_frame
-from portal.pages.pay_dialog import PayDialog
-from portal.services import clients, dashboard, ledger, methods, quotes, subscriptions
-from portal.services.actors import Actor
-from portal.services.dashboard import Payable
-from portal.services.organization import Branding, branding
+from portal.payments import ledger, methods
+from portal.subscriptions import lifecycle
 
 LIVE_EVENTS = (
     "payment.recorded",
@@ -73,7 +76,7 @@ ACTIONS_CELL = """
 """
 
 
-def _header(profile: clients.ClientProfile) -> None:
+def _header(profile: profiles.ClientProfile) -> None:
     with ui.card().classes("w-full"), ui.row().classes("items-center gap-4 no-wrap"):
         if profile.avatar_path:
             avatar = ui.image(profile.avatar_path).classes("w-14 h-14 rounded-full").mark("avatar")
@@ -108,7 +111,7 @@ class Dashboard:
         background_tasks.create(self._refresh_changed_sections(), name="My Billing sections")
 
     async def _refresh_changed_sections(self) -> None:
-        subs = await subscriptions.list_subscriptions(actor=self.actor, client_id=self.client_id)
+        subs = await lifecycle.list_subscriptions(actor=self.actor, client_id=self.client_id)
         if subs != self.shown.get("subscriptions"):
             self.subscriptions.refresh()
         cards = await methods.list_methods(actor=self.actor, client_id=self.client_id)
@@ -306,7 +309,7 @@ def register() -> None:
     @auth.page("/billing", access=auth.Access.client, title="My Billing")
     async def billing_page(actor: Actor, paid: str = "") -> None:
         assert actor.client_id is not None
-        profile = await clients.get_profile(actor=actor, client_id=actor.client_id)
+        profile = await profiles.get_profile(actor=actor, client_id=actor.client_id)
         brand = await branding()
         ui.page_title(_("My Billing"))
         with signed_in_frame(actor, brand, _("My Billing")):

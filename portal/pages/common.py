@@ -12,8 +12,8 @@ from nicegui import ui
 
 from portal import auth, i18n
 from portal.components.frame import frame
-from portal.services.actors import Actor
-from portal.services.organization import Branding
+from portal.core.actors import Actor
+from portal.core.organization import Branding
 
 
 @contextmanager

@@ -9,13 +9,13 @@ from typing import Any
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.core import audit
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain.errors import DomainError, InvalidInput
 from portal.i18n import _
 from portal.pages.common import signed_in_frame
 from portal.pages.documents import LINK_CELL
-from portal.services import audit_log
-from portal.services.actors import Actor
-from portal.services.organization import branding
 
 
 def _col(name: str, label: str, align: str = "left") -> dict:
@@ -36,7 +36,7 @@ def _day(text: str | None, field: str) -> date | None:
 class AuditLogPage:
     """The filters, the table and the pager of one open audit log page."""
 
-    def __init__(self, actor: Actor, options: audit_log.AuditFilterOptions) -> None:
+    def __init__(self, actor: Actor, options: audit.AuditFilterOptions) -> None:
         self.actor = actor
         self.page = 1
         with ui.card().classes("w-full gap-2"):
@@ -110,7 +110,7 @@ class AuditLogPage:
             field.error = None
         self.error.set_visibility(False)
         try:
-            result = await audit_log.list_entries(
+            result = await audit.list_entries(
                 actor=self.actor,
                 actor_email=self.who.value or "",
                 client_id=self.client.value,
@@ -164,7 +164,7 @@ def register() -> None:
 
     @auth.page("/admin/audit", access=auth.Access.admin, title="Audit log")
     async def audit_page(actor: Actor) -> None:
-        options = await audit_log.filter_options(actor=actor)
+        options = await audit.filter_options(actor=actor)
         with signed_in_frame(actor, await branding(), _("Audit log")):
             page = AuditLogPage(actor, options)
             await page.load()

@@ -13,20 +13,22 @@ from fastapi.responses import FileResponse
 from nicegui import app, events, ui
 
 from portal import auth, i18n
+from portal.accounts import invitations
+from portal.clients import client_record, profiles
+from portal.clients.client_record import ClientRecord, Header, Section
+from portal.clients.profiles import ClientForm
 from portal.components.credit_request_dialog import open_new_credit_request
 from portal.components.impersonate import impersonate_button
 from portal.components.record_payment import open_record_payment
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain import status
 from portal.domain.errors import DomainError, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import format_money, parse_amount
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
 from portal.pages.documents import LINK_CELL, follow_money_events
-from portal.services import client_record, clients, invitations, ledger
-from portal.services.actors import Actor
-from portal.services.client_record import ClientRecord, Header, Section
-from portal.services.clients import ClientForm
-from portal.services.organization import branding
+from portal.payments import ledger
 
 AVATAR_HEADERS = {
     "Cache-Control": "private, max-age=86400",
@@ -111,7 +113,7 @@ def _columns(*specs: tuple[str, str, str]) -> list[dict[str, Any]]:
 def register() -> None:
     """Add /admin/clients, /admin/clients/new, /admin/clients/{id}, /admin/clients/{id}/edit, the avatars."""
     app.add_api_route(
-        f"{clients.AVATAR_URL}/{{name}}", _avatar_route, methods=["GET"], include_in_schema=False
+        f"{profiles.AVATAR_URL}/{{name}}", _avatar_route, methods=["GET"], include_in_schema=False
     )
 
     @auth.page("/admin/clients", access=auth.Access.staff, title="Clients")
@@ -133,7 +135,7 @@ def register() -> None:
 
 async def _avatar_route(name: str) -> Response:
     """A stored avatar (always a PNG we re-encoded ourselves; the random name is the only way to it)."""
-    path = clients.avatar_file(name)
+    path = profiles.avatar_file(name)
     if path is None:
         return Response(status_code=404)
     return FileResponse(path, media_type="image/png", headers=AVATAR_HEADERS)
@@ -158,7 +160,7 @@ LIST_COLUMNS = (
 
 async def _list_page(actor: Actor) -> None:
     state: dict[str, Any] = {"search": "", "page": 1, "overdue": False, "currency": ""}
-    currencies = await clients.client_currencies(actor=actor)
+    currencies = await profiles.client_currencies(actor=actor)
     with signed_in_frame(actor, await branding(), _("Clients")):
         with ui.row().classes("w-full items-center gap-3"):
             search = (
@@ -193,7 +195,7 @@ async def _list_page(actor: Actor) -> None:
             next_button = ui.button(_("Next"), on_click=lambda: go(1)).props("flat no-caps").mark("next-page")
 
     async def load() -> None:
-        result = await clients.list_clients(
+        result = await profiles.list_clients(
             actor=actor,
             search=state["search"],
             page=state["page"],
@@ -247,9 +249,9 @@ async def _form_page(actor: Actor, client_id: int | None) -> None:
     brand = await branding()
     try:
         form = (
-            await clients.new_client_form(actor=actor)
+            await profiles.new_client_form(actor=actor)
             if client_id is None
-            else await clients.get_client_form(actor=actor, client_id=client_id)
+            else await profiles.get_client_form(actor=actor, client_id=client_id)
         )
     except NotFound:
         _not_found(actor, brand)
@@ -327,7 +329,7 @@ class ClientFormView:
                 self.upload = (
                     ui.upload(
                         auto_upload=True,
-                        max_file_size=clients.AVATAR_MAX_BYTES,
+                        max_file_size=profiles.AVATAR_MAX_BYTES,
                         on_upload=self.on_avatar,
                         on_rejected=self.on_rejected,
                     )
@@ -345,12 +347,12 @@ class ClientFormView:
 
     async def on_avatar(self, event: events.UploadEventArguments) -> None:
         """Check the picture at once; it is stored (re-encoded) when the client is saved."""
-        if event.file.size() > clients.AVATAR_MAX_BYTES:  # not even read
+        if event.file.size() > profiles.AVATAR_MAX_BYTES:  # not even read
             self._refuse_avatar(_("The picture is larger than 2 MB; choose a smaller one."))
             return
         data = await event.file.read()
         try:
-            clients.check_avatar(data)
+            profiles.check_avatar(data)
         except InvalidInput as exc:
             self._refuse_avatar(exc.message)
             return
@@ -390,11 +392,11 @@ class ClientFormView:
         self.save_button.props("loading")
         try:
             if self.client_id is None:
-                saved_id = await clients.create_client(
+                saved_id = await profiles.create_client(
                     actor=self.actor, form=self._form(), avatar=self.avatar
                 )
             else:
-                await clients.update_client(
+                await profiles.update_client(
                     actor=self.actor,
                     client_id=self.client_id,
                     form=self._form(),

@@ -13,6 +13,9 @@ from fastapi import Request
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.billing import invoice_editor
+from portal.billing.invoice_editor import InvoiceEditorView, InvoiceForm, InvoicePage
+from portal.clients import profiles
 from portal.components.badges import status_badge
 from portal.components.document_editor import (
     DocumentList,
@@ -26,14 +29,12 @@ from portal.components.document_editor import (
 )
 from portal.components.document_editor import money_text as _money
 from portal.components.record_payment import open_record_payment
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain.errors import DomainError, NotFound
 from portal.i18n import _
 from portal.pages.common import signed_in_frame
 from portal.pages.documents import follow_money_events
-from portal.services import clients, invoice_editor
-from portal.services.actors import Actor
-from portal.services.invoice_editor import InvoiceEditorView, InvoiceForm, InvoicePage
-from portal.services.organization import branding
 
 
 def _columns() -> list[dict]:
@@ -61,7 +62,7 @@ def status_text(status: str) -> str:
 
 async def client_picker(actor: Actor, title: str, target: Callable[[int], str]) -> None:
     """A client menu for the 'new' pages opened without ?client=."""
-    page = await clients.list_clients(actor=actor, page_size=100)
+    page = await profiles.list_clients(actor=actor, page_size=100)
     with ui.card().classes("w-full max-w-lg gap-2").mark("client-picker"):
         ui.label(title).classes("text-lg font-semibold")
         options = {row.id: f"{row.name} · {row.email}" for row in page.rows}

@@ -8,15 +8,15 @@ from datetime import datetime
 from nicegui import ui
 
 from portal import auth, events, i18n
+from portal.billing import overview
+from portal.core.actors import Actor
+from portal.core.audit import AuditRow
+from portal.core.clock import now_utc
+from portal.core.organization import branding
 from portal.domain.money import format_money, to_decimal
 from portal.i18n import _
 from portal.pages.common import signed_in_frame
 from portal.pages.documents import LINK_CELL
-from portal.services import overview
-from portal.services.actors import Actor
-from portal.services.audit_log import AuditRow
-from portal.services.clock import now_utc
-from portal.services.organization import branding
 
 LIVE_EVENTS = ("payment.recorded", "payment.refunded", "payment.failed", "invoice.sent", "invoice.voided")
 

@@ -9,15 +9,16 @@ from typing import Any
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.clients import profiles
 from portal.components.subscribe_dialog import open_subscribe
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_amount, format_money
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
-from portal.services import clients, plans, subscriptions
-from portal.services.actors import Actor
-from portal.services.organization import branding
-from portal.services.plans import PlanView, SubscriptionRow
+from portal.subscriptions import lifecycle, plans
+from portal.subscriptions.plans import PlanView, SubscriptionRow
 
 PLANS_PATH = "/admin/plans"
 SUBSCRIPTIONS_PATH = "/admin/subscriptions"
@@ -381,7 +382,7 @@ async def manage_subscription(actor: Actor, row: SubscriptionRow) -> str | None:
 
         async def resume() -> None:
             try:
-                await subscriptions.resume(actor=actor, subscription_id=row.id)
+                await lifecycle.resume(actor=actor, subscription_id=row.id)
             except DomainError as exc:
                 error.set_text(exc.message)
                 return
@@ -401,7 +402,7 @@ async def manage_subscription(actor: Actor, row: SubscriptionRow) -> str | None:
                             plan=row.name,
                             client=row.client_name,
                         ),
-                        lambda: subscriptions.cancel_at_period_end(actor=actor, subscription_id=row.id),
+                        lambda: lifecycle.cancel_at_period_end(actor=actor, subscription_id=row.id),
                         _(
                             "{plan} for {client} ends at the end of the paid period.",
                             plan=row.name,
@@ -419,7 +420,7 @@ async def manage_subscription(actor: Actor, row: SubscriptionRow) -> str | None:
                             plan=row.name,
                             client=row.client_name,
                         ),
-                        lambda: subscriptions.cancel_now(actor=actor, subscription_id=row.id),
+                        lambda: lifecycle.cancel_now(actor=actor, subscription_id=row.id),
                         _("{plan} for {client} was canceled.", plan=row.name, client=row.client_name),
                     ),
                 ).props("flat no-caps color=red-7").mark("manage-cancel-now")
@@ -450,7 +451,7 @@ async def pick_client(actor: Actor) -> int | None:
         error = ui.label().classes("text-red-700").props("role=alert").mark("pick-client-error")
 
         async def search(text: str = "") -> None:
-            found = await clients.list_clients(actor=actor, search=text, page_size=20)
+            found = await profiles.list_clients(actor=actor, search=text, page_size=20)
             options = {r.id: f"{r.name} · {r.email}" for r in found.rows}
             if select.value in select.options and select.value not in options:
                 options[select.value] = select.options[select.value]

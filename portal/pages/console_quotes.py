@@ -11,6 +11,9 @@ from fastapi import Request
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.billing import quote_editor
+from portal.billing.documents import tax_summary
+from portal.billing.quote_editor import QuoteEditorView, QuoteForm, QuotePage, kind_label
 from portal.components.badges import status_badge
 from portal.components.document_editor import (
     DocumentList,
@@ -23,15 +26,12 @@ from portal.components.document_editor import (
     text_block,
 )
 from portal.components.document_editor import money_text as _money
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain.errors import InvalidInput, NotFound
 from portal.i18n import _
 from portal.pages.common import signed_in_frame
 from portal.pages.console_invoices import client_picker, guarded, not_found, query_id
-from portal.services import quote_editor
-from portal.services.actors import Actor
-from portal.services.documents import tax_summary
-from portal.services.organization import branding
-from portal.services.quote_editor import QuoteEditorView, QuoteForm, QuotePage, kind_label
 
 
 def status_text(status: str) -> str:

@@ -9,17 +9,18 @@ from fastapi import Request
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.clients import profiles
 from portal.components.attributes import set_props
 from portal.components.badges import STATUS_COLORS
 from portal.components.confirm import confirm
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain.errors import DomainError, InvalidInput, NotFound
 from portal.domain.money import format_money
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
-from portal.services import billing_requests, clients, console_payments
-from portal.services.actors import Actor
-from portal.services.console_payments import BillingRequestRow
-from portal.services.organization import branding
+from portal.payments import billing_requests, staff
+from portal.payments.staff import BillingRequestRow
 
 LIST_PATH = "/admin/requests"
 NEW_PATH = "/admin/requests/new"
@@ -169,7 +170,7 @@ class RequestList:
     async def load(self) -> None:
         """Fetch the current page with the current filters."""
         try:
-            result = await console_payments.list_billing_requests(
+            result = await staff.list_billing_requests(
                 actor=self.actor,
                 status=self.status.value or "",
                 mode=self.mode.value or "",
@@ -213,7 +214,7 @@ class RequestList:
 
     async def copy_link(self, request_id: int) -> None:
         try:
-            url = await console_payments.billing_request_link(actor=self.actor, request_id=request_id)
+            url = await staff.billing_request_link(actor=self.actor, request_id=request_id)
         except DomainError as exc:
             self.say(exc.message, ok=False)
             await self.load()
@@ -432,12 +433,12 @@ class ClientChoice(NamedTuple):
 async def _client_choices(actor: Actor, client_id: int | None) -> tuple[dict[int, ClientChoice], bool]:
     """The clients to choose from (the first hundred by name, plus the one asked for), and whether the one
     asked for exists."""
-    found = await clients.list_clients(actor=actor, page_size=100)
+    found = await profiles.list_clients(actor=actor, page_size=100)
     choices = {row.id: ClientChoice(row.name, row.email, row.currency) for row in found.rows}
     if client_id is None or client_id in choices:
         return choices, True
     try:
-        profile = await clients.get_profile(actor=actor, client_id=client_id)
+        profile = await profiles.get_profile(actor=actor, client_id=client_id)
     except NotFound:
         return choices, False
     choices[profile.id] = ClientChoice(profile.name, profile.email, profile.currency)

@@ -17,19 +17,19 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from nicegui import Client, app, ui
 
 from portal import auth, events, i18n
+from portal.billing import documents, pdf, quote_editor, quotes
+from portal.clients.dashboard import Payable
 from portal.components.badges import status_badge
 from portal.components.document_editor import pair as _pair
 from portal.components.document_editor import text_block as _text_block
+from portal.components.pay_dialog import PayDialog
+from portal.core.actors import Actor
+from portal.core.organization import Branding, branding
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
 from portal.i18n import N_, _
 from portal.pages.billing import decision_notice
 from portal.pages.common import in_page_language, signed_in_frame
-from portal.pages.pay_dialog import PayDialog
-from portal.services import documents, pdf, quote_editor, quotes
-from portal.services.actors import Actor
-from portal.services.dashboard import Payable
-from portal.services.organization import Branding, branding
 
 MONEY_EVENTS = ("payment.recorded", "payment.failed", "payment.refunded")
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from nicegui import ui
 
 from portal import auth
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.i18n import _
 from portal.pages.common import signed_in_frame
-from portal.services.actors import Actor
-from portal.services.organization import branding
 
 
 async def not_allowed(actor: Actor) -> None:

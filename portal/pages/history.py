@@ -7,14 +7,14 @@ from datetime import date, datetime
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.clients import history
 from portal.config import get_settings
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain.money import format_money
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
 from portal.pages.documents import LINK_CELL
-from portal.services import history
-from portal.services.actors import Actor
-from portal.services.organization import branding
 
 
 def _col(name: str, label: str, align: str = "left") -> dict:

@@ -9,12 +9,12 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from portal import auth, i18n
+from portal.accounts import sessions
 from portal.components.attributes import set_props
 from portal.components.frame import apply_theme
+from portal.core.organization import branding
 from portal.domain.errors import Conflict, InvalidInput
 from portal.i18n import N_, _
-from portal.services import accounts
-from portal.services.organization import branding
 
 NOTICES = {"password-set": N_("Your password is set. Sign in with your email and new password.")}
 
@@ -26,7 +26,7 @@ def register() -> None:
     async def login_page(
         request: Request, next: str = "", notice: str = "", lang: str = ""
     ) -> RedirectResponse | None:
-        target = accounts.safe_next(next)
+        target = sessions.safe_next(next)
         actor = await auth.current_actor()
         if actor is not None:
             return RedirectResponse(target if target != "/" else auth.home_for(actor), status_code=303)
@@ -41,7 +41,7 @@ def register() -> None:
             error.set_visibility(False)
             button.props("loading")
             try:
-                signed_in = await accounts.authenticate(email=email.value, password=password.value, ip=ip)
+                signed_in = await sessions.authenticate(email=email.value, password=password.value, ip=ip)
             except (InvalidInput, Conflict) as exc:
                 error.set_text(exc.message)
                 error.set_visibility(True)

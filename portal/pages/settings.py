@@ -2,7 +2,7 @@
 /settings/reminders and /settings/email, with the tabs shared with /settings/payments; and /uploads/<name>,
 which serves the uploaded logo.
 
-Each action calls one service of `portal.services.settings`; its errors are shown next to the field they
+Each action calls one service of `portal.settings.general`; its errors are shown next to the field they
 belong to, anything else in the form's message line.
 """
 
@@ -20,13 +20,14 @@ from portal import auth
 from portal.components.attributes import set_props
 from portal.components.feedback import Feedback
 from portal.components.settings_nav import settings_nav
+from portal.core import organization
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.domain.errors import DomainError, InvalidInput
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
-from portal.services import organization, settings
-from portal.services.actors import Actor
-from portal.services.organization import branding
-from portal.services.settings import (
+from portal.settings import general
+from portal.settings.general import (
     BillingView,
     EmailView,
     OrganizationView,
@@ -94,7 +95,7 @@ class LogoCard:
                 ui.upload(
                     label=_("Upload a logo"),
                     auto_upload=True,
-                    max_file_size=settings.LOGO_MAX_BYTES,
+                    max_file_size=general.LOGO_MAX_BYTES,
                     on_upload=self.uploaded,
                     on_rejected=self.rejected,
                 )
@@ -117,13 +118,13 @@ class LogoCard:
 
     async def uploaded(self, event: events.UploadEventArguments) -> None:
         file = event.file
-        if file.size() > settings.LOGO_MAX_BYTES:  # refused before reading it into memory
+        if file.size() > general.LOGO_MAX_BYTES:  # refused before reading it into memory
             self.feedback.clear()
             self.feedback.fail(InvalidInput(_("The logo is larger than 1 MB. Upload a smaller PNG or JPEG.")))
             self.upload.reset()
             return
         data = await file.read()
-        url = await self.feedback.run(None, lambda: settings.upload_logo(actor=self.actor, data=data))
+        url = await self.feedback.run(None, lambda: general.upload_logo(actor=self.actor, data=data))
         self.upload.reset()
         if url is not None:
             self.show(url)
@@ -139,7 +140,7 @@ class LogoCard:
     async def remove(self) -> None:
         self.feedback.clear()
         try:
-            await settings.remove_logo(actor=self.actor)
+            await general.remove_logo(actor=self.actor)
         except DomainError as exc:
             self.feedback.fail(exc)
             return
@@ -161,15 +162,15 @@ class OrganizationForm:
     def __init__(self, actor: Actor, view: OrganizationView) -> None:
         self.actor = actor
         with _card(_("Organization")):
-            self.name = _input(_("Name"), view.name, "org-name-input", maxlength=str(settings.NAME_MAX))
+            self.name = _input(_("Name"), view.name, "org-name-input", maxlength=str(general.NAME_MAX))
             self.address = _textarea(
-                _("Billing address"), view.billing_address, "billing-address", max_length=settings.TEXT_MAX
+                _("Billing address"), view.billing_address, "billing-address", max_length=general.TEXT_MAX
             )
             self.bank = _textarea(
                 _("Bank details for transfers"),
                 view.bank_details,
                 "bank-details",
-                max_length=settings.TEXT_MAX,
+                max_length=general.TEXT_MAX,
             )
             ui.label(
                 _(
@@ -186,7 +187,7 @@ class OrganizationForm:
     async def save(self) -> None:
         view = await self.feedback.run(
             self.save_button,
-            lambda: settings.update_organization(
+            lambda: general.update_organization(
                 actor=self.actor,
                 name=self.name.value or "",
                 billing_address=self.address.value or "",
@@ -209,7 +210,7 @@ class BillingForm:
         with _card(_("Billing")):
             self.currency = (
                 ui.select(
-                    settings.currencies(),
+                    general.currencies(),
                     label=_("Default currency"),
                     value=view.default_currency,
                     with_input=True,
@@ -230,14 +231,14 @@ class BillingForm:
             ).classes("text-sm text-gray-600")
             with ui.row().classes("items-start gap-2 no-wrap"):
                 ui.icon("calculate").classes("text-gray-500")
-                ui.label(_(settings.ROUNDING_RULE)).classes("text-sm").mark("rounding-rule")
+                ui.label(_(general.ROUNDING_RULE)).classes("text-sm").mark("rounding-rule")
             self.save_button = ui.button(_("Save"), on_click=self.save).mark("save-billing")
             self.feedback = Feedback("billing", {"default_currency": self.currency})
 
     async def save(self) -> None:
         view = await self.feedback.run(
             self.save_button,
-            lambda: settings.update_billing(
+            lambda: general.update_billing(
                 actor=self.actor,
                 default_currency=self.currency.value or "",
                 apply_credit_automatically=bool(self.credit.value),
@@ -319,14 +320,14 @@ class TaxRates:
                 ).mark(f"{marker}-delete")
 
     async def reload(self) -> None:
-        rates = await settings.list_tax_rates(actor=self.actor, include_archived=True)
+        rates = await general.list_tax_rates(actor=self.actor, include_archived=True)
         self.rates = rates
         self.draw()
 
     async def add(self) -> None:
         view = await self.feedback.run(
             self.add_button,
-            lambda: settings.create_tax_rate(
+            lambda: general.create_tax_rate(
                 actor=self.actor, name=self.new_name.value or "", rate=self.new_rate.value or ""
             ),
         )
@@ -338,7 +339,7 @@ class TaxRates:
 
     async def archive(self, rate: TaxRateView, archived: bool) -> None:
         view = await self.feedback.run(
-            None, lambda: settings.archive_tax_rate(actor=self.actor, tax_rate_id=rate.id, archived=archived)
+            None, lambda: general.archive_tax_rate(actor=self.actor, tax_rate_id=rate.id, archived=archived)
         )
         if view is not None:
             await self.reload()
@@ -377,7 +378,7 @@ class TaxRates:
             return
         view = await self.edit_feedback.run(
             self.edit_save,
-            lambda: settings.update_tax_rate(
+            lambda: general.update_tax_rate(
                 actor=self.actor,
                 tax_rate_id=rate.id,
                 name=self.edit_name.value or "",
@@ -405,7 +406,7 @@ class TaxRates:
             return
         self.feedback.clear()
         try:
-            await settings.delete_tax_rate(actor=self.actor, tax_rate_id=rate.id)
+            await general.delete_tax_rate(actor=self.actor, tax_rate_id=rate.id)
         except DomainError as exc:
             self.feedback.fail(exc)
             await self.reload()
@@ -449,7 +450,7 @@ class TemplateForm:
                     with ui.button(icon="palette").props("flat round dense") as pick:
                         ui.color_picker(on_pick=lambda e: self.color.set_value(e.color))
                     pick.props["aria-label"] = _("Pick a colour")
-            self.footer = _textarea(_("Footer"), view.footer, "footer", max_length=settings.FOOTER_MAX)
+            self.footer = _textarea(_("Footer"), view.footer, "footer", max_length=general.FOOTER_MAX)
             ui.label(
                 _("Printed at the bottom of every page: company number, VAT number, a thank-you...")
             ).classes("text-sm text-gray-600")
@@ -478,7 +479,7 @@ class TemplateForm:
 
     def paint_swatch(self) -> None:
         try:
-            color = settings.check_color(self.color.value or "")
+            color = general.check_color(self.color.value or "")
         except InvalidInput:
             color = "transparent"
         self.swatch.style["background-color"] = color  # a checked #rrggbb, set as data all the same
@@ -501,7 +502,7 @@ class TemplateForm:
         """Ask for a new sample invoice with the values on the page; field errors are shown, not saved."""
         self.feedback.clear()
         try:
-            preview = await settings.preview_invoice_pdf(
+            preview = await general.preview_invoice_pdf(
                 actor=self.actor,
                 theme_color=self.color.value or "",
                 footer=self.footer.value or "",
@@ -519,7 +520,7 @@ class TemplateForm:
     async def save(self) -> None:
         view = await self.feedback.run(
             self.save_button,
-            lambda: settings.update_template(
+            lambda: general.update_template(
                 actor=self.actor,
                 theme_color=self.color.value or "",
                 footer=self.footer.value or "",
@@ -585,7 +586,7 @@ class RemindersForm:
             for offset in view.offsets:
                 with ui.row().classes("items-center gap-2").mark(f"reminder-{offset}"):
                     ui.icon("notifications").classes("text-gray-500")
-                    ui.label(settings.describe_offset(offset))
+                    ui.label(general.describe_offset(offset))
                     remove = ui.button(icon="close", on_click=lambda o=offset: self.remove(o))
                     remove.props("flat round dense").mark(f"remove-reminder-{offset}")
                     remove.props["aria-label"] = _("Remove")
@@ -594,7 +595,7 @@ class RemindersForm:
         if bool(event.value) == self.view.enabled:
             return
         view = await self.feedback.run(
-            None, lambda: settings.set_reminders_enabled(actor=self.actor, enabled=bool(event.value))
+            None, lambda: general.set_reminders_enabled(actor=self.actor, enabled=bool(event.value))
         )
         if view is None:
             self.enabled.set_value(self.view.enabled)
@@ -605,7 +606,7 @@ class RemindersForm:
     async def add(self) -> None:
         view = await self.feedback.run(
             self.add_button,
-            lambda: settings.add_reminder(
+            lambda: general.add_reminder(
                 actor=self.actor, days=self.days.value or "", when=self.when.value or ""
             ),
         )
@@ -614,9 +615,7 @@ class RemindersForm:
             self.feedback.ok(_("Reminder added."))
 
     async def remove(self, offset: int) -> None:
-        view = await self.feedback.run(
-            None, lambda: settings.remove_reminder(actor=self.actor, offset=offset)
-        )
+        view = await self.feedback.run(None, lambda: general.remove_reminder(actor=self.actor, offset=offset))
         if view is not None:
             self.show(view)
             self.feedback.ok(_("Reminder removed."))
@@ -678,7 +677,7 @@ class EmailForm:
 
     def default_lines(self, view: EmailView) -> None:
         default = view.default
-        tls = _(settings.TLS_LABELS.get(default.tls, default.tls))
+        tls = _(general.TLS_LABELS.get(default.tls, default.tls))
         ui.label(_("Server: {host}:{port}", host=default.host, port=default.port)).mark("default-server")
         ui.label(_("Secured with: {tls}", tls=tls)).mark("default-tls")
         ui.label(_("From: {address}", address=default.sender)).mark("default-from")
@@ -700,7 +699,7 @@ class EmailForm:
             )
         self.tls = (
             ui.select(
-                {key: _(label) for key, label in settings.TLS_LABELS.items()},
+                {key: _(label) for key, label in general.TLS_LABELS.items()},
                 label=_("Security"),
                 value=view.tls,
             )
@@ -752,7 +751,7 @@ class EmailForm:
     async def save(self) -> None:
         form = self.form()
         view = await self.feedback.run(
-            self.save_button, lambda: settings.update_email_settings(actor=self.actor, form=form)
+            self.save_button, lambda: general.update_email_settings(actor=self.actor, form=form)
         )
         if view is not None:
             self.show(view)
@@ -765,13 +764,13 @@ class EmailForm:
         self.test_feedback.clear()
         self.test_button.props("loading")
         try:
-            result = await settings.send_test_email(actor=self.actor, to=self.test_to.value or "", form=form)
+            result = await general.send_test_email(actor=self.actor, to=self.test_to.value or "", form=form)
         except DomainError as exc:
             problems = getattr(exc, "errors", None) or {getattr(exc, "field", None): exc.message}
             if "test_to" in problems:
                 self.test_feedback.fail(InvalidInput(problems.pop("test_to"), field="test_to"))
             if problems:
-                self.feedback.fail(settings.InvalidFields(problems))
+                self.feedback.fail(general.InvalidFields(problems))
             return
         finally:
             self.test_button.props(remove="loading")
@@ -798,7 +797,7 @@ def register() -> None:
 
     @auth.page("/settings/organization", access=auth.Access.admin, title="Organization")
     async def organization_page(actor: Actor) -> None:
-        view = await settings.get_organization_settings(actor=actor)
+        view = await general.get_organization_settings(actor=actor)
         with signed_in_frame(actor, await branding(), _("Organization")):
             settings_nav("organization")
             OrganizationForm(actor, view)
@@ -806,7 +805,7 @@ def register() -> None:
 
     @auth.page("/settings/billing", access=auth.Access.admin, title="Billing")
     async def billing_page(actor: Actor) -> None:
-        view = await settings.get_billing_settings(actor=actor)
+        view = await general.get_billing_settings(actor=actor)
         with signed_in_frame(actor, await branding(), _("Billing")):
             settings_nav("billing")
             BillingForm(actor, view)
@@ -814,7 +813,7 @@ def register() -> None:
 
     @auth.page("/settings/template", access=auth.Access.admin, title="Invoice template")
     async def template_page(actor: Actor) -> None:
-        view = await settings.get_template(actor=actor)
+        view = await general.get_template(actor=actor)
         with signed_in_frame(actor, await branding(), _("Invoice template")):
             settings_nav("template")
             form = TemplateForm(actor, view)
@@ -823,14 +822,14 @@ def register() -> None:
 
     @auth.page("/settings/reminders", access=auth.Access.admin, title="Reminders")
     async def reminders_page(actor: Actor) -> None:
-        view = await settings.get_reminders(actor=actor)
+        view = await general.get_reminders(actor=actor)
         with signed_in_frame(actor, await branding(), _("Reminders")):
             settings_nav("reminders")
             RemindersForm(actor, view)
 
     @auth.page("/settings/email", access=auth.Access.admin, title="Email")
     async def email_page(actor: Actor) -> None:
-        view = await settings.get_email_settings(actor=actor)
+        view = await general.get_email_settings(actor=actor)
         with signed_in_frame(actor, await branding(), _("Email")):
             settings_nav("email")
             EmailForm(actor, view)

@@ -10,12 +10,12 @@ from portal import auth, i18n
 from portal.components.attributes import set_props
 from portal.components.feedback import Feedback
 from portal.components.settings_nav import settings_nav
+from portal.core.actors import Actor
+from portal.core.organization import branding
 from portal.i18n import N_, _
 from portal.pages.common import signed_in_frame
-from portal.services import stripe_account
-from portal.services.actors import Actor
-from portal.services.organization import branding
-from portal.services.stripe_account import StripeAccountView
+from portal.settings import stripe_account
+from portal.settings.stripe_account import StripeAccountView
 
 PATH = "/settings/payments"
 SANDBOX_TEXT = N_("Sandbox (no Stripe account connected): payments are simulated")

@@ -51,8 +51,8 @@ PREPARE = textwrap.dedent(
 
     from portal.db.lifecycle import database
     from portal.db.models import Client, Invoice, Payment, Quote
-    from portal.services import links
-    from portal.services.clock import now_utc
+    from portal.payments import links
+    from portal.core.clock import now_utc
 
     async def main() -> None:
         async with database(sys.argv[1], auto_migrate=False):

@@ -17,13 +17,16 @@ from io import BytesIO
 
 from PIL import Image
 
+from portal.accounts import sessions
+from portal.billing import invoices
+from portal.billing.invoices import LineDraft
+from portal.clients import profiles
+from portal.core.actors import Actor
+from portal.core.clock import now_utc, today
 from portal.db.lifecycle import database
 from portal.db.models import User
 from portal.domain.status import Role
-from portal.services import accounts, clients, invoices, ledger, links
-from portal.services.actors import Actor
-from portal.services.clock import now_utc, today
-from portal.services.invoices import LineDraft
+from portal.payments import ledger, links
 
 
 def _vue(number: int) -> str:
@@ -67,12 +70,12 @@ async def seed() -> dict[str, object]:
     async with database():
         row = await User.get(email="admin@demo.test")
         admin = Actor(user_id=row.id, role=Role.admin, email=row.email, name=row.full_name)
-        client_id = await clients.create_client(
+        client_id = await profiles.create_client(
             actor=admin,
-            form=clients.ClientForm(name=NAME, company=COMPANY, email=EMAIL, currency="USD"),
+            form=profiles.ClientForm(name=NAME, company=COMPANY, email=EMAIL, currency="USD"),
             avatar=png(),
         )
-        await accounts.create_user(
+        await sessions.create_user(
             email=LOGIN_EMAIL, password=PASSWORD, role=Role.client, full_name=NAME, client_id=client_id
         )
         invoice_id = await invoices.create_invoice(
@@ -95,7 +98,7 @@ async def seed() -> dict[str, object]:
         token = await links.issue(
             purpose="invoice", target_id=invoice_id, expires_at=now_utc() + timedelta(days=7)
         )
-        profile = await clients.get_profile(actor=admin, client_id=client_id)
+        profile = await profiles.get_profile(actor=admin, client_id=client_id)
     return {
         "client_id": client_id,
         "invoice_id": invoice_id,

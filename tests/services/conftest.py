@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from tortoise import Tortoise, connections
 
+from portal.core.actors import Actor
 from portal.db.config import tortoise_config
 from portal.db.lifecycle import migrate
 from portal.domain.status import Role
-from portal.services.actors import Actor
 from tests.support import copy_template
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -89,8 +89,8 @@ _password_hash: str | None = None
 async def add_user(email: str, role: Role, client_id: int | None = None) -> int:
     """A user whose password is 'correct horse battery' (hashed once per run: argon2 is slow on purpose)."""
     global _password_hash
+    from portal.accounts import passwords
     from portal.db.models import User
-    from portal.services import passwords
 
     if _password_hash is None:
         _password_hash = await passwords.hash_password("correct horse battery")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from portal.billing import invoices
+from portal.billing.invoices import LineDraft
+from portal.core.clock import today
 from portal.db.models import Client, PaymentMethod
-from portal.payments.gateway import NewCard
-from portal.payments.sandbox import SandboxGateway
-from portal.services import gateways, invoices, payments
-from portal.services.clock import today
-from portal.services.invoices import LineDraft
+from portal.payments import online
+from portal.payments.gateways import selector
+from portal.payments.gateways.protocol import NewCard
+from portal.payments.gateways.sandbox import SandboxGateway
 from tests.services.conftest import World
 
 VISA = "4242424242424242"
@@ -19,7 +21,7 @@ DECLINES_ON_CHARGE = "4000000000000341"
 
 def sandbox() -> SandboxGateway:
     """The sandbox wired to the real event handlers, as the app uses it."""
-    return gateways.sandbox()
+    return selector.sandbox()
 
 
 async def add_card(
@@ -29,7 +31,7 @@ async def add_card(
     client = await Client.get(id=client_id or world.alice_id)
     gateway = SandboxGateway()  # no events: the test writes the row itself
     saved = await gateway.save_method(
-        customer_ref=await payments.ensure_customer(client=client, gateway=gateway),
+        customer_ref=await online.ensure_customer(client=client, gateway=gateway),
         method=NewCard(number, 12, today().year + 3, "123"),
         idempotency_key=f"t:{client.id}:{number}:{default}",
     )

@@ -16,6 +16,11 @@ import pytest
 from PIL import Image
 from tortoise import connections
 
+from portal.accounts import invitations, sessions
+from portal.clients import client_record, profiles
+from portal.clients.profiles import ClientForm
+from portal.core import clock
+from portal.core.actors import Actor
 from portal.db.models import (
     Allocation,
     AuditEntry,
@@ -36,9 +41,6 @@ from portal.db.models import (
 from portal.domain.errors import Conflict, Forbidden, InvalidFields, InvalidInput, NotFound
 from portal.domain.status import Role
 from portal.domain.tokens import hash_token
-from portal.services import accounts, client_record, clients, clock, invitations
-from portal.services.actors import Actor
-from portal.services.clients import ClientForm
 from tests.services.conftest import World
 
 
@@ -46,7 +48,7 @@ from tests.services.conftest import World
 def avatar_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Avatars go to a private folder, never the project's data/ folder."""
     folder = tmp_path / "avatars"
-    monkeypatch.setattr(clients, "AVATAR_DIR", folder)
+    monkeypatch.setattr(profiles, "AVATAR_DIR", folder)
     yield folder
 
 
@@ -113,13 +115,13 @@ class QueryCounter:
 # -- the list -------------------------------------------------------------------------------------------
 async def test_search_matches_name_company_and_email(world: World) -> None:
     await Client.create(name="Dora Diaz", company="Zenith Labs", email="dora@zenith.test")
-    by_name = await clients.list_clients(actor=world.staff, search="archer")
-    by_company = await clients.list_clients(actor=world.staff, search="ZENITH")
-    by_email = await clients.list_clients(actor=world.staff, search="bob@")
+    by_name = await profiles.list_clients(actor=world.staff, search="archer")
+    by_company = await profiles.list_clients(actor=world.staff, search="ZENITH")
+    by_email = await profiles.list_clients(actor=world.staff, search="bob@")
     assert [r.name for r in by_name.rows] == ["Alice Archer"]
     assert [r.name for r in by_company.rows] == ["Dora Diaz"]
     assert [r.name for r in by_email.rows] == ["Bob Baker"]
-    assert (await clients.list_clients(actor=world.staff, search="nobody-here")).total == 0
+    assert (await profiles.list_clients(actor=world.staff, search="nobody-here")).total == 0
 
 
 async def test_the_overdue_filter_keeps_only_clients_with_an_open_invoice_past_due(world: World) -> None:
@@ -131,34 +133,34 @@ async def test_the_overdue_filter_keeps_only_clients_with_an_open_invoice_past_d
     await _invoice(carol.id, total=5000, due=today - timedelta(days=30), status="paid")  # paid
     await _invoice(dan.id, total=5000, due=today - timedelta(days=30), status="draft")  # never sent
 
-    page = await clients.list_clients(actor=world.staff, has_overdue=True)
+    page = await profiles.list_clients(actor=world.staff, has_overdue=True)
     assert [r.name for r in page.rows] == ["Alice Archer"] and page.total == 1
     assert page.rows[0].has_overdue is True
-    everyone = await clients.list_clients(actor=world.staff)
+    everyone = await profiles.list_clients(actor=world.staff)
     assert everyone.total == 4
     assert {r.name: r.has_overdue for r in everyone.rows}["Bob Baker"] is False
 
 
 async def test_the_currency_filter_and_a_wrong_currency(world: World) -> None:
     await Client.create(name="Yann Yen", email="yann@x.test", currency="JPY")
-    jpy = await clients.list_clients(actor=world.staff, currency="jpy")
+    jpy = await profiles.list_clients(actor=world.staff, currency="jpy")
     assert [r.name for r in jpy.rows] == ["Bob Baker", "Yann Yen"]
-    both = await clients.list_clients(actor=world.staff, currency="JPY", search="yann")
+    both = await profiles.list_clients(actor=world.staff, currency="JPY", search="yann")
     assert [r.name for r in both.rows] == ["Yann Yen"]
-    assert await clients.client_currencies(actor=world.staff) == ["JPY", "USD"]
+    assert await profiles.client_currencies(actor=world.staff) == ["JPY", "USD"]
     with pytest.raises(InvalidInput) as wrong:
-        await clients.list_clients(actor=world.staff, currency="XYZ")
+        await profiles.list_clients(actor=world.staff, currency="XYZ")
     assert wrong.value.field == "currency"
 
 
 async def test_pages_and_totals(world: World) -> None:
     await Client.bulk_create([Client(name=f"Page {i:02}", email=f"p{i}@x.test") for i in range(23)])
-    first = await clients.list_clients(actor=world.staff, search="page", page=1, page_size=10)
-    third = await clients.list_clients(actor=world.staff, search="page", page=3, page_size=10)
+    first = await profiles.list_clients(actor=world.staff, search="page", page=1, page_size=10)
+    third = await profiles.list_clients(actor=world.staff, search="page", page=3, page_size=10)
     assert (first.total, first.pages, len(first.rows)) == (23, 3, 10)
     assert [r.name for r in third.rows] == ["Page 20", "Page 21", "Page 22"]
-    huge = await clients.list_clients(actor=world.staff, page_size=10_000)
-    assert huge.page_size == clients.MAX_PAGE_SIZE
+    huge = await profiles.list_clients(actor=world.staff, page_size=10_000)
+    assert huge.page_size == profiles.MAX_PAGE_SIZE
 
 
 async def test_open_amount_due_is_per_currency_and_minus_what_was_paid(world: World) -> None:
@@ -168,10 +170,10 @@ async def test_open_amount_due_is_per_currency_and_minus_what_was_paid(world: Wo
     await _invoice(world.alice_id, total=700, due=today + timedelta(days=9), currency="EUR")
     await _invoice(world.alice_id, total=99999, due=today, status="paid")
     await Allocation.create(invoice_id=first, amount_minor=4000, currency="USD")
-    page = await clients.list_clients(actor=world.staff, search="alice")
+    page = await profiles.list_clients(actor=world.staff, search="alice")
     assert page.rows[0].open_due == {"USD": 8500, "EUR": 700}
     assert page.rows[0].has_overdue is False
-    bob = await clients.list_clients(actor=world.staff, search="bob")
+    bob = await profiles.list_clients(actor=world.staff, search="bob")
     assert bob.rows[0].open_due == {}
 
 
@@ -185,14 +187,14 @@ async def test_the_list_stays_three_queries_with_ten_thousand_clients(
     overdue = await Client.create(name="Bulk 99999 late", email="late@x.test")
     await _invoice(overdue.id, total=100, due=clock.today() - timedelta(days=1))
     counter = QueryCounter(monkeypatch)
-    page = await clients.list_clients(actor=world.staff, search="bulk", page=7)
-    assert page.total == 10_001 and len(page.rows) == clients.PAGE_SIZE
-    assert page.rows[0].name == f"Bulk {6 * clients.PAGE_SIZE:05}"
+    page = await profiles.list_clients(actor=world.staff, search="bulk", page=7)
+    assert page.total == 10_001 and len(page.rows) == profiles.PAGE_SIZE
+    assert page.rows[0].name == f"Bulk {6 * profiles.PAGE_SIZE:05}"
     assert len(counter.statements) == 3, counter.statements
     assert all("LIMIT" in sql or "COUNT" in sql or "GROUP BY" in sql for sql in counter.statements)
 
     counter.statements.clear()
-    late = await clients.list_clients(actor=world.staff, has_overdue=True, currency="USD")
+    late = await profiles.list_clients(actor=world.staff, has_overdue=True, currency="USD")
     assert [r.name for r in late.rows] == ["Bulk 99999 late"]
     assert len(counter.statements) == 3
     assert any("IN (SELECT" in sql for sql in counter.statements)  # the filter is SQL, not Python
@@ -200,7 +202,7 @@ async def test_the_list_stays_three_queries_with_ten_thousand_clients(
 
 # -- create and edit -------------------------------------------------------------------------------------
 async def test_create_client_stores_clean_values_and_audits(world: World) -> None:
-    client_id = await clients.create_client(
+    client_id = await profiles.create_client(
         actor=world.staff, form=_form(name="  Carla Cruz ", email=" Carla@X.test ", currency="eur")
     )
     client = await Client.get(id=client_id)
@@ -213,14 +215,14 @@ async def test_create_client_stores_clean_values_and_audits(world: World) -> Non
     assert client.reminders_enabled is False and client.billing_address == "1 Rue de la Paix\nParis"
     entry = await AuditEntry.get(action="client.create")
     assert entry.on_behalf_of_id == client_id and entry.actor_id == world.staff.user_id
-    form = await clients.get_client_form(actor=world.staff, client_id=client_id)
+    form = await profiles.get_client_form(actor=world.staff, client_id=client_id)
     assert form.email == "carla@x.test" and form.id == client_id
 
 
 async def test_every_wrong_field_is_named_and_nothing_is_saved(world: World) -> None:
     before = await Client.all().count()
     with pytest.raises(InvalidFields) as wrong:
-        await clients.create_client(
+        await profiles.create_client(
             actor=world.staff,
             form=_form(name=" ", email="carla-at-x", currency="XYZ", locale="de", company="x" * 201),
         )
@@ -230,7 +232,7 @@ async def test_every_wrong_field_is_named_and_nothing_is_saved(world: World) -> 
     assert "'XYZ' is not an ISO currency code" in errors["currency"]
     assert errors["name"] == "Enter the client's name."
     with pytest.raises(InvalidFields) as empty:
-        await clients.create_client(actor=world.staff, form=_form(email="", currency=""))
+        await profiles.create_client(actor=world.staff, form=_form(email="", currency=""))
     assert empty.value.errors == {
         "email": "Enter an email address.",
         "currency": "Choose a currency by its three-letter ISO code, like USD or EUR.",
@@ -241,10 +243,10 @@ async def test_every_wrong_field_is_named_and_nothing_is_saved(world: World) -> 
 
 async def test_a_second_client_with_the_same_email_is_refused(world: World) -> None:
     with pytest.raises(InvalidFields) as dup:
-        await clients.create_client(actor=world.staff, form=_form(email="ALICE@x.test"))
+        await profiles.create_client(actor=world.staff, form=_form(email="ALICE@x.test"))
     assert dup.value.errors == {"email": "Alice Archer already uses this email address."}
     with pytest.raises(InvalidFields) as both:  # every problem at once, the duplicate included
-        await clients.create_client(
+        await profiles.create_client(
             actor=world.staff, form=_form(name="", email="bob@X.test"), avatar=b"GIF89a"
         )
     assert both.value.errors == {
@@ -253,14 +255,14 @@ async def test_a_second_client_with_the_same_email_is_refused(world: World) -> N
         "avatar": "Upload a PNG or JPEG picture.",
     }
     with pytest.raises(InvalidFields):
-        await clients.update_client(
+        await profiles.update_client(
             actor=world.staff, client_id=world.bob_id, form=_form(email="alice@x.test")
         )
     assert (await Client.get(id=world.bob_id)).email == "bob@x.test"
 
 
 async def test_editing_changes_the_client_and_its_login_email(world: World) -> None:
-    saved = await clients.update_client(
+    saved = await profiles.update_client(
         actor=world.staff,
         client_id=world.alice_id,
         form=_form(name="Alice Archer-Smith", email="alice.smith@x.test", currency="GBP", locale="en"),
@@ -272,49 +274,51 @@ async def test_editing_changes_the_client_and_its_login_email(world: World) -> N
     entry = await AuditEntry.get(action="client.update")
     assert set(entry.details["changed"]) >= {"name", "email", "currency", "company", "billing_address"}
     # signing in now uses the new email
-    actor = await accounts.authenticate(email="alice.smith@x.test", password="correct horse battery")
+    actor = await sessions.authenticate(email="alice.smith@x.test", password="correct horse battery")
     assert actor.client_id == world.alice_id
 
 
 async def test_editing_to_an_email_a_staff_member_signs_in_with_is_refused(world: World) -> None:
     with pytest.raises(InvalidFields) as taken:
-        await clients.update_client(
+        await profiles.update_client(
             actor=world.staff, client_id=world.alice_id, form=_form(email="staff@x.test")
         )
     assert taken.value.errors == {"email": "Someone else signs in with this email address."}
     with pytest.raises(NotFound):
-        await clients.update_client(actor=world.staff, client_id=999_999, form=_form())
+        await profiles.update_client(actor=world.staff, client_id=999_999, form=_form())
 
 
 # -- avatars ---------------------------------------------------------------------------------------------
 async def test_a_png_avatar_is_reencoded_shrunk_and_served_from_the_uploads(
     world: World, avatar_dir: Path
 ) -> None:
-    client_id = await clients.create_client(
+    client_id = await profiles.create_client(
         actor=world.staff, form=_form(), avatar=_picture("PNG", (1200, 900))
     )
     path = (await Client.get(id=client_id)).avatar_path
     assert path.startswith("/uploads/avatars/") and path.endswith(".png")
-    stored = clients.avatar_file(path.rsplit("/", 1)[-1])
+    stored = profiles.avatar_file(path.rsplit("/", 1)[-1])
     assert stored is not None and stored.parent == avatar_dir
     with Image.open(stored) as image:
-        assert image.format == "PNG" and max(image.size) == clients.AVATAR_SIZE
+        assert image.format == "PNG" and max(image.size) == profiles.AVATAR_SIZE
 
 
 async def test_a_jpeg_avatar_becomes_a_png_and_replacing_it_deletes_the_old_file(
     world: World, avatar_dir: Path
 ) -> None:
-    await clients.update_client(
+    await profiles.update_client(
         actor=world.staff, client_id=world.alice_id, form=_form(), avatar=_picture("PNG", (64, 64))
     )
     first = avatar_dir / (await Client.get(id=world.alice_id)).avatar_path.rsplit("/", 1)[-1]
-    await clients.update_client(
+    await profiles.update_client(
         actor=world.staff, client_id=world.alice_id, form=_form(), avatar=_picture("JPEG", (64, 64))
     )
     second = avatar_dir / (await Client.get(id=world.alice_id)).avatar_path.rsplit("/", 1)[-1]
     assert not first.exists() and second.exists()
     assert second.read_bytes().startswith(b"\x89PNG")
-    await clients.update_client(actor=world.staff, client_id=world.alice_id, form=_form(), remove_avatar=True)
+    await profiles.update_client(
+        actor=world.staff, client_id=world.alice_id, form=_form(), remove_avatar=True
+    )
     assert (await Client.get(id=world.alice_id)).avatar_path == "" and not second.exists()
 
 
@@ -336,13 +340,13 @@ async def test_a_wrong_avatar_is_refused_and_nothing_changes(
     world: World, avatar_dir: Path, data: bytes, message: str
 ) -> None:
     with pytest.raises(InvalidInput) as wrong:
-        await clients.update_client(
+        await profiles.update_client(
             actor=world.staff, client_id=world.alice_id, form=_form(), avatar=data or b"\0"
         )
     if data:
         assert (wrong.value.field, wrong.value.message) == ("avatar", message)
     with pytest.raises(InvalidInput) as checked:
-        clients.check_avatar(data)
+        profiles.check_avatar(data)
     assert checked.value.message == message
     client = await Client.get(id=world.alice_id)
     assert client.name == "Alice Archer" and client.avatar_path == ""
@@ -352,9 +356,9 @@ async def test_a_wrong_avatar_is_refused_and_nothing_changes(
 def test_only_names_we_made_can_be_served(avatar_dir: Path) -> None:
     avatar_dir.mkdir(parents=True)
     (avatar_dir / ("a" * 32 + ".png")).write_bytes(b"x")
-    assert clients.avatar_file("a" * 32 + ".png") is not None
+    assert profiles.avatar_file("a" * 32 + ".png") is not None
     for name in ("../secret.png", "a" * 32 + ".svg", "..%2F" + "a" * 27 + ".png", "b" * 32 + ".png", ""):
-        assert clients.avatar_file(name) is None
+        assert profiles.avatar_file(name) is None
 
 
 # -- invitations -------------------------------------------------------------------------------------------
@@ -388,7 +392,7 @@ async def test_inviting_creates_a_login_without_password_and_queues_the_link(wor
     assert await AuditEntry.exists(action="client.invite", on_behalf_of_id=carla.id)
     # nobody can sign in with an empty password meanwhile
     with pytest.raises(InvalidInput):
-        await accounts.authenticate(email="carla@x.test", password="")
+        await sessions.authenticate(email="carla@x.test", password="")
     target = await invitations.check_set_password_token(token=token)
     assert (target.email, target.name, target.locale) == ("carla@x.test", "Carla Cruz", "fr")
 
@@ -405,12 +409,12 @@ async def test_a_set_password_link_works_once(world: World) -> None:
     assert weak.value.field == "password" and weak.value.message == "Use at least 10 characters."
 
     assert await invitations.set_password(token=token, password="a fine password", confirm="a fine password")
-    actor = await accounts.authenticate(email="carla@x.test", password="a fine password")
+    actor = await sessions.authenticate(email="carla@x.test", password="a fine password")
     assert actor.client_id == carla.id
     with pytest.raises(NotFound) as again:
         await invitations.set_password(token=token, password="another password", confirm="another password")
     assert "already been used" in again.value.message
-    await accounts.authenticate(email="carla@x.test", password="a fine password")  # unchanged
+    await sessions.authenticate(email="carla@x.test", password="a fine password")  # unchanged
 
 
 async def test_an_expired_or_tampered_link_changes_nothing(world: World) -> None:
@@ -630,12 +634,12 @@ def _impersonating(world: World) -> Actor:
 def _calls(world: World) -> dict[str, Any]:
     cid = world.alice_id
     return {
-        "list_clients": lambda a: clients.list_clients(actor=a),
-        "client_currencies": lambda a: clients.client_currencies(actor=a),
-        "new_client_form": lambda a: clients.new_client_form(actor=a),
-        "get_client_form": lambda a: clients.get_client_form(actor=a, client_id=cid),
-        "create_client": lambda a: clients.create_client(actor=a, form=_form()),
-        "update_client": lambda a: clients.update_client(
+        "list_clients": lambda a: profiles.list_clients(actor=a),
+        "client_currencies": lambda a: profiles.client_currencies(actor=a),
+        "new_client_form": lambda a: profiles.new_client_form(actor=a),
+        "get_client_form": lambda a: profiles.get_client_form(actor=a, client_id=cid),
+        "create_client": lambda a: profiles.create_client(actor=a, form=_form()),
+        "update_client": lambda a: profiles.update_client(
             actor=a, client_id=cid, form=_form(email="alice@x.test")
         ),
         "invite_client": lambda a: invitations.invite_client(actor=a, client_id=cid),

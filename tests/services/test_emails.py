@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from portal.billing import invoices, reminders
+from portal.billing.invoices import LineDraft
+from portal.core.clock import advance, now_utc, set_now
+from portal.core.organization import get_organization
 from portal.db.models import (
     Client,
     Invoice,
@@ -42,10 +46,7 @@ from portal.mail.templates import (
     safe_color,
 )
 from portal.mail.worker import flush_outbox
-from portal.services import billing_requests, credit_requests, invoices, ledger, links, payments, reminders
-from portal.services.clock import advance, now_utc, set_now
-from portal.services.invoices import LineDraft
-from portal.services.organization import get_organization
+from portal.payments import billing_requests, credit_requests, ledger, links, online
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, add_card, sandbox
 from tests.smtp_sink import SmtpSink
@@ -329,7 +330,7 @@ async def test_the_receipt_names_the_amount_card_and_invoice_paid(shop: World, s
     invoice_id = await new_invoice(shop)
     number = (await Invoice.get(id=invoice_id)).number
     await OutboxEmail.all().delete()
-    outcome = await payments.pay_with_saved_method(
+    outcome = await online.pay_with_saved_method(
         actor=shop.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     assert outcome.status == "succeeded"
@@ -349,7 +350,7 @@ async def test_a_failed_auto_charge_says_why_and_points_to_the_billing_page(
     shop: World, smtp_sink: SmtpSink
 ) -> None:
     await add_card(shop, DECLINES_ON_CHARGE)
-    await payments.set_auto_charge(actor=shop.staff, client_id=shop.alice_id, enabled=True)
+    await online.set_auto_charge(actor=shop.staff, client_id=shop.alice_id, enabled=True)
     invoice_id = await new_invoice(shop)
     number = (await Invoice.get(id=invoice_id)).number
 

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 
+from portal.accounts import impersonation, sessions
+from portal.clients import history
+from portal.core.actors import Actor
+from portal.core.clock import now_utc
 from portal.db.models import AuditEntry, Client, ImpersonationSession
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import Role
-from portal.services import accounts, history, impersonation, ledger, payments
-from portal.services.actors import Actor
-from portal.services.clock import now_utc
+from portal.payments import ledger, online
 from tests.services.conftest import World, add_user
 from tests.services.payment_fixtures import invoice_for
 
@@ -20,7 +22,7 @@ from tests.services.payment_fixtures import invoice_for
 async def _impersonating(world: World, client_id: int | None = None, reason: str = "Ticket 42") -> Actor:
     """Start a view as Alice (or another client) and load the actor a browser holding it would get."""
     view = await impersonation.start(actor=world.admin, client_id=client_id or world.alice_id, reason=reason)
-    actor = await accounts.load_actor(user_id=world.admin.user_id, impersonation_id=view.id)
+    actor = await sessions.load_actor(user_id=world.admin.user_id, impersonation_id=view.id)
     assert actor is not None
     return actor
 
@@ -127,7 +129,7 @@ async def test_a_view_is_only_honoured_for_the_admin_who_started_it(world: World
     view = await impersonation.start(actor=world.admin, client_id=world.alice_id, reason="Ticket 7")
     other_admin = await add_user("admin2@x.test", Role.admin)
     for user_id in (world.staff.user_id, other_admin, world.bob.user_id):
-        actor = await accounts.load_actor(user_id=user_id, impersonation_id=view.id)
+        actor = await sessions.load_actor(user_id=user_id, impersonation_id=view.id)
         assert actor is not None and not actor.is_impersonating and actor.client_id != world.alice_id
 
 
@@ -138,7 +140,7 @@ async def test_actions_taken_during_a_view_are_audited_with_the_admin_and_the_cl
     )
     actor = await _impersonating(world)
 
-    used = await payments.pay_from_credit(actor=actor, invoice_id=invoice_id)
+    used = await online.pay_from_credit(actor=actor, invoice_id=invoice_id)
 
     assert used == 1000
     [entry] = await _entries("credit.apply")
@@ -159,7 +161,7 @@ async def test_stopping_ends_the_view_once_and_is_audited(world: World) -> None:
     assert (entry.actor_id, entry.on_behalf_of_id) == (world.admin.user_id, world.alice_id)
     assert entry.details == {"reason": "Ticket 42", "impersonation_id": actor.impersonation_id}
     # the browser's next page load gets the admin back
-    again = await accounts.load_actor(user_id=world.admin.user_id, impersonation_id=actor.impersonation_id)
+    again = await sessions.load_actor(user_id=world.admin.user_id, impersonation_id=actor.impersonation_id)
     assert again is not None and again.is_admin and not again.is_impersonating
     # stopping twice changes nothing
     await impersonation.stop(actor=actor)
@@ -184,7 +186,7 @@ async def test_a_view_ends_by_itself_and_the_expiry_is_recorded_once(world: Worl
     await ImpersonationSession.filter(id=actor.impersonation_id).update(expires_at=limit)
 
     assert await impersonation.current(actor=actor) is None
-    back = await accounts.load_actor(user_id=world.admin.user_id, impersonation_id=actor.impersonation_id)
+    back = await sessions.load_actor(user_id=world.admin.user_id, impersonation_id=actor.impersonation_id)
     assert back is not None and back.is_admin and not back.is_impersonating
 
     view = await impersonation.end_lapsed(actor=back, impersonation_id=actor.impersonation_id)
@@ -229,7 +231,7 @@ async def test_a_new_view_ends_the_admins_previous_one(world: World) -> None:
 
     assert (await ImpersonationSession.get(id=first.impersonation_id)).ended_at is not None
     assert await impersonation.current(actor=first) is None
-    stale = await accounts.load_actor(user_id=world.admin.user_id, impersonation_id=first.impersonation_id)
+    stale = await sessions.load_actor(user_id=world.admin.user_id, impersonation_id=first.impersonation_id)
     assert stale is not None and not stale.is_impersonating
     assert second.active
     [stop] = await _entries("impersonation.stop")

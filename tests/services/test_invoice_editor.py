@@ -9,6 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from portal.billing import invoice_editor
+from portal.billing.invoice_editor import InvoiceForm, LineForm
+from portal.core.clock import today
+from portal.core.organization import get_organization
 from portal.db.models import (
     Allocation,
     AuditEntry,
@@ -24,11 +28,7 @@ from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus
 from portal.domain.tax import LineInput, invoice_totals
 from portal.mail import messages
-from portal.services import invoice_editor as editor
-from portal.services import ledger, links, payments
-from portal.services.clock import today
-from portal.services.invoice_editor import InvoiceForm, LineForm
-from portal.services.organization import get_organization
+from portal.payments import ledger, links, online
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card
 
@@ -54,7 +54,7 @@ def line(price: str = "100.00", qty: str = "1", tax: str = "none", text: str = "
 
 
 async def draft(world: World, *lines: LineForm) -> int:
-    return await editor.save_draft(
+    return await invoice_editor.save_draft(
         actor=world.staff, client_id=world.alice_id, form=form(*(lines or (line(),)))
     )
 
@@ -88,8 +88,8 @@ async def test_a_draft_is_saved_from_typed_text_with_per_line_rounded_tax(world:
 async def test_the_live_preview_shows_the_totals_the_saved_invoice_stores(world: World) -> None:
     keys = await rates()
     typed = [line("19.99", "3", keys["VAT"]), line("0.33", "1", keys["NY"]), line("abc")]
-    taxes = editor.by_key(await editor.tax_choices())
-    shown = editor.preview(typed, currency="USD", locale="en", taxes=taxes)
+    taxes = invoice_editor.by_key(await invoice_editor.tax_choices())
+    shown = invoice_editor.preview(typed, currency="USD", locale="en", taxes=taxes)
     assert shown.line_net_minor == [5997, 33, None]
     assert shown.errors == {"lines.2.unit_price": "Enter a price like 12.50."}
     invoice = await Invoice.get(id=await draft(world, *typed[:2]))
@@ -134,7 +134,9 @@ async def test_a_wrong_value_names_its_field_and_saves_nothing(
     client_id = world.alice_id if client == "alice" else world.bob_id
     currency = "USD" if client == "alice" else "JPY"
     with pytest.raises(InvalidInput) as caught:
-        await editor.save_draft(actor=world.staff, client_id=client_id, form=form(typed, currency=currency))
+        await invoice_editor.save_draft(
+            actor=world.staff, client_id=client_id, form=form(typed, currency=currency)
+        )
     assert (caught.value.field, caught.value.message) == (field, message)
     assert await Invoice.all().count() == 0 and await InvoiceLine.all().count() == 0
 
@@ -149,16 +151,16 @@ async def test_dates_and_currency_are_checked_before_anything_is_saved(world: Wo
     ]
     for typed, field in cases:
         with pytest.raises(InvalidInput) as caught:
-            await editor.save_draft(actor=world.staff, client_id=world.alice_id, form=typed)
+            await invoice_editor.save_draft(actor=world.staff, client_id=world.alice_id, form=typed)
         assert caught.value.field == field, caught.value.message
     with pytest.raises(InvalidInput, match="Due date cannot be before the issue date"):
-        await editor.save_draft(actor=world.staff, client_id=world.alice_id, form=cases[0][0])
+        await invoice_editor.save_draft(actor=world.staff, client_id=world.alice_id, form=cases[0][0])
     assert await Invoice.all().count() == 0
 
 
 async def test_an_archived_tax_rate_cannot_be_chosen(world: World) -> None:
     keys = await rates()
-    menu = [choice.key for choice in await editor.tax_choices()]
+    menu = [choice.key for choice in await invoice_editor.tax_choices()]
     assert menu == ["none", keys["NY"], keys["VAT"]]
     with pytest.raises(InvalidInput, match="Choose a tax rate from the list"):
         await draft(world, line(tax=keys["OLD"]))
@@ -168,35 +170,39 @@ async def test_a_draft_keeps_a_tax_no_current_rate_matches_until_staff_change_it
     keys = await rates()
     invoice_id = await draft(world, line("10", tax=keys["VAT"]))
     await TaxRate.filter(name="VAT").update(archived=True)
-    view = await editor.get_invoice_editor(actor=world.staff, invoice_id=invoice_id)
+    view = await invoice_editor.get_invoice_editor(actor=world.staff, invoice_id=invoice_id)
     kept = view.form.lines[0].tax
     assert kept.startswith("kept:") and kept in [c.key for c in view.taxes]
     assert next(c for c in view.taxes if c.key == kept).label == "VAT 20% (not a current rate)"
     view.form.lines[0].unit_price = "20"
-    await editor.save_draft(actor=world.staff, invoice_id=invoice_id, form=view.form)
+    await invoice_editor.save_draft(actor=world.staff, invoice_id=invoice_id, form=view.form)
     assert (await Invoice.get(id=invoice_id)).total_minor == 2400
     # a tax no line of this invoice has cannot be smuggled in with a made-up key
     with pytest.raises(InvalidInput, match="Choose a tax rate"):
-        await editor.save_draft(actor=world.staff, invoice_id=invoice_id, form=form(line(tax="kept:50:Fake")))
+        await invoice_editor.save_draft(
+            actor=world.staff, invoice_id=invoice_id, form=form(line(tax="kept:50:Fake"))
+        )
 
 
 async def test_editing_a_draft_replaces_its_lines_and_an_open_invoice_cannot_be_edited(world: World) -> None:
     invoice_id = await draft(world, line("10"), line("20"))
-    await editor.save_draft(actor=world.staff, invoice_id=invoice_id, form=form(line("5", "3", text="Copy")))
+    await invoice_editor.save_draft(
+        actor=world.staff, invoice_id=invoice_id, form=form(line("5", "3", text="Copy"))
+    )
     rows = await InvoiceLine.filter(invoice_id=invoice_id)
     assert [(r.description, r.unit_price_minor, r.net_minor) for r in rows] == [("Copy", 500, 1500)]
     assert (await Invoice.get(id=invoice_id)).total_minor == 1500
     assert await AuditEntry.filter(action="invoice.update").exists()
-    await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
     with pytest.raises(Conflict, match="lines can no longer be edited"):
-        await editor.save_draft(actor=world.staff, invoice_id=invoice_id, form=form(line("1")))
+        await invoice_editor.save_draft(actor=world.staff, invoice_id=invoice_id, form=form(line("1")))
     assert (await Invoice.get(id=invoice_id)).total_minor == 1500
 
 
 # -- send, resend -----------------------------------------------------------------------------------
 async def test_sending_numbers_opens_links_and_emails_the_invoice(world: World) -> None:
     invoice_id = await draft(world, line("100.00"))
-    await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
     invoice = await Invoice.get(id=invoice_id)
     assert invoice.number == f"INV-{YEAR}-0001" and invoice.status == InvoiceStatus.open
     assert invoice.sent_at is not None
@@ -218,7 +224,7 @@ async def test_sending_numbers_opens_links_and_emails_the_invoice(world: World) 
 
 
 async def test_send_without_a_draft_creates_and_sends_in_one_step(world: World) -> None:
-    invoice_id = await editor.send_invoice(
+    invoice_id = await invoice_editor.send_invoice(
         actor=world.staff, client_id=world.bob_id, form=form(line("1,250"), currency="JPY")
     )
     invoice = await Invoice.get(id=invoice_id)
@@ -234,19 +240,19 @@ async def test_send_applies_credit_automatically_when_the_organization_says_so(w
         actor=world.staff, client_id=world.alice_id, amount_minor=3000, currency="USD", note="Goodwill"
     )
     invoice_id = await draft(world, line("100.00"))
-    await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
     allocated = await Allocation.filter(invoice_id=invoice_id).values_list("amount_minor", flat=True)
     assert allocated == [3000]
     assert (
-        await editor.get_invoice_editor(actor=world.staff, invoice_id=invoice_id)
+        await invoice_editor.get_invoice_editor(actor=world.staff, invoice_id=invoice_id)
     ).amount_due_minor == 7000
 
 
 async def test_send_auto_charges_a_client_who_agreed_to_it(world: World) -> None:
     await add_card(world)
-    await payments.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
+    await online.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
     invoice_id = await draft(world, line("9.90"))
-    await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.paid
 
 
@@ -255,7 +261,7 @@ async def test_two_sends_at_once_number_the_invoice_once(world: World) -> None:
 
     async def send() -> object:
         try:
-            return await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+            return await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
         except Conflict as exc:
             return exc.message
 
@@ -272,9 +278,9 @@ async def test_two_sends_at_once_number_the_invoice_once(world: World) -> None:
 async def test_resend_issues_a_new_link_and_the_old_one_keeps_working(world: World) -> None:
     invoice_id = await draft(world, line("10"))
     with pytest.raises(Conflict, match="still a draft"):
-        await editor.resend_invoice(actor=world.staff, invoice_id=invoice_id)
-    await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
-    assert await editor.resend_invoice(actor=world.staff, invoice_id=invoice_id) == "alice@x.test"
+        await invoice_editor.resend_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+    assert await invoice_editor.resend_invoice(actor=world.staff, invoice_id=invoice_id) == "alice@x.test"
     first, second = await OutboxEmail.filter(kind="invoice").order_by("id")
     assert token_in(first) != token_in(second)
     for email in (first, second):
@@ -286,10 +292,10 @@ async def test_resend_issues_a_new_link_and_the_old_one_keeps_working(world: Wor
 # -- void, duplicate --------------------------------------------------------------------------------
 async def test_voiding_an_open_invoice_revokes_every_link(world: World) -> None:
     invoice_id = await draft(world, line("10"))
-    await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
-    await editor.resend_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.resend_invoice(actor=world.staff, invoice_id=invoice_id)
     tokens = [token_in(e) for e in await OutboxEmail.filter(kind="invoice")]
-    await editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.deleted
     for token in tokens:
         with pytest.raises(NotFound):
@@ -297,20 +303,20 @@ async def test_voiding_an_open_invoice_revokes_every_link(world: World) -> None:
     entry = await AuditEntry.get(action="invoice.void")
     assert entry.details["links_revoked"] == 2 and entry.details["was"] == "open"
     with pytest.raises(Conflict, match="already void"):
-        await editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+        await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
     with pytest.raises(Conflict, match="voided"):
-        await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+        await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
 
 
 async def test_a_draft_can_be_voided(world: World) -> None:
     invoice_id = await draft(world, line("10"))
-    await editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.deleted
 
 
 async def test_an_invoice_with_money_on_it_cannot_be_voided(world: World) -> None:
     invoice_id = await draft(world, line("100.00"))
-    await editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
     await ledger.record_offline_payment(
         actor=world.staff,
         client_id=world.alice_id,
@@ -321,7 +327,7 @@ async def test_an_invoice_with_money_on_it_cannot_be_voided(world: World) -> Non
         invoice_id=invoice_id,
     )
     with pytest.raises(Conflict) as caught:
-        await editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+        await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
     assert caught.value.message == (
         "$25.00 has been paid or credited to this invoice. Refund it first, then void the invoice."
     )
@@ -333,7 +339,7 @@ async def test_an_invoice_with_money_on_it_cannot_be_voided(world: World) -> Non
 async def test_duplicate_makes_a_new_draft_with_the_same_lines_and_todays_dates(world: World) -> None:
     keys = await rates()
     old_issue = today() - timedelta(days=40)
-    source_id = await editor.send_invoice(
+    source_id = await invoice_editor.send_invoice(
         actor=world.staff,
         client_id=world.alice_id,
         form=InvoiceForm(
@@ -347,7 +353,7 @@ async def test_duplicate_makes_a_new_draft_with_the_same_lines_and_todays_dates(
             ],
         ),
     )
-    copy_id = await editor.duplicate_invoice(actor=world.staff, invoice_id=source_id)
+    copy_id = await invoice_editor.duplicate_invoice(actor=world.staff, invoice_id=source_id)
     source, copy = await Invoice.get(id=source_id), await Invoice.get(id=copy_id)
     assert (copy.status, copy.number, copy.client_id) == ("draft", None, world.alice_id)
     assert (copy.issue_date, copy.due_date) == (today(), today() + timedelta(days=10))
@@ -369,17 +375,19 @@ async def test_the_list_filters_by_status_client_currency_and_overdue_a_page_at_
         (today() - timedelta(days=1)).isoformat(),
         lines=[line("10")],
     )
-    late_id = await editor.send_invoice(actor=world.staff, client_id=world.alice_id, form=late)
-    open_id = await editor.send_invoice(actor=world.staff, client_id=world.alice_id, form=form(line("20")))
+    late_id = await invoice_editor.send_invoice(actor=world.staff, client_id=world.alice_id, form=late)
+    open_id = await invoice_editor.send_invoice(
+        actor=world.staff, client_id=world.alice_id, form=form(line("20"))
+    )
     draft_id = await draft(world, line("30"))
-    yen_id = await editor.send_invoice(
+    yen_id = await invoice_editor.send_invoice(
         actor=world.staff, client_id=world.bob_id, form=form(line("500"), currency="JPY")
     )
     void_id = await draft(world, line("40"))
-    await editor.void_invoice(actor=world.staff, invoice_id=void_id)
+    await invoice_editor.void_invoice(actor=world.staff, invoice_id=void_id)
 
     async def ids(**filters: object) -> list[int]:
-        return [row.id for row in (await editor.list_invoices(actor=world.staff, **filters)).rows]
+        return [row.id for row in (await invoice_editor.list_invoices(actor=world.staff, **filters)).rows]
 
     assert set(await ids()) == {late_id, open_id, draft_id, yen_id}  # void ones only when asked for
     assert await ids(status="deleted") == [void_id]
@@ -390,33 +398,37 @@ async def test_the_list_filters_by_status_client_currency_and_overdue_a_page_at_
     assert await ids(search="bob") == [yen_id]
     assert set(await ids(search="archery")) == {late_id, open_id, draft_id}
     assert await ids(search=f"INV-{YEAR}-0001") == [late_id]
-    page = await editor.list_invoices(actor=world.staff)
+    page = await invoice_editor.list_invoices(actor=world.staff)
     statuses = {row.id: row.status for row in page.rows}
     assert statuses[late_id] == "overdue" and statuses[draft_id] == "draft"
     assert page.currencies == ["JPY", "USD"]
-    first = await editor.list_invoices(actor=world.staff, page_size=3)
-    second = await editor.list_invoices(actor=world.staff, page_size=3, page=2)
+    first = await invoice_editor.list_invoices(actor=world.staff, page_size=3)
+    second = await invoice_editor.list_invoices(actor=world.staff, page_size=3, page=2)
     assert (first.total, first.pages, len(first.rows), len(second.rows)) == (4, 2, 3, 1)
     assert {r.id for r in first.rows} | {r.id for r in second.rows} == {late_id, open_id, draft_id, yen_id}
     row = next(r for r in page.rows if r.id == yen_id)
     assert (row.client_name, row.total_minor, row.amount_due_minor) == ("Bob Baker", 500, 500)
     with pytest.raises(InvalidInput):
-        await editor.list_invoices(actor=world.staff, status="bogus")
+        await invoice_editor.list_invoices(actor=world.staff, status="bogus")
 
 
 # -- who may ----------------------------------------------------------------------------------------
 async def test_a_client_is_refused_every_editor_function_and_staff_and_admins_may(world: World) -> None:
     invoice_id = await draft(world, line("10"))
     calls = {
-        "new_invoice": lambda a: editor.new_invoice(actor=a, client_id=world.alice_id),
-        "get_invoice_editor": lambda a: editor.get_invoice_editor(actor=a, invoice_id=invoice_id),
-        "save_draft": lambda a: editor.save_draft(actor=a, client_id=world.alice_id, form=form(line())),
-        "update_draft": lambda a: editor.save_draft(actor=a, invoice_id=invoice_id, form=form(line())),
-        "send_invoice": lambda a: editor.send_invoice(actor=a, invoice_id=invoice_id),
-        "resend_invoice": lambda a: editor.resend_invoice(actor=a, invoice_id=invoice_id),
-        "void_invoice": lambda a: editor.void_invoice(actor=a, invoice_id=invoice_id),
-        "duplicate_invoice": lambda a: editor.duplicate_invoice(actor=a, invoice_id=invoice_id),
-        "list_invoices": lambda a: editor.list_invoices(actor=a),
+        "new_invoice": lambda a: invoice_editor.new_invoice(actor=a, client_id=world.alice_id),
+        "get_invoice_editor": lambda a: invoice_editor.get_invoice_editor(actor=a, invoice_id=invoice_id),
+        "save_draft": lambda a: invoice_editor.save_draft(
+            actor=a, client_id=world.alice_id, form=form(line())
+        ),
+        "update_draft": lambda a: invoice_editor.save_draft(
+            actor=a, invoice_id=invoice_id, form=form(line())
+        ),
+        "send_invoice": lambda a: invoice_editor.send_invoice(actor=a, invoice_id=invoice_id),
+        "resend_invoice": lambda a: invoice_editor.resend_invoice(actor=a, invoice_id=invoice_id),
+        "void_invoice": lambda a: invoice_editor.void_invoice(actor=a, invoice_id=invoice_id),
+        "duplicate_invoice": lambda a: invoice_editor.duplicate_invoice(actor=a, invoice_id=invoice_id),
+        "list_invoices": lambda a: invoice_editor.list_invoices(actor=a),
     }
     for call in calls.values():
         with pytest.raises(Forbidden):
@@ -427,23 +439,23 @@ async def test_a_client_is_refused_every_editor_function_and_staff_and_admins_ma
     assert await Invoice.all().count() == 1
     assert not await OutboxEmail.exists()
 
-    view = await editor.new_invoice(actor=world.staff, client_id=world.alice_id)
+    view = await invoice_editor.new_invoice(actor=world.staff, client_id=world.alice_id)
     assert view.form.currency == "USD" and view.editable
-    assert (await editor.get_invoice_editor(actor=world.admin, invoice_id=invoice_id)).editable
-    await editor.send_invoice(actor=world.admin, invoice_id=invoice_id)
-    await editor.resend_invoice(actor=world.staff, invoice_id=invoice_id)
-    copy_id = await editor.duplicate_invoice(actor=world.admin, invoice_id=invoice_id)
-    await editor.void_invoice(actor=world.staff, invoice_id=copy_id)
-    assert (await editor.list_invoices(actor=world.admin, status="deleted")).total == 1
+    assert (await invoice_editor.get_invoice_editor(actor=world.admin, invoice_id=invoice_id)).editable
+    await invoice_editor.send_invoice(actor=world.admin, invoice_id=invoice_id)
+    await invoice_editor.resend_invoice(actor=world.staff, invoice_id=invoice_id)
+    copy_id = await invoice_editor.duplicate_invoice(actor=world.admin, invoice_id=invoice_id)
+    await invoice_editor.void_invoice(actor=world.staff, invoice_id=copy_id)
+    assert (await invoice_editor.list_invoices(actor=world.admin, status="deleted")).total == 1
 
 
 async def test_unknown_ids_are_not_found(world: World) -> None:
     with pytest.raises(NotFound):
-        await editor.get_invoice_editor(actor=world.staff, invoice_id=999)
+        await invoice_editor.get_invoice_editor(actor=world.staff, invoice_id=999)
     with pytest.raises(NotFound):
-        await editor.new_invoice(actor=world.staff, client_id=999)
+        await invoice_editor.new_invoice(actor=world.staff, client_id=999)
     with pytest.raises(NotFound):
-        await editor.save_draft(actor=world.staff, client_id=999, form=form(line()))
+        await invoice_editor.save_draft(actor=world.staff, client_id=999, form=form(line()))
     with pytest.raises(NotFound):
-        await editor.void_invoice(actor=world.staff, invoice_id=999)
+        await invoice_editor.void_invoice(actor=world.staff, invoice_id=999)
     assert await Client.all().count() == 2

@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from portal.billing import invoices
+from portal.billing.invoices import LineDraft
+from portal.core.clock import today
 from portal.db.models import Allocation, CreditEntry, Invoice, InvoiceLine, Payment
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus
-from portal.services import invoices, ledger
-from portal.services.clock import today
-from portal.services.invoices import LineDraft
+from portal.payments import ledger
 from tests.services.conftest import World
 
 DUE = today() + timedelta(days=14)

@@ -60,12 +60,12 @@ from hypothesis.stateful import (
 )
 from tortoise.models import Model
 
+from portal.core.clock import today
 from portal.db import models
 from portal.db.models import Allocation, CreditEntry, Invoice, Payment, Refund, SandboxObject
 from portal.domain.errors import Conflict, InvalidInput
 from portal.domain.status import CreditReason, InvoiceStatus, PaymentStatus
-from portal.services import ledger, payments
-from portal.services.clock import today
+from portal.payments import ledger, online
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card, invoice_for, sandbox
 
@@ -401,7 +401,7 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             error = InvalidInput if requested > usable else None
         used = self.step(
-            payments.pay_from_credit(actor=self.world.staff, invoice_id=target, amount_minor=requested),
+            online.pay_from_credit(actor=self.world.staff, invoice_id=target, amount_minor=requested),
             error,
         )
         if used is not None:
@@ -455,7 +455,7 @@ class LedgerMachine(RuleBasedStateMachine):
             reversible = self.state.reversible(payment, self.world.alice_id)
             error = InvalidInput if amount > left or amount > reversible else None
         self.step(
-            payments.refund_payment(
+            online.refund_payment(
                 actor=self.world.staff, payment_id=payment, amount_minor=amount, gateway=sandbox()
             ),
             error,
@@ -470,7 +470,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert target is not None
         due = self.dues.get(target)
         outcome = self.step(
-            payments.pay_with_saved_method(
+            online.pay_with_saved_method(
                 actor=self.world.alice, purpose="invoice", target_id=target, gateway=sandbox()
             ),
             Conflict if due is None else None,  # already paid
@@ -516,9 +516,9 @@ async def test_refunding_a_payment_whose_credit_was_spent_does_not_create_money(
         overpayment_to_credit=True,
     )
     invoice_id = await invoice_for(world, 1000, days=5)
-    assert await payments.pay_from_credit(actor=world.staff, invoice_id=invoice_id) == 1000
+    assert await online.pay_from_credit(actor=world.staff, invoice_id=invoice_id) == 1000
     try:
-        await payments.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=1000)
+        await online.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=1000)
     except (Conflict, InvalidInput):
         pass  # refusing is a correct answer
     await check_ledger()

@@ -8,12 +8,14 @@ from decimal import Decimal
 import pytest
 
 from portal import i18n
+from portal.accounts import impersonation, sessions
+from portal.billing import documents, invoices, pdf
+from portal.billing.invoices import LineDraft
+from portal.core.clock import today
 from portal.db.models import AuditEntry, Client, User
 from portal.domain.errors import Conflict, InvalidInput
 from portal.domain.money import format_money
-from portal.services import accounts, documents, impersonation, invoices, ledger, pdf
-from portal.services.clock import today
-from portal.services.invoices import LineDraft
+from portal.payments import ledger
 from tests.services.conftest import World
 from tests.services.test_documents import pdf_strings
 
@@ -21,10 +23,10 @@ PASSWORD = "correct horse battery"
 
 
 async def test_a_client_switches_to_french_and_is_loaded_in_french_from_then_on(world: World) -> None:
-    await accounts.set_user_locale(actor=world.alice, locale="fr")
+    await sessions.set_user_locale(actor=world.alice, locale="fr")
 
     assert (await User.get(id=world.alice.user_id)).locale == "fr"
-    reloaded = await accounts.load_actor(user_id=world.alice.user_id)
+    reloaded = await sessions.load_actor(user_id=world.alice.user_id)
     assert reloaded is not None and reloaded.locale == "fr"
     entry = await AuditEntry.get(action="user.locale")
     assert (entry.actor_id, entry.on_behalf_of_id) == (world.alice.user_id, world.alice_id)
@@ -34,8 +36,8 @@ async def test_a_client_switches_to_french_and_is_loaded_in_french_from_then_on(
 
 
 async def test_staff_choose_their_language_too_and_a_repeat_changes_nothing(world: World) -> None:
-    await accounts.set_user_locale(actor=world.staff, locale="FR")
-    await accounts.set_user_locale(actor=world.staff, locale="fr")
+    await sessions.set_user_locale(actor=world.staff, locale="FR")
+    await sessions.set_user_locale(actor=world.staff, locale="fr")
 
     assert (await User.get(id=world.staff.user_id)).locale == "fr"
     assert await AuditEntry.filter(action="user.locale").count() == 1
@@ -44,7 +46,7 @@ async def test_staff_choose_their_language_too_and_a_repeat_changes_nothing(worl
 @pytest.mark.parametrize("locale", ["de", "", "fr-CA", "english"])
 async def test_an_unsupported_language_is_refused_and_nothing_changes(world: World, locale: str) -> None:
     with pytest.raises(InvalidInput) as refused:
-        await accounts.set_user_locale(actor=world.alice, locale=locale)
+        await sessions.set_user_locale(actor=world.alice, locale=locale)
 
     assert refused.value.field == "locale"
     assert refused.value.message == "Choose English or French."
@@ -56,16 +58,16 @@ async def test_while_viewing_as_a_client_the_admin_changes_their_own_language_no
     world: World,
 ) -> None:
     view = await impersonation.start(actor=world.admin, client_id=world.alice_id, reason="Ticket 12")
-    viewing = await accounts.load_actor(user_id=world.admin.user_id, impersonation_id=view.id)
+    viewing = await sessions.load_actor(user_id=world.admin.user_id, impersonation_id=view.id)
     assert viewing is not None and viewing.is_impersonating
 
-    await accounts.set_user_locale(actor=viewing, locale="fr")
+    await sessions.set_user_locale(actor=viewing, locale="fr")
 
     assert (await User.get(id=world.admin.user_id)).locale == "fr"
     assert (await User.get(id=world.alice.user_id)).locale == "en"
     entry = await AuditEntry.get(action="user.locale")
     assert entry.actor_id == world.admin.user_id and entry.subject == f"user:{world.admin.user_id}"
-    again = await accounts.load_actor(user_id=world.admin.user_id, impersonation_id=view.id)
+    again = await sessions.load_actor(user_id=world.admin.user_id, impersonation_id=view.id)
     assert again is not None and again.locale == "fr"
 
 
@@ -73,9 +75,9 @@ async def test_services_answer_in_the_current_locale(world: World) -> None:
     i18n.set_locale("fr")
     try:
         with pytest.raises(InvalidInput) as wrong:
-            await accounts.authenticate(email="alice@x.test", password="not the password")
+            await sessions.authenticate(email="alice@x.test", password="not the password")
         with pytest.raises(InvalidInput) as refused:
-            await accounts.set_user_locale(actor=world.alice, locale="de")
+            await sessions.set_user_locale(actor=world.alice, locale="de")
         with pytest.raises(Conflict) as no_credit:
             await ledger.adjust_credit(
                 actor=world.staff, client_id=world.alice_id, amount_minor=-500, currency="USD", note="Test"
@@ -91,7 +93,7 @@ async def test_services_answer_in_the_current_locale(world: World) -> None:
     )
     # back in English afterwards
     with pytest.raises(InvalidInput) as english:
-        await accounts.authenticate(email="alice@x.test", password="not the password")
+        await sessions.authenticate(email="alice@x.test", password="not the password")
     assert english.value.message == "Wrong email or password."
 
 

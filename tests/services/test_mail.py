@@ -13,14 +13,15 @@ from datetime import timedelta
 
 import pytest
 
+from portal.core import vault
+from portal.core.clock import now_utc
+from portal.core.organization import get_organization
 from portal.db.models import Organization, OutboxEmail
 from portal.mail import worker
 from portal.mail.outbox import enqueue
 from portal.mail.transport import MailError, SmtpConfig, send_test_email, smtp_config
 from portal.mail.worker import FlushReport, flush_outbox
-from portal.services import billing_requests, vault
-from portal.services.clock import now_utc
-from portal.services.organization import get_organization
+from portal.payments import billing_requests
 from tests.services.conftest import World
 from tests.smtp_sink import DEFAULT_FROM, SmtpSink
 
@@ -355,9 +356,9 @@ async def test_custom_smtp_without_a_host_leaves_the_mail_queued(db: str, smtp_s
 async def _composed_invoice(world: World) -> OutboxEmail:
     from decimal import Decimal
 
-    from portal.services import invoices
-    from portal.services.clock import today
-    from portal.services.invoices import LineDraft
+    from portal.billing import invoices
+    from portal.billing.invoices import LineDraft
+    from portal.core.clock import today
 
     await invoices.create_invoice(
         actor=world.staff,
@@ -435,8 +436,8 @@ async def test_the_default_server_sends_without_a_reply_to_of_its_own(
 async def test_the_email_is_written_in_the_business_transaction_and_rolls_back_with_it(
     world: World, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from portal.core import audit
     from portal.db.models import BillingRequest, Invoice
-    from portal.services import audit
 
     async def audit_fails(**_: object) -> None:
         assert await OutboxEmail.filter(kind="billing_request").exists()  # queued, inside the transaction

@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 
+from portal.accounts import impersonation
+from portal.accounts.sessions import load_actor
+from portal.billing import invoices, overview
+from portal.billing.invoices import LineDraft
+from portal.core import audit
+from portal.core.actors import Actor
+from portal.core.clock import now_utc, today
 from portal.db.models import AuditEntry, BillingRequest, Invoice, Payment
 from portal.domain.errors import Forbidden, InvalidInput, NotFound
-from portal.services import audit, audit_log, impersonation, invoices, ledger, overview
-from portal.services.accounts import load_actor
-from portal.services.actors import Actor
-from portal.services.clock import now_utc, today
-from portal.services.invoices import LineDraft
+from portal.payments import ledger
 from tests.services.conftest import World
 
 
@@ -196,9 +199,9 @@ async def test_the_log_is_newest_first_and_paged_on_the_server(world: World) -> 
     base = datetime(2026, 11, 1, 12, tzinfo=UTC)
     ids = [await _entry(world.staff, "note.test", at=base + timedelta(minutes=n)) for n in range(30)]
 
-    first = await audit_log.list_entries(actor=world.admin)
-    second = await audit_log.list_entries(actor=world.admin, page=2)
-    beyond = await audit_log.list_entries(actor=world.admin, page=99)
+    first = await audit.list_entries(actor=world.admin)
+    second = await audit.list_entries(actor=world.admin, page=2)
+    beyond = await audit.list_entries(actor=world.admin, page=99)
 
     assert first.total == 30 and first.pages == 2 and first.page_size == 25
     assert [r.id for r in first.rows] == ids[::-1][:25]
@@ -215,7 +218,7 @@ async def test_the_log_filters_by_actor_client_action_and_dates(world: World) ->
     system = await _entry(None, "billing_request.expire", at=day + timedelta(days=3))
 
     async def ids(**filters: Any) -> list[int]:
-        return [r.id for r in (await audit_log.list_entries(actor=world.admin, **filters)).rows]
+        return [r.id for r in (await audit.list_entries(actor=world.admin, **filters)).rows]
 
     assert await ids() == [system, login, by_staff, by_admin]
     assert await ids(actor_email="ADMIN@") == [by_admin]
@@ -230,14 +233,12 @@ async def test_the_log_filters_by_actor_client_action_and_dates(world: World) ->
 
 async def test_a_backwards_date_range_and_an_unknown_client_are_refused(world: World) -> None:
     with pytest.raises(InvalidInput) as caught:
-        await audit_log.list_entries(
-            actor=world.admin, date_from=date(2026, 11, 12), date_to=date(2026, 11, 1)
-        )
+        await audit.list_entries(actor=world.admin, date_from=date(2026, 11, 12), date_to=date(2026, 11, 1))
     assert (
         caught.value.field == "date_to" and caught.value.message == "The end date is before the start date."
     )
     with pytest.raises(NotFound):
-        await audit_log.list_entries(actor=world.admin, client_id=999_999)
+        await audit.list_entries(actor=world.admin, client_id=999_999)
 
 
 async def test_details_read_as_text(world: World) -> None:
@@ -249,7 +250,7 @@ async def test_details_read_as_text(world: World) -> None:
     assert inside is not None
     await audit.record(actor=inside, action="quote.approved", details={"comment": "Looks good"})
 
-    rows = {r.action: r for r in (await audit_log.list_entries(actor=world.admin)).rows}
+    rows = {r.action: r for r in (await audit.list_entries(actor=world.admin)).rows}
 
     assert rows["payment.record_offline"].details == "Amount: $12.34 · Method: Cash"
     assert rows["payment.record_offline"].action_label == "Recorded an offline payment"
@@ -268,14 +269,14 @@ async def test_the_filter_options_list_the_actions_that_occur_and_the_clients(wo
     await _entry(world.staff, "login")
     await _entry(world.staff, "credit.adjust")
     await _entry(world.admin, "credit.adjust")
-    options = await audit_log.filter_options(actor=world.admin)
+    options = await audit.filter_options(actor=world.admin)
     assert options.actions == [("credit.adjust", "Adjusted credit"), ("login", "Signed in")]
     assert options.clients == [(world.alice_id, "Alice Archer"), (world.bob_id, "Bob Baker")]
 
 
 async def test_recent_activity_is_the_latest_entries(world: World) -> None:
     ids = [await _entry(world.staff, "login") for _ in range(5)]
-    assert [r.id for r in await audit_log.recent(actor=world.staff, limit=3)] == ids[::-1][:3]
+    assert [r.id for r in await audit.recent(actor=world.staff, limit=3)] == ids[::-1][:3]
 
 
 # -- who may call what ------------------------------------------------------------------------------
@@ -292,11 +293,11 @@ STAFF_CALLS: list[tuple[str, Callable[[Actor], Awaitable[object]]]] = [
     ("expiring_requests", lambda a: overview.expiring_requests(actor=a)),
     ("payments_needing_review", lambda a: overview.payments_needing_review(actor=a)),
     ("get_overview", lambda a: overview.get_overview(actor=a)),
-    ("recent", lambda a: audit_log.recent(actor=a)),
+    ("recent", lambda a: audit.recent(actor=a)),
 ]
 ADMIN_CALLS: list[tuple[str, Callable[[Actor], Awaitable[object]]]] = [
-    ("list_entries", lambda a: audit_log.list_entries(actor=a)),
-    ("filter_options", lambda a: audit_log.filter_options(actor=a)),
+    ("list_entries", lambda a: audit.list_entries(actor=a)),
+    ("filter_options", lambda a: audit.filter_options(actor=a)),
 ]
 
 

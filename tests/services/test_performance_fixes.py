@@ -10,9 +10,11 @@ import pytest
 from tortoise.log import db_client_logger
 
 from portal.config import get_settings
+from portal.core import organization
 from portal.db.models import Organization, WebhookEvent
-from portal.payments.gateway import GatewayEvent
-from portal.services import gateway_events, gateways, organization
+from portal.payments import gateway_events
+from portal.payments.gateways import selector
+from portal.payments.gateways.protocol import GatewayEvent
 
 
 class _Statements(logging.Handler):
@@ -70,8 +72,8 @@ async def test_a_stripe_account_in_the_organization_wins_over_the_environment_ou
 ) -> None:
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_from_env")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_env")
-    assert await gateways.stripe_credentials() == ("sk_test_from_env", "whsec_env", "test")
-    from portal.services import vault
+    assert await selector.stripe_credentials() == ("sk_test_from_env", "whsec_env", "test")
+    from portal.core import vault
 
     await organization.get_organization()
     await Organization.filter(id=1).update(
@@ -79,13 +81,13 @@ async def test_a_stripe_account_in_the_organization_wins_over_the_environment_ou
         stripe_secret_key_enc=vault.encrypt("sk_live_org"),
         stripe_webhook_secret_enc=vault.encrypt("whsec_org"),
     )
-    assert await gateways.stripe_credentials() == ("sk_live_org", "whsec_org", "live")
+    assert await selector.stripe_credentials() == ("sk_live_org", "whsec_org", "live")
     with organization.page_scope():
-        assert await gateways.current_mode() == "live"
+        assert await selector.current_mode() == "live"
 
 
 async def test_an_event_nothing_handles_is_stored_once_in_one_statement(db: str) -> None:
-    from portal.services.gateways import sandbox
+    from portal.payments.gateways.selector import sandbox
 
     event = GatewayEvent(id="evt_unhandled", type="customer.created", data={"id": "cus_1"})
     with _statements() as seen:
@@ -98,7 +100,7 @@ async def test_an_event_nothing_handles_is_stored_once_in_one_statement(db: str)
 
 
 async def test_a_handled_event_is_stored_claimed_with_its_effects(db: str) -> None:
-    from portal.services.gateways import sandbox
+    from portal.payments.gateways.selector import sandbox
 
     event = GatewayEvent(id="evt_sub", type="customer.subscription.updated", data={"id": "sub_unknown"})
     assert await gateway_events.ingest(provider="stripe", event=event, gateway=sandbox()) == "processed"

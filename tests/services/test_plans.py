@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal.core.clock import now_utc
 from portal.db.models import (
     AuditEntry,
     Invoice,
@@ -19,9 +20,9 @@ from portal.db.models import (
 )
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus, PaymentStatus, SubscriptionStatus
-from portal.payments.gateway import GatewayError
-from portal.services import gateways, plans, subscriptions
-from portal.services.clock import now_utc
+from portal.payments.gateways import selector
+from portal.payments.gateways.protocol import GatewayError
+from portal.subscriptions import lifecycle, plans
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, add_card, sandbox
 
@@ -255,10 +256,10 @@ async def test_a_plan_whose_subscriptions_ended_can_be_deleted_and_they_keep_its
     started = await plans.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=method.id, idempotency_key="a"
     )
-    await subscriptions.cancel_now(actor=world.staff, subscription_id=started.subscription_id)
+    await lifecycle.cancel_now(actor=world.staff, subscription_id=started.subscription_id)
     await plans.delete_plan(actor=world.staff, plan_id=plan_id)
     assert not await Plan.exists(id=plan_id)
-    [view] = await subscriptions.list_subscriptions(actor=world.alice, client_id=world.alice_id)
+    [view] = await lifecycle.list_subscriptions(actor=world.alice, client_id=world.alice_id)
     assert (view.name, view.status) == ("Care", "canceled")
     assert "plan.delete" in await _actions("plan:")
     with pytest.raises(NotFound):
@@ -303,7 +304,7 @@ async def test_subscribing_charges_the_first_period_once_and_the_gateway_charges
     assert (at_gateway["amount"], at_gateway["interval"], at_gateway["status"]) == (4900, "month", "active")
     assert at_gateway["current_period_end"] == int(sub.current_period_end.timestamp())
     # the client sees it on their billing page
-    [view] = await subscriptions.list_subscriptions(actor=world.alice, client_id=world.alice_id)
+    [view] = await lifecycle.list_subscriptions(actor=world.alice, client_id=world.alice_id)
     assert (view.name, view.method_label, view.next_payment_on) == (
         "Care",
         "Visa •••• 4242",
@@ -427,7 +428,7 @@ async def test_a_charge_whose_answer_was_lost_is_finished_by_pressing_again(
     async def flaky():
         return TimesOutAfterCharging()
 
-    monkeypatch.setattr(gateways, "current_gateway", flaky)
+    monkeypatch.setattr(selector, "current_gateway", flaky)
     first = await plans.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="t"
     )
@@ -439,7 +440,7 @@ async def test_a_charge_whose_answer_was_lost_is_finished_by_pressing_again(
     async def healthy():
         return real
 
-    monkeypatch.setattr(gateways, "current_gateway", healthy)
+    monkeypatch.setattr(selector, "current_gateway", healthy)
     second = await plans.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="t"
     )
@@ -467,7 +468,7 @@ async def test_a_gateway_refusing_to_start_the_subscription_keeps_the_payment_an
     async def refusing():
         return RefusesSubscriptions()
 
-    monkeypatch.setattr(gateways, "current_gateway", refusing)
+    monkeypatch.setattr(selector, "current_gateway", refusing)
     first = await plans.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="r"
     )
@@ -477,7 +478,7 @@ async def test_a_gateway_refusing_to_start_the_subscription_keeps_the_payment_an
     async def healthy():
         return real
 
-    monkeypatch.setattr(gateways, "current_gateway", healthy)
+    monkeypatch.setattr(selector, "current_gateway", healthy)
     second = await plans.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="r"
     )
@@ -559,19 +560,19 @@ async def test_staff_cancel_now_or_at_period_end_is_audited_and_reaches_the_gate
         actor=world.staff, client_id=world.alice_id, plan_id=other, method_id=visa, idempotency_key="2"
     )
     with pytest.raises(Forbidden):
-        await subscriptions.cancel_now(actor=world.alice, subscription_id=now_sub.subscription_id)
+        await lifecycle.cancel_now(actor=world.alice, subscription_id=now_sub.subscription_id)
     with pytest.raises(NotFound):
-        await subscriptions.cancel_at_period_end(actor=world.bob, subscription_id=later_sub.subscription_id)
+        await lifecycle.cancel_at_period_end(actor=world.bob, subscription_id=later_sub.subscription_id)
 
-    ended = await subscriptions.cancel_now(actor=world.staff, subscription_id=now_sub.subscription_id)
+    ended = await lifecycle.cancel_now(actor=world.staff, subscription_id=now_sub.subscription_id)
     assert (ended.status, ended.is_live) == ("canceled", False)
     sub = await Subscription.get(id=now_sub.subscription_id)
     assert sub.canceled_at is not None
     assert (await SandboxObject.get(object_id=sub.gateway_ref)).data["status"] == "canceled"
     with pytest.raises(Conflict, match="This subscription has already ended"):
-        await subscriptions.cancel_now(actor=world.staff, subscription_id=sub.id)
+        await lifecycle.cancel_now(actor=world.staff, subscription_id=sub.id)
 
-    ending = await subscriptions.cancel_at_period_end(
+    ending = await lifecycle.cancel_at_period_end(
         actor=world.admin, subscription_id=later_sub.subscription_id
     )
     assert (ending.status, ending.cancel_at_period_end) == ("active", True)
@@ -598,7 +599,7 @@ async def test_the_subscriptions_list_filters_by_status_plan_and_client_and_page
     c = await plans.subscribe(
         actor=world.staff, client_id=world.bob_id, plan_id=care, method_id=bob_card, idempotency_key="c"
     )
-    await subscriptions.cancel_now(actor=world.staff, subscription_id=c.subscription_id)
+    await lifecycle.cancel_now(actor=world.staff, subscription_id=c.subscription_id)
 
     async def ids(**kw) -> list[int]:
         return [r.id for r in (await plans.search_subscriptions(actor=world.staff, **kw)).rows]
@@ -653,7 +654,7 @@ async def test_the_subscriptions_list_filters_by_status_plan_and_client_and_page
             method_id=ids["card"],
             idempotency_key="z",
         ),
-        lambda w, ids: subscriptions.cancel_now(actor=w.alice, subscription_id=ids["sub"]),
+        lambda w, ids: lifecycle.cancel_now(actor=w.alice, subscription_id=ids["sub"]),
     ],
 )
 async def test_a_client_cannot_use_the_plans_console(world: World, call) -> None:

@@ -8,16 +8,15 @@ from decimal import Decimal
 
 import pytest
 
+from portal.billing import pdf, quote_editor, quotes
+from portal.billing.invoice_editor import LineForm
+from portal.billing.quote_editor import QuoteForm
 from portal.config import get_settings
+from portal.core.clock import today
 from portal.db.models import AuditEntry, Invoice, InvoiceLine, OutboxEmail, Quote, QuoteLine, TaxRate
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus, QuoteStatus
 from portal.mail import messages
-from portal.services import pdf, quotes
-from portal.services import quote_editor as editor
-from portal.services.clock import today
-from portal.services.invoice_editor import LineForm
-from portal.services.quote_editor import QuoteForm
 from tests.services.conftest import World
 
 YEAR = today().year
@@ -39,13 +38,15 @@ def form(*lines: LineForm, currency: str = "USD", valid_until: str = LATER) -> Q
 
 
 async def draft(world: World, kind: str = "estimate", *lines: LineForm) -> int:
-    return await editor.save_quote_draft(
+    return await quote_editor.save_quote_draft(
         actor=world.staff, client_id=world.alice_id, kind=kind, form=form(*lines)
     )
 
 
 async def sent(world: World, kind: str = "estimate", *lines: LineForm) -> int:
-    return await editor.send_quote(actor=world.staff, client_id=world.alice_id, kind=kind, form=form(*lines))
+    return await quote_editor.send_quote(
+        actor=world.staff, client_id=world.alice_id, kind=kind, form=form(*lines)
+    )
 
 
 async def test_a_draft_estimate_is_saved_from_typed_lines(world: World) -> None:
@@ -65,7 +66,7 @@ async def test_a_draft_estimate_is_saved_from_typed_lines(world: World) -> None:
     ]
     assert (quote.subtotal_minor, quote.tax_minor, quote.total_minor) == (355997, 70000, 425997)
     assert await AuditEntry.filter(action="estimate.create", subject=f"quote:{quote_id}").exists()
-    view = await editor.get_quote_editor(actor=world.staff, quote_id=quote_id)
+    view = await quote_editor.get_quote_editor(actor=world.staff, quote_id=quote_id)
     assert view.editable and view.title == f"Draft estimate {quote_id}"
     assert [(f.unit_price, f.quantity, f.tax) for f in view.form.lines] == [
         ("3,500.00", "1", f"rate:{vat.id}"),
@@ -95,7 +96,7 @@ async def test_a_wrong_value_names_its_field_and_saves_nothing(
     for name, value in changes.items():
         setattr(typed, name, value)
     with pytest.raises(InvalidInput) as caught:
-        await editor.save_quote_draft(
+        await quote_editor.save_quote_draft(
             actor=world.staff, client_id=world.alice_id, kind="proposal", form=typed
         )
     assert caught.value.field == field and caught.value.message.startswith(message)
@@ -104,16 +105,16 @@ async def test_a_wrong_value_names_its_field_and_saves_nothing(
 
 async def test_a_kind_other_than_estimate_or_proposal_is_refused(world: World) -> None:
     with pytest.raises(InvalidInput, match="estimate or proposal"):
-        await editor.save_quote_draft(
+        await quote_editor.save_quote_draft(
             actor=world.staff, client_id=world.alice_id, kind="invoice", form=form()
         )
     with pytest.raises(InvalidInput):
-        await editor.new_quote(actor=world.staff, client_id=world.alice_id, kind="memo")
+        await quote_editor.new_quote(actor=world.staff, client_id=world.alice_id, kind="memo")
 
 
 async def test_sending_numbers_each_kind_in_its_own_sequence_and_emails_the_client(world: World) -> None:
     estimate_id = await draft(world, "estimate")
-    await editor.send_quote(actor=world.staff, quote_id=estimate_id)
+    await quote_editor.send_quote(actor=world.staff, quote_id=estimate_id)
     proposal_id = await sent(world, "proposal")
     second_estimate_id = await sent(world, "estimate")
     numbers = {q.id: q.number for q in await Quote.all()}
@@ -138,9 +139,9 @@ async def test_sending_numbers_each_kind_in_its_own_sequence_and_emails_the_clie
 async def test_a_sent_quote_cannot_be_edited_or_sent_again(world: World) -> None:
     quote_id = await sent(world)
     with pytest.raises(Conflict, match="can no longer be edited"):
-        await editor.save_quote_draft(actor=world.staff, quote_id=quote_id, form=form(line("1")))
+        await quote_editor.save_quote_draft(actor=world.staff, quote_id=quote_id, form=form(line("1")))
     with pytest.raises(Conflict, match="already been sent"):
-        await editor.send_quote(actor=world.staff, quote_id=quote_id)
+        await quote_editor.send_quote(actor=world.staff, quote_id=quote_id)
     assert (await Quote.get(id=quote_id)).total_minor == 100000
     assert await OutboxEmail.filter(kind="quote").count() == 1
 
@@ -150,7 +151,7 @@ async def test_two_sends_at_once_number_the_quote_once(world: World) -> None:
 
     async def send() -> object:
         try:
-            return await editor.send_quote(actor=world.staff, quote_id=quote_id)
+            return await quote_editor.send_quote(actor=world.staff, quote_id=quote_id)
         except Conflict as exc:
             return exc.message
 
@@ -164,10 +165,10 @@ async def test_an_approved_quote_converts_once_into_a_draft_invoice_with_its_lin
     vat = await TaxRate.create(name="VAT", rate=Decimal("20"))
     quote_id = await sent(world, "proposal", line("1,500.00", "12", f"rate:{vat.id}", "Retainer"), line("99"))
     with pytest.raises(Conflict, match="Only an approved proposal"):
-        await editor.convert_quote(actor=world.staff, quote_id=quote_id)
+        await quote_editor.convert_quote(actor=world.staff, quote_id=quote_id)
     await quotes.decide(actor=world.alice, quote_id=quote_id, approve=True)
 
-    invoice_id = await editor.convert_quote(actor=world.staff, quote_id=quote_id)
+    invoice_id = await quote_editor.convert_quote(actor=world.staff, quote_id=quote_id)
     quote, invoice = await Quote.get(id=quote_id), await Invoice.get(id=invoice_id)
     assert (quote.status, quote.converted_invoice_id) == (QuoteStatus.converted, invoice_id)
     assert (invoice.status, invoice.number, invoice.client_id) == (InvoiceStatus.draft, None, world.alice_id)
@@ -181,9 +182,11 @@ async def test_an_approved_quote_converts_once_into_a_draft_invoice_with_its_lin
     assert await AuditEntry.filter(action="proposal.converted", subject=f"quote:{quote_id}").exists()
     assert (await AuditEntry.get(action="invoice.create")).details["from_quote"] == quote_id
 
-    assert await editor.convert_quote(actor=world.staff, quote_id=quote_id) == invoice_id  # twice: same one
+    assert (
+        await quote_editor.convert_quote(actor=world.staff, quote_id=quote_id) == invoice_id
+    )  # twice: same one
     assert await Invoice.all().count() == 1
-    view = await editor.get_quote_editor(actor=world.staff, quote_id=quote_id)
+    view = await quote_editor.get_quote_editor(actor=world.staff, quote_id=quote_id)
     assert (view.converted_invoice_id, view.converted_invoice_number) == (invoice_id, f"Draft {invoice_id}")
 
 
@@ -191,7 +194,7 @@ async def test_a_declined_quote_cannot_be_converted(world: World) -> None:
     quote_id = await sent(world)
     await quotes.decide(actor=world.alice, quote_id=quote_id, approve=False, comment="Too expensive")
     with pytest.raises(Conflict, match="Only an approved estimate"):
-        await editor.convert_quote(actor=world.staff, quote_id=quote_id)
+        await quote_editor.convert_quote(actor=world.staff, quote_id=quote_id)
     assert await Invoice.all().count() == 0
 
 
@@ -201,12 +204,12 @@ async def test_the_list_filters_by_kind_status_and_search(world: World) -> None:
     old_id = await sent(world, "estimate")
     await Quote.filter(id=old_id).update(valid_until=today() - timedelta(days=1))
     yen = QuoteForm(currency="JPY", title="Illustrations", valid_until="", lines=[line("12,000")])
-    yen_id = await editor.save_quote_draft(
+    yen_id = await quote_editor.save_quote_draft(
         actor=world.staff, client_id=world.bob_id, kind="estimate", form=yen
     )
 
     async def ids(**filters: object) -> set[int]:
-        return {row.id for row in (await editor.list_quotes(actor=world.staff, **filters)).rows}
+        return {row.id for row in (await quote_editor.list_quotes(actor=world.staff, **filters)).rows}
 
     assert await ids() == {estimate_id, proposal_id, old_id, yen_id}
     assert await ids(kind="proposal") == {proposal_id}
@@ -216,37 +219,39 @@ async def test_the_list_filters_by_kind_status_and_search(world: World) -> None:
     assert await ids(search="illustr") == {yen_id}
     assert await ids(search="bob") == {yen_id}
     assert await ids(search=f"PRO-{YEAR}") == {proposal_id}
-    rows = {row.id: row for row in (await editor.list_quotes(actor=world.staff)).rows}
+    rows = {row.id: row for row in (await quote_editor.list_quotes(actor=world.staff)).rows}
     assert rows[old_id].status == "expired" and rows[yen_id].total_minor == 12000
-    page = await editor.list_quotes(actor=world.staff, page_size=3, page=2)
+    page = await quote_editor.list_quotes(actor=world.staff, page_size=3, page=2)
     assert (page.total, page.pages, len(page.rows)) == (4, 2, 1)
 
 
 async def test_the_quote_pdf_document_follows_the_page_access_rules(world: World) -> None:
     draft_id = await draft(world)
     sent_id = await sent(world, "proposal")
-    document = await editor.quote_document(actor=world.staff, quote_id=draft_id)
+    document = await quote_editor.quote_document(actor=world.staff, quote_id=draft_id)
     assert document.client.name == "Alice Archer" and document.filename == f"estimate-{draft_id}.pdf"
     content = pdf.quote_pdf(document.view, organization=document.organization, client=document.client)
     assert content.startswith(b"%PDF")
-    mine = await editor.quote_document(actor=world.alice, quote_id=sent_id)
+    mine = await quote_editor.quote_document(actor=world.alice, quote_id=sent_id)
     assert mine.filename == f"proposal-PRO-{YEAR}-0001.pdf"
     with pytest.raises(NotFound):
-        await editor.quote_document(actor=world.alice, quote_id=draft_id)  # drafts are staff-only
+        await quote_editor.quote_document(actor=world.alice, quote_id=draft_id)  # drafts are staff-only
     with pytest.raises(NotFound):
-        await editor.quote_document(actor=world.bob, quote_id=sent_id)  # another client's
+        await quote_editor.quote_document(actor=world.bob, quote_id=sent_id)  # another client's
 
 
 async def test_a_client_is_refused_every_editor_function_and_staff_and_admins_may(world: World) -> None:
     quote_id = await draft(world)
     calls = [
-        lambda a: editor.new_quote(actor=a, client_id=world.alice_id, kind="estimate"),
-        lambda a: editor.get_quote_editor(actor=a, quote_id=quote_id),
-        lambda a: editor.save_quote_draft(actor=a, client_id=world.alice_id, kind="estimate", form=form()),
-        lambda a: editor.save_quote_draft(actor=a, quote_id=quote_id, form=form()),
-        lambda a: editor.send_quote(actor=a, quote_id=quote_id),
-        lambda a: editor.convert_quote(actor=a, quote_id=quote_id),
-        lambda a: editor.list_quotes(actor=a),
+        lambda a: quote_editor.new_quote(actor=a, client_id=world.alice_id, kind="estimate"),
+        lambda a: quote_editor.get_quote_editor(actor=a, quote_id=quote_id),
+        lambda a: quote_editor.save_quote_draft(
+            actor=a, client_id=world.alice_id, kind="estimate", form=form()
+        ),
+        lambda a: quote_editor.save_quote_draft(actor=a, quote_id=quote_id, form=form()),
+        lambda a: quote_editor.send_quote(actor=a, quote_id=quote_id),
+        lambda a: quote_editor.convert_quote(actor=a, quote_id=quote_id),
+        lambda a: quote_editor.list_quotes(actor=a),
     ]
     for call in calls:
         for client in (world.alice, world.bob):
@@ -255,11 +260,13 @@ async def test_a_client_is_refused_every_editor_function_and_staff_and_admins_ma
     assert (await Quote.get(id=quote_id)).status == QuoteStatus.draft
     assert await Quote.all().count() == 1 and not await OutboxEmail.exists()
 
-    assert (await editor.new_quote(actor=world.staff, client_id=world.alice_id, kind="proposal")).editable
-    await editor.save_quote_draft(actor=world.admin, quote_id=quote_id, form=form(line("5")))
-    await editor.send_quote(actor=world.staff, quote_id=quote_id)
+    assert (
+        await quote_editor.new_quote(actor=world.staff, client_id=world.alice_id, kind="proposal")
+    ).editable
+    await quote_editor.save_quote_draft(actor=world.admin, quote_id=quote_id, form=form(line("5")))
+    await quote_editor.send_quote(actor=world.staff, quote_id=quote_id)
     await quotes.decide(actor=world.alice, quote_id=quote_id, approve=True)
-    assert await editor.convert_quote(actor=world.admin, quote_id=quote_id)
-    assert (await editor.list_quotes(actor=world.admin)).total == 1
+    assert await quote_editor.convert_quote(actor=world.admin, quote_id=quote_id)
+    assert (await quote_editor.list_quotes(actor=world.admin)).total == 1
     with pytest.raises(NotFound):
-        await editor.get_quote_editor(actor=world.staff, quote_id=999)
+        await quote_editor.get_quote_editor(actor=world.staff, quote_id=999)

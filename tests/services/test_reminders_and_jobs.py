@@ -1,4 +1,4 @@
-"""Reminders, expiry, renewals and the job runner, on a clock the tests move (`portal.services.clock`).
+"""Reminders, expiry, renewals and the job runner, on a clock the tests move (`portal.core.clock`).
 
 The schedule is the organization's (`reminder_offsets`, days relative to the due date); every job is run
 twice where it matters, because running again must never send anything more.
@@ -16,6 +16,11 @@ import pytest
 from tortoise.exceptions import IntegrityError
 
 from portal import jobs
+from portal.billing import invoices, reminders
+from portal.billing.invoices import LineDraft
+from portal.core import clock
+from portal.core.clock import advance, now_utc, set_now, today
+from portal.core.organization import get_organization
 from portal.db.models import (
     BillingRequest,
     Client,
@@ -28,10 +33,7 @@ from portal.db.models import (
 )
 from portal.mail import messages
 from portal.mail.worker import flush_outbox
-from portal.services import billing_requests, clock, invoices, ledger, reminders
-from portal.services.clock import advance, now_utc, set_now, today
-from portal.services.invoices import LineDraft
-from portal.services.organization import get_organization
+from portal.payments import billing_requests, ledger
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, VISA, add_card, sandbox
 from tests.smtp_sink import SmtpSink

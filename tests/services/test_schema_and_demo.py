@@ -7,6 +7,10 @@ from datetime import timedelta
 import pytest
 from tortoise import Tortoise, connections
 
+from portal import demo
+from portal.billing import invoices
+from portal.clients import profiles
+from portal.core.clock import now_utc
 from portal.db.config import tortoise_config
 from portal.db.models import (
     BillingRequest,
@@ -20,8 +24,7 @@ from portal.db.models import (
 )
 from portal.domain.errors import Forbidden
 from portal.domain.status import BillingRequestStatus, InvoiceStatus
-from portal.services import billing_requests, clients, demo, invoices, ledger
-from portal.services.clock import now_utc
+from portal.payments import billing_requests, ledger
 from tests.services.conftest import World
 
 
@@ -84,14 +87,14 @@ def _admin(user: User):
 async def test_clients_list_searches_and_pages_on_the_server(world: World) -> None:
     for i in range(30):
         await Client.create(name=f"Zed {i:02}", company="Zeta Corp" if i % 2 else "", email=f"z{i}@x.test")
-    page1 = await clients.list_clients(actor=world.staff, search="zeta", page=1, page_size=10)
+    page1 = await profiles.list_clients(actor=world.staff, search="zeta", page=1, page_size=10)
     assert page1.total == 15 and len(page1.rows) == 10
-    page2 = await clients.list_clients(actor=world.staff, search="zeta", page=2, page_size=10)
+    page2 = await profiles.list_clients(actor=world.staff, search="zeta", page=2, page_size=10)
     assert len(page2.rows) == 5 and not {r.id for r in page1.rows} & {r.id for r in page2.rows}
-    by_email = await clients.list_clients(actor=world.staff, search="ALICE@")
+    by_email = await profiles.list_clients(actor=world.staff, search="ALICE@")
     assert [r.name for r in by_email.rows] == ["Alice Archer"]
     with pytest.raises(Forbidden):
-        await clients.list_clients(actor=world.alice)
+        await profiles.list_clients(actor=world.alice)
 
 
 async def test_pending_billing_requests_expire_after_24_hours(world: World) -> None:
@@ -119,12 +122,12 @@ async def test_profile_shows_plans_and_is_private(world: World) -> None:
     await Subscription.create(
         client_id=world.alice_id, description="Care plan", amount_minor=100, currency="USD"
     )
-    profile = await clients.get_profile(actor=world.alice, client_id=world.alice_id)
+    profile = await profiles.get_profile(actor=world.alice, client_id=world.alice_id)
     assert profile.plans == ["Care plan"] and profile.initials == "AA" and profile.company == "Archery Co"
     from portal.domain.errors import NotFound
 
     with pytest.raises(NotFound):
-        await clients.get_profile(actor=world.bob, client_id=world.alice_id)
+        await profiles.get_profile(actor=world.bob, client_id=world.alice_id)
 
 
 async def test_credit_balance_is_per_currency(world: World) -> None:

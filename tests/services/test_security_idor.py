@@ -1,6 +1,7 @@
 """Break-it sweep: another client's ids, and an admin viewing the portal as a client.
 
-1. Every public service in `portal/services/` that takes an `actor` and an id keyword (`*_id`) is called
+1. Every public service in the use-case packages (`tests/packages.py`) that takes an `actor` and an id
+   keyword (`*_id`) is called
    by Bob with Alice's ids (and, where a call takes two ids, with his own record and her other one). A
    client-facing service answers `NotFound` with exactly the words it uses for an id that does not exist
    (never `Forbidden`, never "already paid" or "expired": those would tell Bob that her record exists and
@@ -18,19 +19,19 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import portal.services
+from portal.accounts import impersonation, sessions
+from portal.core.actors import Actor
 from portal.db.models import BillingRequest, CreditRequest, Invoice, Quote
 from portal.domain.errors import DomainError, Forbidden, NotFound
-from portal.services import accounts, billing_requests, credit_requests, impersonation, plans
-from portal.services.actors import Actor
+from portal.payments import billing_requests, credit_requests
+from portal.subscriptions import plans
+from tests.packages import PORTAL, use_case_modules
 from tests.services import test_console_roles as console
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card, invoice_for
@@ -74,31 +75,31 @@ URLS = {"success_url": "https://bob.example/ok", "cancel_url": "https://bob.exam
 
 # Client-facing services: every way Bob could name one of Alice's records (all but `actor`).
 CLIENT_CALLS: dict[str, list[Variant]] = {
-    "clients.get_profile": [lambda i: {"client_id": i.foreign_client}],
-    "clients.payment_methods": [lambda i: {"client_id": i.foreign_client}],
-    "dashboard.payables": [lambda i: {"client_id": i.foreign_client}],
-    "dashboard.expiring_cards": [lambda i: {"client_id": i.foreign_client}],
-    "documents.get_invoice": [
+    "clients.profiles.get_profile": [lambda i: {"client_id": i.foreign_client}],
+    "clients.profiles.payment_methods": [lambda i: {"client_id": i.foreign_client}],
+    "clients.dashboard.payables": [lambda i: {"client_id": i.foreign_client}],
+    "clients.dashboard.expiring_cards": [lambda i: {"client_id": i.foreign_client}],
+    "billing.documents.get_invoice": [
         lambda i: {"invoice_id": i.foreign_open_invoice},
         lambda i: {"invoice_id": i.foreign_paid_invoice},
         lambda i: {"invoice_id": i.foreign_draft_invoice},
     ],
-    "documents.get_receipt": [lambda i: {"payment_id": i.foreign_receipt}],
-    "history.get_history": [lambda i: {"client_id": i.foreign_client}],
-    "invoices.get_invoice_summary": [
+    "billing.documents.get_receipt": [lambda i: {"payment_id": i.foreign_receipt}],
+    "clients.history.get_history": [lambda i: {"client_id": i.foreign_client}],
+    "billing.invoices.get_invoice_summary": [
         lambda i: {"invoice_id": i.foreign_open_invoice},
         lambda i: {"invoice_id": i.foreign_paid_invoice},
     ],
-    "invoices.open_invoices": [lambda i: {"client_id": i.foreign_client}],
-    "ledger.credit_balances": [lambda i: {"client_id": i.foreign_client}],
-    "methods.list_methods": [lambda i: {"client_id": i.foreign_client}],
-    "methods.make_default": [lambda i: {"method_id": i.foreign_card}],
-    "methods.delete_method": [lambda i: {"method_id": i.foreign_card}],
-    "payments.pay_from_credit": [
+    "billing.invoices.open_invoices": [lambda i: {"client_id": i.foreign_client}],
+    "payments.ledger.credit_balances": [lambda i: {"client_id": i.foreign_client}],
+    "payments.methods.list_methods": [lambda i: {"client_id": i.foreign_client}],
+    "payments.methods.make_default": [lambda i: {"method_id": i.foreign_card}],
+    "payments.methods.delete_method": [lambda i: {"method_id": i.foreign_card}],
+    "payments.online.pay_from_credit": [
         lambda i: {"invoice_id": i.foreign_open_invoice},
         lambda i: {"invoice_id": i.foreign_paid_invoice},
     ],
-    "payments.pay_with_saved_method": [
+    "payments.online.pay_with_saved_method": [
         lambda i: {"purpose": "invoice", "target_id": i.foreign_open_invoice},
         lambda i: {"purpose": "invoice", "target_id": i.foreign_paid_invoice},
         lambda i: {"purpose": "invoice", "target_id": i.own_invoice, "method_id": i.foreign_card},
@@ -108,7 +109,7 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
         lambda i: {"purpose": "billing_request", "target_id": i.foreign_billing_request},
         lambda i: {"purpose": "billing_request", "target_id": i.foreign_expired_billing_request},
     ],
-    "payments.start_checkout": [
+    "payments.online.start_checkout": [
         lambda i: {"purpose": "invoice", "target_id": i.foreign_open_invoice, **URLS},
         lambda i: {"purpose": "invoice", "target_id": i.foreign_paid_invoice, **URLS},
         lambda i: {"purpose": "credit_request", "target_id": i.foreign_credit_request, **URLS},
@@ -116,21 +117,21 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
         lambda i: {"purpose": "billing_request", "target_id": i.foreign_billing_request, **URLS},
         lambda i: {"purpose": "billing_request", "target_id": i.foreign_expired_billing_request, **URLS},
     ],
-    "quote_editor.quote_document": [
+    "billing.quote_editor.quote_document": [
         lambda i: {"quote_id": i.foreign_sent_quote},
         lambda i: {"quote_id": i.foreign_approved_quote},
     ],
-    "quotes.get_quote": [lambda i: {"quote_id": i.foreign_sent_quote}],
-    "quotes.awaiting_decision": [lambda i: {"client_id": i.foreign_client}],
-    "quotes.decide": [
+    "billing.quotes.get_quote": [lambda i: {"quote_id": i.foreign_sent_quote}],
+    "billing.quotes.awaiting_decision": [lambda i: {"client_id": i.foreign_client}],
+    "billing.quotes.decide": [
         lambda i: {"quote_id": i.foreign_sent_quote, "approve": True},
         lambda i: {"quote_id": i.foreign_approved_quote, "approve": False},
     ],
-    "subscriptions.get_subscription": [lambda i: {"subscription_id": i.foreign_subscription}],
-    "subscriptions.list_subscriptions": [lambda i: {"client_id": i.foreign_client}],
-    "subscriptions.cancel_at_period_end": [lambda i: {"subscription_id": i.foreign_subscription}],
-    "subscriptions.resume": [lambda i: {"subscription_id": i.foreign_subscription}],
-    "subscriptions.change_method": [
+    "subscriptions.lifecycle.get_subscription": [lambda i: {"subscription_id": i.foreign_subscription}],
+    "subscriptions.lifecycle.list_subscriptions": [lambda i: {"client_id": i.foreign_client}],
+    "subscriptions.lifecycle.cancel_at_period_end": [lambda i: {"subscription_id": i.foreign_subscription}],
+    "subscriptions.lifecycle.resume": [lambda i: {"subscription_id": i.foreign_subscription}],
+    "subscriptions.lifecycle.change_method": [
         lambda i: {"subscription_id": i.foreign_subscription, "method_id": i.own_card},
         lambda i: {"subscription_id": i.own_subscription, "method_id": i.foreign_card},
     ],
@@ -139,30 +140,31 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
 # Public services that take an actor and an id but are building blocks of other services, never called by
 # a page: the sweep checks that no page or component names them.
 INTERNAL = {
-    "audit.record": "writes the audit row of the service that calls it",
-    "payments.record_refund": "the refund ledger entry behind refund_payment (staff) and charge.refunded",
-    "invoice_editor.draft_from_lines": "the invoice draft inside convert_quote (staff)",
+    "core.audit.record": "writes the audit row of the service that calls it",
+    "payments.online.record_refund": (
+        "the refund ledger entry behind refund_payment (staff) and charge.refunded"
+    ),
+    "billing.invoice_editor.draft_from_lines": "the invoice draft inside convert_quote (staff)",
 }
 
 
 def _function(dotted: str) -> Callable[..., Any]:
-    module, name = dotted.split(".")
-    function = getattr(importlib.import_module(f"portal.services.{module}"), name, None)
-    assert function is not None, f"{dotted} is in the sweep but not in portal/services/{module}.py"
+    module, name = dotted.rsplit(".", 1)
+    function = getattr(importlib.import_module(f"portal.{module}"), name, None)
+    assert function is not None, f"{dotted} is in the sweep but not in portal.{module}"
     return function
 
 
 def _id_taking_services() -> dict[str, Callable[..., Any]]:
-    """Every public coroutine of portal/services with an `actor` and at least one `*_id` keyword."""
+    """Every public coroutine of the use-case packages with an `actor` and at least one `*_id` keyword."""
     found: dict[str, Callable[..., Any]] = {}
-    for info in pkgutil.iter_modules(portal.services.__path__):
-        module = importlib.import_module(f"portal.services.{info.name}")
+    for module in use_case_modules():
         for name, function in inspect.getmembers(module, inspect.iscoroutinefunction):
             if name.startswith("_") or function.__module__ != module.__name__:
                 continue
             params = inspect.signature(function).parameters
             if "actor" in params and any(p.endswith(("_id", "_ids")) for p in params):
-                found[f"{info.name}.{name}"] = function
+                found[f"{module.__name__.removeprefix('portal.')}.{name}"] = function
     return found
 
 
@@ -284,10 +286,12 @@ async def test_staff_services_refuse_a_client_acting_on_another_clients_records(
 
 async def test_the_same_calls_reach_the_clients_own_records(ids: Ids, world: World) -> None:
     """The refusals above come from whose records they are: Bob's own open as usual."""
-    from portal.services import documents, invoices, methods, subscriptions
+    from portal.billing import documents, invoices
+    from portal.payments import methods
+    from portal.subscriptions import lifecycle
 
     assert (await documents.get_invoice(actor=world.bob, invoice_id=ids.own_invoice)).id == ids.own_invoice
-    sub = await subscriptions.get_subscription(actor=world.bob, subscription_id=ids.own_subscription)
+    sub = await lifecycle.get_subscription(actor=world.bob, subscription_id=ids.own_subscription)
     assert sub.id == ids.own_subscription
     assert [m.id for m in await methods.list_methods(actor=world.bob, client_id=world.bob_id)] == [
         ids.own_card
@@ -318,7 +322,7 @@ def test_client_facing_entries_are_not_staff_only_and_exist() -> None:
 
 
 def test_internal_building_blocks_are_never_called_from_a_page() -> None:
-    root = Path(portal.services.__path__[0]).parent
+    root = PORTAL
     for folder in ("pages", "components"):
         for path in sorted((root / folder).glob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -326,9 +330,9 @@ def test_internal_building_blocks_are_never_called_from_a_page() -> None:
                 used = set()
                 if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                     used.add(f"{node.value.id}.{node.attr}")
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("portal.services."):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("portal."):
                     used.update(f"{node.module.rsplit('.', 1)[-1]}.{alias.name}" for alias in node.names)
-                called = used & set(INTERNAL)
+                called = used & {".".join(name.rsplit(".", 2)[-2:]) for name in INTERNAL}
                 assert not called, f"{path.name} uses {called}, which check no permission of their own"
 
 
@@ -336,7 +340,7 @@ def test_internal_building_blocks_are_never_called_from_a_page() -> None:
 async def _viewing_as_alice(records: Records) -> Actor:
     world = records.world
     view = await impersonation.start(actor=world.admin, client_id=world.alice_id, reason="Ticket 7")
-    actor = await accounts.load_actor(user_id=world.admin.user_id, impersonation_id=view.id)
+    actor = await sessions.load_actor(user_id=world.admin.user_id, impersonation_id=view.id)
     assert actor is not None and actor.is_impersonating and actor.client_id == world.alice_id
     return actor
 
@@ -356,7 +360,7 @@ async def test_an_admin_viewing_as_a_client_is_refused_by_every_console_service(
 
 async def test_the_view_reaches_the_clients_own_records_and_not_the_others(records: Records) -> None:
     """The same actor is not simply refused everything: Alice's own invoice opens, Bob's does not."""
-    from portal.services import documents
+    from portal.billing import documents
 
     actor = await _viewing_as_alice(records)
     mine = await documents.get_invoice(actor=actor, invoice_id=records.open_invoice_id)

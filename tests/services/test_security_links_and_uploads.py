@@ -28,6 +28,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, PngImagePlugin
 
+from portal.billing import invoice_editor, invoices
+from portal.billing.invoices import LineDraft
+from portal.clients import profiles
+from portal.core import clock, organization
+from portal.core.clock import now_utc, today
 from portal.db.models import (
     BillingRequest,
     Client,
@@ -40,20 +45,9 @@ from portal.db.models import (
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.tokens import hash_token
 from portal.i18n import format_datetime
-from portal.payments.gateway import NewCard
-from portal.services import (
-    billing_requests,
-    clients,
-    clock,
-    invoice_editor,
-    invoices,
-    links,
-    organization,
-    sandbox_checkout,
-    settings,
-)
-from portal.services.clock import now_utc, today
-from portal.services.invoices import LineDraft
+from portal.payments import billing_requests, links, sandbox_checkout
+from portal.payments.gateways.protocol import NewCard
+from portal.settings import general
 from tests.services.conftest import World
 from tests.services.payment_fixtures import sandbox
 
@@ -67,7 +61,7 @@ def sandbox_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PUBLIC_URL", "https://portal.example")
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
-    monkeypatch.setattr(clients, "AVATAR_DIR", tmp_path / "avatars")
+    monkeypatch.setattr(profiles, "AVATAR_DIR", tmp_path / "avatars")
     monkeypatch.setattr(organization, "UPLOADS_DIR", tmp_path / "uploads")
 
 
@@ -388,10 +382,10 @@ HOSTILE: dict[str, bytes] = {
     "a bomb below pillow's own limit (9000x9000)": _png_claiming(9_000, 9_000),
 }
 OVERSIZE = {
-    "avatar": PNG_SIGNATURE + b"\x00" * (clients.AVATAR_MAX_BYTES + 1),
-    "logo": PNG_SIGNATURE + b"\x00" * (settings.LOGO_MAX_BYTES + 1),
+    "avatar": PNG_SIGNATURE + b"\x00" * (profiles.AVATAR_MAX_BYTES + 1),
+    "logo": PNG_SIGNATURE + b"\x00" * (general.LOGO_MAX_BYTES + 1),
 }
-CHECKS: dict[str, Callable[[bytes], object]] = {"avatar": clients.check_avatar, "logo": settings.clean_logo}
+CHECKS: dict[str, Callable[[bytes], object]] = {"avatar": profiles.check_avatar, "logo": general.clean_logo}
 
 
 @pytest.mark.parametrize("upload", list(CHECKS))
@@ -413,13 +407,13 @@ def test_the_bomb_case_really_announces_a_huge_picture() -> None:
 
 
 async def test_a_refused_avatar_changes_nothing(world: World) -> None:
-    form = await clients.get_client_form(actor=world.staff, client_id=world.alice_id)
+    form = await profiles.get_client_form(actor=world.staff, client_id=world.alice_id)
     for case, data in HOSTILE.items():
         with pytest.raises(InvalidInput) as caught:
-            await clients.update_client(actor=world.staff, client_id=world.alice_id, form=form, avatar=data)
+            await profiles.update_client(actor=world.staff, client_id=world.alice_id, form=form, avatar=data)
         assert caught.value.field == "avatar", case
     assert (await Client.get(id=world.alice_id)).avatar_path == ""
-    assert not clients.AVATAR_DIR.exists() or not list(clients.AVATAR_DIR.iterdir())
+    assert not profiles.AVATAR_DIR.exists() or not list(profiles.AVATAR_DIR.iterdir())
 
 
 def _stored_png_is_clean(stored: bytes, upload: bytes) -> None:
@@ -442,14 +436,14 @@ ACCEPTED = {
 @pytest.mark.parametrize("case", list(ACCEPTED))
 async def test_real_pictures_are_stored_re_encoded_without_anything_else(world: World, case: str) -> None:
     upload = ACCEPTED[case]
-    form = await clients.get_client_form(actor=world.staff, client_id=world.alice_id)
-    await clients.update_client(actor=world.staff, client_id=world.alice_id, form=form, avatar=upload)
+    form = await profiles.get_client_form(actor=world.staff, client_id=world.alice_id)
+    await profiles.update_client(actor=world.staff, client_id=world.alice_id, form=form, avatar=upload)
     avatar = (await Client.get(id=world.alice_id)).avatar_path
-    stored = clients.avatar_file(avatar.rsplit("/", 1)[-1])
+    stored = profiles.avatar_file(avatar.rsplit("/", 1)[-1])
     assert stored is not None
     _stored_png_is_clean(stored.read_bytes(), upload)
 
-    url = await settings.upload_logo(actor=world.admin, data=upload)
+    url = await general.upload_logo(actor=world.admin, data=upload)
     logo = organization.uploaded_file(url)
     assert logo is not None
     _stored_png_is_clean(logo.read_bytes(), upload)

@@ -31,11 +31,13 @@ from pathlib import Path
 import pytest
 from tortoise import Tortoise, connections
 
+from portal.accounts import invitations, sessions
 from portal.db.config import tortoise_config
 from portal.db.models import LoginAttempt, User
 from portal.domain.errors import Conflict, InvalidInput
-from portal.services import accounts, gateways, invitations, settings, stripe_account
-from portal.services.settings import SmtpForm
+from portal.payments.gateways import selector
+from portal.settings import general, stripe_account
+from portal.settings.general import SmtpForm
 from tests.services.conftest import World
 from tests.smtp_sink import SmtpSink
 from tests.stripe_emulator import StripeEmulator
@@ -57,7 +59,7 @@ async def stripe_env(stripe_emulator: StripeEmulator, monkeypatch: pytest.Monkey
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
     yield
-    await gateways.forget_cached()
+    await selector.forget_cached()
 
 
 def _forms(secret: str) -> set[str]:
@@ -68,9 +70,9 @@ def _forms(secret: str) -> set[str]:
 
 async def _set_everything(world: World, stripe_emulator: StripeEmulator, sink: SmtpSink) -> dict[str, str]:
     """Go through every flow that handles a secret; return the secrets by name."""
-    await accounts.authenticate(email="alice@x.test", password=PASSWORD_FOR_TESTS, ip="198.51.100.7")
+    await sessions.authenticate(email="alice@x.test", password=PASSWORD_FOR_TESTS, ip="198.51.100.7")
     with pytest.raises(InvalidInput):
-        await accounts.authenticate(email="alice@x.test", password=WRONG_PASSWORD, ip="198.51.100.7")
+        await sessions.authenticate(email="alice@x.test", password=WRONG_PASSWORD, ip="198.51.100.7")
     # a new client account gets its password through the invitation link
     from portal.db.models import Client
 
@@ -78,7 +80,7 @@ async def _set_everything(world: World, stripe_emulator: StripeEmulator, sink: S
     await invitations.invite_client(actor=world.staff, client_id=carol.id)
     token = await _invitation_token()
     await invitations.set_password(token=token, password=NEW_PASSWORD, confirm=NEW_PASSWORD)
-    await accounts.authenticate(email="carol@x.test", password=NEW_PASSWORD)
+    await sessions.authenticate(email="carol@x.test", password=NEW_PASSWORD)
     # the agency's Stripe account and its own SMTP server
     await stripe_account.connect(
         actor=world.admin,
@@ -98,8 +100,8 @@ async def _set_everything(world: World, stripe_emulator: StripeEmulator, sink: S
         from_address="invoices@agency.test",
         tls="none",
     )
-    await settings.update_email_settings(actor=world.admin, form=form)
-    result = await settings.send_test_email(actor=world.admin, to="me@agency.test", form=form)
+    await general.update_email_settings(actor=world.admin, form=form)
+    result = await general.send_test_email(actor=world.admin, to="me@agency.test", form=form)
     assert result.ok, result.message
     assert sink.messages and sink.messages[-1].login == SMTP_USER  # the password really went over AUTH
     return {
@@ -193,7 +195,7 @@ async def test_no_secret_password_or_hash_reaches_any_log_line(
 async def _guess(email: str, ip: str = "", password: str = WRONG_PASSWORD) -> str:
     """'wrong' when the password was checked and refused, 'locked' when it was not even checked."""
     try:
-        await accounts.authenticate(email=email, password=password, ip=ip)
+        await sessions.authenticate(email=email, password=password, ip=ip)
     except InvalidInput:
         return "wrong"
     except Conflict:
@@ -217,7 +219,7 @@ async def test_an_unknown_account_locks_out_exactly_like_a_real_one(world: World
     async def five_then_message(email: str) -> str:
         assert [await _guess(email) for _ in range(5)] == ["wrong"] * 5
         with pytest.raises(Conflict) as caught:
-            await accounts.authenticate(email=email, password=WRONG_PASSWORD)
+            await sessions.authenticate(email=email, password=WRONG_PASSWORD)
         return re.sub(r"\d", "#", caught.value.message)
 
     assert await five_then_message("nobody@x.test") == await five_then_message("bob@x.test")
@@ -226,7 +228,7 @@ async def test_an_unknown_account_locks_out_exactly_like_a_real_one(world: World
 @pytest.fixture
 def fewer_per_address(monkeypatch: pytest.MonkeyPatch) -> None:
     """A lower per-address limit, so that reaching it takes a few argon2 checks rather than twenty."""
-    monkeypatch.setattr(accounts, "IP_MAX_FAILURES", 6)
+    monkeypatch.setattr(sessions, "IP_MAX_FAILURES", 6)
 
 
 async def test_one_address_is_limited_across_accounts_even_those_that_exist(
@@ -236,7 +238,7 @@ async def test_one_address_is_limited_across_accounts_even_those_that_exist(
     address is not affected, and the account itself is not locked for its owner elsewhere."""
     ip = "203.0.113.50"
     emails = ["alice@x.test", "bob@x.test", "staff@x.test", "admin@x.test"]
-    for n in range(accounts.IP_MAX_FAILURES):
+    for n in range(sessions.IP_MAX_FAILURES):
         assert await _guess(emails[n % 4] if n % 2 else f"guess{n}@x.test", ip=ip) == "wrong"
     for email in emails:
         assert await _guess(email, ip=ip, password=PASSWORD_FOR_TESTS) == "locked"
@@ -255,9 +257,9 @@ async def test_guesses_from_one_address_sent_at_once_are_limited_too(
     world: World, fewer_per_address: None
 ) -> None:
     ip = "203.0.113.77"
-    guesses = [_guess(f"guess{n}@x.test", ip=ip) for n in range(3 * accounts.IP_MAX_FAILURES)]
+    guesses = [_guess(f"guess{n}@x.test", ip=ip) for n in range(3 * sessions.IP_MAX_FAILURES)]
     results = await asyncio.gather(*guesses)
-    assert results.count("wrong") <= accounts.IP_MAX_FAILURES, results.count("wrong")
+    assert results.count("wrong") <= sessions.IP_MAX_FAILURES, results.count("wrong")
     assert await LoginAttempt.filter(ip=ip, succeeded=True).count() == 0
 
 

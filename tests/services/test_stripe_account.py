@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from tortoise import connections
 
+from portal.core import vault
+from portal.core.actors import Actor
+from portal.core.organization import get_organization
 from portal.db.models import AuditEntry, Organization
 from portal.domain.errors import Forbidden, InvalidInput
-from portal.payments.stripe_gateway import StripeGateway
-from portal.services import gateways, stripe_account, vault
-from portal.services.actors import Actor
-from portal.services.organization import get_organization
+from portal.payments.gateways import selector
+from portal.payments.gateways.stripe_gateway import StripeGateway
+from portal.settings import stripe_account
 from tests.services.conftest import World
 from tests.stripe_emulator import ACCOUNT_ID, StripeEmulator
 
@@ -33,7 +35,7 @@ async def stripe_env(stripe_emulator: StripeEmulator, monkeypatch: pytest.Monkey
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
     yield
-    await gateways.forget_cached()
+    await selector.forget_cached()
 
 
 def _fields(stripe_emulator: StripeEmulator, **changes: Any) -> dict[str, Any]:
@@ -112,7 +114,7 @@ async def test_a_wrong_key_is_refused_with_stripes_message_and_changes_nothing(
     assert "sk_test_not_the_right_key_0000" not in caught.value.message  # Stripe masks the key
     assert await _organization_row() == before
     assert not await AuditEntry.filter(action="stripe.connect").exists()
-    assert (await gateways.current_gateway()).name == "sandbox"
+    assert (await selector.current_gateway()).name == "sandbox"
 
 
 async def test_an_unreachable_stripe_is_refused_and_changes_nothing(
@@ -306,13 +308,13 @@ async def test_unlink_returns_to_sandbox_and_keeps_the_policy_links(
 async def test_the_current_gateway_follows_connect_and_unlink(
     world: World, stripe_emulator: StripeEmulator
 ) -> None:
-    assert (await gateways.current_gateway()).name == "sandbox"
+    assert (await selector.current_gateway()).name == "sandbox"
     await stripe_account.connect(actor=world.admin, **_fields(stripe_emulator))
-    gateway = await gateways.current_gateway()
+    gateway = await selector.current_gateway()
     assert gateway.name == "stripe" and gateway.mode == "test"
     assert await gateway.verify_account() == ACCOUNT_ID
     await stripe_account.unlink(actor=world.admin)
-    assert (await gateways.current_gateway()).name == "sandbox"
+    assert (await selector.current_gateway()).name == "sandbox"
 
 
 async def test_update_policies_changes_only_the_links(world: World, stripe_emulator: StripeEmulator) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 
-from portal.payments.gateway import (
+from portal.payments.gateways.protocol import (
     ChargeStatus,
     GatewayError,
     GatewayPayment,
@@ -21,7 +21,7 @@ from portal.payments.gateway import (
     NewCard,
     PaymentGateway,
 )
-from portal.payments.stripe_gateway import (
+from portal.payments.gateways.stripe_gateway import (
     StripeGateway,
     decline_message,
     from_stripe_amount,

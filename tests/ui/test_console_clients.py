@@ -15,9 +15,9 @@ from nicegui import ui
 from nicegui.testing import User
 from PIL import Image
 
+from portal.clients import profiles
 from portal.db.models import AuditEntry, Client, CreditEntry, OutboxEmail
 from portal.db.models import User as UserRow
-from portal.services import clients
 from tests.ui.conftest import sign_in
 
 
@@ -25,7 +25,7 @@ from tests.ui.conftest import sign_in
 def avatar_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Avatars go to a private folder, never the project's data/ folder."""
     folder = tmp_path / "avatars"
-    monkeypatch.setattr(clients, "AVATAR_DIR", folder)
+    monkeypatch.setattr(profiles, "AVATAR_DIR", folder)
     yield folder
 
 

@@ -10,11 +10,11 @@ from datetime import timedelta
 from nicegui import ui
 from nicegui.testing import User
 
+from portal.billing.invoice_editor import InvoiceForm, LineForm, save_draft
+from portal.core.clock import today
 from portal.db.models import Client, Invoice, InvoiceLine, OutboxEmail, PaymentLink, TaxRate
 from portal.domain.status import InvoiceStatus
-from portal.services import ledger
-from portal.services.clock import today
-from portal.services.invoice_editor import InvoiceForm, LineForm, save_draft
+from portal.payments import ledger
 from tests.services.conftest import staff_actor
 from tests.ui.conftest import sign_in
 

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from nicegui import ui
 from nicegui.testing import User
 
+from portal.core.actors import Actor
+from portal.core.clock import now_utc, today
 from portal.db.models import Allocation, AuditEntry, BillingRequest, Client, Invoice, Payment
 from portal.db.models import User as UserRow
 from portal.domain.money import format_money
 from portal.domain.status import Role
-from portal.services import ledger
-from portal.services.actors import Actor
-from portal.services.clock import now_utc, today
+from portal.payments import ledger
 from tests.ui.conftest import sign_in
 
 CONSOLE_LINKS = ["overview", "clients", "invoices", "quotes", "requests", "plans"]

@@ -10,12 +10,12 @@ from datetime import timedelta
 from nicegui import ui
 from nicegui.testing import User
 
+from portal.billing import quotes
+from portal.core.actors import Actor
+from portal.core.clock import today
 from portal.db.models import Client, Invoice, InvoiceLine, OutboxEmail, Quote, QuoteLine, TaxRate
 from portal.db.models import User as UserRow
 from portal.domain.status import QuoteStatus, Role
-from portal.services import quotes
-from portal.services.actors import Actor
-from portal.services.clock import today
 from tests.ui.conftest import sign_in
 
 YEAR = today().year

@@ -7,12 +7,12 @@ import asyncio
 from nicegui import ui
 from nicegui.testing import User
 
+from portal.core.actors import Actor
+from portal.core.clock import today
 from portal.db.models import Client, Quote
 from portal.db.models import User as UserRow
 from portal.domain.status import Role
-from portal.services import credit_requests, ledger
-from portal.services.actors import Actor
-from portal.services.clock import today
+from portal.payments import credit_requests, ledger
 from tests.ui.conftest import sign_in
 
 

@@ -7,9 +7,9 @@ import asyncio
 from nicegui import ui
 from nicegui.testing import User
 
+from portal.core.clock import today
 from portal.db.models import Client, Invoice, Payment, Quote
 from portal.domain.money import format_money
-from portal.services.clock import today
 from tests.ui.conftest import sign_in
 
 

@@ -8,11 +8,12 @@ from nicegui import ui
 from nicegui.testing import User
 
 from portal import i18n
+from portal.accounts import sessions
+from portal.core.clock import now_utc
 from portal.db.models import Client, Invoice
 from portal.db.models import User as UserRow
 from portal.domain.money import format_money
-from portal.services import accounts, links
-from portal.services.clock import now_utc
+from portal.payments import links
 from tests.ui.conftest import sign_in
 
 FRENCH_BROWSER = "fr-FR,fr;q=0.9,en;q=0.5"
@@ -26,9 +27,9 @@ def fr(message: str, **values: object) -> str:
 async def _emile_reads_french() -> None:
     """Émile picks French for himself (the service behind the language menu)."""
     row = await UserRow.get(email="emile@demo.test")
-    actor = await accounts.load_actor(user_id=row.id)
+    actor = await sessions.load_actor(user_id=row.id)
     assert actor is not None
-    await accounts.set_user_locale(actor=actor, locale="fr")
+    await sessions.set_user_locale(actor=actor, locale="fr")
 
 
 async def test_a_french_client_sees_my_billing_in_french_with_french_amounts(user: User) -> None:

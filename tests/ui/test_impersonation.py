@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from nicegui.testing import User
 
+from portal.core.clock import now_utc
 from portal.db.models import AuditEntry, Client, ImpersonationSession
 from portal.db.models import User as UserRow
-from portal.services.clock import now_utc
 from tests.ui.conftest import sign_in
 
 

@@ -9,8 +9,8 @@ from nicegui import ui
 from nicegui.events import GenericEventArguments, handle_event
 from nicegui.testing import User
 
+from portal.core.clock import now_utc
 from portal.db.models import OutboxEmail, PaymentLink
-from portal.services.clock import now_utc
 from tests.ui.conftest import sign_in
 
 

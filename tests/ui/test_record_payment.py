@@ -14,17 +14,18 @@ from nicegui.events import GenericEventArguments, handle_event
 from nicegui.testing import User
 
 from portal import auth
+from portal.billing import invoices
 from portal.components.credit_request_dialog import open_new_credit_request
 from portal.components.record_payment import open_record_payment
+from portal.core.actors import Actor
+from portal.core.clock import today
+from portal.core.organization import branding
 from portal.db.models import Client, CreditRequest, Invoice, Payment, PaymentMethod
 from portal.domain.status import InvoiceStatus, PaymentStatus
 from portal.pages.common import signed_in_frame
-from portal.payments.gateway import NewCard
-from portal.payments.sandbox import SandboxGateway
-from portal.services import invoices, ledger, payments
-from portal.services.actors import Actor
-from portal.services.clock import today
-from portal.services.organization import branding
+from portal.payments import ledger, online
+from portal.payments.gateways.protocol import NewCard
+from portal.payments.gateways.sandbox import SandboxGateway
 from tests.ui.conftest import sign_in
 
 PAGE = "/test/record-payment/{client_id}"
@@ -205,7 +206,7 @@ async def _declining_card(ada: Client) -> PaymentMethod:
     """A card that saves but is declined when charged (4000 0000 0000 0341)."""
     bank = SandboxGateway()
     saved = await bank.save_method(
-        customer_ref=await payments.ensure_customer(client=ada, gateway=bank),
+        customer_ref=await online.ensure_customer(client=ada, gateway=bank),
         method=NewCard("4000000000000341", 12, today().year + 2, "123"),
         idempotency_key=f"ui-test:declining:{ada.id}",
     )

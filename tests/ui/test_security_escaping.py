@@ -31,6 +31,10 @@ from typing import Any
 from nicegui import ui
 from nicegui.testing import User
 
+from portal.billing import documents, invoices, pdf, quote_editor
+from portal.billing.invoices import LineDraft
+from portal.core.actors import Actor
+from portal.core.clock import now_utc, today
 from portal.db.models import (
     BillingRequest,
     Client,
@@ -42,10 +46,7 @@ from portal.db.models import (
 from portal.db.models import User as UserRow
 from portal.domain.status import Role
 from portal.mail import messages
-from portal.services import documents, invoices, ledger, pdf, quote_editor
-from portal.services.actors import Actor
-from portal.services.clock import now_utc, today
-from portal.services.invoices import LineDraft
+from portal.payments import ledger
 from tests.ui.conftest import sign_in
 
 SCRIPT = "<script>alert(1)</script>"

@@ -26,6 +26,10 @@ from nicegui import app
 from nicegui.testing import User
 from starlette.routing import Mount, Route
 
+from portal.accounts import sessions
+from portal.billing import invoices
+from portal.core.actors import Actor
+from portal.core.clock import now_utc, today
 from portal.db.models import (
     Client,
     Invoice,
@@ -39,9 +43,7 @@ from portal.db.models import (
 from portal.db.models import User as UserRow
 from portal.domain.money import format_money
 from portal.domain.status import Role
-from portal.services import accounts, invoices, ledger, links
-from portal.services.actors import Actor
-from portal.services.clock import now_utc, today
+from portal.payments import ledger, links
 from tests.ui.conftest import sign_in
 
 # Routes whose parameter is not one of our record ids.
@@ -290,7 +292,7 @@ async def test_the_sign_in_page_limits_guesses_per_address_across_accounts(user:
     await user.should_see("Wrong email or password.", retries=50)
     (first,) = await LoginAttempt.all()
     assert first.ip, "the sign-in page records no address: the per-address limit cannot work"
-    for n in range(accounts.IP_MAX_FAILURES - 1):  # the same address tried other accounts meanwhile
+    for n in range(sessions.IP_MAX_FAILURES - 1):  # the same address tried other accounts meanwhile
         await LoginAttempt.create(email=f"guess{n}@demo.test", ip=first.ip, succeeded=False)
     await sign_in(user, "client@demo.test")
     await user.should_see("Too many failed sign-in attempts. Try again after", retries=50)

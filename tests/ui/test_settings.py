@@ -14,8 +14,8 @@ from nicegui import ui
 from nicegui.testing import User
 from PIL import Image
 
+from portal.core import organization, vault
 from portal.db.models import AuditEntry, Organization, TaxRate
-from portal.services import organization, vault
 from tests.services.test_documents import pdf_text
 from tests.smtp_sink import SmtpSink
 from tests.ui.conftest import sign_in

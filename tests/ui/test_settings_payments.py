@@ -9,7 +9,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from portal.services import gateways
+from portal.payments.gateways import selector
 from tests.stripe_emulator import ACCOUNT_ID, StripeEmulator
 from tests.ui.conftest import sign_in
 
@@ -27,7 +27,7 @@ async def stripe_api(stripe_emulator: StripeEmulator, monkeypatch: pytest.Monkey
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
     yield
-    await gateways.forget_cached()
+    await selector.forget_cached()
 
 
 def _element(user: User, marker: str) -> ui.element:
@@ -179,4 +179,4 @@ async def test_unlink_asks_for_confirmation_then_shows_the_sandbox(
     await user.should_see(SANDBOX, retries=100)
     await user.should_see("Connect Stripe account")
     assert _element(user, "privacy-url").value == "https://agency.example/privacy"
-    assert (await gateways.current_gateway()).name == "sandbox"
+    assert (await selector.current_gateway()).name == "sandbox"

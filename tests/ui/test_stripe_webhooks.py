@@ -11,7 +11,8 @@ from nicegui.testing import User
 
 from portal.db.models import Allocation, Invoice, Payment, WebhookEvent
 from portal.domain.status import InvoiceStatus
-from portal.services import gateways, payments
+from portal.payments import online
+from portal.payments.gateways import selector
 from tests.stripe_emulator import DEFAULT_API_KEY, StripeEmulator, sign_payload
 
 pytest_plugins = ["tests.conftest_stripe"]
@@ -67,10 +68,10 @@ async def test_a_signed_checkout_completion_through_the_route_pays_the_invoice_o
     user: User, stripe_emulator: StripeEmulator
 ) -> None:
     await user.open("/login")
-    gateway = await gateways.current_gateway()
+    gateway = await selector.current_gateway()
     assert gateway.name == "stripe"
     invoice = await Invoice.filter(status=InvoiceStatus.open, number__not_isnull=True).order_by("id").first()
-    outcome = await payments.start_checkout(
+    outcome = await online.start_checkout(
         actor=None,
         purpose="invoice",
         target_id=invoice.id,
@@ -89,7 +90,7 @@ async def test_a_signed_checkout_completion_through_the_route_pays_the_invoice_o
     assert payment.status == "succeeded" and payment.gateway_payment_id.startswith("pi_")
     assert await Allocation.filter(invoice_id=invoice.id).count() == 1
     assert await WebhookEvent.filter(provider="stripe").count() == 1
-    await gateways.forget_cached()
+    await selector.forget_cached()
 
 
 async def test_a_key_from_the_environment_is_what_the_pages_say_is_in_use(user: User) -> None:
@@ -100,4 +101,4 @@ async def test_a_key_from_the_environment_is_what_the_pages_say_is_in_use(user: 
     await user.should_see("Test mode")  # the header badge: not "Sandbox", since Stripe takes the payments
     await user.open("/settings/payments")
     await user.should_see("Using the server's Stripe key from STRIPE_SECRET_KEY", retries=20)
-    await gateways.forget_cached()
+    await selector.forget_cached()

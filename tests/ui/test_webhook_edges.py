@@ -12,7 +12,7 @@ import pytest
 from nicegui.testing import User
 
 from portal.db.models import WebhookEvent
-from portal.services import gateways
+from portal.payments.gateways import selector
 from tests.stripe_emulator import sign_payload
 
 SECRET = "whsec_edge_test_secret"
@@ -26,7 +26,7 @@ async def stripe_configured(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[No
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")
     yield
-    await gateways.forget_cached()
+    await selector.forget_cached()
 
 
 def _event(event_id: str, padding: int = 0) -> bytes:

@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+from portal.clients import profiles
 from portal.config import Settings
 from portal.security import BodyLimit, OriginGuard, add_script_nonce, content_security_policy
-from portal.services import clients, settings
+from portal.settings import general
 
 PAGE = (
     b'<!doctype html><html><head><script type="importmap">{"imports": {}}</script>'
@@ -216,5 +217,5 @@ def test_the_default_bounds() -> None:
     defaults = Settings(_env_file=None)
     assert defaults.max_body_bytes == 1024 * 1024
     assert defaults.upload_max_body_bytes == 4 * 1024 * 1024
-    largest = max(clients.AVATAR_MAX_BYTES, settings.LOGO_MAX_BYTES)  # the largest file the portal takes
+    largest = max(profiles.AVATAR_MAX_BYTES, general.LOGO_MAX_BYTES)  # the largest file the portal takes
     assert defaults.upload_max_body_bytes >= largest + 64 * 1024  # and room for the multipart framing

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from portal.payments.gateway import InvalidSignature
-from portal.payments.stripe_gateway import WEBHOOK_TOLERANCE_SECONDS, StripeGateway
+from portal.payments.gateways.protocol import InvalidSignature
+from portal.payments.gateways.stripe_gateway import WEBHOOK_TOLERANCE_SECONDS, StripeGateway
 from tests.stripe_emulator import sign_payload
 
 SECRET = "whsec_unit_timestamps"

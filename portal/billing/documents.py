@@ -1,0 +1,494 @@
+"""Invoices and receipts as documents: everything the detail pages and the PDFs show, access-checked.
+
+A client sees only its own documents; another client's id, a draft or a deleted invoice is "not found"
+with the same message as an id that does not exist. Amounts are the stored integers: the page and the
+PDF format the same numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from portal.billing.invoices import allocated_by_invoice
+from portal.core.actors import Actor, check_client_access
+from portal.core.clock import today
+from portal.core.organization import get_organization
+from portal.db.models import Allocation, Client, CreditEntry, Invoice, InvoiceLine, Payment, PaymentMethod
+from portal.domain.errors import NotFound
+from portal.domain.money import currency_exponent
+from portal.domain.status import InvoiceStatus, PaymentStatus, local_label
+from portal.domain.tax import LineInput, line_amounts
+from portal.i18n import N_, _, get_locale
+
+INVOICE_NOT_FOUND = N_("That invoice does not exist.")
+RECEIPT_NOT_FOUND = N_("That receipt does not exist.")
+RECEIPT_STATUSES = (PaymentStatus.succeeded, PaymentStatus.partially_refunded, PaymentStatus.refunded)
+METHOD_LABELS = {
+    "card": N_("Card"),
+    "bank_transfer": N_("Bank transfer"),
+    "direct_debit": N_("Direct debit"),
+    "cash": N_("Cash"),
+    "cheque": N_("Cheque"),
+    "other": N_("Other"),
+}
+
+
+@dataclass(frozen=True)
+class Party:
+    """The client a document is addressed to."""
+
+    name: str
+    company: str = ""
+    email: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """The organization as its documents show it."""
+
+    name: str
+    address: str = ""
+    bank_details: str = ""
+    footer: str = ""
+    theme_color: str = "#2563eb"
+    logo_path: str = ""
+
+
+@dataclass(frozen=True)
+class LineView:
+    """One invoice line: quantity and tax rate as plain text ('2.5', '8.875'), amounts in minor units."""
+
+    date: date | None
+    description: str
+    quantity: str
+    unit_price_minor: int
+    tax_name: str
+    tax_rate: str
+    net_minor: int
+    tax_minor: int
+    gross_minor: int
+
+
+@dataclass(frozen=True)
+class TaxSummary:
+    """The rounded line taxes of one tax (name and rate) summed, with the net they were charged on."""
+
+    name: str
+    rate: str
+    net_minor: int
+    tax_minor: int
+
+    @property
+    def label(self) -> str:
+        """'VAT 20%' (or 'Tax 0%' for an unnamed rate)."""
+        return f"{self.name or 'Tax'} {self.rate}%"
+
+
+@dataclass(frozen=True)
+class AppliedPayment:
+    """Money from a payment that went to this invoice."""
+
+    payment_id: int
+    date: date
+    method: str
+    reference: str
+    amount_minor: int
+    has_receipt: bool
+
+
+@dataclass(frozen=True)
+class AppliedCredit:
+    """Credit used on this invoice."""
+
+    date: date
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """Money a refund took back from this invoice (a positive amount: it is due again)."""
+
+    payment_id: int | None
+    date: date
+    amount_minor: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    """An invoice with its lines, taxes, what paid it and what is still due."""
+
+    id: int
+    number: str
+    status: str
+    currency: str
+    issue_date: date
+    due_date: date
+    notes: str
+    lines: list[LineView]
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    tax_by_rate: list[TaxSummary]
+    payments: list[AppliedPayment]
+    credits: list[AppliedCredit]
+    refunds: list[TakenBack]
+    amount_due_minor: int
+    client: Party
+    organization: Letterhead
+    locale: str = "en"  # the client's: the PDF is written in it
+
+    @property
+    def title(self) -> str:
+        """'Invoice INV-2026-0001' (in the current locale)."""
+        return _("Invoice {number}", number=self.number)
+
+    @property
+    def credit_applied_minor(self) -> int:
+        """All credit used on this invoice."""
+        return sum(c.amount_minor for c in self.credits)
+
+    @property
+    def is_overdue(self) -> bool:
+        """Open, something still due, and past its due date."""
+        return self.status == InvoiceStatus.open and self.amount_due_minor > 0 and self.due_date < today()
+
+    @property
+    def display_status(self) -> str:
+        """The status to show: 'overdue' for an overdue open invoice, else the stored status."""
+        return "overdue" if self.is_overdue else self.status
+
+    @property
+    def can_pay(self) -> bool:
+        """Open with something left to pay."""
+        return self.status == InvoiceStatus.open and self.amount_due_minor > 0
+
+    @property
+    def pdf_filename(self) -> str:
+        """'invoice-INV-2026-0001.pdf' (only safe characters)."""
+        return f"invoice-{_safe_name(self.number)}.pdf"
+
+
+@dataclass(frozen=True)
+class SettledInvoice:
+    """An invoice a payment paid (all or part of)."""
+
+    invoice_id: int
+    number: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class ReceiptDetail:
+    """Proof of a payment received: how much, how, what it settled and what became credit."""
+
+    payment_id: int
+    number: str
+    date: date
+    method: str
+    reference: str
+    amount_minor: int
+    currency: str
+    status: str  # succeeded | partially_refunded | refunded
+    refunded_minor: int
+    settled: list[SettledInvoice]
+    credit_created_minor: int
+    client: Party
+    organization: Letterhead
+    locale: str = "en"
+    refunds: list[TakenBack] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """'Receipt RCPT-12' (in the current locale)."""
+        return _("Receipt {number}", number=self.number)
+
+    @property
+    def status_label(self) -> str:
+        """'Paid', 'Partially refunded' or 'Refunded' (in the current locale)."""
+        return _("Paid") if self.status == PaymentStatus.succeeded else local_label(self.status)
+
+    @property
+    def kept_minor(self) -> int:
+        """What was received minus what was refunded."""
+        return self.amount_minor - self.refunded_minor
+
+    @property
+    def pdf_filename(self) -> str:
+        """'receipt-RCPT-12.pdf'."""
+        return f"receipt-{_safe_name(self.number)}.pdf"
+
+
+def _safe_name(text: str) -> str:
+    """Keep a file name to letters, digits, dot, dash and underscore."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "document"
+
+
+def receipt_number(payment_id: int) -> str:
+    """The receipt number of a payment: 'RCPT-<payment id>'."""
+    return f"RCPT-{payment_id}"
+
+
+def invoice_number(invoice: Invoice) -> str:
+    """The invoice's number, or 'Draft <id>' before it is sent."""
+    return invoice.number or _("Draft {id}", id=invoice.id)
+
+
+def method_label(method: str, saved: PaymentMethod | None = None) -> str:
+    """'Visa •••• 4242' for a saved card, else 'Bank transfer', 'Cash', 'Card'... (in the current locale)"""
+    if saved is not None and saved.kind == "card" and saved.last4:
+        return f"{saved.brand.replace('_', ' ').title() or _('Card')} •••• {saved.last4}"
+    return _(METHOD_LABELS.get(method, method.replace("_", " ").capitalize()))
+
+
+def _check(actor: Actor, client_id: int | None, *, hidden: bool, message: str) -> None:
+    """Raise NotFound (one message whatever the reason) unless the actor may see the record."""
+    try:
+        check_client_access(actor, client_id)
+    except NotFound:
+        raise NotFound(_(message)) from None
+    if hidden and not actor.is_staff:
+        raise NotFound(_(message))
+
+
+async def _party(client_id: int | None) -> tuple[Party, str]:
+    """The client block and the client's locale."""
+    client = await Client.get_or_none(id=client_id) if client_id is not None else None
+    if client is None:
+        return Party(name=""), "en"
+    party = Party(
+        name=client.name, company=client.company, email=client.email, address=client.billing_address
+    )
+    return party, client.locale or "en"
+
+
+async def letterhead() -> Letterhead:
+    """The organization's name, address, bank details and invoice template."""
+    org = await get_organization()
+    return Letterhead(
+        name=org.name,
+        address=org.billing_address,
+        bank_details=org.bank_details,
+        footer=org.invoice_footer,
+        theme_color=org.theme_color,
+        logo_path=org.logo_path,
+    )
+
+
+def _text(value: Decimal) -> str:
+    """A Decimal as plain text without trailing zeros ('2.5000' -> '2.5', '100' stays '100')."""
+    return f"{Decimal(value).normalize():f}"
+
+
+def _lines(rows: Iterable[InvoiceLine]) -> list[LineView]:
+    return [
+        LineView(
+            date=row.date,
+            description=row.description,
+            quantity=_text(row.quantity),
+            unit_price_minor=row.unit_price_minor,
+            tax_name=row.tax_name,
+            tax_rate=_text(row.tax_rate),
+            net_minor=row.net_minor,
+            tax_minor=row.tax_minor,
+            gross_minor=row.gross_minor,
+        )
+        for row in rows
+    ]
+
+
+class TaxedLine(Protocol):
+    """What a tax summary needs of a line (invoice and quote lines both have it)."""
+
+    tax_name: str
+    tax_rate: str
+    net_minor: int
+    tax_minor: int
+
+
+def tax_summary(lines: Iterable[TaxedLine]) -> list[TaxSummary]:
+    """Sum the rounded line taxes per tax name and rate, in the order the lines first use them."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for line in lines:
+        net_tax = sums.setdefault((line.tax_name, line.tax_rate), [0, 0])
+        net_tax[0] += line.net_minor
+        net_tax[1] += line.tax_minor
+    return [TaxSummary(name, rate, net, tax) for (name, rate), (net, tax) in sums.items()]
+
+
+SAMPLE_LINES = (
+    (N_("Website redesign"), Decimal(1), 120_000, Decimal(20), N_("VAT")),
+    (N_("Hosting and maintenance (month)"), Decimal(3), 4_500, Decimal(20), N_("VAT")),
+    (N_("Workshop, half a day"), Decimal("0.5"), 60_000, Decimal(0), ""),
+)
+"""Lines of the sample invoice the template preview shows (amounts in minor units of a 2-decimal currency)."""
+
+
+def sample_invoice(
+    organization: Letterhead, *, number: str, currency: str, issue_date: date
+) -> InvoiceDetail:
+    """A made-up open invoice with the given letterhead, to preview the invoice template before saving it."""
+    exponent = currency_exponent(currency)
+    lines = []
+    for description, quantity, unit_minor, rate, tax_name in SAMPLE_LINES:
+        unit = unit_minor * 10 ** (exponent - 2) if exponent >= 2 else unit_minor // 10 ** (2 - exponent)
+        amounts = line_amounts(LineInput(quantity=quantity, unit_price_minor=unit, tax_rate=rate))
+        lines.append(
+            LineView(
+                date=issue_date,
+                description=_(description),
+                quantity=_text(quantity),
+                unit_price_minor=unit,
+                tax_name=_(tax_name) if tax_name else "",
+                tax_rate=_text(rate),
+                net_minor=amounts.net_minor,
+                tax_minor=amounts.tax_minor,
+                gross_minor=amounts.gross_minor,
+            )
+        )
+    subtotal = sum(line.net_minor for line in lines)
+    tax = sum(line.tax_minor for line in lines)
+    return InvoiceDetail(
+        id=0,
+        number=number,
+        status=InvoiceStatus.open,
+        currency=currency,
+        issue_date=issue_date,
+        due_date=issue_date + timedelta(days=14),
+        notes=_("This is a sample invoice: it shows how your invoices will look."),
+        lines=lines,
+        subtotal_minor=subtotal,
+        tax_minor=tax,
+        total_minor=subtotal + tax,
+        tax_by_rate=tax_summary(lines),
+        payments=[],
+        credits=[],
+        refunds=[],
+        amount_due_minor=subtotal + tax,
+        client=Party(name=_("Sample Client"), company=_("Sample Company Ltd"), email="client@example.com"),
+        organization=organization,
+        locale=get_locale(),
+    )
+
+
+async def _money_on_invoice(
+    invoice_id: int,
+) -> tuple[list[AppliedPayment], list[AppliedCredit], list[TakenBack]]:
+    """The allocation rows of an invoice, split into payments, credit and refunds (oldest first)."""
+    rows = (
+        await Allocation.filter(invoice_id=invoice_id)
+        .order_by("created_at", "id")
+        .prefetch_related("payment__payment_method", "credit_entry", "refund")
+    )
+    payments, credits, refunds = [], [], []
+    for row in rows:
+        if row.payment_id is not None:
+            paid: Payment = row.payment
+            payments.append(
+                AppliedPayment(
+                    payment_id=paid.id,
+                    date=paid.received_on,
+                    method=method_label(paid.method, paid.payment_method),
+                    reference=paid.reference,
+                    amount_minor=row.amount_minor,
+                    has_receipt=paid.status in RECEIPT_STATUSES,
+                )
+            )
+        elif row.credit_entry_id is not None:
+            credits.append(AppliedCredit(date=row.created_at.date(), amount_minor=row.amount_minor))
+        elif row.refund_id is not None:
+            refunds.append(
+                TakenBack(
+                    payment_id=row.refund.payment_id,
+                    date=row.refund.created_at.date(),
+                    amount_minor=-row.amount_minor,
+                    reason=row.refund.reason,
+                )
+            )
+    return payments, credits, refunds
+
+
+async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
+    """One invoice in full; drafts and deleted invoices are 'not found' for clients, as are other clients'."""
+    invoice = await Invoice.get_or_none(id=invoice_id)
+    if invoice is None:
+        raise NotFound(_(INVOICE_NOT_FOUND))
+    hidden = invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted)
+    _check(actor, invoice.client_id, hidden=hidden, message=INVOICE_NOT_FOUND)
+    lines = _lines(await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id"))
+    payments, credits, refunds = await _money_on_invoice(invoice.id)
+    allocated = (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
+    party, locale = await _party(invoice.client_id)
+    return InvoiceDetail(
+        id=invoice.id,
+        number=invoice_number(invoice),
+        status=invoice.status,
+        currency=invoice.currency,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        notes=invoice.notes,
+        lines=lines,
+        subtotal_minor=invoice.subtotal_minor,
+        tax_minor=invoice.tax_minor,
+        total_minor=invoice.total_minor,
+        tax_by_rate=tax_summary(lines),
+        payments=payments,
+        credits=credits,
+        refunds=refunds,
+        amount_due_minor=invoice.total_minor - allocated,
+        client=party,
+        organization=await letterhead(),
+        locale=locale,
+    )
+
+
+async def _settled(payment_id: int) -> list[SettledInvoice]:
+    """The invoices a payment paid, with the amount it put on each (before any refund)."""
+    rows = await Allocation.filter(payment_id=payment_id).order_by("id").prefetch_related("invoice")
+    amounts: dict[int, int] = {}
+    numbers: dict[int, str] = {}
+    for row in rows:
+        amounts[row.invoice_id] = amounts.get(row.invoice_id, 0) + row.amount_minor
+        numbers[row.invoice_id] = invoice_number(row.invoice)
+    return [SettledInvoice(invoice_id, numbers[invoice_id], amount) for invoice_id, amount in amounts.items()]
+
+
+async def get_receipt(*, actor: Actor, payment_id: int) -> ReceiptDetail:
+    """The receipt of a received payment; pending or failed payments have none and are 'not found'."""
+    payment = await Payment.get_or_none(id=payment_id).prefetch_related("payment_method")
+    if payment is None or payment.status not in RECEIPT_STATUSES:
+        raise NotFound(_(RECEIPT_NOT_FOUND))
+    _check(actor, payment.client_id, hidden=False, message=RECEIPT_NOT_FOUND)
+    created = await CreditEntry.filter(payment_id=payment.id, amount_minor__gt=0).values_list(
+        "amount_minor", flat=True
+    )
+    refunds = [
+        TakenBack(
+            payment_id=payment.id, date=r.created_at.date(), amount_minor=r.amount_minor, reason=r.reason
+        )
+        for r in await payment.refunds.all().order_by("created_at", "id")
+    ]
+    party, locale = await _party(payment.client_id)
+    return ReceiptDetail(
+        payment_id=payment.id,
+        number=receipt_number(payment.id),
+        date=payment.received_on,
+        method=method_label(payment.method, payment.payment_method),
+        reference=payment.reference,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        status=payment.status,
+        refunded_minor=payment.refunded_minor,
+        settled=await _settled(payment.id),
+        credit_created_minor=sum(created),
+        client=party,
+        organization=await letterhead(),
+        locale=locale,
+        refunds=refunds,
+    )

@@ -1,0 +1,345 @@
+"""Invoices: create with taxed lines, send (`send_draft`, the one path), list, amounts due (total minus
+allocations)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tortoise.functions import Coalesce, Sum
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from portal.core import audit
+from portal.core.actors import Actor, check_client_access, require_staff
+from portal.core.clock import now_utc, today
+from portal.core.numbering import next_number
+from portal.core.organization import get_organization
+from portal.db.models import Allocation, Client, Invoice, InvoiceLine
+from portal.domain.errors import InvalidInput, NotFound
+from portal.domain.money import normalize_currency
+from portal.domain.status import InvoiceStatus, check_transition
+from portal.domain.tax import LineInput, invoice_totals, line_amounts
+from portal.events import Event, publish
+from portal.i18n import N_, _
+from portal.mail import messages
+from portal.mail.outbox import enqueue
+
+NOT_FOUND = N_("That invoice does not exist.")
+
+
+@dataclass(frozen=True)
+class LineDraft:
+    """One line as staff enter it: date, service, quantity, unit price (minor units), tax."""
+
+    description: str
+    quantity: Decimal
+    unit_price_minor: int
+    tax_rate: Decimal = Decimal(0)
+    tax_name: str = ""
+    date: date | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    """An invoice as lists show it."""
+
+    id: int
+    number: str
+    client_id: int
+    status: str
+    currency: str
+    issue_date: date
+    due_date: date
+    total_minor: int
+    amount_due_minor: int
+
+    @property
+    def is_overdue(self) -> bool:
+        """Open and past its due date."""
+        return self.status == InvoiceStatus.open and self.due_date < today()
+
+
+def _check_lines(lines: Sequence[LineDraft]) -> list[LineInput]:
+    if not lines:
+        raise InvalidInput(_("Add at least one line."), field="lines")
+    inputs = []
+    for index, line in enumerate(lines, start=1):
+        if not line.description.strip():
+            raise InvalidInput(_("Line {index}: describe the service.", index=index), field="description")
+        try:
+            quantity = Decimal(line.quantity)
+            rate = Decimal(line.tax_rate)
+        except (InvalidOperation, TypeError) as exc:
+            raise InvalidInput(
+                _("Line {index}: quantity and tax must be numbers.", index=index), field="quantity"
+            ) from exc
+        item = LineInput(quantity=quantity, unit_price_minor=line.unit_price_minor, tax_rate=rate)
+        try:
+            line_amounts(item)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                _("Line {index}: {problem}", index=index, problem=exc.message), field=exc.field
+            ) from exc
+        inputs.append(item)
+    return inputs
+
+
+async def create_invoice(
+    *,
+    actor: Actor,
+    client_id: int,
+    lines: Sequence[LineDraft],
+    due_date: date,
+    issue_date: date | None = None,
+    currency: str | None = None,
+    notes: str = "",
+    send: bool = True,
+) -> int:
+    """Create an invoice with its lines as a draft; `send` sends it at once (`send_draft`)."""
+    require_staff(actor)
+    client = await Client.get_or_none(id=client_id)
+    if client is None:
+        raise NotFound(_("That client does not exist."))
+    currency = normalize_currency(currency or client.currency)
+    issue_date = issue_date or today()
+    if due_date < issue_date:
+        raise InvalidInput(_("The due date cannot be before the issue date."), field="due_date")
+    inputs = _check_lines(lines)
+    totals = invoice_totals(inputs)
+
+    async def write() -> tuple[Client, Invoice]:
+        invoice = await Invoice.create(
+            client_id=client.id,
+            status=InvoiceStatus.draft,
+            currency=currency,
+            issue_date=issue_date,
+            due_date=due_date,
+            notes=notes,
+            subtotal_minor=totals.subtotal_minor,
+            tax_minor=totals.tax_minor,
+            total_minor=totals.total_minor,
+            created_by_id=actor.user_id,
+        )
+        for position, (draft, item) in enumerate(zip(lines, inputs, strict=True)):
+            amounts = line_amounts(item)
+            await InvoiceLine.create(
+                invoice_id=invoice.id,
+                position=position,
+                date=draft.date,
+                description=draft.description.strip(),
+                quantity=item.quantity,
+                unit_price_minor=item.unit_price_minor,
+                tax_name=draft.tax_name,
+                tax_rate=item.tax_rate,
+                net_minor=amounts.net_minor,
+                tax_minor=amounts.tax_minor,
+                gross_minor=amounts.gross_minor,
+            )
+        await audit.record(
+            actor=actor, action="invoice.create", subject=f"invoice:{invoice.id}", client_id=client.id
+        )
+        return client, invoice
+
+    if send:  # its "invoice.create" entry stands for the send too, as it always has
+        return await send_draft(actor=actor, load=write, audit_action=None)
+    async with in_transaction():
+        _client, invoice = await write()
+    return invoice.id
+
+
+async def send_draft(
+    *,
+    actor: Actor,
+    load: Callable[[], Awaitable[tuple[Client, Invoice]]],
+    audit_action: str | None = "invoice.send",
+) -> int:
+    """The one way an invoice is sent (the console's Send, `create_invoice`, the demo, the tests).
+
+    In one transaction `load` writes or locks the draft (client first, then invoice) and checks what its
+    caller needs; the draft is then moved to open (the transition table decides), numbered, audited as
+    `audit_action` (None: the caller's own entry covers it), paid from the client's credit when the
+    organization says so, and emailed with a fresh payment link through the outbox. After commit the
+    client's default method is charged if they agreed to auto-charge, and `invoice.sent` is published.
+    Not a use case of its own: its callers check the actor (staff) before calling it.
+    """
+    from portal.payments import online  # payments imports this module (the cycle of issue 13)
+
+    org = await get_organization()
+    async with in_transaction():
+        client, invoice = await load()
+        check_transition(InvoiceStatus(invoice.status), InvoiceStatus.open)
+        invoice.number = await next_number(
+            kind="invoice", pattern=org.invoice_number_pattern, on=invoice.issue_date
+        )
+        invoice.status, invoice.sent_at = InvoiceStatus.open, now_utc()
+        await invoice.save(update_fields=["number", "status", "sent_at", "updated_at"])
+        if audit_action:
+            await audit.record(
+                actor=actor,
+                action=audit_action,
+                subject=f"invoice:{invoice.id}",
+                client_id=client.id,
+                details={"number": invoice.number, "to": client.email},
+            )
+        credit_used = await online.apply_credit_automatically(invoice_id=invoice.id)
+        await queue_invoice_email(invoice, client)
+    await auto_charge_invoice(invoice.id)
+    await publish(Event("invoice.sent", client_id=client.id, data={"invoice_id": invoice.id}))
+    if credit_used:
+        await publish(Event("credit.changed", client_id=client.id, data={"invoice_id": invoice.id}))
+    return invoice.id
+
+
+async def queue_invoice_email(invoice: Invoice, client: Client) -> None:
+    """Queue the invoice email with a fresh payment link (inside the caller's transaction)."""
+    from portal.payments import links
+
+    token = await links.issue(
+        purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
+    )
+    email = await messages.invoice_sent(invoice_id=invoice.id, link=links.url_for(token))
+    await enqueue(
+        kind="invoice",
+        to=client.email,
+        client_id=client.id,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+    )
+
+
+async def auto_charge_invoice(invoice_id: int) -> None:
+    """Charge the default method of a client who agreed to auto-charge (after the invoice is committed)."""
+    from portal.domain.errors import Conflict as _Conflict
+    from portal.payments import online
+
+    try:
+        await online.auto_charge_if_enabled(purpose="invoice", target_id=invoice_id)
+    except _Conflict:
+        pass  # nothing left to charge (credit covered it) or a payment is already under way
+
+
+async def issue_single_line(
+    *,
+    client_id: int,
+    description: str,
+    amount_minor: int,
+    currency: str,
+    due_date: date,
+    notes: str = "",
+    created_by_id: int | None = None,
+    **link: int,
+) -> Invoice:
+    """A numbered, open, untaxed invoice of one line (a billing request, a subscription renewal), inside
+    the caller's transaction. `link` ties it to what raised it (billing_request_id, subscription_id)."""
+    org = await get_organization()
+    invoice = await Invoice.create(
+        client_id=client_id,
+        number=await next_number(kind="invoice", pattern=org.invoice_number_pattern, on=today()),
+        status=InvoiceStatus.open,
+        currency=currency,
+        issue_date=today(),
+        due_date=due_date,
+        subtotal_minor=amount_minor,
+        tax_minor=0,
+        total_minor=amount_minor,
+        notes=notes,
+        created_by_id=created_by_id,
+        **link,
+    )
+    await InvoiceLine.create(
+        invoice_id=invoice.id,
+        date=today(),
+        description=description,
+        quantity=Decimal(1),
+        unit_price_minor=amount_minor,
+        tax_rate=Decimal(0),
+        net_minor=amount_minor,
+        tax_minor=0,
+        gross_minor=amount_minor,
+    )
+    return invoice
+
+
+async def allocated_by_invoice(invoice_ids: Sequence[int]) -> dict[int, int]:
+    """Sum of allocations per invoice (one query)."""
+    if not invoice_ids:
+        return {}
+    rows = (
+        await Allocation.filter(invoice_id__in=list(invoice_ids))
+        .group_by("invoice_id")
+        .annotate(total=Sum("amount_minor"))
+        .values("invoice_id", "total")
+    )
+    return {row["invoice_id"]: int(row["total"] or 0) for row in rows}
+
+
+async def amount_due(invoice: Invoice) -> int:
+    """What is still due on one invoice: its total minus its allocations."""
+    return invoice.total_minor - (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
+
+
+def _summaries(invoices: Sequence[Invoice], allocated: dict[int, int]) -> list[InvoiceSummary]:
+    return [
+        InvoiceSummary(
+            id=inv.id,
+            number=inv.number or f"Draft {inv.id}",
+            client_id=inv.client_id,
+            status=inv.status,
+            currency=inv.currency,
+            issue_date=inv.issue_date,
+            due_date=inv.due_date,
+            total_minor=inv.total_minor,
+            amount_due_minor=inv.total_minor - allocated.get(inv.id, 0),
+        )
+        for inv in invoices
+    ]
+
+
+SUMMARY_FIELDS = ("id", "number", "client_id", "status", "currency", "issue_date", "due_date", "total_minor")
+
+
+async def summary_rows(query: QuerySet[Invoice]) -> list[dict[str, Any]]:
+    """The invoices a query selects, in its order, as plain rows: SUMMARY_FIELDS (a draft's number filled
+    in) and `amount_due_minor`. One statement, the invoice columns joined to the sum of their
+    allocations, and no model objects: a client may have a thousand open invoices."""
+    rows = (
+        await query.annotate(allocated=Coalesce(Sum("allocations__amount_minor"), 0))
+        .group_by("id")
+        .values(*SUMMARY_FIELDS, "allocated")  # dicts: only the dates are converted (values_list: all)
+    )
+    for row in rows:
+        row["number"] = row["number"] or f"Draft {row['id']}"
+        row["amount_due_minor"] = row["total_minor"] - int(row.pop("allocated"))
+    return rows
+
+
+async def summaries_of(query: QuerySet[Invoice]) -> list[InvoiceSummary]:
+    """Summaries of the invoices a query selects, in its order, with their amounts due (one statement)."""
+    return [InvoiceSummary(**row) for row in await summary_rows(query)]
+
+
+def open_query(client_id: int) -> QuerySet[Invoice]:
+    """A client's unpaid invoices, oldest due first (no permission check: see `open_invoices`)."""
+    return Invoice.filter(client_id=client_id, status=InvoiceStatus.open).order_by("due_date", "id")
+
+
+async def open_invoices(*, actor: Actor, client_id: int) -> list[InvoiceSummary]:
+    """A client's unpaid invoices, oldest due first (clients see only their own)."""
+    check_client_access(actor, client_id)
+    return await summaries_of(open_query(client_id))
+
+
+async def get_invoice_summary(*, actor: Actor, invoice_id: int) -> InvoiceSummary:
+    """One invoice; another client's id is 'not found'."""
+    invoice = await Invoice.get_or_none(id=invoice_id)
+    hidden = invoice is not None and invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted)
+    if invoice is None or (hidden and not actor.is_staff):
+        raise NotFound(_(NOT_FOUND))
+    check_client_access(actor, invoice.client_id, message=NOT_FOUND)
+    allocated = await allocated_by_invoice([invoice.id])
+    return _summaries([invoice], allocated)[0]

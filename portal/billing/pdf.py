@@ -1,0 +1,418 @@
+"""PDF invoices, receipts and quotes with fpdf2 (pure pip, no system libraries).
+
+The amounts are the stored integers of the detail objects, formatted with `format_money` in the client's
+locale, so the PDF says exactly what the page says.
+
+Font: fpdf2 ships no TTF font, so the PDF uses the core Helvetica font with the Windows-1252 encoding
+(Latin-1 plus the euro sign, typographic quotes, dashes and the bullet): "Émile", "Zürich", "€", "£" and
+"¥" print as they are. Any other character is made printable by `pdf_text`: typographic spaces become
+spaces (the narrow no-break space French amounts use becomes a no-break space), compatibility forms are
+folded ("￥" -> "¥", "ﬁ" -> "fi"), accents outside Latin-1 are dropped ("ő" -> "o", "Ł" -> "L"), and what is
+still left (Greek, Cyrillic, CJK, emoji...) prints as "?". Text is always drawn as plain text: HTML or
+markup in a name or a note appears literally.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from fpdf import FPDF
+from fpdf.enums import TableBordersLayout, TableCellFillMode
+from fpdf.fonts import FontFace
+
+from portal import i18n
+from portal.billing.documents import InvoiceDetail, Letterhead, Party, ReceiptDetail, tax_summary
+from portal.billing.quotes import QuoteView
+from portal.core.organization import UPLOADS_URL, uploaded_file
+from portal.domain.money import format_money
+from portal.domain.status import label as status_label
+from portal.i18n import N_, translate
+
+ENCODING = "windows-1252"
+FONT = "Helvetica"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+DEFAULT_COLOR = (37, 99, 235)
+GREY = (90, 90, 90)
+PAGE_WIDTH = 180.0  # A4 minus 15 mm margins
+_SPACES = {"\u202f": "\xa0", "\u2007": "\xa0", "\u2009": " ", "\u200a": " ", "\u2002": " ", "\u2003": " "}
+_DROPPED = set("\u200b\u200c\u200d\u200e\u200f\u061c\ufeff")
+_FALLBACK = {"\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2044": "/", "\t": " ", "\r": ""}
+_FALLBACK.update(zip("ŁłĐđĦħıŦŧŊŋ", "LlDdHhiTtNn", strict=True))  # letters without a decomposition
+
+
+class _Line(Protocol):
+    date: date | None
+    description: str
+    quantity: str
+    unit_price_minor: int
+    tax_name: str
+    tax_rate: str
+    net_minor: int
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode(ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def pdf_text(text: str) -> str:
+    """`text` as the PDF prints it: unchanged within Windows-1252, else folded, stripped or '?'."""
+    out: list[str] = []
+    for ch in text or "":
+        if ch in _DROPPED:
+            continue
+        ch = _SPACES.get(ch) or _FALLBACK.get(ch, ch)
+        if _encodable(ch):
+            out.append(ch)
+            continue
+        folded = unicodedata.normalize("NFKC", ch)
+        if _encodable(folded):
+            out.append(folded)
+            continue
+        bare = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(bare if bare and _encodable(bare) else "?")
+    return "".join(out)
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    """'#2563eb' or '#26e' -> (37, 99, 235); anything else -> the default blue."""
+    value = (color or "").strip().lstrip("#")
+    if len(value) == 3:
+        value = "".join(c * 2 for c in value)
+    try:
+        if len(value) != 6:
+            raise ValueError(value)
+        return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+    except ValueError:
+        return DEFAULT_COLOR
+
+
+def _ink_on(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """White text on a dark bar, black on a light one."""
+    red, green, blue = rgb
+    return (0, 0, 0) if 0.299 * red + 0.587 * green + 0.114 * blue > 160 else (255, 255, 255)
+
+
+def logo_file(logo_path: str) -> Path | None:
+    """The PNG or JPEG behind '/uploads/...', '/static/...' or a file path, or None (missing, SVG, other)."""
+    if not logo_path:
+        return None
+    if logo_path.startswith(UPLOADS_URL):
+        candidate = uploaded_file(logo_path)
+        if candidate is None:
+            return None
+    elif logo_path.startswith("/static/"):
+        candidate = (STATIC_DIR / logo_path.removeprefix("/static/")).resolve()
+        if not candidate.is_relative_to(STATIC_DIR):
+            return None
+    else:
+        candidate = Path(logo_path)
+    try:
+        with candidate.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return None
+    return candidate if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")) else None
+
+
+def _day(value: date | None, locale: str = "en") -> str:
+    """'05 Nov 2026' / '05 nov. 2026'."""
+    return i18n.format_date(value, locale, fmt="dd MMM y") if value else ""
+
+
+class _Document(FPDF):
+    """A4 page with the organization's footer and page numbers on every page."""
+
+    def __init__(self, org: Letterhead, title: str, *, compress: bool, locale: str = "en") -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.core_fonts_encoding = ENCODING
+        self.org = org
+        self.locale = locale
+        self.set_compression(compress)
+        self.set_margins(15, 15, 15)
+        self.set_auto_page_break(True, margin=24)
+        self.set_title(pdf_text(title))
+        self.set_author(pdf_text(org.name))
+        self.set_creator("Billing Portal")
+        self.add_page()
+
+    def footer(self) -> None:
+        self.set_y(-20)
+        self.set_font(FONT, size=8)
+        self.set_text_color(*GREY)
+        if self.org.footer:
+            text = " · ".join(line.strip() for line in self.org.footer.splitlines() if line.strip())
+            self.multi_cell(PAGE_WIDTH, 3.8, pdf_text(text), align="C", new_x="LMARGIN", new_y="NEXT")
+        page = translate("Page {page} of {pages}", self.locale, page=self.page_no(), pages="{nb}")
+        self.cell(PAGE_WIDTH, 4, page, align="C")
+
+    # -- small drawing helpers ----------------------------------------------------------------------
+    def text_block(self, text: str, *, width: float, size: float = 9, bold: bool = False, grey: bool = False):
+        """Multi-line plain text at the current position."""
+        self.set_font(FONT, "B" if bold else "", size)
+        self.set_text_color(*(GREY if grey else (0, 0, 0)))
+        self.multi_cell(width, size * 0.45, pdf_text(text), new_x="LEFT", new_y="NEXT")
+
+    def pair(self, label: str, value: str, *, bold: bool = False, label_width: float = 130) -> None:
+        """A right-aligned label and amount, for totals."""
+        self.set_x(self.l_margin)
+        self.set_font(FONT, "B" if bold else "", 11 if bold else 9.5)
+        self.set_text_color(0, 0, 0)
+        self.cell(label_width, 6, pdf_text(label), align="R")
+        self.cell(PAGE_WIDTH - label_width, 6, pdf_text(value), align="R", new_x="LMARGIN", new_y="NEXT")
+
+    def heading(self, text: str) -> None:
+        """A small section heading."""
+        self.ln(3)
+        self.set_font(FONT, "B", 10)
+        self.set_text_color(0, 0, 0)
+        self.cell(PAGE_WIDTH, 6, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+
+
+def _letterhead(pdf: _Document) -> None:
+    """Logo on the left (when there is a PNG or JPEG), name and address on the right."""
+    org, top = pdf.org, pdf.t_margin
+    bottom = top
+    logo = logo_file(org.logo_path)
+    if logo is not None:
+        try:
+            info = pdf.image(str(logo), x=pdf.l_margin, y=top, h=16)
+            bottom = top + info.rendered_height
+        except Exception:  # a damaged image file: the document is still worth having
+            bottom = top
+    pdf.set_xy(pdf.l_margin + 70, top)
+    pdf.set_font(FONT, "B", 14)
+    pdf.set_text_color(0, 0, 0)
+    pdf.multi_cell(110, 6.5, pdf_text(org.name), align="R", new_x="LEFT", new_y="NEXT")
+    if org.address:
+        pdf.set_font(FONT, "", 9)
+        pdf.set_text_color(*GREY)
+        pdf.multi_cell(110, 4.2, pdf_text(org.address), align="R", new_x="LEFT", new_y="NEXT")
+    pdf.set_y(max(bottom, pdf.get_y()) + 5)
+
+
+def _title_bar(pdf: _Document, title: str, right: str) -> None:
+    """A bar in the theme colour with the document's name and, on the right, the key figure."""
+    color = _rgb(pdf.org.theme_color)
+    pdf.set_fill_color(*color)
+    pdf.set_text_color(*_ink_on(color))
+    pdf.set_x(pdf.l_margin)
+    pdf.set_font(FONT, "B", 15)
+    pdf.cell(PAGE_WIDTH / 2, 12, " " + pdf_text(title), fill=True)
+    pdf.set_font(FONT, "B", 11)
+    pdf.cell(PAGE_WIDTH / 2, 12, pdf_text(right) + " ", fill=True, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+    pdf.ln(5)
+
+
+def _parties(pdf: _Document, caption: str, client: Party, facts: Sequence[tuple[str, str]]) -> None:
+    """The client on the left, the document's facts (number, dates, status) on the right."""
+    top = pdf.get_y()
+    pdf.set_xy(pdf.l_margin, top)
+    pdf.text_block(caption, width=95, size=8, bold=True, grey=True)
+    pdf.text_block(client.name, width=95, size=10.5, bold=True)
+    for extra in (client.company, client.address, client.email):
+        if extra:
+            pdf.text_block(extra, width=95, size=9)
+    left_bottom = pdf.get_y()
+    pdf.set_y(top)
+    for label, value in facts:
+        pdf.set_x(pdf.l_margin + 100)
+        pdf.set_font(FONT, "", 9)
+        pdf.set_text_color(*GREY)
+        pdf.cell(35, 5, pdf_text(label))
+        pdf.set_font(FONT, "B", 9)
+        pdf.set_text_color(0, 0, 0)
+        pdf.cell(45, 5, pdf_text(value), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(max(left_bottom, pdf.get_y()) + 6)
+
+
+def _table(pdf: _Document, headings: Sequence[str], rows: Sequence[Sequence[str]], widths, aligns) -> None:
+    """A table with a tinted heading row; long descriptions wrap."""
+    color = _rgb(pdf.org.theme_color)
+    pdf.set_font(FONT, "", 9)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_draw_color(210, 210, 210)
+    pdf.set_fill_color(255, 255, 255)  # the table takes its default cell background from the current fill
+    with pdf.table(
+        col_widths=widths,
+        width=PAGE_WIDTH,
+        text_align=aligns,
+        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
+        headings_style=FontFace(emphasis="BOLD", color=_ink_on(color), fill_color=color),
+        cell_fill_color=(246, 247, 249),
+        cell_fill_mode=TableCellFillMode.ROWS,
+        line_height=5,
+        padding=1.2,
+        markdown=False,
+    ) as table:
+        table.row([pdf_text(h) for h in headings])
+        for row in rows:
+            table.row([pdf_text(cell) for cell in row])
+    pdf.ln(3)
+
+
+def _line_rows(lines: Sequence[_Line], currency: str, locale: str) -> list[list[str]]:
+    return [
+        [
+            _day(line.date, locale),
+            line.description,
+            line.quantity,
+            format_money(line.unit_price_minor, currency, locale),
+            f"{line.tax_name} {line.tax_rate}%".strip(),
+            format_money(line.net_minor, currency, locale),
+        ]
+        for line in lines
+    ]
+
+
+LINE_HEADINGS = (N_("Date"), N_("Description"), N_("Qty"), N_("Unit price"), N_("Tax"), N_("Amount"))
+LINE_WIDTHS = (22, 66, 14, 27, 23, 28)
+QUOTE_KINDS = {"estimate": N_("ESTIMATE"), "proposal": N_("PROPOSAL")}
+LINE_ALIGNS = ("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
+
+
+def _notes(pdf: _Document, title: str, text: str) -> None:
+    if text.strip():
+        pdf.heading(title)
+        pdf.text_block(text, width=PAGE_WIDTH, size=9)
+
+
+def _finish(pdf: _Document) -> bytes:
+    return bytes(pdf.output())
+
+
+def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True) -> bytes:
+    """The invoice as a PDF in the client's locale (`compress=False` keeps the text searchable, for tests)."""
+    locale = detail.locale
+    money = lambda amount: format_money(amount, detail.currency, locale)  # noqa: E731
+    day = lambda value: _day(value, locale)  # noqa: E731
+    title = translate("Invoice {number}", locale, number=detail.number)
+    pdf = _Document(detail.organization, title, compress=compress, locale=locale)
+    _letterhead(pdf)
+    _title_bar(
+        pdf,
+        translate("INVOICE", locale),
+        translate("Amount due {amount}", locale, amount=money(detail.amount_due_minor)),
+    )
+    facts = [
+        (translate("Invoice number", locale), detail.number),
+        (translate("Issued", locale), day(detail.issue_date)),
+    ]
+    facts += [
+        (translate("Due", locale), day(detail.due_date)),
+        (translate("Status", locale), translate(status_label(detail.display_status), locale)),
+    ]
+    _parties(pdf, translate("BILL TO", locale), detail.client, facts)
+    rows = _line_rows(detail.lines, detail.currency, locale)
+    _table(pdf, [translate(h, locale) for h in LINE_HEADINGS], rows, LINE_WIDTHS, LINE_ALIGNS)
+    pdf.pair(translate("Subtotal", locale), money(detail.subtotal_minor))
+    for tax in detail.tax_by_rate:
+        pdf.pair(tax.label, money(tax.tax_minor))
+    pdf.pair(translate("Total", locale), money(detail.total_minor), bold=True)
+    for paid in detail.payments:
+        label = translate(
+            "Paid {date} · {method}", locale, date=day(paid.date), method=translate(paid.method, locale)
+        )
+        pdf.pair(label + (f" · {paid.reference}" if paid.reference else ""), money(-paid.amount_minor))
+    for credit in detail.credits:
+        pdf.pair(
+            translate("Credit applied {date}", locale, date=day(credit.date)), money(-credit.amount_minor)
+        )
+    for back in detail.refunds:
+        pdf.pair(translate("Refunded {date}", locale, date=day(back.date)), money(back.amount_minor))
+    pdf.pair(translate("Amount due", locale), money(detail.amount_due_minor), bold=True)
+    _notes(pdf, translate("Notes", locale), detail.notes)
+    if detail.amount_due_minor > 0 and detail.organization.bank_details.strip():
+        pdf.heading(translate("Pay by bank transfer", locale))
+        pdf.text_block(detail.organization.bank_details, width=PAGE_WIDTH, size=9)
+        pdf.text_block(
+            translate("Reference: {reference}", locale, reference=detail.number),
+            width=PAGE_WIDTH,
+            size=9,
+            bold=True,
+        )
+    return _finish(pdf)
+
+
+def receipt_pdf(detail: ReceiptDetail, *, compress: bool = True) -> bytes:
+    """The receipt of a payment as a PDF, in the client's locale."""
+    locale = detail.locale
+    money = lambda amount: format_money(amount, detail.currency, locale)  # noqa: E731
+    title = translate("Receipt {number}", locale, number=detail.number)
+    pdf = _Document(detail.organization, title, compress=compress, locale=locale)
+    _letterhead(pdf)
+    _title_bar(
+        pdf,
+        translate("RECEIPT", locale),
+        translate("Received {amount}", locale, amount=money(detail.amount_minor)),
+    )
+    facts = [
+        (translate("Receipt number", locale), detail.number),
+        (translate("Date received", locale), _day(detail.date, locale)),
+    ]
+    facts += [(translate("Method", locale), translate(detail.method, locale))]
+    if detail.reference:
+        facts.append((translate("Reference", locale), detail.reference))
+    facts.append((translate("Status", locale), translate(detail.status_label, locale)))
+    _parties(pdf, translate("RECEIVED FROM", locale), detail.client, facts)
+    if detail.settled:
+        rows = [
+            [translate("Invoice {number}", locale, number=s.number), money(s.amount_minor)]
+            for s in detail.settled
+        ]
+        _table(
+            pdf,
+            (translate("Applied to", locale), translate("Amount", locale)),
+            rows,
+            (140, 40),
+            ("LEFT", "RIGHT"),
+        )
+    pdf.pair(translate("Amount received", locale), money(detail.amount_minor), bold=True)
+    if detail.credit_created_minor:
+        pdf.pair(translate("Added to your credit", locale), money(detail.credit_created_minor))
+    for refund in detail.refunds:
+        label = translate("Refunded {date}", locale, date=_day(refund.date, locale))
+        pdf.pair(label + (f" · {refund.reason}" if refund.reason else ""), money(-refund.amount_minor))
+    if detail.refunded_minor:
+        pdf.pair(translate("Kept", locale), money(detail.kept_minor), bold=True)
+    pdf.ln(4)
+    pdf.text_block(translate("Thank you for your payment.", locale), width=PAGE_WIDTH, size=10)
+    return _finish(pdf)
+
+
+def quote_pdf(
+    view: QuoteView, *, organization: Letterhead, client: Party, locale: str = "en", compress: bool = True
+) -> bytes:
+    """An estimate or proposal as a PDF (lines, taxes, total, validity and terms)."""
+    money = lambda amount: format_money(amount, view.currency, locale)  # noqa: E731
+    pdf = _Document(organization, view.label, compress=compress, locale=locale)
+    _letterhead(pdf)
+    kind = translate(QUOTE_KINDS[view.kind], locale) if view.kind in QUOTE_KINDS else view.kind.upper()
+    _title_bar(pdf, kind, translate("Total {amount}", locale, amount=money(view.total_minor)))
+    facts = [
+        (translate("Number", locale), view.number),
+        (translate("Issued", locale), _day(view.issue_date, locale)),
+    ]
+    if view.valid_until:
+        facts.append((translate("Valid until", locale), _day(view.valid_until, locale)))
+    facts.append((translate("Status", locale), translate(status_label(view.status), locale)))
+    _parties(pdf, translate("PREPARED FOR", locale), client, facts)
+    if view.title:
+        pdf.text_block(view.title, width=PAGE_WIDTH, size=11, bold=True)
+        pdf.ln(2)
+    headings = [translate(h, locale) for h in LINE_HEADINGS]
+    _table(pdf, headings, _line_rows(view.lines, view.currency, locale), LINE_WIDTHS, LINE_ALIGNS)
+    pdf.pair(translate("Subtotal", locale), money(view.subtotal_minor))
+    for tax in tax_summary(view.lines):
+        pdf.pair(tax.label, money(tax.tax_minor))
+    pdf.pair(translate("Total", locale), money(view.total_minor), bold=True)
+    _notes(pdf, translate("Terms", locale), view.terms)
+    return _finish(pdf)

@@ -1,0 +1,134 @@
+"""The Pay dialog: pay an invoice or credit request with a saved card, a new card, or (invoices) credit."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from portal.clients import profiles
+from portal.clients.dashboard import Payable
+from portal.config import get_settings
+from portal.core.actors import Actor
+from portal.domain.errors import DomainError
+from portal.domain.money import format_amount, format_money, parse_amount
+from portal.i18n import _, get_locale
+from portal.payments import ledger, online
+
+NEW_CARD = "new"
+CREDIT = "credit"
+
+
+class PayDialog:
+    """Pay one invoice: with a saved method (the default preselected), a new card, or credit."""
+
+    def __init__(self, actor: Actor, on_paid) -> None:
+        self.actor = actor
+        self.on_paid = on_paid
+        self.item: Payable | None = None
+        self.sandbox = False
+        self.dialog = ui.dialog().mark("pay-dialog")
+        with self.dialog, ui.card().classes("w-full max-w-md gap-3"):
+            self.title = ui.label().classes("text-lg font-semibold")
+            self.amount = ui.label().classes("text-2xl font-semibold tabular-nums").mark("pay-amount")
+            self.choice = (
+                ui.radio({}, on_change=self._show_credit_amount).props("name=pay-with").mark("pay-with")
+            )
+            self.credit_amount = (
+                ui.input(_("Credit to use")).props("outlined dense inputmode=decimal").classes("w-full")
+            ).mark("credit-amount")
+            self.credit_amount.set_visibility(False)
+            # shown by `open` (not bound to self.sandbox: a binding to a plain attribute is polled ten
+            # times a second for every open page)
+            self.sandbox_badge = ui.badge(_("Sandbox: no real money moves"), color="orange").props("outline")
+            self.sandbox_badge.set_visibility(False)
+            self.message = ui.label().props("role=alert").mark("pay-message")
+            self.receipt = ui.link(_("View your receipt"), "#").mark("pay-receipt")
+            self.receipt.set_visibility(False)
+            with ui.row().classes("w-full justify-end"):
+                ui.button(_("Close"), on_click=self.dialog.close).props("flat")
+                self.button = (
+                    ui.button(_("Pay"), on_click=self.pay).props("color=green-7").mark("pay-confirm")
+                )
+
+    async def open(self, item: Payable, *, sandbox: bool, prefer_credit: bool = False) -> None:
+        """Fill the dialog for an invoice or credit request and show it (the default card preselected)."""
+        self.item, self.sandbox = item, sandbox
+        self.sandbox_badge.set_visibility(sandbox)
+        client_id = self.actor.client_id
+        assert client_id is not None
+        methods = await profiles.payment_methods(actor=self.actor, client_id=client_id)
+        credit = (await ledger.credit_balances(actor=self.actor, client_id=client_id)).get(item.currency, 0)
+        options: dict[str, str] = {str(m.id): m.label for m in methods if m.kind == "card"}
+        options[NEW_CARD] = _("A new card")
+        locale = get_locale()
+        if (
+            credit > 0 and item.purpose == "invoice"
+        ):  # credit pays invoices; buying credit with credit is moot
+            available = format_money(credit, item.currency, locale)
+            options[CREDIT] = _("My credit ({amount} available)", amount=available)
+        first = CREDIT if prefer_credit and CREDIT in options else next(iter(options))
+        self.credit_amount.set_value(format_amount(min(credit, item.amount_due_minor), item.currency, locale))
+        self.choice.set_options(options, value=first)
+        self._show_credit_amount()
+        self.receipt.set_visibility(False)
+        self.title.set_text(
+            _("Pay invoice {number}", number=item.number)
+            if item.purpose == "invoice"
+            else _("Pay {what}", what=item.title)
+        )
+        self.amount.set_text(format_money(item.amount_due_minor, item.currency, locale))
+        self.message.set_text("")
+        self.message.classes(remove="text-red-700 text-green-700")
+        self.button.set_enabled(True)
+        self.dialog.open()
+
+    async def pay(self) -> None:
+        """Pay with the chosen way; the button stays disabled while the gateway answers."""
+        item = self.item
+        if item is None or not self.button.enabled:
+            return
+        self.button.set_enabled(False)
+        self.button.props("loading")
+        choice = self.choice.value
+        try:
+            if choice == NEW_CARD:
+                base = get_settings().public_url.rstrip("/")
+                outcome = await online.start_checkout(
+                    actor=self.actor,
+                    purpose=item.purpose,
+                    target_id=item.id,
+                    success_url=f"{base}/billing?paid={item.id}",
+                    cancel_url=f"{base}/billing",
+                )
+                ui.navigate.to(outcome.redirect_url)
+                return
+            if choice == CREDIT:
+                wanted = parse_amount(self.credit_amount.value or "", item.currency, get_locale())
+                used = await online.pay_from_credit(actor=self.actor, invoice_id=item.id, amount_minor=wanted)
+                text = _(
+                    "{amount} of credit applied.", amount=format_money(used, item.currency, get_locale())
+                )
+                self._done(text, ok=True)
+                return
+            outcome = await online.pay_with_saved_method(
+                actor=self.actor, purpose=item.purpose, target_id=item.id, method_id=int(choice)
+            )
+            self._done(outcome.message, ok=outcome.status in ("succeeded", "processing"))
+            if outcome.status == "succeeded" and outcome.payment_id:
+                self.receipt.props["href"] = f"/billing/receipts/{outcome.payment_id}"
+                self.receipt.set_visibility(True)
+        except DomainError as exc:
+            self._done(exc.message, ok=False)
+        finally:
+            self.button.props(remove="loading")
+
+    def _show_credit_amount(self) -> None:
+        """The amount field shows only when paying with credit (full by default, or part of it)."""
+        self.credit_amount.set_visibility(self.choice.value == CREDIT)
+
+    def _done(self, text: str, *, ok: bool) -> None:
+        self.message.set_text(text)
+        self.message.classes(replace="text-green-700" if ok else "text-red-700")
+        if ok:
+            self.on_paid()
+        else:
+            self.button.set_enabled(True)

@@ -1,0 +1,360 @@
+"""Billing requests: the lifecycle Pending -> Paid | Expired (24 h after sending) | Deleted.
+
+Sending a request also raises its invoice (one line, the amount) so that it shows in the client's
+billing and is settled by the same allocation code as every other payment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import unquote, urlsplit
+
+from tortoise.transactions import in_transaction
+
+from portal.billing import invoices
+from portal.config import get_settings
+from portal.core import audit
+from portal.core.actors import Actor, require_staff
+from portal.core.clock import now_utc, today
+from portal.db.models import BillingRequest, Client, Invoice
+from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
+from portal.domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
+from portal.domain.status import BillingRequestStatus, BillingType, Interval, InvoiceStatus, check_transition
+from portal.i18n import N_, _, translate
+from portal.mail import messages
+from portal.mail.outbox import enqueue
+from portal.payments import links
+from portal.payments.gateways import selector
+
+LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """A billing request just sent, with its (one-time visible) payment link."""
+
+    id: int
+    invoice_id: int
+    link: str
+
+
+EMAIL_MAX_LENGTH = 254
+URL_MAX_LENGTH = 500
+DESCRIPTION_MAX_LENGTH = 300
+"""The lengths of the BillingRequest columns."""
+
+
+URL_MESSAGES: dict[str, dict[str, str]] = {
+    "success_url": {
+        "enter": N_("Enter the full success URL, starting with https://"),
+        "enter_local": N_("Enter the full success URL, starting with https:// or http://"),
+        "scheme": N_("The success URL must start with https://"),
+        "scheme_local": N_("The success URL must start with https:// or http://"),
+        "private": N_("The success URL cannot point to a private or local address ({host})."),
+        "too_long": N_("The success URL is too long ({max} characters at most)."),
+    },
+    "cancel_url": {
+        "enter": N_("Enter the full cancel URL, starting with https://"),
+        "enter_local": N_("Enter the full cancel URL, starting with https:// or http://"),
+        "scheme": N_("The cancel URL must start with https://"),
+        "scheme_local": N_("The cancel URL must start with https:// or http://"),
+        "private": N_("The cancel URL cannot point to a private or local address ({host})."),
+        "too_long": N_("The cancel URL is too long ({max} characters at most)."),
+    },
+}
+"""What is wrong with a success or cancel URL; `_local` is the rule outside production (http allowed)."""
+
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.IGNORECASE)
+"""A host a browser reads as an IPv4 address although it is not dotted-quad: 127.1, 0x7f.0.0.1, 2130706433."""
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address a host is written as (IPv4-mapped IPv6 as its IPv4 address), or None for a name.
+
+    Names are not resolved: only literal addresses and `localhost` names are judged (a public name that
+    resolves to a private address is not caught here). ValueError for a numeric host that is no address.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not _NUMERIC_HOST.fullmatch(host):
+            return None
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+        except OSError as exc:
+            raise ValueError(host) from exc
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_local_host(host: str) -> bool:
+    """localhost, *.localhost, or a loopback, link-local, private, unspecified or other non-public address
+    (169.254.0.0/16, fe80::/10, 10/8, 172.16/12, 192.168/16, fc00::/7, 0.0.0.0, ::, ...)."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    address = _literal_address(name)
+    return address is not None and (not address.is_global or address.is_multicast)
+
+
+def _check_url(value: str, *, field: str, production: bool) -> tuple[str, str | None]:
+    """A full address the payer's browser is sent to, or the message naming the rule it breaks.
+
+    In production only https:// to a public host; outside production http:// and local hosts too (for
+    testing on one machine).
+    """
+    rules = URL_MESSAGES[field]
+    local = "" if production else "_local"
+    value = (value or "").strip()
+    try:
+        parsed = urlsplit(value)
+        host = unquote(parsed.hostname or "")
+        _literal_address(host.rstrip(".").lower())  # a numeric host that is no address is not a URL
+    except ValueError:
+        return value, _(rules["enter" + local])
+    if not parsed.scheme or not host or any(c.isspace() for c in value):
+        return value, _(rules["enter" + local])
+    if parsed.scheme.lower() not in (("https",) if production else ("https", "http")):
+        return value, _(rules["scheme" + local])
+    if len(value) > URL_MAX_LENGTH:
+        return value, _(rules["too_long"], max=URL_MAX_LENGTH)
+    if production and _is_local_host(host):
+        return value, _(rules["private"], host=host)
+    return value, None
+
+
+def _check_email(value: str) -> tuple[str, str | None]:
+    value = (value or "").strip().lower()
+    if not value:
+        return value, _("Enter the email address the request goes to.")
+    local, _sep, domain = value.rpartition("@")
+    if not local or "." not in domain or domain.startswith(".") or domain.endswith(".") or " " in value:
+        return value, _("Enter a valid email address, like name@example.com.")
+    if len(value) > EMAIL_MAX_LENGTH:
+        return value, _("The email address is too long ({max} characters at most).", max=EMAIL_MAX_LENGTH)
+    return value, None
+
+
+def _check_currency(value: str) -> tuple[str, str | None]:
+    code = (value or "").strip().upper()
+    if not code:
+        return code, _("Enter a currency code, like USD or EUR.")
+    try:
+        return normalize_currency(code), None
+    except InvalidInput:
+        return code, _(
+            "{code} is not a currency code we know. Use three letters, like USD or EUR.", code=code
+        )
+
+
+def _check_amount(
+    amount_minor: int | None, amount_text: str | None, currency: str, locale: str
+) -> tuple[int, str | None]:
+    """The amount in minor units: typed text is parsed for the currency's decimals; it must be above zero."""
+    if amount_text is not None:
+        try:
+            amount_minor = parse_amount(amount_text, currency, locale)
+        except InvalidInput as exc:
+            return 0, exc.message
+    if amount_minor is None:
+        return 0, _("Enter an amount.")
+    if amount_minor <= 0:
+        return amount_minor, _("The amount must be greater than zero.")
+    if amount_minor > MAX_AMOUNT_MINOR:
+        return amount_minor, _("The amount is too large.")
+    return amount_minor, None
+
+
+def _check_billing_type(
+    billing_type: str, interval: str | None
+) -> tuple[BillingType | None, str | None, dict[str, str]]:
+    """(billing type, interval or None when it does not recur, problems)."""
+    try:
+        kind = BillingType(billing_type)
+    except ValueError:
+        return None, None, {"billing_type": _("Choose one-time or recurring.")}
+    if kind == BillingType.one_time:
+        return kind, None, {}
+    if interval not in {i.value for i in Interval}:
+        return kind, None, {"interval": _("Choose how often a recurring request repeats.")}
+    return kind, interval, {}
+
+
+def _raise_if_any(problems: dict[str, str | None]) -> None:
+    """Raise every field's problem at once (the first one is also the error's own field and message)."""
+    found = {field: message for field, message in problems.items() if message}
+    if found:
+        raise InvalidFields(found)
+
+
+async def create_billing_request(
+    *,
+    actor: Actor,
+    client_id: int,
+    email: str,
+    currency: str,
+    amount_minor: int | None = None,
+    success_url: str,
+    cancel_url: str,
+    billing_type: str,
+    interval: str | None = None,
+    description: str = "",
+    amount_text: str | None = None,
+    locale: str = "en",
+) -> SentRequest:
+    """Validate every field, store the request and its invoice, and email the payment link.
+
+    The amount is `amount_minor`, or `amount_text` as typed (parsed for the currency in `locale`). Every
+    wrong field is reported at once (`InvalidFields.errors`), and nothing is stored.
+    """
+    require_staff(actor)
+    problems: dict[str, str | None] = {}
+    email, problems["email"] = _check_email(email)
+    currency, problems["currency"] = _check_currency(currency)
+    if problems["currency"] is None:
+        amount_minor, problems["amount"] = _check_amount(amount_minor, amount_text, currency, locale)
+    production = get_settings().is_production
+    success_url, problems["success_url"] = _check_url(success_url, field="success_url", production=production)
+    cancel_url, problems["cancel_url"] = _check_url(cancel_url, field="cancel_url", production=production)
+    kind, interval, type_problems = _check_billing_type(billing_type, interval)
+    problems.update(type_problems)
+    description = (description or "").strip()
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        problems["description"] = _(
+            "The description is too long ({max} characters at most).", max=DESCRIPTION_MAX_LENGTH
+        )
+    _raise_if_any(problems)
+    assert amount_minor is not None and kind is not None
+    client = await Client.get_or_none(id=client_id)
+    if client is None:
+        raise NotFound(_("That client does not exist."))
+    now = now_utc()
+    async with in_transaction():
+        request = await BillingRequest.create(
+            client_id=client.id,
+            email=email,
+            description=description,
+            currency=currency,
+            amount_minor=amount_minor,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            billing_type=kind,
+            interval=interval,
+            status=BillingRequestStatus.pending,
+            mode=await selector.current_mode(),
+            sent_at=now,
+            expires_at=now + LIFETIME,
+            created_by_id=actor.user_id,
+        )
+        invoice = await invoices.issue_single_line(
+            client_id=client.id,
+            description=description.strip() or translate("Billing request", client.locale),
+            amount_minor=amount_minor,
+            currency=currency,
+            due_date=today() + timedelta(days=1),
+            notes=description.strip(),
+            created_by_id=actor.user_id,
+            billing_request_id=request.id,
+        )
+        token = await links.issue(
+            purpose="billing_request", target_id=request.id, expires_at=request.expires_at
+        )
+        message = await messages.billing_request_sent(request_id=request.id, link=links.url_for(token))
+        await enqueue(
+            kind="billing_request",
+            to=email,
+            client_id=client.id,
+            dedupe_key=f"billing_request:{request.id}:sent",
+            subject=message.subject,
+            text=message.text,
+            html=message.html,
+        )
+        await audit.record(
+            actor=actor,
+            action="billing_request.send",
+            subject=f"billing_request:{request.id}",
+            client_id=client.id,
+            details={"amount_minor": amount_minor, "currency": currency},
+        )
+    return SentRequest(request.id, invoice.id, links.url_for(token))
+
+
+def _undeletable(request: BillingRequest) -> str | None:
+    """Why a request cannot be deleted (only a pending one can), or None."""
+    if request.status == BillingRequestStatus.paid:
+        return _("This billing request is paid, so it cannot be deleted.")
+    if request.status == BillingRequestStatus.deleted:
+        return _("This billing request is already deleted.")
+    if request.status == BillingRequestStatus.expired or (
+        request.expires_at is not None and request.expires_at <= now_utc()
+    ):
+        return _("This billing request has expired, so it cannot be deleted. Send a new one instead.")
+    return None
+
+
+async def delete_billing_request(*, actor: Actor, request_id: int) -> None:
+    """Delete a pending request: its invoice is voided and its links stop working (paid, expired and
+    deleted requests stay as they are, as the record of what was asked)."""
+    require_staff(actor)
+    async with in_transaction():
+        request = await BillingRequest.select_for_update().get_or_none(id=request_id)
+        if request is None:
+            raise NotFound(_("That billing request does not exist."))
+        if reason := _undeletable(request):
+            raise Conflict(reason)
+        check_transition(
+            BillingRequestStatus(request.status), BillingRequestStatus.deleted, subject="billing request"
+        )
+        request.status, request.deleted_at = BillingRequestStatus.deleted, now_utc()
+        await request.save(update_fields=["status", "deleted_at"])
+        await _void_invoice(request.id)
+        await links.revoke_for(purpose="billing_request", target_id=request.id)
+        await audit.record(
+            actor=actor,
+            action="billing_request.delete",
+            subject=f"billing_request:{request.id}",
+            client_id=request.client_id,
+        )
+
+
+async def _void_invoice(request_id: int) -> None:
+    await Invoice.filter(billing_request_id=request_id, status=InvoiceStatus.open).update(
+        status=InvoiceStatus.deleted
+    )
+
+
+async def expire_due() -> int:
+    """Mark every pending request whose 24 hours are over as expired (and void its invoice)."""
+    count = 0
+    async with in_transaction():
+        due = await BillingRequest.select_for_update(skip_locked=True).filter(
+            status=BillingRequestStatus.pending, expires_at__lte=now_utc()
+        )
+        for request in due:
+            changed = await BillingRequest.filter(id=request.id, status=BillingRequestStatus.pending).update(
+                status=BillingRequestStatus.expired
+            )
+            if changed:
+                await _void_invoice(request.id)
+                await _email_expired(request)
+                count += 1
+    return count
+
+
+async def _email_expired(request: BillingRequest) -> None:
+    """Tell the payer the request can no longer be paid (once: the dedupe key), inside the expiry."""
+    message = await messages.billing_request_expired(request_id=request.id)
+    await enqueue(
+        kind="billing_request_expired",
+        to=request.email,
+        client_id=request.client_id,
+        dedupe_key=f"billing_request:{request.id}:expired",
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+    )

@@ -1,1 +1,0 @@
-"""Use cases: async, keyword-only functions, one transaction each, permission checks inside."""

@@ -1,0 +1,1 @@
+"""Subscriptions: the plans staff sell and the subscriptions clients hold."""

@@ -37,6 +37,7 @@ test: sync-test
 # The suite on whatever environment BIN points at (the locked .venv, or .venv-latest for test-latest).
 check:
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 ifneq ($(TEST_POSTGRES_URL),)
 	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest tests/services
@@ -45,6 +46,7 @@ endif
 lint: sync-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: sync-test
 	$(BIN)/python -m bench

@@ -4,12 +4,13 @@ from pathlib import Path
 
 from nicegui import app, ui
 
-from portal import auth, events, health, pages, security
+from portal import events, gateway_events, health, pages, security
 from portal.accounts import passwords
 from portal.config import get_settings
 from portal.db.lifecycle import install_lifespan
 from portal.jobs import JobRunner
-from portal.pages import webhooks
+from portal.pages import session, webhooks
+from portal.payments.gateways import selector
 
 ROOT = Path(__file__).parent
 
@@ -24,9 +25,10 @@ security.install(
 )
 install_lifespan(app, database_url=settings.database_url, auto_migrate=settings.auto_migrate)
 app.add_static_files("/static", ROOT / "static")
-auth.register_routes()
+session.register_routes()
 health.register()
 webhooks.register_routes(app)
+selector.on_sandbox_event(gateway_events.ingest)  # the sandbox's events go where Stripe's webhooks go
 pages.register_all()
 
 jobs = JobRunner()

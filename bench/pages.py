@@ -1,6 +1,6 @@
 """What a page asks of the services, call for call, and the raw SQL that returns the same data.
 
-`my_billing` makes the calls `portal/pages/billing.py` makes to build /billing (the auth guard reloading
+`my_billing` makes the calls `portal/pages/billing.py` makes to build /billing (the page guard reloading
 the actor included), in the same order, inside the guard's per-page scope. `CONSOLE_LISTS` names the
 console list pages and the service calls each makes when it opens (first page, no filter); adding a page
 is one line there, and a page whose service is not written yet is reported as not measured.
@@ -20,11 +20,12 @@ from portal.accounts import sessions
 from portal.billing import quotes
 from portal.clients import dashboard, profiles
 from portal.core.actors import Actor
-from portal.core.organization import branding
 from portal.domain.status import Role
 from portal.payments import ledger
 from portal.payments import methods as method_views
-from portal.subscriptions import lifecycle
+from portal.payments.branding import branding
+from portal.payments.methods import MethodRow
+from portal.subscriptions import client_subscriptions
 
 STAFF = Actor(user_id=2, role=Role.staff, email="staff@bench.test", name="Staff")
 
@@ -40,7 +41,7 @@ def client_actor(user_id: int, client_id: int) -> Actor:
 
 
 def page_scope() -> Any:
-    """The scope the auth guard opens around a page body (one organization read per page), when the
+    """The scope the page guard opens around a page body (one organization read per page), when the
     portal has one; otherwise a no-op."""
     from contextlib import nullcontext
 
@@ -58,8 +59,8 @@ class MyBilling:
     payables: list[dashboard.Payable]
     credit: dict[str, int]
     quotes: list[quotes.QuoteView]
-    expiring: list[profiles.MethodRow]
-    subscriptions: list[lifecycle.SubscriptionView]
+    expiring: list[MethodRow]
+    subscriptions: list[client_subscriptions.SubscriptionView]
     methods: list[method_views.MethodView]
 
 
@@ -68,15 +69,17 @@ async def my_billing(actor: Actor) -> MyBilling:
     client_id = actor.client_id
     assert client_id is not None
     with page_scope():
-        await sessions.load_actor(user_id=actor.user_id)  # auth.page: the session's user, reloaded
-        i18n.set_locale(actor.locale)  # auth.page: the page's language
+        await sessions.load_actor(user_id=actor.user_id)  # guard.page: the session's user, reloaded
+        i18n.set_locale(actor.locale)  # guard.page: the page's language
         profile = await profiles.get_profile(actor=actor, client_id=client_id)
         await branding()
         payables = await dashboard.payables(actor=actor, client_id=client_id)  # Dashboard.todo
         credit = await ledger.credit_balances(actor=actor, client_id=client_id)
         waiting = await quotes.awaiting_decision(actor=actor, client_id=client_id)
         expiring = await dashboard.expiring_cards(actor=actor, client_id=client_id)
-        subs = await lifecycle.list_subscriptions(actor=actor, client_id=client_id)  # subscriptions_section
+        subs = await client_subscriptions.list_subscriptions(
+            actor=actor, client_id=client_id
+        )  # subscriptions_section
         methods = await method_views.list_methods(actor=actor, client_id=client_id)  # payment_methods_section
     return MyBilling(profile, payables, credit, waiting, expiring, subs, methods)
 
@@ -219,12 +222,14 @@ def _page(path: str, *calls: str, actor: Actor = STAFF, **kwargs: Any) -> Consol
 CONSOLE_LISTS = [
     _page("/admin", "billing.overview.get_overview"),
     _page("/admin/clients", "clients.profiles.client_currencies", "clients.profiles.list_clients"),
-    _page("/admin/invoices", "billing.invoice_editor.list_invoices"),
+    _page("/admin/invoices", "billing.invoice_list.list_invoices"),
     _page("/admin/quotes", "billing.quote_editor.list_quotes"),
-    _page("/admin/requests", "payments.staff.list_billing_requests"),
+    _page("/admin/requests", "billing.billing_requests.list_billing_requests"),
     _page("/admin/plans", "subscriptions.plans.list_plans", include_archived=False),
     _page(
-        "/admin/subscriptions", "subscriptions.plans.list_plans", "subscriptions.plans.search_subscriptions"
+        "/admin/subscriptions",
+        "subscriptions.plans.list_plans",
+        "subscriptions.subscription_list.search_subscriptions",
     ),
     _page("/admin/audit", "core.audit.filter_options", "core.audit.list_entries", actor=ADMIN),
 ]

@@ -7,6 +7,8 @@ import asyncio
 import getpass
 import sys
 
+from portal import demo
+from portal.accounts import sessions
 from portal.config import get_settings
 from portal.db.lifecycle import database, migrate
 from portal.domain.errors import DomainError
@@ -14,8 +16,6 @@ from portal.domain.status import Role
 
 
 async def _demo() -> None:
-    from portal import demo
-
     async with database():
         fresh = await demo.is_empty()
         logins = await demo.load_demo()
@@ -26,8 +26,6 @@ async def _demo() -> None:
 
 
 async def _create_admin(email: str, password: str, name: str) -> int:
-    from portal.accounts import sessions
-
     async with database():
         return await sessions.create_user(email=email, password=password, role=Role.admin, full_name=name)
 

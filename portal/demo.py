@@ -27,7 +27,7 @@ from portal.db.models import (
 )
 from portal.domain.status import BillingRequestStatus, QuoteStatus, Role, SubscriptionStatus
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
-from portal.payments import ledger, online
+from portal.payments import ledger, methods
 from portal.payments.gateways.protocol import NewCard
 from portal.payments.gateways.sandbox import SandboxGateway
 
@@ -113,7 +113,7 @@ async def _load() -> None:
     now = now_utc()
     for client, plan, method in ((ada, care, ada_visa), (yuki, support, yuki_card)):
         renewal = await bank.create_subscription(
-            customer_ref=await online.ensure_customer(client=client, gateway=bank),
+            customer_ref=await methods.ensure_customer(client=client, gateway=bank),
             method_ref=method.gateway_ref,
             amount_minor=plan.amount_minor,
             currency=plan.currency,
@@ -223,7 +223,7 @@ async def _card(
 ) -> PaymentMethod:
     """A card saved in the sandbox, mirrored in our table like a real setup would."""
     saved = await bank.save_method(
-        customer_ref=await online.ensure_customer(client=client, gateway=bank),
+        customer_ref=await methods.ensure_customer(client=client, gateway=bank),
         method=NewCard(number, month, year, "123"),
         idempotency_key=f"demo:card:{client.id}:{number}",
     )

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis.asyncio as redis
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Event"], Awaitable[None] | None]
@@ -65,8 +67,6 @@ class RedisBridge:
     """Relays events between portal processes through Redis pub/sub."""
 
     def __init__(self, url: str) -> None:
-        import redis.asyncio as redis
-
         self.origin = uuid.uuid4().hex
         self.redis = redis.from_url(url)
         self.task: asyncio.Task[None] | None = None

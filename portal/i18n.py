@@ -20,6 +20,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+from nicegui.slot import Slot, get_task_id
+
 SUPPORTED = ("en", "fr")
 DEFAULT = "en"
 LABELS = {"en": "English", "fr": "Français"}
@@ -67,8 +74,6 @@ def _ui_client() -> Any:
     service tests) would switch NiceGUI into "script mode" with a stand-in client, breaking later pages.
     """
     try:
-        from nicegui.slot import Slot, get_task_id
-
         stack = Slot.stacks.get(get_task_id())
         return stack[-1].parent.client if stack else None
     except Exception:  # no NiceGUI page around this call
@@ -89,7 +94,6 @@ def catalog() -> Mapping[str, str]:
     """The French translations, msgid -> msgstr (empty translations left out)."""
     if not CATALOG_PATH.exists():
         return {}
-    from babel.messages.pofile import read_po
 
     with CATALOG_PATH.open("rb") as handle:
         po = read_po(handle, locale="fr")
@@ -118,7 +122,6 @@ def format_date(value: date | datetime | None, locale: str | None = None, *, fmt
     """A date for people: 'Nov 21, 2026' / '21 nov. 2026'."""
     if value is None:
         return ""
-    from babel.dates import format_date as babel_format_date
 
     day = value.date() if isinstance(value, datetime) else value
     return babel_format_date(day, format=fmt, locale=normalize_locale(locale or get_locale()))
@@ -128,7 +131,6 @@ def format_datetime(value: datetime | None, locale: str | None = None) -> str:
     """A moment for people, in UTC: 'Nov 21, 2026, 14:05 UTC'."""
     if value is None:
         return ""
-    from babel.dates import format_datetime as babel_format_datetime
 
     text = babel_format_datetime(
         value, format="medium", tzinfo="UTC", locale=normalize_locale(locale or get_locale())
@@ -141,8 +143,6 @@ KEYWORDS = {"_": None, "N_": None, "translate": (1,)}
 
 def extract_messages(root: Path | None = None) -> dict[str, list[str]]:
     """Every message the code marks for translation: msgid -> ['portal/x.py:12', ...]."""
-    from babel.messages.extract import extract_from_dir
-
     root = root or Path(__file__).parent
     found: dict[str, list[str]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
@@ -159,9 +159,6 @@ def extract_messages(root: Path | None = None) -> dict[str, list[str]]:
 
 def update_catalog() -> tuple[int, int]:
     """Add messages missing from the catalog (empty translations); return (added, untranslated)."""
-    from babel.messages.catalog import Catalog
-    from babel.messages.pofile import read_po, write_po
-
     if CATALOG_PATH.exists():
         with CATALOG_PATH.open("rb") as handle:
             po = read_po(handle, locale="fr")

@@ -25,12 +25,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from portal import gateway_events
 from portal.accounts import impersonation
-from portal.billing import reminders
+from portal.billing import billing_requests, reminders
 from portal.config import get_settings
 from portal.core.clock import now_utc
 from portal.mail import worker as mail_worker
-from portal.payments import billing_requests, gateway_events, reconcile
+from portal.payments import reconcile
 from portal.payments.gateways import selector
 
 log = logging.getLogger(__name__)

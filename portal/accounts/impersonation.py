@@ -2,7 +2,8 @@
 
 Every start, stop and expiry is audited with the reason; actions taken meanwhile are audited with both the
 admin (`actor`) and the client (`on_behalf_of`) by `audit.record`. The client sees each session in its
-access history (`history._access`). The session itself (which browser holds it) is `portal.auth`'s job.
+access history (`history._access`). The session itself (which browser holds it) is the job of
+`portal.components.browser_session`.
 """
 
 from __future__ import annotations
@@ -200,9 +201,9 @@ async def current(*, actor: Actor) -> ImpersonationView | None:
 async def end_lapsed(*, actor: Actor, impersonation_id: int, ip: str = "") -> ImpersonationView:
     """Close a session of this admin that is over (stopped elsewhere or out of time) and return it.
 
-    `portal.auth` calls this when a browser still holds a session that no longer grants the view. A lapsed
-    session gets `ended_at` (its time limit) and an `impersonation.expired` audit entry, once. A session that
-    is still running is a conflict: stop it instead.
+    `portal.components.browser_session` calls this when a browser still holds a session that no longer
+    grants the view. A lapsed session gets `ended_at` (its time limit) and an `impersonation.expired` audit
+    entry, once. A session that is still running is a conflict: stop it instead.
     """
     require_staff(actor)  # an admin, or one who was demoted meanwhile: both may close their own session
     session = await ImpersonationSession.get_or_none(id=impersonation_id, admin_id=actor.user_id)

@@ -21,7 +21,7 @@ from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.status import Role
 from portal.domain.tokens import hash_token, new_token
 from portal.i18n import _
-from portal.mail import messages
+from portal.mail import account_emails
 from portal.mail.outbox import enqueue
 
 PURPOSE = "set_password"
@@ -101,7 +101,7 @@ async def invite_client(*, actor: Actor, client_id: int) -> Invitation:
             payload={"client_id": client_id, "invited_by": actor.user_id},
             expires_at=expires_at,
         )
-        email = await messages.invitation(
+        email = await account_emails.invitation(
             locale=client.locale, name=client.name, link=set_password_link(token), expires_at=expires_at
         )
         outbox_id = await enqueue(

@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 
 from passlib.context import CryptContext
 
+from portal.domain.errors import InvalidInput
+from portal.i18n import _
+
 T = TypeVar("T")
 
 _context = CryptContext(schemes=["argon2"], deprecated="auto")
@@ -66,9 +69,6 @@ def _dummy_hash() -> str:
 
 def check_strength(password: str) -> None:
     """Raise InvalidInput when a new password is too weak."""
-    from portal.domain.errors import InvalidInput
-    from portal.i18n import _
-
     if len(password) < MIN_LENGTH:
         raise InvalidInput(_("Use at least {count} characters.", count=MIN_LENGTH), field="password")
 

@@ -14,28 +14,21 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from portal.billing.invoices import allocated_by_invoice
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.core.organization import get_organization
-from portal.db.models import Allocation, Client, CreditEntry, Invoice, InvoiceLine, Payment, PaymentMethod
+from portal.db.models import Allocation, Client, CreditEntry, Invoice, InvoiceLine, Payment
 from portal.domain.errors import NotFound
 from portal.domain.money import currency_exponent
 from portal.domain.status import InvoiceStatus, PaymentStatus, local_label
 from portal.domain.tax import LineInput, line_amounts
 from portal.i18n import N_, _, get_locale
+from portal.payments.ledger import allocated_by_invoice
+from portal.payments.methods import method_label
 
 INVOICE_NOT_FOUND = N_("That invoice does not exist.")
 RECEIPT_NOT_FOUND = N_("That receipt does not exist.")
 RECEIPT_STATUSES = (PaymentStatus.succeeded, PaymentStatus.partially_refunded, PaymentStatus.refunded)
-METHOD_LABELS = {
-    "card": N_("Card"),
-    "bank_transfer": N_("Bank transfer"),
-    "direct_debit": N_("Direct debit"),
-    "cash": N_("Cash"),
-    "cheque": N_("Cheque"),
-    "other": N_("Other"),
-}
 
 
 @dataclass(frozen=True)
@@ -238,13 +231,6 @@ def receipt_number(payment_id: int) -> str:
 def invoice_number(invoice: Invoice) -> str:
     """The invoice's number, or 'Draft <id>' before it is sent."""
     return invoice.number or _("Draft {id}", id=invoice.id)
-
-
-def method_label(method: str, saved: PaymentMethod | None = None) -> str:
-    """'Visa •••• 4242' for a saved card, else 'Bank transfer', 'Cash', 'Card'... (in the current locale)"""
-    if saved is not None and saved.kind == "card" and saved.last4:
-        return f"{saved.brand.replace('_', ' ').title() or _('Card')} •••• {saved.last4}"
-    return _(METHOD_LABELS.get(method, method.replace("_", " ").capitalize()))
 
 
 def _check(actor: Actor, client_id: int | None, *, hidden: bool, message: str) -> None:

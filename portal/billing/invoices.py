@@ -18,15 +18,17 @@ from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import now_utc, today
 from portal.core.numbering import next_number
 from portal.core.organization import get_organization
-from portal.db.models import Allocation, Client, Invoice, InvoiceLine
-from portal.domain.errors import InvalidInput, NotFound
+from portal.db.models import Client, Invoice, InvoiceLine
+from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
 from portal.domain.status import InvoiceStatus, check_transition
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
 from portal.events import Event, publish
 from portal.i18n import N_, _
-from portal.mail import messages
+from portal.mail import invoice_emails
 from portal.mail.outbox import enqueue
+from portal.payments import charges, credit_payments, links
+from portal.payments.ledger import allocated_by_invoice, amount_due
 
 NOT_FOUND = N_("That invoice does not exist.")
 
@@ -166,8 +168,6 @@ async def send_draft(
     client's default method is charged if they agreed to auto-charge, and `invoice.sent` is published.
     Not a use case of its own: its callers check the actor (staff) before calling it.
     """
-    from portal.payments import online  # payments imports this module (the cycle of issue 13)
-
     org = await get_organization()
     async with in_transaction():
         client, invoice = await load()
@@ -185,7 +185,7 @@ async def send_draft(
                 client_id=client.id,
                 details={"number": invoice.number, "to": client.email},
             )
-        credit_used = await online.apply_credit_automatically(invoice_id=invoice.id)
+        credit_used = await credit_payments.apply_credit_automatically(invoice_id=invoice.id)
         await queue_invoice_email(invoice, client)
     await auto_charge_invoice(invoice.id)
     await publish(Event("invoice.sent", client_id=client.id, data={"invoice_id": invoice.id}))
@@ -196,12 +196,12 @@ async def send_draft(
 
 async def queue_invoice_email(invoice: Invoice, client: Client) -> None:
     """Queue the invoice email with a fresh payment link (inside the caller's transaction)."""
-    from portal.payments import links
-
     token = await links.issue(
         purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
     )
-    email = await messages.invoice_sent(invoice_id=invoice.id, link=links.url_for(token))
+    email = await invoice_emails.invoice_sent(
+        invoice_id=invoice.id, link=links.url_for(token), amount_due_minor=await amount_due(invoice)
+    )
     await enqueue(
         kind="invoice",
         to=client.email,
@@ -214,12 +214,9 @@ async def queue_invoice_email(invoice: Invoice, client: Client) -> None:
 
 async def auto_charge_invoice(invoice_id: int) -> None:
     """Charge the default method of a client who agreed to auto-charge (after the invoice is committed)."""
-    from portal.domain.errors import Conflict as _Conflict
-    from portal.payments import online
-
     try:
-        await online.auto_charge_if_enabled(purpose="invoice", target_id=invoice_id)
-    except _Conflict:
+        await charges.auto_charge_if_enabled(purpose="invoice", target_id=invoice_id)
+    except Conflict:
         pass  # nothing left to charge (credit covered it) or a payment is already under way
 
 
@@ -263,24 +260,6 @@ async def issue_single_line(
         gross_minor=amount_minor,
     )
     return invoice
-
-
-async def allocated_by_invoice(invoice_ids: Sequence[int]) -> dict[int, int]:
-    """Sum of allocations per invoice (one query)."""
-    if not invoice_ids:
-        return {}
-    rows = (
-        await Allocation.filter(invoice_id__in=list(invoice_ids))
-        .group_by("invoice_id")
-        .annotate(total=Sum("amount_minor"))
-        .values("invoice_id", "total")
-    )
-    return {row["invoice_id"]: int(row["total"] or 0) for row in rows}
-
-
-async def amount_due(invoice: Invoice) -> int:
-    """What is still due on one invoice: its total minus its allocations."""
-    return invoice.total_minor - (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
 
 
 def _summaries(invoices: Sequence[Invoice], allocated: dict[int, int]) -> list[InvoiceSummary]:

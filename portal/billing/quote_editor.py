@@ -1,6 +1,6 @@
 """The staff editor for estimates and proposals: drafts, send, convert an approved one into an invoice.
 
-Lines are typed and checked exactly like invoice lines (`invoice_editor`); approving or declining is the
+Lines are typed and checked exactly like invoice lines (`line_input`); approving or declining is the
 client's (`quotes.decide`). Numbers come from their own sequences: EST-2026-0001, PRO-2026-0001.
 """
 
@@ -18,22 +18,24 @@ from tortoise.transactions import in_transaction
 from portal.billing.documents import Letterhead, Party, letterhead
 from portal.billing.invoice_editor import (
     ClientRef,
+    client_ref,
+    draft_from_lines,
+    drafts_of,
+    editor_client,
+    write_lines,
+)
+from portal.billing.line_input import (
     LineForm,
     TaxChoice,
     by_key,
     check_notes,
     checked_lines,
-    client_ref,
     currency_choices,
-    draft_from_lines,
-    drafts_of,
-    editor_client,
     line_forms,
     parse_day,
     preview,
     raise_first,
     tax_choices,
-    write_lines,
 )
 from portal.billing.quotes import QuoteView, get_quote
 from portal.config import get_settings
@@ -50,7 +52,7 @@ from portal.domain.status import QuoteStatus, check_transition
 from portal.domain.tax import invoice_totals
 from portal.events import Event, publish
 from portal.i18n import N_, _
-from portal.mail import messages
+from portal.mail import invoice_emails
 from portal.mail.outbox import enqueue
 
 NOT_FOUND = N_("That estimate or proposal does not exist.")
@@ -328,7 +330,7 @@ async def send_quote(
         quote.status, quote.issue_date = QuoteStatus.sent, today()
         await quote.save(update_fields=["number", "status", "issue_date"])
         client = await Client.get(id=quote.client_id)
-        email = await messages.quote_sent(quote_id=quote.id, link=quote_url(quote.id))
+        email = await invoice_emails.quote_sent(quote_id=quote.id, link=quote_url(quote.id))
         await enqueue(
             kind="quote",
             to=client.email,

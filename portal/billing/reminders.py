@@ -23,15 +23,15 @@ from datetime import date, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from portal.billing.invoices import allocated_by_invoice, amount_due
 from portal.core import audit
 from portal.core.clock import today
 from portal.core.organization import get_organization
 from portal.db.models import Invoice, OutboxEmail, Payment, ReminderSent, Subscription
 from portal.domain.status import InvoiceStatus, PaymentStatus, SubscriptionStatus
-from portal.mail import messages
+from portal.mail import invoice_emails, payment_emails
 from portal.mail.outbox import enqueue
 from portal.payments import links
+from portal.payments.ledger import allocated_by_invoice, amount_due
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,12 @@ async def _send_one(invoice_id: int, offset: int, on: date) -> bool:
         token = await links.issue(
             purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
         )
-        email = await messages.reminder(invoice_id=invoice.id, link=links.url_for(token), on=on)
+        email = await invoice_emails.reminder(
+            invoice_id=invoice.id,
+            link=links.url_for(token),
+            amount_due_minor=await amount_due(invoice),
+            on=on,
+        )
         await enqueue(
             kind="reminder",
             to=invoice.client.email,
@@ -160,7 +165,7 @@ async def _send_one(invoice_id: int, offset: int, on: date) -> bool:
             action="invoice.reminder",
             subject=f"invoice:{invoice.id}",
             client_id=invoice.client_id,
-            details={"offset_days": offset, "stage": messages.reminder_stage(invoice.due_date, on)},
+            details={"offset_days": offset, "stage": invoice_emails.reminder_stage(invoice.due_date, on)},
         )
     return True
 
@@ -185,7 +190,7 @@ async def queue_renewal_failed(*, subscription_id: int, reason: str = "") -> boo
     key = await _renewal_failure_key(sub)
     if await OutboxEmail.exists(dedupe_key=key):
         return False
-    email = await messages.subscription_payment_failed(subscription_id=sub.id, reason=reason)
+    email = await payment_emails.subscription_payment_failed(subscription_id=sub.id, reason=reason)
     queued = await enqueue(
         kind="subscription_payment_failed",
         to=sub.client.email,

@@ -13,8 +13,7 @@ from typing import Any, TypeVar
 from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
 
-from portal.billing.documents import invoice_number, method_label
-from portal.billing.invoices import allocated_by_invoice
+from portal.billing.documents import invoice_number
 from portal.clients.history import CREDIT_REASONS, Section
 from portal.core.actors import Actor, require_staff
 from portal.core.clock import today
@@ -36,7 +35,9 @@ from portal.db.models import (
 from portal.domain.errors import NotFound
 from portal.domain.status import InvoiceStatus, OutboxStatus, Role
 from portal.i18n import _
-from portal.subscriptions.lifecycle import interval_label, subscription_name
+from portal.payments.ledger import allocated_by_invoice
+from portal.payments.methods import method_label, subscription_name
+from portal.subscriptions.client_subscriptions import interval_label
 
 LIMIT = 50
 MAX_LIMIT = 200

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from portal.billing import invoices
-from portal.clients import profiles
-from portal.clients.profiles import MethodRow
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.db.models import CreditRequest
 from portal.domain.status import CreditRequestStatus
 from portal.i18n import _
 from portal.payments import methods
+from portal.payments.methods import MethodRow
 
 
 @dataclass(frozen=True)
@@ -89,5 +88,5 @@ async def expiring_cards(*, actor: Actor, client_id: int) -> list[MethodRow]:
     """Saved cards to replace: expired, or in their last month within the next 30 days (one rule with the
     payment methods section's badge: `methods.expiry_state`)."""
     on = today()
-    cards = await profiles.payment_methods(actor=actor, client_id=client_id)
+    cards = await methods.payment_methods(actor=actor, client_id=client_id)
     return [m for m in cards if any(methods.expiry_state(m.exp_month, m.exp_year, on=on))]

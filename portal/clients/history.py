@@ -11,12 +11,13 @@ from tortoise.expressions import Q
 from tortoise.functions import Sum
 
 from portal import i18n
-from portal.billing.documents import RECEIPT_STATUSES, invoice_number, method_label
+from portal.billing.documents import RECEIPT_STATUSES, invoice_number
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import now_utc
 from portal.db.models import CreditEntry, ImpersonationSession, Invoice, Payment, Refund
 from portal.domain.status import InvoiceStatus, PaymentStatus
 from portal.i18n import N_, _
+from portal.payments.methods import method_label
 
 LIMIT = 100
 T = TypeVar("T")

@@ -20,6 +20,8 @@ from portal import i18n
 from portal.core import audit
 from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import today
+from portal.core.images import hidden_content
+from portal.core.organization import get_organization
 from portal.core.paging import Page, bounds, fetch
 from portal.db.models import Client, Invoice, PaymentMethod, Subscription, User
 from portal.domain.errors import InvalidFields, InvalidInput, NotFound
@@ -182,37 +184,6 @@ async def get_profile(*, actor: Actor, client_id: int) -> ClientProfile:
     )
 
 
-@dataclass(frozen=True)
-class MethodRow:
-    """A saved payment method, masked."""
-
-    id: int
-    kind: str
-    brand: str
-    last4: str
-    exp_month: int | None
-    exp_year: int | None
-    is_default: bool
-
-    @property
-    def label(self) -> str:
-        """'Visa •••• 4242 (12/2028)'."""
-        expiry = f" ({self.exp_month:02d}/{self.exp_year})" if self.exp_month and self.exp_year else ""
-        return f"{self.brand.replace('_', ' ').title()} •••• {self.last4}{expiry}"
-
-
-async def payment_methods(*, actor: Actor, client_id: int) -> list[MethodRow]:
-    """A client's saved methods, default first."""
-    check_client_access(actor, client_id)
-    from portal.payments.gateways.selector import current_gateway
-
-    usable = (await current_gateway()).key  # methods saved with another gateway account cannot be charged
-    rows = await PaymentMethod.filter(client_id=client_id, detached_at__isnull=True, gateway=usable).order_by(
-        "-is_default", "id"
-    )
-    return [MethodRow(m.id, m.kind, m.brand, m.last4, m.exp_month, m.exp_year, m.is_default) for m in rows]
-
-
 # -- create and edit (console) ----------------------------------------------------------------------
 AVATAR_DIR = Path(__file__).resolve().parents[2] / "data" / "uploads" / "avatars"
 AVATAR_URL = "/uploads/avatars"  # beside the logos under /uploads/<name> (settings)
@@ -242,8 +213,6 @@ class ClientForm:
 async def new_client_form(*, actor: Actor) -> ClientForm:
     """Staff: an empty form with the organization's default currency and locale."""
     require_staff(actor)
-    from portal.core.organization import get_organization
-
     org = await get_organization()
     return ClientForm(currency=org.default_currency, locale=i18n.normalize_locale(org.default_locale))
 
@@ -353,8 +322,6 @@ def check_avatar(data: bytes) -> None:
         raise InvalidInput(_("Upload a PNG or JPEG picture."), field="avatar")
     if width * height > AVATAR_MAX_PIXELS:
         raise InvalidInput(_("The picture has too many pixels; choose a smaller one."), field="avatar")
-    from portal.settings.general import hidden_content  # the logo's polyglot check (settings imports more)
-
     if hidden_content(data, kind):
         raise InvalidInput(
             _(

@@ -1,35 +1,24 @@
 """Parts of My Billing: the saved payment methods and the subscriptions, each refreshing itself after an
-action (the dashboard draws the card and title around each); and /sandbox/setup/{session}, the sandbox's
-stand-in for Stripe Checkout in setup mode."""
+action (the dashboard draws the card and title around each)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
 
-from fastapi import Request
 from nicegui import ui
 
 from portal import i18n
 from portal.components.badges import status_badge
-from portal.components.card_form import card_fields
 from portal.components.confirm import confirm
-from portal.components.frame import apply_theme
 from portal.core.actors import Actor
-from portal.core.organization import branding
-from portal.domain.errors import DomainError, NotFound
+from portal.domain.errors import DomainError
 from portal.domain.money import format_money
-from portal.i18n import N_, _
-from portal.pages.common import page_locale
+from portal.i18n import _
 from portal.payments import methods
 from portal.payments.methods import MethodView
-from portal.subscriptions import lifecycle
-from portal.subscriptions.lifecycle import SubscriptionView
-
-SETUP_TEST_CARDS = N_(
-    "Sandbox: use 4242 4242 4242 4242 (saved) or 4000 0000 0000 0002 (declined), "
-    "any future expiry and any CVC."
-)
+from portal.subscriptions import client_subscriptions
+from portal.subscriptions.client_subscriptions import SubscriptionView
 
 
 def _day(value: date) -> str:
@@ -166,7 +155,9 @@ async def _manage(actor: Actor, sub: SubscriptionView, on_change: Callable[[], A
             return
         method_id = int(select.value)
         await run(
-            lambda: lifecycle.change_method(actor=actor, subscription_id=sub.id, method_id=method_id),
+            lambda: client_subscriptions.change_method(
+                actor=actor, subscription_id=sub.id, method_id=method_id
+            ),
             lambda changed: _(
                 "{name} is now paid with {card}.", name=changed.name, card=changed.method_label
             ),
@@ -182,7 +173,7 @@ async def _manage(actor: Actor, sub: SubscriptionView, on_change: Callable[[], A
 
     async def cancel() -> None:
         await run(
-            lambda: lifecycle.cancel_at_period_end(actor=actor, subscription_id=sub.id),
+            lambda: client_subscriptions.cancel_at_period_end(actor=actor, subscription_id=sub.id),
             lambda changed: _(
                 "{name}: {when}. Nothing more will be charged.", name=changed.name, when=_when(changed)
             ),
@@ -190,7 +181,7 @@ async def _manage(actor: Actor, sub: SubscriptionView, on_change: Callable[[], A
 
     async def resume() -> None:
         await run(
-            lambda: lifecycle.resume(actor=actor, subscription_id=sub.id),
+            lambda: client_subscriptions.resume(actor=actor, subscription_id=sub.id),
             lambda changed: _("{name} continues. {when}.", name=changed.name, when=_when(changed)),
         )
 
@@ -259,7 +250,7 @@ async def subscriptions_section(
 
     @ui.refreshable
     async def rows() -> None:
-        subs = await lifecycle.list_subscriptions(actor=actor, client_id=client_id)
+        subs = await client_subscriptions.list_subscriptions(actor=actor, client_id=client_id)
         if shown is not None:
             shown(subs)
         if not subs:
@@ -285,56 +276,3 @@ async def subscriptions_section(
 
     with ui.column().classes("w-full gap-2").mark("subscriptions-list"):
         await rows()
-
-
-# -- the sandbox's setup page ---------------------------------------------------------------------
-def register() -> None:
-    """Add /sandbox/setup/{session_id}."""
-
-    @ui.page("/sandbox/setup/{session_id}", title="Sandbox: add a card")
-    async def sandbox_setup_page(request: Request, session_id: str) -> None:
-        i18n.set_locale(await page_locale(request))
-        ui.page_title(_("Sandbox: add a card"))
-        apply_theme(await branding())
-        with ui.column().classes("w-full min-h-screen p-4 justify-center"):
-            card = ui.card().classes("w-full max-w-xl mx-auto p-6 gap-3")
-        with card:
-            ui.label(_("Add a card")).classes("text-xl font-semibold").mark("setup-title")
-            try:
-                page = await methods.sandbox_setup_page(session_id=session_id)
-            except NotFound as exc:
-                ui.label(exc.message).mark("setup-not-found")
-                return
-            ui.badge(_("Sandbox: no real card is stored"), color="orange").props("outline").mark(
-                "gateway-mode"
-            )
-            if page.status != "open":
-                ui.label(_("This card is already saved.")).mark("setup-done")
-                ui.link(_("Back to your billing page"), page.return_url).mark("setup-back")
-                return
-            ui.label(_("Save a card for your invoices and subscriptions. Nothing is charged now.")).classes(
-                "text-gray-600"
-            )
-            card = card_fields(SETUP_TEST_CARDS)
-            error = ui.label().classes("text-red-700").props("role=alert").mark("setup-error")
-
-            async def submit() -> None:
-                error.set_text("")
-                button.props("loading")
-                number, month, year, cvc = card.values()
-                try:
-                    result = await methods.complete_sandbox_setup(
-                        session_id=session_id, number=number, exp_month=month, exp_year=year, cvc=cvc
-                    )
-                except DomainError as exc:
-                    error.set_text(exc.message)
-                    return
-                finally:
-                    button.props(remove="loading")
-                if result.ok:
-                    ui.navigate.to(result.redirect_url)
-                else:
-                    error.set_text(result.message)
-
-            button = ui.button(_("Save card"), on_click=submit).classes("w-full").mark("setup-save")
-            ui.link(_("Cancel and go back"), page.return_url).mark("setup-cancel")

@@ -14,21 +14,17 @@ from nicegui import ui
 from nicegui.elements.mixins.validation_element import ValidationElement
 
 from portal import i18n
-from portal.billing.invoice_editor import NOTES_LIMIT, InvoiceEditorView
+from portal.billing.invoice_editor import InvoiceEditorView
+from portal.billing.line_input import NOTES_LIMIT
 from portal.billing.quote_editor import QuoteEditorView
 from portal.components.badges import status_badge
 from portal.components.line_editor import LineEditor
+from portal.components.tables import LINK_CELL
 from portal.core.actors import Actor
 from portal.core.clock import today
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_money
 from portal.i18n import N_, _
-
-LINK_CELL = """
-<q-td :props="props">
-  <a :href="props.row.href" class="text-primary">{{ props.value }}</a>
-</q-td>
-"""
 
 LINE_COLUMNS = (
     ("date", N_("Date"), "left"),

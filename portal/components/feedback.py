@@ -1,5 +1,6 @@
 """The message line of a settings form: each error next to its field or in red under the form, success in
-green (and in a notification); `run` wraps one service call with the button spinning.
+green (and in a notification); `run` wraps one service call with the button spinning. `guarded` runs one
+service call and shows its error in a notification.
 """
 
 from __future__ import annotations
@@ -62,3 +63,17 @@ class Feedback:
         finally:
             if button is not None:
                 button.props(remove="loading")
+
+
+async def guarded(action: Callable[[], Awaitable[object]], button: ui.button | None = None) -> object | None:
+    """Run a service call; show a domain error in a notification and return None."""
+    if button is not None:
+        button.disable()
+    try:
+        return await action()
+    except DomainError as exc:
+        ui.notify(exc.message, type="negative", multi_line=True)
+        return None
+    finally:
+        if button is not None and not button.is_deleted:
+            button.enable()

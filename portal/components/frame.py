@@ -1,5 +1,5 @@
 """The page frame: header with the agency's name, navigation for the role, the user menu, the impersonation
-banner and one-time notices.
+banner and one-time notices; `signed_in_frame`, the frame of every signed-in page, with a working sign-out.
 
 The console has eight destinations: they live in a left drawer that stays open on wide screens (1024 px and
 up) and slides over the page from the menu button on narrow ones. Clients have one destination, shown in
@@ -14,13 +14,13 @@ from typing import Any
 
 from nicegui import ui
 
-from portal import auth
 from portal.accounts import impersonation, sessions
 from portal.components.attributes import set_props
+from portal.components.browser_session import sign_out, stop_impersonation, take_notice
 from portal.config import get_settings
 from portal.core.actors import Actor
-from portal.core.organization import Branding
 from portal.i18n import LABELS, N_, _
+from portal.payments.branding import Branding
 
 
 async def _switch_language(actor: Actor, code: str) -> None:
@@ -97,7 +97,7 @@ def impersonation_banner(actor: Actor) -> None:
     ):
         ui.icon("visibility").classes("text-lg")
         ui.label(_("Viewing as {name}", name=actor.name)).classes("font-medium").mark("viewing-as")
-        ui.button(_("Stop"), on_click=lambda: auth.stop_impersonation(actor)).props(
+        ui.button(_("Stop"), on_click=lambda: stop_impersonation(actor)).props(
             "dense unelevated no-caps color=grey-9"
         ).mark("stop-impersonation")
 
@@ -115,7 +115,7 @@ def impersonation_banner(actor: Actor) -> None:
 
 def _notice() -> None:
     """The one-time notice left by the last session change (e.g. a view as a client that ended)."""
-    notice = auth.take_notice()
+    notice = take_notice()
     if not notice:
         return
     message = NOTICES.get(notice.get("kind", ""))
@@ -206,4 +206,11 @@ def frame(
     with ui.column().classes("w-full max-w-5xl mx-auto p-4 gap-4") as content:
         _notice()
         ui.label(title).classes("text-2xl font-semibold").mark("page-title")
+        yield content
+
+
+@contextmanager
+def signed_in_frame(actor: Actor, branding: Branding, title: str) -> Iterator[ui.column]:
+    """The frame with navigation for the actor's role and a working sign-out."""
+    with frame(actor, branding, title=title, on_sign_out=sign_out) as content:
         yield content

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from portal import auth
+from portal.components.browser_session import start_impersonation
 from portal.config import get_settings
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError, InvalidInput
@@ -43,7 +43,7 @@ def impersonate_button(actor: Actor, *, client_id: int, client_name: str) -> Non
             error.set_visibility(False)
             start.props("loading")
             try:
-                await auth.start_impersonation(actor, client_id=client_id, reason=reason.value or "")
+                await start_impersonation(actor, client_id=client_id, reason=reason.value or "")
             except InvalidInput as exc:
                 if exc.field == "reason":
                     reason.error = exc.message

@@ -1,7 +1,7 @@
 """The line editor of invoices, estimates and proposals: date, service, quantity, unit price and tax per
 line, add and remove lines, and totals that follow the typing.
 
-The totals come from `invoice_editor.preview`, which parses the text with `parse_amount` and rounds each
+The totals come from `line_input.preview`, which parses the text with `parse_amount` and rounds each
 line's tax with `portal.domain.tax`: the same code the services run when they store the document. A field's
 error shows under it once it has been changed (or after Save, for every field).
 """
@@ -14,7 +14,7 @@ from dataclasses import replace
 from nicegui import ui
 from nicegui.elements.mixins.validation_element import ValidationElement
 
-from portal.billing.invoice_editor import LineForm, Preview, TaxChoice, by_key, line_field, preview
+from portal.billing.line_input import LineForm, Preview, TaxChoice, by_key, line_field, preview
 from portal.components.attributes import set_props
 from portal.domain.money import format_money
 from portal.i18n import _

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from portal.clients import profiles
 from portal.clients.dashboard import Payable
 from portal.config import get_settings
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError
 from portal.domain.money import format_amount, format_money, parse_amount
 from portal.i18n import _, get_locale
-from portal.payments import ledger, online
+from portal.payments import charges, credit_payments, ledger
+from portal.payments.methods import payment_methods
 
 NEW_CARD = "new"
 CREDIT = "credit"
@@ -55,7 +55,7 @@ class PayDialog:
         self.sandbox_badge.set_visibility(sandbox)
         client_id = self.actor.client_id
         assert client_id is not None
-        methods = await profiles.payment_methods(actor=self.actor, client_id=client_id)
+        methods = await payment_methods(actor=self.actor, client_id=client_id)
         credit = (await ledger.credit_balances(actor=self.actor, client_id=client_id)).get(item.currency, 0)
         options: dict[str, str] = {str(m.id): m.label for m in methods if m.kind == "card"}
         options[NEW_CARD] = _("A new card")
@@ -92,7 +92,7 @@ class PayDialog:
         try:
             if choice == NEW_CARD:
                 base = get_settings().public_url.rstrip("/")
-                outcome = await online.start_checkout(
+                outcome = await charges.start_checkout(
                     actor=self.actor,
                     purpose=item.purpose,
                     target_id=item.id,
@@ -103,13 +103,15 @@ class PayDialog:
                 return
             if choice == CREDIT:
                 wanted = parse_amount(self.credit_amount.value or "", item.currency, get_locale())
-                used = await online.pay_from_credit(actor=self.actor, invoice_id=item.id, amount_minor=wanted)
+                used = await credit_payments.pay_from_credit(
+                    actor=self.actor, invoice_id=item.id, amount_minor=wanted
+                )
                 text = _(
                     "{amount} of credit applied.", amount=format_money(used, item.currency, get_locale())
                 )
                 self._done(text, ok=True)
                 return
-            outcome = await online.pay_with_saved_method(
+            outcome = await charges.pay_with_saved_method(
                 actor=self.actor, purpose=item.purpose, target_id=item.id, method_id=int(choice)
             )
             self._done(outcome.message, ok=outcome.status in ("succeeded", "processing"))

@@ -10,14 +10,15 @@ from datetime import date
 from nicegui import ui
 
 from portal import i18n
+from portal.billing import staff_charges
+from portal.billing.staff_charges import OpenInvoice, PaymentContext
 from portal.core.actors import Actor
 from portal.core.clock import today
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_amount, format_money, parse_amount
 from portal.i18n import N_, _
-from portal.payments import ledger, staff
+from portal.payments import ledger
 from portal.payments.ledger import OverpaymentNeedsConfirmation
-from portal.payments.staff import OpenInvoice, PaymentContext
 
 OnDone = Callable[[], Awaitable[None] | None]
 
@@ -378,7 +379,7 @@ class RecordPaymentDialog:
             self.say(_("Choose an invoice and a saved method."), ok=False)
             return False
         try:
-            outcome = await staff.charge_stored_method(
+            outcome = await staff_charges.charge_stored_method(
                 actor=self.actor,
                 client_id=self.context.client_id,
                 invoice_id=int(self.charge_invoice.value),
@@ -413,7 +414,7 @@ async def open_record_payment(
 ) -> None:
     """Open the dialog; `on_done` runs after a payment is recorded."""
     try:
-        context = await staff.payment_context(actor=actor, client_id=client_id)
+        context = await staff_charges.payment_context(actor=actor, client_id=client_id)
     except DomainError as exc:
         ui.notify(exc.message, type="negative")
         return

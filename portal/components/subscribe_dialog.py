@@ -13,8 +13,9 @@ from portal.core.actors import Actor
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_money
 from portal.i18n import _
-from portal.subscriptions import plans
-from portal.subscriptions.plans import PlanView, SubscribeOptions, SubscribeResult
+from portal.subscriptions import subscribe
+from portal.subscriptions.plans import PlanView
+from portal.subscriptions.subscribe import SubscribeOptions, SubscribeResult
 
 OnDone = Callable[[], Awaitable[None] | None]
 
@@ -114,7 +115,7 @@ class SubscribeDialog:
         self.button.set_enabled(False)
         self.button.props("loading")
         try:
-            result = await plans.subscribe(
+            result = await subscribe.subscribe(
                 actor=self.actor,
                 client_id=self.options.client_id,
                 plan_id=self.plan.value,
@@ -146,7 +147,7 @@ class SubscribeDialog:
 async def open_subscribe(actor: Actor, *, client_id: int, on_done: OnDone | None = None) -> None:
     """Open the dialog; `on_done` runs after the subscription starts."""
     try:
-        options = await plans.subscribe_options(actor=actor, client_id=client_id)
+        options = await subscribe.subscribe_options(actor=actor, client_id=client_id)
     except DomainError as exc:
         ui.notify(exc.message, type="negative")
         return

@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 
 from portal.db.models import Organization
@@ -71,25 +70,3 @@ async def get_organization() -> Organization:
     if scope is not None and scope.open:
         scope.org = org
     return org
-
-
-@dataclass(frozen=True)
-class Branding:
-    """What every page shows of the organization."""
-
-    name: str
-    theme_color: str
-    logo_path: str
-    gateway_mode: str  # sandbox | test | live
-
-
-async def branding() -> Branding:
-    """Name, colour, logo and payment mode for the page frame."""
-    from portal.payments.gateways.selector import (
-        current_mode,  # gateways needs this module: import when called
-    )
-
-    org = await get_organization()
-    return Branding(
-        name=org.name, theme_color=org.theme_color, logo_path=org.logo_path, gateway_mode=await current_mode()
-    )

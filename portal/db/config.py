@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tortoise.migrations.api import migrate
+
 from portal.config import get_settings
 
 APP = "models"
@@ -37,8 +39,6 @@ def tortoise_config(database_url: str | None = None) -> dict[str, Any]:
 
 async def run_migrations(database_url: str | None = None) -> None:
     """Apply every pending migration (Tortoise's own migration engine)."""
-    from tortoise.migrations.api import migrate
-
     await migrate(config=tortoise_config(database_url))
 
 

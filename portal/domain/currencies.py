@@ -17,7 +17,7 @@ migration named `NNNN_currency_exponents_<first 12 hex digits of the fingerprint
 `portal/db/migrations/`. To change an exponent (or add or remove a code): edit the table, write that
 migration (it rescales every `*_minor` column of the currency; see 0003 for the shape), and name it after
 the new fingerprint. Gateways keep their own exceptions (Stripe's in
-`portal/payments/gateways/stripe_gateway.py`).
+`portal/payments/gateways/stripe_amounts.py`).
 """
 
 from __future__ import annotations

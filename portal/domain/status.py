@@ -339,3 +339,7 @@ def invoice_status_after(total_minor: int, allocated_minor: int, current: Invoic
     if allocated_minor < 0 or total_minor < 0 or allocated_minor > total_minor:
         raise ValueError(f"allocated {allocated_minor} does not fit an invoice total of {total_minor}")
     return InvoiceStatus.paid if allocated_minor == total_minor else InvoiceStatus.open
+
+
+LIVE = (SubscriptionStatus.active, SubscriptionStatus.trialing, SubscriptionStatus.past_due)
+"""Statuses in which a subscription still charges its card."""

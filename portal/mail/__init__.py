@@ -1,1 +1,2 @@
-"""Mail: SMTP sending (aiosmtplib), templates, the outbox worker."""
+"""Mail: the emails the portal sends (`*_emails.py`, built with `compose.py`), SMTP sending (aiosmtplib),
+templates, the outbox worker."""

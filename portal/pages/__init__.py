@@ -2,44 +2,56 @@
 
 from __future__ import annotations
 
+from portal.pages import (
+    billing,
+    console_audit,
+    console_client_form,
+    console_client_record,
+    console_clients,
+    console_invoices,
+    console_overview,
+    console_plans,
+    console_quotes,
+    console_requests,
+    documents,
+    history,
+    login,
+    pay,
+    sandbox_setup,
+    set_password,
+    settings_billing,
+    settings_email,
+    settings_organization,
+    settings_payments,
+    settings_reminders,
+    settings_template,
+)
+
 
 def register_all() -> None:
     """Register every page (again, when tests execute main.py anew)."""
-    from portal.components import billing_sections
-    from portal.pages import (
-        billing,
-        console_audit,
-        console_clients,
-        console_invoices,
-        console_overview,
-        console_plans,
-        console_quotes,
-        console_requests,
-        documents,
-        history,
-        login,
-        pay,
-        set_password,
-        settings,
-        settings_payments,
-    )
-
     for module in (
         login,
         set_password,
         billing,
-        billing_sections,
+        sandbox_setup,
         documents,
         history,
         pay,
         console_overview,
         console_clients,
+        console_client_form,  # /admin/clients/new before /admin/clients/{client_id}
+        console_client_record,
         console_invoices,
         console_quotes,
         console_requests,
         console_plans,
         console_audit,
-        settings,
+        settings_organization,
+        settings_billing,
+        settings_template,
+        settings_reminders,
+        settings_email,
         settings_payments,
     ):
         module.register()

@@ -12,21 +12,24 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
-from portal import auth, events, i18n
+from portal import events, i18n
 from portal.billing import quotes
 from portal.clients import dashboard, profiles
 from portal.clients.dashboard import Payable
-from portal.components import billing_sections
+from portal.components import billing_sections, guard
 from portal.components.badges import money_label
+from portal.components.frame import signed_in_frame
+from portal.components.live_updates import in_page_language
 from portal.components.pay_dialog import PayDialog
+from portal.components.quote_decision import decision_notice
 from portal.core.actors import Actor
-from portal.core.organization import Branding, branding
+from portal.domain.errors import DomainError
 from portal.domain.money import format_money
 from portal.domain.status import local_label
 from portal.i18n import _
-from portal.pages.common import in_page_language, signed_in_frame
 from portal.payments import ledger, methods
-from portal.subscriptions import lifecycle
+from portal.payments.branding import Branding, branding
+from portal.subscriptions import client_subscriptions
 
 LIVE_EVENTS = (
     "payment.recorded",
@@ -111,7 +114,7 @@ class Dashboard:
         background_tasks.create(self._refresh_changed_sections(), name="My Billing sections")
 
     async def _refresh_changed_sections(self) -> None:
-        subs = await lifecycle.list_subscriptions(actor=self.actor, client_id=self.client_id)
+        subs = await client_subscriptions.list_subscriptions(actor=self.actor, client_id=self.client_id)
         if subs != self.shown.get("subscriptions"):
             self.subscriptions.refresh()
         cards = await methods.list_methods(actor=self.actor, client_id=self.client_id)
@@ -227,8 +230,6 @@ class Dashboard:
                 ).mark(f"decline-{quote.id}")
 
     async def _decide(self, quote: quotes.QuoteView, approve: bool, comment: str = "") -> None:
-        from portal.domain.errors import DomainError
-
         try:
             decided = await quotes.decide(
                 actor=self.actor, quote_id=quote.id, approve=approve, comment=comment
@@ -283,15 +284,6 @@ class Dashboard:
         client.on_delete(lambda: [stop() for stop in stops])
 
 
-def decision_notice(decided: quotes.QuoteView) -> str:
-    """'Estimate E-3 approved.' / 'Proposal P-4 declined.' in the current locale."""
-    if decided.status == "approved":
-        return _("{document} approved.", document=decided.label)
-    if decided.status == "declined":
-        return _("{document} declined.", document=decided.label)
-    return f"{decided.label}: {local_label(decided.status)}."
-
-
 def _in_client(client, handler):
     """Run an event handler inside the page's client context and language (events come from other tasks)."""
 
@@ -306,7 +298,7 @@ def _in_client(client, handler):
 def register() -> None:
     """Add /billing."""
 
-    @auth.page("/billing", access=auth.Access.client, title="My Billing")
+    @guard.page("/billing", access=guard.Access.client, title="My Billing")
     async def billing_page(actor: Actor, paid: str = "") -> None:
         assert actor.client_id is not None
         profile = await profiles.get_profile(actor=actor, client_id=actor.client_id)

@@ -8,14 +8,15 @@ from typing import Any
 
 from nicegui import ui
 
-from portal import auth, i18n
+from portal import i18n
+from portal.components import guard
+from portal.components.frame import signed_in_frame
+from portal.components.tables import LINK_CELL
 from portal.core import audit
 from portal.core.actors import Actor
-from portal.core.organization import branding
 from portal.domain.errors import DomainError, InvalidInput
 from portal.i18n import _
-from portal.pages.common import signed_in_frame
-from portal.pages.documents import LINK_CELL
+from portal.payments.branding import branding
 
 
 def _col(name: str, label: str, align: str = "left") -> dict:
@@ -162,7 +163,7 @@ class AuditLogPage:
 def register() -> None:
     """Add /admin/audit."""
 
-    @auth.page("/admin/audit", access=auth.Access.admin, title="Audit log")
+    @guard.page("/admin/audit", access=guard.Access.admin, title="Audit log")
     async def audit_page(actor: Actor) -> None:
         options = await audit.filter_options(actor=actor)
         with signed_in_frame(actor, await branding(), _("Audit log")):

@@ -7,15 +7,16 @@ calls one service; errors show next to their field or in a notification.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from fastapi import Request
 from nicegui import ui
 
-from portal import auth, i18n
-from portal.billing import invoice_editor
-from portal.billing.invoice_editor import InvoiceEditorView, InvoiceForm, InvoicePage
-from portal.clients import profiles
+from portal import i18n
+from portal.billing import invoice_editor, invoice_list, line_input
+from portal.billing.invoice_editor import InvoiceEditorView, InvoiceForm
+from portal.billing.invoice_list import InvoicePage
+from portal.components import guard
 from portal.components.badges import status_badge
 from portal.components.document_editor import (
     DocumentList,
@@ -28,13 +29,15 @@ from portal.components.document_editor import (
     text_block,
 )
 from portal.components.document_editor import money_text as _money
+from portal.components.feedback import guarded
+from portal.components.frame import signed_in_frame
+from portal.components.live_updates import follow_money_events
+from portal.components.record_lookup import client_picker, not_found, query_id
 from portal.components.record_payment import open_record_payment
 from portal.core.actors import Actor
-from portal.core.organization import branding
-from portal.domain.errors import DomainError, NotFound
+from portal.domain.errors import NotFound
 from portal.i18n import _
-from portal.pages.common import signed_in_frame
-from portal.pages.documents import follow_money_events
+from portal.payments.branding import branding
 
 
 def _columns() -> list[dict]:
@@ -58,50 +61,6 @@ def status_text(status: str) -> str:
         "paid": _("Paid"),
         "deleted": _("Void"),
     }.get(status, status)
-
-
-async def client_picker(actor: Actor, title: str, target: Callable[[int], str]) -> None:
-    """A client menu for the 'new' pages opened without ?client=."""
-    page = await profiles.list_clients(actor=actor, page_size=100)
-    with ui.card().classes("w-full max-w-lg gap-2").mark("client-picker"):
-        ui.label(title).classes("text-lg font-semibold")
-        options = {row.id: f"{row.name} · {row.email}" for row in page.rows}
-        choice = (
-            ui.select(options, label=_("Client"), with_input=True)
-            .props("outlined dense")
-            .classes("w-full")
-            .mark("client-choice")
-        )
-        choice.on_value_change(lambda e: ui.navigate.to(target(e.value)) if e.value else None)
-
-
-def query_id(request: Request, name: str) -> int | None:
-    """An id from the query string: None when absent, -1 when it is not a number (so: not found)."""
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
-        return None
-    return int(raw) if raw.isdigit() and len(raw) < 10 else -1
-
-
-def not_found(message: str, back: str, back_label: str) -> None:
-    """What a missing record looks like."""
-    with ui.card().classes("w-full").mark("not-found"):
-        ui.label(message)
-        ui.link(back_label, back)
-
-
-async def guarded(action: Callable[[], Awaitable[object]], button: ui.button | None = None) -> object | None:
-    """Run a service call; show a domain error in a notification and return None."""
-    if button is not None:
-        button.disable()
-    try:
-        return await action()
-    except DomainError as exc:
-        ui.notify(exc.message, type="negative", multi_line=True)
-        return None
-    finally:
-        if button is not None and not button.is_deleted:
-            button.enable()
 
 
 # -- the editor (new invoices and drafts) -----------------------------------------------------------
@@ -145,8 +104,8 @@ class InvoiceEditor(DraftEditor):
 
     def check_header(self, *, touched: bool = False) -> dict[str, str]:
         """Dates and notes: show their errors (the due date cannot be before the issue date)."""
-        _issue, _due, errors = invoice_editor.check_dates(self.issue.value or "", self.due.value or "")
-        errors.update(invoice_editor.check_notes(self.notes.value or ""))
+        _issue, _due, errors = line_input.check_dates(self.issue.value or "", self.due.value or "")
+        errors.update(line_input.check_notes(self.notes.value or ""))
         if touched or errors:
             self.issue.error = errors.get("issue_date")
             self.due.error = errors.get("due_date")
@@ -437,7 +396,7 @@ class InvoiceList(DocumentList):
 
     async def fetch(self) -> InvoicePage:
         """The current page of invoices."""
-        return await invoice_editor.list_invoices(
+        return await invoice_list.list_invoices(
             actor=self.actor,
             search=self.state["search"],
             status=self.state["status"],
@@ -486,13 +445,13 @@ class InvoiceList(DocumentList):
 def register() -> None:
     """Add /admin/invoices, /admin/invoices/new and /admin/invoices/{id}."""
 
-    @auth.page("/admin/invoices", access=auth.Access.staff, title="Invoices")
+    @guard.page("/admin/invoices", access=guard.Access.staff, title="Invoices")
     async def list_page(actor: Actor) -> None:
         with signed_in_frame(actor, await branding(), _("Invoices")):
             invoices = InvoiceList(actor)
         await invoices.load()
 
-    @auth.page("/admin/invoices/new", access=auth.Access.staff, title="New invoice")
+    @guard.page("/admin/invoices/new", access=guard.Access.staff, title="New invoice")
     async def new_page(actor: Actor, request: Request) -> None:
         # ?client=<id> is read from the request: NiceGUI gives a page parameter named `client` its own Client
         client = query_id(request, "client")
@@ -512,7 +471,7 @@ def register() -> None:
         with signed_in_frame(actor, brand, view.title):
             InvoiceEditor(actor, view)
 
-    @auth.page("/admin/invoices/{invoice_id}", access=auth.Access.staff, title="Invoice")
+    @guard.page("/admin/invoices/{invoice_id}", access=guard.Access.staff, title="Invoice")
     async def invoice_page(actor: Actor, invoice_id: int) -> None:
         brand = await branding()
         try:

@@ -7,16 +7,17 @@ from datetime import datetime
 
 from nicegui import ui
 
-from portal import auth, events, i18n
+from portal import events, i18n
 from portal.billing import overview
+from portal.components import guard
+from portal.components.frame import signed_in_frame
+from portal.components.tables import LINK_CELL
 from portal.core.actors import Actor
 from portal.core.audit import AuditRow
 from portal.core.clock import now_utc
-from portal.core.organization import branding
 from portal.domain.money import format_money, to_decimal
 from portal.i18n import _
-from portal.pages.common import signed_in_frame
-from portal.pages.documents import LINK_CELL
+from portal.payments.branding import branding
 
 LIVE_EVENTS = ("payment.recorded", "payment.refunded", "payment.failed", "invoice.sent", "invoice.voided")
 
@@ -208,7 +209,7 @@ def _follow_payments(refresh: Callable[[], object]) -> None:
 def register() -> None:
     """Add /admin."""
 
-    @auth.page("/admin", access=auth.Access.staff, title="Console")
+    @guard.page("/admin", access=guard.Access.staff, title="Console")
     async def overview_page(actor: Actor) -> None:
         with signed_in_frame(actor, await branding(), _("Overview")):
 

@@ -8,17 +8,19 @@ from typing import Any
 
 from nicegui import ui
 
-from portal import auth, i18n
+from portal import i18n
 from portal.clients import profiles
+from portal.components import guard
+from portal.components.frame import signed_in_frame
 from portal.components.subscribe_dialog import open_subscribe
 from portal.core.actors import Actor
-from portal.core.organization import branding
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_amount, format_money
 from portal.i18n import N_, _
-from portal.pages.common import signed_in_frame
-from portal.subscriptions import lifecycle, plans
-from portal.subscriptions.plans import PlanView, SubscriptionRow
+from portal.payments.branding import branding
+from portal.subscriptions import client_subscriptions, plans, subscription_list
+from portal.subscriptions.plans import PlanView
+from portal.subscriptions.subscription_list import SubscriptionRow
 
 PLANS_PATH = "/admin/plans"
 SUBSCRIPTIONS_PATH = "/admin/subscriptions"
@@ -382,7 +384,7 @@ async def manage_subscription(actor: Actor, row: SubscriptionRow) -> str | None:
 
         async def resume() -> None:
             try:
-                await lifecycle.resume(actor=actor, subscription_id=row.id)
+                await client_subscriptions.resume(actor=actor, subscription_id=row.id)
             except DomainError as exc:
                 error.set_text(exc.message)
                 return
@@ -402,7 +404,9 @@ async def manage_subscription(actor: Actor, row: SubscriptionRow) -> str | None:
                             plan=row.name,
                             client=row.client_name,
                         ),
-                        lambda: lifecycle.cancel_at_period_end(actor=actor, subscription_id=row.id),
+                        lambda: client_subscriptions.cancel_at_period_end(
+                            actor=actor, subscription_id=row.id
+                        ),
                         _(
                             "{plan} for {client} ends at the end of the paid period.",
                             plan=row.name,
@@ -420,7 +424,7 @@ async def manage_subscription(actor: Actor, row: SubscriptionRow) -> str | None:
                             plan=row.name,
                             client=row.client_name,
                         ),
-                        lambda: lifecycle.cancel_now(actor=actor, subscription_id=row.id),
+                        lambda: client_subscriptions.cancel_now(actor=actor, subscription_id=row.id),
                         _("{plan} for {client} was canceled.", plan=row.name, client=row.client_name),
                     ),
                 ).props("flat no-caps color=red-7").mark("manage-cancel-now")
@@ -484,7 +488,7 @@ async def subscriptions_page(actor: Actor) -> None:
 
     async def load() -> None:
         try:
-            result = await plans.search_subscriptions(
+            result = await subscription_list.search_subscriptions(
                 actor=actor,
                 status=status.value or "",
                 plan_id=plan.value or None,
@@ -580,10 +584,10 @@ async def subscriptions_page(actor: Actor) -> None:
 def register() -> None:
     """Add /admin/plans and /admin/subscriptions."""
 
-    @auth.page(PLANS_PATH, access=auth.Access.staff, title="Plans")
+    @guard.page(PLANS_PATH, access=guard.Access.staff, title="Plans")
     async def console_plans(actor: Actor) -> None:
         await plans_page(actor)
 
-    @auth.page(SUBSCRIPTIONS_PATH, access=auth.Access.staff, title="Subscriptions")
+    @guard.page(SUBSCRIPTIONS_PATH, access=guard.Access.staff, title="Subscriptions")
     async def console_subscriptions(actor: Actor) -> None:
         await subscriptions_page(actor)

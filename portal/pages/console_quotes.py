@@ -10,10 +10,11 @@ from __future__ import annotations
 from fastapi import Request
 from nicegui import ui
 
-from portal import auth, i18n
+from portal import i18n
 from portal.billing import quote_editor
 from portal.billing.documents import tax_summary
 from portal.billing.quote_editor import QuoteEditorView, QuoteForm, QuotePage, kind_label
+from portal.components import guard
 from portal.components.badges import status_badge
 from portal.components.document_editor import (
     DocumentList,
@@ -26,12 +27,13 @@ from portal.components.document_editor import (
     text_block,
 )
 from portal.components.document_editor import money_text as _money
+from portal.components.feedback import guarded
+from portal.components.frame import signed_in_frame
+from portal.components.record_lookup import client_picker, not_found, query_id
 from portal.core.actors import Actor
-from portal.core.organization import branding
 from portal.domain.errors import InvalidInput, NotFound
 from portal.i18n import _
-from portal.pages.common import signed_in_frame
-from portal.pages.console_invoices import client_picker, guarded, not_found, query_id
+from portal.payments.branding import branding
 
 
 def status_text(status: str) -> str:
@@ -317,13 +319,13 @@ class QuoteList(DocumentList):
 def register() -> None:
     """Add /admin/quotes, /admin/quotes/new and /admin/quotes/{id}."""
 
-    @auth.page("/admin/quotes", access=auth.Access.staff, title="Estimates and proposals")
+    @guard.page("/admin/quotes", access=guard.Access.staff, title="Estimates and proposals")
     async def list_page(actor: Actor) -> None:
         with signed_in_frame(actor, await branding(), _("Estimates and proposals")):
             quotes = QuoteList(actor)
         await quotes.load()
 
-    @auth.page("/admin/quotes/new", access=auth.Access.staff, title="New estimate or proposal")
+    @guard.page("/admin/quotes/new", access=guard.Access.staff, title="New estimate or proposal")
     async def new_page(actor: Actor, request: Request, kind: str = "estimate") -> None:
         # ?client=<id> is read from the request: NiceGUI gives a page parameter named `client` its own Client
         client = query_id(request, "client")
@@ -347,7 +349,7 @@ def register() -> None:
         with signed_in_frame(actor, brand, view.title):
             QuoteEditor(actor, view)
 
-    @auth.page("/admin/quotes/{quote_id}", access=auth.Access.staff, title="Estimate or proposal")
+    @guard.page("/admin/quotes/{quote_id}", access=guard.Access.staff, title="Estimate or proposal")
     async def quote_page(actor: Actor, quote_id: int) -> None:
         brand = await branding()
         try:

@@ -8,19 +8,20 @@ from typing import NamedTuple
 from fastapi import Request
 from nicegui import ui
 
-from portal import auth, i18n
+from portal import i18n
+from portal.billing import billing_requests
+from portal.billing.billing_requests import BillingRequestRow
 from portal.clients import profiles
+from portal.components import guard
 from portal.components.attributes import set_props
 from portal.components.badges import STATUS_COLORS
 from portal.components.confirm import confirm
+from portal.components.frame import signed_in_frame
 from portal.core.actors import Actor
-from portal.core.organization import branding
 from portal.domain.errors import DomainError, InvalidInput, NotFound
 from portal.domain.money import format_money
 from portal.i18n import N_, _
-from portal.pages.common import signed_in_frame
-from portal.payments import billing_requests, staff
-from portal.payments.staff import BillingRequestRow
+from portal.payments.branding import branding
 
 LIST_PATH = "/admin/requests"
 NEW_PATH = "/admin/requests/new"
@@ -170,7 +171,7 @@ class RequestList:
     async def load(self) -> None:
         """Fetch the current page with the current filters."""
         try:
-            result = await staff.list_billing_requests(
+            result = await billing_requests.list_billing_requests(
                 actor=self.actor,
                 status=self.status.value or "",
                 mode=self.mode.value or "",
@@ -214,7 +215,7 @@ class RequestList:
 
     async def copy_link(self, request_id: int) -> None:
         try:
-            url = await staff.billing_request_link(actor=self.actor, request_id=request_id)
+            url = await billing_requests.billing_request_link(actor=self.actor, request_id=request_id)
         except DomainError as exc:
             self.say(exc.message, ok=False)
             await self.load()
@@ -453,7 +454,7 @@ def _client_id(text: str) -> int | None:
 def register() -> None:
     """Add /admin/requests and /admin/requests/new."""
 
-    @auth.page(LIST_PATH, access=auth.Access.staff, title="Billing requests")
+    @guard.page(LIST_PATH, access=guard.Access.staff, title="Billing requests")
     async def list_page(actor: Actor) -> None:
         with signed_in_frame(actor, await branding(), _("Billing requests")):
             with ui.row().classes("w-full items-center justify-between"):
@@ -466,7 +467,7 @@ def register() -> None:
             listing = RequestList(actor)
         await listing.load()
 
-    @auth.page(NEW_PATH, access=auth.Access.staff, title="New billing request")
+    @guard.page(NEW_PATH, access=guard.Access.staff, title="New billing request")
     async def new_page(actor: Actor, request: Request) -> None:
         # ?client=<id> is read from the request: NiceGUI gives a page parameter named `client` its own Client
         client = request.query_params.get("client", "")

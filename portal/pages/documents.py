@@ -8,30 +8,32 @@ plain HTTP routes (a browser download cannot go over the websocket) behind the s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from urllib.parse import quote as url_quote
 
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
-from nicegui import Client, app, ui
+from nicegui import app, ui
 
-from portal import auth, events, i18n
+from portal import i18n
 from portal.billing import documents, pdf, quote_editor, quotes
 from portal.clients.dashboard import Payable
+from portal.components import browser_session, guard
 from portal.components.badges import status_badge
 from portal.components.document_editor import pair as _pair
 from portal.components.document_editor import text_block as _text_block
+from portal.components.frame import signed_in_frame
+from portal.components.live_updates import follow_money_events
 from portal.components.pay_dialog import PayDialog
+from portal.components.quote_decision import decision_notice
+from portal.components.tables import LINK_CELL
 from portal.core.actors import Actor
-from portal.core.organization import Branding, branding
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
 from portal.i18n import N_, _
-from portal.pages.billing import decision_notice
-from portal.pages.common import in_page_language, signed_in_frame
+from portal.payments.branding import Branding, branding
 
-MONEY_EVENTS = ("payment.recorded", "payment.failed", "payment.refunded")
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
 LINE_COLUMNS = [
@@ -74,31 +76,11 @@ NOT_FOUND_TEXT = {
         "We could not find that estimate or proposal. It may have been withdrawn, or the link is mistyped."
     ),
 }
-LINK_CELL = """
-<q-td :props="props">
-  <a v-if="props.row.href" :href="props.row.href" class="text-primary">{{ props.value }}</a>
-  <span v-else>{{ props.value }}</span>
-</q-td>
-"""
-"""A table cell that shows its value as a link to the row's `href` (text stays text: Vue escapes it)."""
 
 
 def titled(columns: list[dict]) -> list[dict]:
     """Table columns with their titles in the current locale."""
     return [{**column, "label": _(title) if (title := column["label"]) else ""} for column in columns]
-
-
-def follow_money_events(client_id: int | None, refresh: Callable[[], object]) -> None:
-    """Redraw `refresh` when money moves for this client, until the browser tab goes away."""
-    page = ui.context.client
-
-    def on_event(event: events.Event) -> None:
-        if event.client_id != client_id or page.id not in Client.instances:
-            return
-        in_page_language(page, refresh)
-
-    stops = [events.subscribe(name, on_event) for name in MONEY_EVENTS]
-    page.on_delete(lambda: [stop() for stop in stops])
 
 
 def _not_found(actor: Actor, brand: Branding, what: str) -> None:
@@ -453,7 +435,9 @@ def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
 # -- PDF downloads ----------------------------------------------------------------------------------
 def _login_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"{auth.LOGIN_PATH}?next={url_quote(target, safe='')}", status_code=303)
+    return RedirectResponse(
+        f"{browser_session.LOGIN_PATH}?next={url_quote(target, safe='')}", status_code=303
+    )
 
 
 def _pdf_response(content: bytes, filename: str) -> Response:
@@ -463,7 +447,7 @@ def _pdf_response(content: bytes, filename: str) -> Response:
 
 async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
     """GET /billing/invoices/{invoice_id}/pdf."""
-    actor = await auth.current_actor()
+    actor = await browser_session.current_actor()
     if actor is None:
         return _login_redirect(request)
     try:
@@ -475,7 +459,7 @@ async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
 
 async def quote_pdf_route(request: Request, quote_id: int) -> Response:
     """GET /billing/quotes/{quote_id}/pdf (the quote's page rules: a client its own, staff every one)."""
-    actor = await auth.current_actor()
+    actor = await browser_session.current_actor()
     if actor is None:
         return _login_redirect(request)
     try:
@@ -490,7 +474,7 @@ async def quote_pdf_route(request: Request, quote_id: int) -> Response:
 
 async def receipt_pdf_route(request: Request, payment_id: int) -> Response:
     """GET /billing/receipts/{payment_id}/pdf."""
-    actor = await auth.current_actor()
+    actor = await browser_session.current_actor()
     if actor is None:
         return _login_redirect(request)
     try:
@@ -512,7 +496,7 @@ def register() -> None:
         "/billing/quotes/{quote_id}/pdf", quote_pdf_route, methods=["GET"], include_in_schema=False
     )
 
-    @auth.page("/billing/invoices/{invoice_id}", access=auth.Access.client, title="Invoice")
+    @guard.page("/billing/invoices/{invoice_id}", access=guard.Access.client, title="Invoice")
     async def invoice_page(actor: Actor, invoice_id: int) -> None:
         brand = await branding()
         try:
@@ -527,7 +511,7 @@ def register() -> None:
             ui.link(_("Back to My Billing"), "/billing")
             follow_money_events(actor.client_id, screen.refresh)
 
-    @auth.page("/billing/quotes/{quote_id}", access=auth.Access.client, title="Estimate or proposal")
+    @guard.page("/billing/quotes/{quote_id}", access=guard.Access.client, title="Estimate or proposal")
     async def quote_page(actor: Actor, quote_id: int) -> None:
         brand = await branding()
         try:
@@ -541,7 +525,7 @@ def register() -> None:
             await screen.body()
             ui.link(_("Back to My Billing"), "/billing")
 
-    @auth.page("/billing/receipts/{payment_id}", access=auth.Access.client, title="Receipt")
+    @guard.page("/billing/receipts/{payment_id}", access=guard.Access.client, title="Receipt")
     async def receipt_page(actor: Actor, payment_id: int) -> None:
         brand = await branding()
         try:

@@ -6,15 +6,16 @@ from datetime import date, datetime
 
 from nicegui import ui
 
-from portal import auth, i18n
+from portal import i18n
 from portal.clients import history
+from portal.components import guard
+from portal.components.frame import signed_in_frame
+from portal.components.tables import LINK_CELL
 from portal.config import get_settings
 from portal.core.actors import Actor
-from portal.core.organization import branding
 from portal.domain.money import format_money
 from portal.i18n import N_, _
-from portal.pages.common import signed_in_frame
-from portal.pages.documents import LINK_CELL
+from portal.payments.branding import branding
 
 
 def _col(name: str, label: str, align: str = "left") -> dict:
@@ -98,7 +99,7 @@ def _signed(amount_minor: int, currency: str, locale: str) -> str:
 def register() -> None:
     """Add /billing/history."""
 
-    @auth.page("/billing/history", access=auth.Access.client, title="History")
+    @guard.page("/billing/history", access=guard.Access.client, title="History")
     async def history_page(actor: Actor) -> None:
         assert actor.client_id is not None
         data = await history.get_history(actor=actor, client_id=actor.client_id)

@@ -8,13 +8,14 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from portal import auth, i18n
+from portal import i18n
 from portal.accounts import sessions
+from portal.components import browser_session
 from portal.components.attributes import set_props
 from portal.components.frame import apply_theme
-from portal.core.organization import branding
 from portal.domain.errors import Conflict, InvalidInput
 from portal.i18n import N_, _
+from portal.payments.branding import branding
 
 NOTICES = {"password-set": N_("Your password is set. Sign in with your email and new password.")}
 
@@ -22,20 +23,22 @@ NOTICES = {"password-set": N_("Your password is set. Sign in with your email and
 def register() -> None:
     """Add /login."""
 
-    @ui.page(auth.LOGIN_PATH, title="Sign in")
+    @ui.page(browser_session.LOGIN_PATH, title="Sign in")
     async def login_page(
         request: Request, next: str = "", notice: str = "", lang: str = ""
     ) -> RedirectResponse | None:
         target = sessions.safe_next(next)
-        actor = await auth.current_actor()
+        actor = await browser_session.current_actor()
         if actor is not None:
-            return RedirectResponse(target if target != "/" else auth.home_for(actor), status_code=303)
+            return RedirectResponse(
+                target if target != "/" else browser_session.home_for(actor), status_code=303
+            )
         chosen = lang.strip().lower() if lang.strip().lower() in i18n.SUPPORTED else ""
         i18n.set_locale(chosen or i18n.best_match(request.headers.get("accept-language")))
         ui.page_title(_("Sign in"))
         brand = await branding()
         apply_theme(brand)
-        ip = auth.client_ip(request)
+        ip = browser_session.client_ip(request)
 
         async def submit() -> None:
             error.set_visibility(False)
@@ -49,7 +52,9 @@ def register() -> None:
                 return
             finally:
                 button.props(remove="loading")
-            await auth.sign_in(signed_in, next_url=target if target != "/" else auth.home_for(signed_in))
+            await browser_session.sign_in(
+                signed_in, next_url=target if target != "/" else browser_session.home_for(signed_in)
+            )
 
         with ui.column().classes("w-full min-h-screen items-center justify-center p-4"):
             with ui.card().classes("w-full max-w-sm p-6 gap-4"):
@@ -95,6 +100,6 @@ def _language_switch(*, next: str, notice: str) -> None:
                 set_props(ui.label(name).classes("font-semibold"), {"lang": code}).mark(f"lang-{code}")
                 continue
             query = urlencode({k: v for k, v in (("next", next), ("notice", notice), ("lang", code)) if v})
-            set_props(ui.link(name, f"{auth.LOGIN_PATH}?{query}"), {"lang": code, "hreflang": code}).mark(
-                f"lang-{code}"
-            )
+            set_props(
+                ui.link(name, f"{browser_session.LOGIN_PATH}?{query}"), {"lang": code, "hreflang": code}
+            ).mark(f"lang-{code}")

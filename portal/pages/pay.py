@@ -7,14 +7,14 @@ from fastapi import Request
 from nicegui import ui
 
 from portal import i18n
+from portal.components.browser_session import page_locale
 from portal.components.card_form import card_fields
 from portal.components.frame import apply_theme
-from portal.core.organization import branding
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
 from portal.i18n import _
-from portal.pages.common import page_locale
 from portal.payments import links, sandbox_checkout
+from portal.payments.branding import branding
 from portal.payments.links import LinkView
 
 

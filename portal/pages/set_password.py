@@ -8,9 +8,9 @@ from nicegui import ui
 from portal import i18n
 from portal.accounts import invitations, passwords
 from portal.components.frame import apply_theme
-from portal.core.organization import branding
 from portal.domain.errors import InvalidInput, NotFound
 from portal.i18n import _
+from portal.payments.branding import branding
 
 PATH = invitations.SET_PASSWORD_PATH
 DONE_URL = "/login?notice=password-set"

@@ -6,14 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from portal import auth, i18n
+from portal import i18n
+from portal.components import guard
 from portal.components.attributes import set_props
 from portal.components.feedback import Feedback
+from portal.components.frame import signed_in_frame
 from portal.components.settings_nav import settings_nav
 from portal.core.actors import Actor
-from portal.core.organization import branding
 from portal.i18n import N_, _
-from portal.pages.common import signed_in_frame
+from portal.payments.branding import branding
 from portal.settings import stripe_account
 from portal.settings.stripe_account import StripeAccountView
 
@@ -204,7 +205,7 @@ class PaymentSettings:
 def register() -> None:
     """Add /settings/payments."""
 
-    @auth.page(PATH, access=auth.Access.admin, title="Payments")
+    @guard.page(PATH, access=guard.Access.admin, title="Payments")
     async def payments_page(actor: Actor) -> None:
         view = await stripe_account.get_account(actor=actor)
         ui.page_title(_("Payments"))

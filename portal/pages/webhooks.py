@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
-from portal.payments import gateway_events
+from portal import gateway_events
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayEvent, InvalidSignature, PaymentGateway
 

@@ -14,9 +14,9 @@ from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
 from portal.domain.status import CreditRequestStatus
 from portal.i18n import _
-from portal.mail import messages
+from portal.mail import request_emails
 from portal.mail.outbox import enqueue
-from portal.payments import links, online
+from portal.payments import charges, links
 
 DESCRIPTION_MAX_LENGTH = 300
 """The length of CreditRequest.description."""
@@ -60,7 +60,9 @@ async def create_credit_request(
             target_id=credit.id,
             expires_at=now_utc() + timedelta(days=links.INVOICE_LINK_DAYS),
         )
-        message = await messages.credit_request_sent(credit_request_id=credit.id, link=links.url_for(token))
+        message = await request_emails.credit_request_sent(
+            credit_request_id=credit.id, link=links.url_for(token)
+        )
         await enqueue(
             kind="credit_request",
             to=client.email,
@@ -78,7 +80,7 @@ async def create_credit_request(
             details={"amount_minor": amount_minor, "currency": currency},
         )
     try:
-        await online.auto_charge_if_enabled(purpose="credit_request", target_id=credit.id)
+        await charges.auto_charge_if_enabled(purpose="credit_request", target_id=credit.id)
     except Conflict:
         pass  # a payment is already under way
     return credit.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -9,7 +10,6 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-from portal.billing.invoices import allocated_by_invoice
 from portal.core import audit
 from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import now_utc, today
@@ -261,3 +261,21 @@ async def _record_offline(
         )
     await publish(Event("payment.recorded", client_id=client_id, data={"payment_id": payment.id}))
     return PaymentResult(payment.id, plan.allocations, plan.remainder_minor)
+
+
+async def allocated_by_invoice(invoice_ids: Sequence[int]) -> dict[int, int]:
+    """Sum of allocations per invoice (one query)."""
+    if not invoice_ids:
+        return {}
+    rows = (
+        await Allocation.filter(invoice_id__in=list(invoice_ids))
+        .group_by("invoice_id")
+        .annotate(total=Sum("amount_minor"))
+        .values("invoice_id", "total")
+    )
+    return {row["invoice_id"]: int(row["total"] or 0) for row in rows}
+
+
+async def amount_due(invoice: Invoice) -> int:
+    """What is still due on one invoice: its total minus its allocations."""
+    return invoice.total_minor - (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)

@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from portal.billing import invoices
 from portal.config import get_settings
 from portal.core.clock import now_utc, today
 from portal.core.organization import get_organization
@@ -34,10 +33,10 @@ from portal.domain.money import format_money
 from portal.domain.status import BillingRequestStatus, CreditRequestStatus, InvoiceStatus
 from portal.domain.tokens import hash_token, new_token
 from portal.i18n import N_, _, format_datetime, get_locale, translate
-from portal.mail import messages
+from portal.mail import payment_emails
 from portal.mail.outbox import enqueue
 from portal.mail.worker import FAILED, QUEUED, SENDING
-from portal.payments import online
+from portal.payments import charges, ledger
 from portal.payments.gateways import selector
 
 INVOICE_LINK_DAYS = 30
@@ -160,7 +159,7 @@ async def view(*, token: str) -> LinkView:
         if invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
             raise NotFound(_(NOT_VALID))
         client = await Client.get(id=invoice.client_id)
-        due = await invoices.amount_due(invoice)
+        due = await ledger.amount_due(invoice)
         lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position")
         state = (
             "paid" if invoice.status == InvoiceStatus.paid or due <= 0 else ("expired" if expired else "open")
@@ -241,7 +240,7 @@ async def view(*, token: str) -> LinkView:
     )
 
 
-async def pay_with_new_method(*, token: str, method_kind: str = "card") -> online.PayOutcome:
+async def pay_with_new_method(*, token: str, method_kind: str = "card") -> charges.PayOutcome:
     """Start a hosted checkout for the link's document (no saved cards: the payer is not signed in)."""
     current = await view(token=token)
     if current.state == "paid":
@@ -249,7 +248,7 @@ async def pay_with_new_method(*, token: str, method_kind: str = "card") -> onlin
     if current.state == "expired":
         raise Conflict(_("This link has expired."))
     here = url_for(token)
-    return await online.start_checkout(
+    return await charges.start_checkout(
         actor=None,
         purpose=current.purpose,
         target_id=current.target_id,
@@ -282,8 +281,13 @@ async def send_fresh_link(*, token: str) -> Renewal:
         if refusal := await _address_refusal(client.email, since):
             return refusal
         fresh, row = await _issue(purpose=link.purpose, target_id=target_id, expires_at=expires)
-        message = await messages.new_link(
-            purpose=link.purpose, target_id=target_id, link=url_for(fresh), expires_at=expires
+        due = await ledger.amount_due(invoice) if link.purpose == "invoice" else credit.amount_minor
+        message = await payment_emails.new_link(
+            purpose=link.purpose,
+            target_id=target_id,
+            link=url_for(fresh),
+            expires_at=expires,
+            amount_due_minor=due,
         )
         await enqueue(
             kind="new_link",

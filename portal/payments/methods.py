@@ -16,21 +16,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from portal.clients import profiles
 from portal.config import get_settings
 from portal.core import audit
 from portal.core.actors import Actor, check_client_access, require_client
 from portal.core.clock import now_utc, today
-from portal.db.models import Client, PaymentMethod, Subscription
+from portal.db.models import Client, GatewayCustomer, PaymentMethod, Subscription
 from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.status import LIVE
 from portal.events import Event, publish
 from portal.i18n import N_, _
-from portal.payments import online
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayError, NewCard, PaymentGateway
-from portal.subscriptions.lifecycle import LIVE, OTHER_ACCOUNT_METHOD, subscription_name
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ def expiry_state(exp_month: int | None, exp_year: int | None, *, on: date) -> tu
 
 async def list_methods(*, actor: Actor, client_id: int) -> list[MethodView]:
     """The client's saved methods of the gateway account in use, default first, with expiry warnings."""
-    rows = await profiles.payment_methods(actor=actor, client_id=client_id)
+    rows = await payment_methods(actor=actor, client_id=client_id)
     now = today()
     views = []
     for row in rows:
@@ -86,7 +85,7 @@ async def list_methods(*, actor: Actor, client_id: int) -> list[MethodView]:
     return views
 
 
-def _fields(row: profiles.MethodRow) -> tuple:
+def _fields(row: MethodRow) -> tuple:
     return row.id, row.kind, row.brand, row.last4, row.exp_month, row.exp_year, row.is_default
 
 
@@ -110,7 +109,7 @@ async def start_add_card(*, actor: Actor, return_url: str) -> str:
         raise NotFound()
     gateway = await selector.current_gateway()
     try:
-        customer = await online.ensure_customer(client=client, gateway=gateway)
+        customer = await ensure_customer(client=client, gateway=gateway)
         start = await gateway.create_setup_checkout(
             customer_ref=customer,
             success_url=back,
@@ -138,10 +137,10 @@ async def record_setup(*, gateway: PaymentGateway, setup_ref: str, source: str) 
     info = await gateway.retrieve_setup_intent(ref=setup_ref)
     if info.status != "succeeded" or not info.method_ref:
         return None
-    client = await online.client_for_customer(gateway=gateway, customer_ref=info.customer_ref)
+    client = await client_for_customer(gateway=gateway, customer_ref=info.customer_ref)
     if client is None:
         return None
-    method = await online.upsert_method(
+    method = await upsert_method(
         client_id=client.id, customer_ref=info.customer_ref, method_ref=info.method_ref, gateway=gateway
     )
     if method is None or method.detached_at is not None:
@@ -232,7 +231,7 @@ async def _gateway_for(method: PaymentMethod) -> PaymentGateway:
 
 
 async def _customer_ref(client_id: int, gateway: PaymentGateway) -> str:
-    return await online.ensure_customer(client=await Client.get(id=client_id), gateway=gateway)
+    return await ensure_customer(client=await Client.get(id=client_id), gateway=gateway)
 
 
 async def make_default(*, actor: Actor, method_id: int) -> None:
@@ -373,3 +372,117 @@ async def _after_detach(actor: Actor, method: PaymentMethod, gateway: PaymentGat
             },
         )
     return promoted
+
+
+@dataclass(frozen=True)
+class MethodRow:
+    """A saved payment method, masked."""
+
+    id: int
+    kind: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+    is_default: bool
+
+    @property
+    def label(self) -> str:
+        """'Visa •••• 4242 (12/2028)'."""
+        expiry = f" ({self.exp_month:02d}/{self.exp_year})" if self.exp_month and self.exp_year else ""
+        return f"{self.brand.replace('_', ' ').title()} •••• {self.last4}{expiry}"
+
+
+async def payment_methods(*, actor: Actor, client_id: int) -> list[MethodRow]:
+    """A client's saved methods, default first."""
+    check_client_access(actor, client_id)
+    usable = (
+        await selector.current_gateway()
+    ).key  # methods saved with another gateway account cannot be charged
+    rows = await PaymentMethod.filter(client_id=client_id, detached_at__isnull=True, gateway=usable).order_by(
+        "-is_default", "id"
+    )
+    return [MethodRow(m.id, m.kind, m.brand, m.last4, m.exp_month, m.exp_year, m.is_default) for m in rows]
+
+
+def subscription_name(sub: Subscription) -> str:
+    """The plan's name, else the subscription's description (the plan must be fetched)."""
+    plan = sub.plan if sub.plan_id else None
+    return (plan.name if plan else "") or sub.description or _("Subscription")
+
+
+METHOD_LABELS = {
+    "card": N_("Card"),
+    "bank_transfer": N_("Bank transfer"),
+    "direct_debit": N_("Direct debit"),
+    "cash": N_("Cash"),
+    "cheque": N_("Cheque"),
+    "other": N_("Other"),
+}
+
+
+def method_label(method: str, saved: PaymentMethod | None = None) -> str:
+    """'Visa •••• 4242' for a saved card, else 'Bank transfer', 'Cash', 'Card'... (in the current locale)"""
+    if saved is not None and saved.kind == "card" and saved.last4:
+        return f"{saved.brand.replace('_', ' ').title() or _('Card')} •••• {saved.last4}"
+    return _(METHOD_LABELS.get(method, method.replace("_", " ").capitalize()))
+
+
+OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Please add it again.")
+
+
+async def ensure_customer(*, client: Client, gateway: PaymentGateway) -> str:
+    """The client's customer at the gateway, created once."""
+    existing = await GatewayCustomer.get_or_none(client_id=client.id, gateway=gateway.key)
+    if existing is not None:
+        return existing.ref
+    ref = await gateway.create_customer(
+        email=client.email, name=client.name, idempotency_key=f"client:{client.id}:customer:{gateway.key}"
+    )
+    try:
+        async with in_transaction():
+            await GatewayCustomer.create(client_id=client.id, gateway=gateway.key, ref=ref)
+    except IntegrityError:  # created by a concurrent request with the same idempotency key
+        pass
+    return (await GatewayCustomer.get(client_id=client.id, gateway=gateway.key)).ref
+
+
+async def client_for_customer(*, gateway: PaymentGateway, customer_ref: str) -> Client | None:
+    """The client behind a gateway customer reference (None when it is not ours)."""
+    if not customer_ref:
+        return None
+    row = await GatewayCustomer.get_or_none(gateway=gateway.key, ref=customer_ref).prefetch_related("client")
+    return row.client if row else None
+
+
+async def upsert_method(
+    *, client_id: int | None, customer_ref: str, method_ref: str, gateway: PaymentGateway
+) -> PaymentMethod | None:
+    """Mirror a gateway payment method in our table (after a checkout saved it)."""
+    if client_id is None or not method_ref:
+        return None
+    existing = await PaymentMethod.get_or_none(gateway=gateway.key, gateway_ref=method_ref)
+    if existing is not None:
+        return existing
+    saved = next(
+        (m for m in await gateway.list_methods(customer_ref=customer_ref) if m.ref == method_ref), None
+    )
+    if saved is None:
+        return None
+    has_default = await PaymentMethod.filter(
+        client_id=client_id, is_default=True, detached_at__isnull=True
+    ).exists()
+    try:
+        return await PaymentMethod.create(
+            client_id=client_id,
+            gateway=gateway.key,
+            gateway_ref=saved.ref,
+            kind=saved.kind,
+            brand=saved.brand,
+            last4=saved.last4,
+            exp_month=saved.exp_month,
+            exp_year=saved.exp_year,
+            is_default=not has_default,
+        )
+    except IntegrityError:
+        return await PaymentMethod.get(gateway=gateway.key, gateway_ref=method_ref)

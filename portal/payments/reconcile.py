@@ -12,7 +12,7 @@ from portal.core.clock import now_utc, today
 from portal.db.models import Payment
 from portal.domain.status import PaymentSource, PaymentStatus
 from portal.i18n import _
-from portal.payments import online
+from portal.payments import charges, methods, settlement
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayPayment, PaymentGateway
 
@@ -65,9 +65,9 @@ async def reconcile(
 async def _give_up(row: Payment, cutoff: datetime) -> bool:
     """Close a pending payment the gateway never saw: a charge that never arrived or an abandoned checkout."""
     if row.gateway_checkout_id is None and row.created_at < cutoff:
-        return await online.fail_payment(payment_id=row.id, message=_(online.NOT_REACHED_MESSAGE))
+        return await settlement.fail_payment(payment_id=row.id, message=_(charges.NOT_REACHED_MESSAGE))
     if row.gateway_checkout_id is not None and row.created_at < now_utc() - ABANDONED_CHECKOUT:
-        return await online.fail_payment(
+        return await settlement.fail_payment(
             payment_id=row.id, message=_("The checkout page was left without paying.")
         )
     return False
@@ -80,7 +80,7 @@ async def _one(gp: GatewayPayment, gateway: PaymentGateway, report: ReconcileRep
     if row is not None:
         if row.status in (PaymentStatus.pending, PaymentStatus.failed):
             before = row.status
-            await online.settle_from_gateway(gp)
+            await settlement.settle_from_gateway(gp)
             after = (await Payment.get(id=row.id)).status
             if after == PaymentStatus.succeeded and before != after:
                 report.settled.append(row.id)
@@ -96,7 +96,7 @@ async def _one(gp: GatewayPayment, gateway: PaymentGateway, report: ReconcileRep
 
 async def _record_unknown(gp: GatewayPayment, gateway: PaymentGateway) -> int | None:
     """A succeeded gateway payment we have never heard of: record it once, then settle it like any other."""
-    client = await online.client_for_customer(gateway=gateway, customer_ref=gp.customer_ref)
+    client = await methods.client_for_customer(gateway=gateway, customer_ref=gp.customer_ref)
     purpose = gp.metadata.get("purpose", "")
     target = gp.metadata.get("target_id", "")
     invoice_id = int(target) if purpose == "invoice" and target.isdigit() else None
@@ -117,7 +117,7 @@ async def _record_unknown(gp: GatewayPayment, gateway: PaymentGateway) -> int | 
         )
     except IntegrityError:  # another process recorded it first
         return None
-    await online.settle(payment_id=row.id, gateway_payment_id=gp.ref)
+    await settlement.settle(payment_id=row.id, gateway_payment_id=gp.ref)
     if invoice_id is None:
         await Payment.filter(id=row.id).update(
             needs_review=True, review_note="Found at the gateway by reconciliation: check where it belongs."

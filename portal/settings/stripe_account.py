@@ -23,10 +23,12 @@ from portal.core.actors import Actor, require_admin
 from portal.core.clock import now_utc
 from portal.core.organization import get_organization
 from portal.db.models import Organization
-from portal.domain.errors import InvalidFields, InvalidInput
+from portal.domain.errors import InvalidInput
 from portal.i18n import N_, _, normalize_locale
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayError
+from portal.payments.gateways.stripe_gateway import StripeGateway
+from portal.settings.fields import raise_if_any
 
 WEBHOOK_PATH = "/webhooks/stripe"
 URL_MAX_LENGTH = 500
@@ -185,15 +187,7 @@ def _check_webhook_secret(value: str) -> tuple[str, str | None]:
     return secret, None
 
 
-def _raise_if_any(errors: dict[str, str | None]) -> None:
-    problems = {field: message for field, message in errors.items() if message}
-    if problems:
-        raise InvalidFields(problems)
-
-
 def _default_gateway(secret_key: str, *, webhook_secret: str, mode: str) -> AccountVerifier:
-    from portal.payments.gateways.stripe_gateway import StripeGateway
-
     return StripeGateway(
         secret_key, webhook_secret=webhook_secret, api_base=get_settings().stripe_api_base, mode=mode
     )
@@ -247,7 +241,7 @@ async def connect(
     terms_url, terms_error = _check_url(terms_url, "terms_url")
     secret_key, key_error = _check_secret_key(secret_key, mode)
     webhook_secret, webhook_error = _check_webhook_secret(webhook_secret)
-    _raise_if_any(
+    raise_if_any(
         {
             "country": country_error,
             "privacy_url": privacy_error,
@@ -321,7 +315,7 @@ async def update_policies(*, actor: Actor, privacy_url: str, terms_url: str) -> 
     require_admin(actor)
     privacy_url, privacy_error = _check_url(privacy_url, "privacy_url")
     terms_url, terms_error = _check_url(terms_url, "terms_url")
-    _raise_if_any({"privacy_url": privacy_error, "terms_url": terms_error})
+    raise_if_any({"privacy_url": privacy_error, "terms_url": terms_error})
     org = await get_organization()
     async with in_transaction():
         org.privacy_url = privacy_url

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from tortoise import Tortoise, connections
 
+from portal import gateway_events
 from portal.core.actors import Actor
 from portal.db.config import tortoise_config
 from portal.db.lifecycle import migrate
 from portal.domain.status import Role
+from portal.payments.gateways import selector
 from tests.support import copy_template
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -36,6 +38,12 @@ async def _reset_postgres(url: str) -> None:
     )
     names = ", ".join(f'"{row["tablename"]}"' for row in rows)
     await conn.execute_script(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(autouse=True)
+def sandbox_events() -> None:
+    """The sandbox's events go to the webhook handlers, as main.py wires them at start-up."""
+    selector.on_sandbox_event(gateway_events.ingest)
 
 
 @pytest.fixture

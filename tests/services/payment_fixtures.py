@@ -9,7 +9,7 @@ from portal.billing import invoices
 from portal.billing.invoices import LineDraft
 from portal.core.clock import today
 from portal.db.models import Client, PaymentMethod
-from portal.payments import online
+from portal.payments import methods
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import NewCard
 from portal.payments.gateways.sandbox import SandboxGateway
@@ -31,7 +31,7 @@ async def add_card(
     client = await Client.get(id=client_id or world.alice_id)
     gateway = SandboxGateway()  # no events: the test writes the row itself
     saved = await gateway.save_method(
-        customer_ref=await online.ensure_customer(client=client, gateway=gateway),
+        customer_ref=await methods.ensure_customer(client=client, gateway=gateway),
         method=NewCard(number, 12, today().year + 3, "123"),
         idempotency_key=f"t:{client.id}:{number}:{default}",
     )

@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
 
+from portal.billing import billing_requests
 from portal.core.clock import now_utc, today
 from portal.db.models import (
     Allocation,
@@ -26,7 +27,8 @@ from portal.db.models import (
 )
 from portal.domain.errors import Conflict, InvalidInput
 from portal.domain.status import BillingRequestStatus, InvoiceStatus, PaymentStatus
-from portal.payments import billing_requests, ledger, online
+from portal.payments import charges, credit_payments, ledger
+from portal.payments import refunds as refunds_module
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card, invoice_for, sandbox
 from tests.services.test_ledger_properties import check_ledger
@@ -57,7 +59,7 @@ async def test_five_concurrent_pay_now_clicks_charge_once(world: World) -> None:
     await add_card(world)
     invoice_id = await invoice_for(world, 4321)
 
-    click = online.pay_with_saved_method
+    click = charges.pay_with_saved_method
     results = await asyncio.gather(
         *(
             outcome(click(actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()))
@@ -107,7 +109,7 @@ async def test_two_invoices_competing_for_the_same_credit_never_overdraw_it(worl
     )
     first, second = await invoice_for(world, 800), await invoice_for(world, 800)
     calls = [
-        online.pay_from_credit(actor=world.staff, invoice_id=invoice_id)
+        credit_payments.pay_from_credit(actor=world.staff, invoice_id=invoice_id)
         for invoice_id in (first, second, first, second, first, second)
     ]
     results = await asyncio.gather(*(outcome(call) for call in calls))
@@ -139,7 +141,7 @@ async def test_overpayments_and_uses_of_credit_at_once_keep_the_ledger_whole(wor
         )
         for _ in range(3)
     ]
-    uses = [online.pay_from_credit(actor=world.staff, invoice_id=i) for i in invoice_ids * 2]
+    uses = [credit_payments.pay_from_credit(actor=world.staff, invoice_id=i) for i in invoice_ids * 2]
     results = await asyncio.gather(*(outcome(call) for call in [*overpayments, *uses]))
     await check_ledger()
     assert not failures(results), results
@@ -194,7 +196,9 @@ async def test_three_refunds_of_one_payment_at_once_never_refund_more_than_was_p
     )
     results = await asyncio.gather(
         *(
-            outcome(online.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=400))
+            outcome(
+                refunds_module.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=400)
+            )
             for _ in range(3)
         )
     )

@@ -27,14 +27,14 @@ from typing import Any
 import pytest
 from tortoise import Tortoise
 
-from portal.billing import invoices
+from portal.billing import billing_requests, invoices
 from portal.billing.invoices import LineDraft
 from portal.core.actors import Actor
 from portal.core.clock import now_utc, today
 from portal.db.models import Client, ImpersonationSession, Quote, QuoteLine, TaxRate
 from portal.domain.errors import DomainError, Forbidden, NotFound
-from portal.payments import billing_requests, credit_requests
-from portal.subscriptions import plans
+from portal.payments import credit_requests
+from portal.subscriptions import plans, subscribe
 from tests.packages import use_case_modules
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card
@@ -109,7 +109,7 @@ async def records(world: World) -> Records:
     r.plan_id = (await plans.create_plan(actor=staff, name="Care", price="49", currency="USD")).id
     other_plan = (await plans.create_plan(actor=staff, name="Hosting", price="19", currency="USD")).id
     r.card_id = await add_card(world)
-    started = await plans.subscribe(
+    started = await subscribe.subscribe(
         actor=staff, client_id=r.alice, plan_id=other_plan, method_id=r.card_id, idempotency_key="records"
     )
     assert started.ok, started.message
@@ -181,7 +181,8 @@ def _client_form() -> Any:
 
 
 def _invoice_form() -> Any:
-    from portal.billing.invoice_editor import InvoiceForm, LineForm
+    from portal.billing.invoice_editor import InvoiceForm
+    from portal.billing.line_input import LineForm
 
     return InvoiceForm(
         currency="USD",
@@ -192,7 +193,7 @@ def _invoice_form() -> Any:
 
 
 def _quote_form() -> Any:
-    from portal.billing.invoice_editor import LineForm
+    from portal.billing.line_input import LineForm
     from portal.billing.quote_editor import QuoteForm
 
     return QuoteForm(
@@ -201,7 +202,7 @@ def _quote_form() -> Any:
 
 
 def _smtp_form() -> Any:
-    from portal.settings.general import SmtpForm
+    from portal.settings.email import SmtpForm
 
     return SmtpForm(mode="default")
 
@@ -238,7 +239,7 @@ RULES: list[Rule] = [
             "due_date": today() + timedelta(days=5),
         },
     ),
-    Rule("billing.invoice_editor", "list_invoices", NOTHING),
+    Rule("billing.invoice_list", "list_invoices", NOTHING),
     Rule("billing.invoice_editor", "new_invoice", lambda r: {"client_id": r.alice}),
     Rule("billing.invoice_editor", "get_invoice_editor", lambda r: {"invoice_id": r.draft_invoice_id}),
     Rule("billing.invoice_editor", "save_draft", lambda r: {"form": _invoice_form(), "client_id": r.alice}),
@@ -269,7 +270,7 @@ RULES: list[Rule] = [
     Rule("billing.quote_editor", "convert_quote", lambda r: {"quote_id": r.approved_quote_id}),
     # billing and credit requests, payments, credit
     Rule(
-        "payments.billing_requests",
+        "billing.billing_requests",
         "create_billing_request",
         lambda r: {
             "client_id": r.alice,
@@ -282,15 +283,15 @@ RULES: list[Rule] = [
         },
     ),
     Rule(
-        "payments.billing_requests",
+        "billing.billing_requests",
         "delete_billing_request",
         lambda r: {"request_id": r.billing_request_id},
     ),
-    Rule("payments.staff", "list_billing_requests", NOTHING),
-    Rule("payments.staff", "billing_request_link", lambda r: {"request_id": r.billing_request_id}),
-    Rule("payments.staff", "payment_context", lambda r: {"client_id": r.alice}),
+    Rule("billing.billing_requests", "list_billing_requests", NOTHING),
+    Rule("billing.billing_requests", "billing_request_link", lambda r: {"request_id": r.billing_request_id}),
+    Rule("billing.staff_charges", "payment_context", lambda r: {"client_id": r.alice}),
     Rule(
-        "payments.staff",
+        "billing.staff_charges",
         "charge_stored_method",
         lambda r: {
             "client_id": r.alice,
@@ -327,11 +328,11 @@ RULES: list[Rule] = [
         lambda r: {"client_id": r.alice, "amount_minor": 500, "currency": "USD", "note": "Goodwill"},
     ),
     Rule(
-        "payments.online",
+        "payments.refunds",
         "refund_payment",
         lambda r: {"payment_id": r.online_payment_id, "amount_minor": 100},
     ),
-    Rule("payments.online", "set_auto_charge", lambda r: {"client_id": r.alice, "enabled": True}),
+    Rule("payments.charges", "set_auto_charge", lambda r: {"client_id": r.alice, "enabled": True}),
     # plans and subscriptions
     Rule("subscriptions.plans", "list_plans", NOTHING),
     Rule("subscriptions.plans", "default_currency", NOTHING),
@@ -356,11 +357,15 @@ RULES: list[Rule] = [
     Rule("subscriptions.plans", "archive_plan", lambda r: {"plan_id": r.plan_id}),
     Rule("subscriptions.plans", "restore_plan", lambda r: {"plan_id": r.plan_id}),
     Rule("subscriptions.plans", "delete_plan", lambda r: {"plan_id": r.plan_id}),
-    Rule("subscriptions.plans", "search_subscriptions", NOTHING),
-    Rule("subscriptions.plans", "get_subscription_row", lambda r: {"subscription_id": r.subscription_id}),
-    Rule("subscriptions.plans", "subscribe_options", lambda r: {"client_id": r.alice}),
+    Rule("subscriptions.subscription_list", "search_subscriptions", NOTHING),
     Rule(
-        "subscriptions.plans",
+        "subscriptions.subscription_list",
+        "get_subscription_row",
+        lambda r: {"subscription_id": r.subscription_id},
+    ),
+    Rule("subscriptions.subscribe", "subscribe_options", lambda r: {"client_id": r.alice}),
+    Rule(
+        "subscriptions.subscribe",
         "subscribe",
         lambda r: {
             "client_id": r.alice,
@@ -369,7 +374,9 @@ RULES: list[Rule] = [
             "idempotency_key": "roles-sweep-key",
         },
     ),
-    Rule("subscriptions.lifecycle", "cancel_now", lambda r: {"subscription_id": r.subscription_id}),
+    Rule(
+        "subscriptions.client_subscriptions", "cancel_now", lambda r: {"subscription_id": r.subscription_id}
+    ),
     # overview and audit log
     Rule("billing.overview", "get_overview", NOTHING),
     Rule("billing.overview", "receivables", NOTHING),
@@ -393,71 +400,79 @@ RULES: list[Rule] = [
         permitted_actor=ADMIN,  # staff may close their own lapsed view; this one is the admin's
     ),
     # settings (admin), and the two staff may use
-    Rule("settings.general", "list_tax_rates", NOTHING),
-    Rule("settings.general", "set_client_reminders", lambda r: {"client_id": r.alice, "enabled": False}),
-    Rule("settings.general", "get_organization_settings", NOTHING, level=ADMIN),
+    Rule("settings.billing_and_tax", "list_tax_rates", NOTHING),
     Rule(
-        "settings.general",
+        "settings.reminder_schedule",
+        "set_client_reminders",
+        lambda r: {"client_id": r.alice, "enabled": False},
+    ),
+    Rule("settings.business_details", "get_organization_settings", NOTHING, level=ADMIN),
+    Rule(
+        "settings.business_details",
         "update_organization",
         lambda r: {"name": "New Name", "billing_address": "1 Road", "bank_details": "IBAN"},
         level=ADMIN,
     ),
-    Rule("settings.general", "get_billing_settings", NOTHING, level=ADMIN),
+    Rule("settings.billing_and_tax", "get_billing_settings", NOTHING, level=ADMIN),
     Rule(
-        "settings.general",
+        "settings.billing_and_tax",
         "update_billing",
         lambda r: {"default_currency": "EUR", "apply_credit_automatically": True},
         level=ADMIN,
     ),
     Rule(
-        "settings.general",
+        "settings.billing_and_tax",
         "create_tax_rate",
         lambda r: {"name": "Reduced", "rate": "5.5"},
         level=ADMIN,
     ),
     Rule(
-        "settings.general",
+        "settings.billing_and_tax",
         "update_tax_rate",
         lambda r: {"tax_rate_id": r.tax_rate_id, "name": "VAT", "rate": "21"},
         level=ADMIN,
     ),
-    Rule("settings.general", "archive_tax_rate", lambda r: {"tax_rate_id": r.tax_rate_id}, level=ADMIN),
-    Rule("settings.general", "delete_tax_rate", lambda r: {"tax_rate_id": r.tax_rate_id}, level=ADMIN),
-    Rule("settings.general", "get_template", NOTHING, level=ADMIN),
     Rule(
-        "settings.general",
+        "settings.billing_and_tax", "archive_tax_rate", lambda r: {"tax_rate_id": r.tax_rate_id}, level=ADMIN
+    ),
+    Rule(
+        "settings.billing_and_tax", "delete_tax_rate", lambda r: {"tax_rate_id": r.tax_rate_id}, level=ADMIN
+    ),
+    Rule("settings.template", "get_template", NOTHING, level=ADMIN),
+    Rule(
+        "settings.template",
         "update_template",
         lambda r: {"theme_color": "#112233", "footer": "Thanks", "number_pattern": "INV-{YYYY}-{seq:04}"},
         level=ADMIN,
     ),
     Rule(
-        "settings.general",
+        "settings.template",
         "preview_invoice_pdf",
         lambda r: {"theme_color": "#112233", "footer": "Thanks", "number_pattern": "INV-{YYYY}-{seq:04}"},
         level=ADMIN,
     ),
     Rule(
-        "settings.general",
+        "settings.template",
         "next_invoice_number",
         lambda r: {"number_pattern": "INV-{YYYY}-{seq:04}"},
         level=ADMIN,
     ),
-    Rule("settings.general", "upload_logo", lambda r: {"data": _png()}, level=ADMIN),
-    Rule("settings.general", "remove_logo", NOTHING, level=ADMIN),
-    Rule("settings.general", "get_reminders", NOTHING, level=ADMIN),
+    Rule("settings.template", "upload_logo", lambda r: {"data": _png()}, level=ADMIN),
+    Rule("settings.template", "remove_logo", NOTHING, level=ADMIN),
+    Rule("settings.reminder_schedule", "get_reminders", NOTHING, level=ADMIN),
     Rule(
-        "settings.general",
+        "settings.reminder_schedule",
         "update_reminders",
         lambda r: {"enabled": True, "offsets": [-1, 3]},
         level=ADMIN,
     ),
-    Rule("settings.general", "set_reminders_enabled", lambda r: {"enabled": False}, level=ADMIN),
-    Rule("settings.general", "add_reminder", lambda r: {"days": "5", "when": "after"}, level=ADMIN),
-    Rule("settings.general", "remove_reminder", lambda r: {"offset": 7}, level=ADMIN),
-    Rule("settings.general", "get_email_settings", NOTHING, level=ADMIN),
-    Rule("settings.general", "update_email_settings", lambda r: {"form": _smtp_form()}, level=ADMIN),
+    Rule("settings.reminder_schedule", "set_reminders_enabled", lambda r: {"enabled": False}, level=ADMIN),
+    Rule("settings.reminder_schedule", "add_reminder", lambda r: {"days": "5", "when": "after"}, level=ADMIN),
+    Rule("settings.reminder_schedule", "remove_reminder", lambda r: {"offset": 7}, level=ADMIN),
+    Rule("settings.email", "get_email_settings", NOTHING, level=ADMIN),
+    Rule("settings.email", "update_email_settings", lambda r: {"form": _smtp_form()}, level=ADMIN),
     Rule(
-        "settings.general",
+        "settings.email",
         "send_test_email",
         lambda r: {"to": "admin@x.test", "form": _smtp_form()},
         level=ADMIN,
@@ -558,7 +573,11 @@ def test_every_table_entry_names_a_service_that_exists() -> None:
 def test_admin_only_entries_are_the_settings_impersonation_and_audit_log() -> None:
     admin_only = {rule.module for rule in RULES if rule.level == ADMIN}
     assert admin_only == {
-        "settings.general",
+        "settings.business_details",
+        "settings.billing_and_tax",
+        "settings.template",
+        "settings.reminder_schedule",
+        "settings.email",
         "settings.stripe_account",
         "accounts.impersonation",
         "core.audit",

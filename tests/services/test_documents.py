@@ -26,7 +26,7 @@ from portal.domain.errors import NotFound
 from portal.domain.money import format_money
 from portal.domain.status import InvoiceStatus, PaymentStatus, QuoteStatus
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
-from portal.payments import ledger, online
+from portal.payments import credit_payments, ledger, refunds
 from tests.services.conftest import World
 from tests.services.payment_fixtures import invoice_for
 
@@ -156,14 +156,14 @@ async def test_amount_due_after_a_partial_payment_after_credit_and_after_a_refun
     await ledger.adjust_credit(
         actor=world.staff, client_id=world.alice_id, amount_minor=2000, currency="USD", note="Sorry"
     )
-    await online.pay_from_credit(actor=world.alice, invoice_id=invoice_id)
+    await credit_payments.pay_from_credit(actor=world.alice, invoice_id=invoice_id)
     detail = await documents.get_invoice(actor=world.alice, invoice_id=invoice_id)
     assert detail.credit_applied_minor == 2000
     assert detail.amount_due_minor == 5000 == detail.total_minor - 3000 - 2000
     summary = await invoices.get_invoice_summary(actor=world.alice, invoice_id=invoice_id)
     assert summary.amount_due_minor == detail.amount_due_minor
 
-    await online.refund_payment(
+    await refunds.refund_payment(
         actor=world.staff, payment_id=paid.payment_id, amount_minor=1000, reason="Goodwill"
     )
     detail = await documents.get_invoice(actor=world.alice, invoice_id=invoice_id)
@@ -217,7 +217,7 @@ async def test_the_receipt_lists_the_invoices_it_settled_and_the_credit_it_creat
     )
     assert receipt.status_label == "Paid"
 
-    await online.refund_payment(actor=world.staff, payment_id=result.payment_id, amount_minor=500)
+    await refunds.refund_payment(actor=world.staff, payment_id=result.payment_id, amount_minor=500)
     receipt = await documents.get_receipt(actor=world.alice, payment_id=result.payment_id)
     assert (receipt.status, receipt.status_label, receipt.refunded_minor, receipt.kept_minor) == (
         "partially_refunded",
@@ -395,7 +395,7 @@ async def test_history_lists_payments_refunds_credit_and_access(world: World) ->
     await ledger.adjust_credit(
         actor=world.staff, client_id=world.alice_id, amount_minor=500, currency="USD", note="Goodwill"
     )
-    await online.refund_payment(
+    await refunds.refund_payment(
         actor=world.staff, payment_id=paid.payment_id, amount_minor=1000, reason="Too much"
     )
     await Payment.create(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.billing import invoices, reminders
+from portal.billing import billing_requests, invoices, reminders
 from portal.billing.invoices import LineDraft
 from portal.core.clock import advance, now_utc, set_now
 from portal.core.organization import get_organization
@@ -31,7 +31,7 @@ from portal.db.models import (
 )
 from portal.domain.money import format_money
 from portal.i18n import format_datetime
-from portal.mail import messages
+from portal.mail import account_emails, invoice_emails
 from portal.mail.outbox import enqueue
 from portal.mail.templates import (
     Brand,
@@ -46,7 +46,7 @@ from portal.mail.templates import (
     safe_color,
 )
 from portal.mail.worker import flush_outbox
-from portal.payments import billing_requests, credit_requests, ledger, links, online
+from portal.payments import charges, credit_requests, ledger, links
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, add_card, sandbox
 from tests.smtp_sink import SmtpSink
@@ -207,9 +207,14 @@ async def test_the_reminder_says_before_on_or_after_the_due_date(shop: World, sm
     due = invoice.due_date
     link = f"{PUBLIC}/pay/token"
 
-    before = await messages.reminder(invoice_id=invoice_id, link=link, on=due - timedelta(days=3))
-    on = await messages.reminder(invoice_id=invoice_id, link=link, on=due)
-    after = await messages.reminder(invoice_id=invoice_id, link=link, on=due + timedelta(days=7))
+    left = await ledger.amount_due(invoice)  # what the reminder job reads from the ledger
+    before = await invoice_emails.reminder(
+        invoice_id=invoice_id, link=link, amount_due_minor=left, on=due - timedelta(days=3)
+    )
+    on = await invoice_emails.reminder(invoice_id=invoice_id, link=link, amount_due_minor=left, on=due)
+    after = await invoice_emails.reminder(
+        invoice_id=invoice_id, link=link, amount_due_minor=left, on=due + timedelta(days=7)
+    )
 
     assert before.subject == f"Reminder: invoice {invoice.number} is due on Nov 16, 2026"
     assert "is due on Nov 16, 2026" in before.text and "overdue" not in before.text.lower()
@@ -243,7 +248,7 @@ async def test_the_reminder_job_email_links_to_the_invoice_and_shows_what_is_lef
     assert report.sent == 1
     _row, message = await deliver(smtp_sink, "reminder")
     text, _html = check_branding(message)
-    left = await invoices.amount_due(await Invoice.get(id=invoice_id))
+    left = await ledger.amount_due(await Invoice.get(id=invoice_id))
     assert left == 10_000
     assert "$100.00 is still unpaid" in text
     assert message["Subject"].startswith("Overdue: invoice ")
@@ -330,7 +335,7 @@ async def test_the_receipt_names_the_amount_card_and_invoice_paid(shop: World, s
     invoice_id = await new_invoice(shop)
     number = (await Invoice.get(id=invoice_id)).number
     await OutboxEmail.all().delete()
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=shop.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     assert outcome.status == "succeeded"
@@ -350,7 +355,7 @@ async def test_a_failed_auto_charge_says_why_and_points_to_the_billing_page(
     shop: World, smtp_sink: SmtpSink
 ) -> None:
     await add_card(shop, DECLINES_ON_CHARGE)
-    await online.set_auto_charge(actor=shop.staff, client_id=shop.alice_id, enabled=True)
+    await charges.set_auto_charge(actor=shop.staff, client_id=shop.alice_id, enabled=True)
     invoice_id = await new_invoice(shop)
     number = (await Invoice.get(id=invoice_id)).number
 
@@ -432,7 +437,7 @@ async def test_estimates_and_proposals_link_to_review_and_respond(
         total_minor=880_000,
     )
     link = f"{PUBLIC}/billing/quotes/{quote.id}"
-    email = await messages.quote_sent(quote_id=quote.id, link=link)
+    email = await invoice_emails.quote_sent(quote_id=quote.id, link=link)
     await enqueue(kind=kind, to="alice@x.test", client_id=shop.alice_id, **email.__dict__)
 
     _row, message = await deliver(smtp_sink, kind)
@@ -451,7 +456,7 @@ async def test_the_invitation_links_to_set_a_password_and_says_when_it_expires(
     shop: World, smtp_sink: SmtpSink
 ) -> None:
     link = f"{PUBLIC}/set-password?token=abc123"
-    email = await messages.invitation(
+    email = await account_emails.invitation(
         locale="en", name="Alice Archer", link=link, expires_at=NOW + timedelta(days=7)
     )
     await enqueue(kind="invitation", to="alice@x.test", client_id=shop.alice_id, **email.__dict__)

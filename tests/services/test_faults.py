@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 from tortoise import connections
 
+from portal import gateway_events
 from portal.core import clock
 from portal.core.clock import now_utc
 from portal.db.models import (
@@ -53,10 +54,11 @@ from portal.domain.status import InvoiceStatus, PaymentStatus
 from portal.mail import transport, worker
 from portal.mail.outbox import enqueue
 from portal.mail.worker import flush_outbox
-from portal.payments import gateway_events, online, reconcile
+from portal.payments import charges as charges_module
+from portal.payments import reconcile, settlement
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayError, GatewayEvent
-from portal.subscriptions import plans
+from portal.subscriptions import plans, subscribe
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, add_card, invoice_for, sandbox
 from tests.services.test_console_roles import _everything
@@ -90,13 +92,13 @@ async def test_a_charge_whose_answer_was_lost_is_not_repeated_by_a_second_click(
             await real.charge(**kwargs)
             raise GatewayError("timed out", retryable=True)
 
-    first = await online.pay_with_saved_method(
+    first = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=TimesOutAfterCharging()
     )  # type: ignore[arg-type]
     assert first.status == "processing"
     # the payer clicks again, impatient, with the real gateway answering now: the earlier attempt is asked
     # about at once (the same create call under the same key) and settled, not charged again
-    second = await online.pay_with_saved_method(
+    second = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=real
     )
     assert (second.status, second.payment_id) == ("succeeded", first.payment_id)
@@ -105,7 +107,7 @@ async def test_a_charge_whose_answer_was_lost_is_not_repeated_by_a_second_click(
         "Thank you!"
     )
     with pytest.raises(Conflict, match="already paid"):
-        await online.pay_with_saved_method(
+        await charges_module.pay_with_saved_method(
             actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=real
         )
     assert await SandboxObject.filter(kind="payment_intent").count() == 1  # charged once
@@ -153,7 +155,7 @@ async def _paid_once(invoice_id: int, payment_id: int, amount: int) -> None:
 async def _dies_paying(world: World, invoice_id: int, gateway: Any, **kwargs: Any) -> Payment:
     """Pay Now in a process that dies at the charge; the pending payment it leaves behind."""
     with pytest.raises(ProcessDied):
-        await online.pay_with_saved_method(
+        await charges_module.pay_with_saved_method(
             actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=gateway, **kwargs
         )
     (pending,) = await Payment.all()
@@ -172,7 +174,7 @@ async def test_a_retry_after_the_process_died_at_the_charge_asks_the_gateway_and
     pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(real, charged=charged))
     assert await SandboxObject.filter(kind="payment_intent").count() == (1 if charged else 0)
 
-    retry = await online.pay_with_saved_method(
+    retry = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )  # at once: no wait for reconciliation
 
@@ -188,7 +190,7 @@ async def test_a_retry_after_the_process_died_at_the_charge_asks_the_gateway_and
     await _paid_once(invoice_id, pending.id, 5100)
     assert (await Payment.get(id=pending.id)).gateway_payment_id == intent.object_id
     with pytest.raises(Conflict, match="already paid"):
-        await online.pay_with_saved_method(
+        await charges_module.pay_with_saved_method(
             actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
         )
     assert (await reconcile.reconcile(gateway=sandbox())).settled == []
@@ -200,7 +202,7 @@ import asyncio, os
 from tortoise import Tortoise
 from portal.db.config import tortoise_config
 from portal.domain.status import Role
-from portal.payments import online as payments
+from portal.payments import charges as payments
 from portal.payments.gateways import selector as gateways
 from portal.core.actors import Actor
 
@@ -267,7 +269,7 @@ async def test_a_process_killed_between_the_pending_payment_and_the_gateway_leav
             await child.wait()
     assert await SandboxObject.filter(kind="payment_intent").count() == (1 if charged else 0)
 
-    retry = await online.pay_with_saved_method(
+    retry = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
 
@@ -283,7 +285,7 @@ async def test_a_retry_on_the_same_card_that_declines_says_so_and_another_card_t
     invoice_id = await invoice_for(world, 800)
     pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(sandbox(), charged=False))
 
-    retry = await online.pay_with_saved_method(
+    retry = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, method_id=declining, gateway=sandbox()
     )
     assert (retry.status, retry.payment_id) == ("failed", pending.id)
@@ -292,7 +294,7 @@ async def test_a_retry_on_the_same_card_that_declines_says_so_and_another_card_t
     assert (await Payment.get(id=pending.id)).status == PaymentStatus.failed
 
     visa = await add_card(world, default=False)
-    paid = await online.pay_with_saved_method(
+    paid = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, method_id=visa, gateway=sandbox()
     )
     assert paid.status == "succeeded" and paid.payment_id != pending.id
@@ -308,7 +310,7 @@ async def test_an_earlier_attempt_declined_on_its_card_lets_a_retry_on_another_c
     invoice_id = await invoice_for(world, 650)
     pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(sandbox(), charged=False))
 
-    retry = await online.pay_with_saved_method(
+    retry = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, method_id=visa, gateway=sandbox()
     )
     assert retry.status == "succeeded" and retry.payment_id != pending.id
@@ -326,7 +328,7 @@ async def test_an_earlier_attempt_that_goes_through_is_the_payment_even_when_the
     invoice_id = await invoice_for(world, 1200)
     pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(sandbox(), charged=False))
 
-    retry = await online.pay_with_saved_method(
+    retry = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, method_id=mastercard, gateway=sandbox()
     )
     assert (retry.status, retry.payment_id) == ("succeeded", pending.id)
@@ -346,7 +348,7 @@ async def test_a_new_card_checkout_after_a_death_at_the_charge_settles_that_atte
     real = sandbox()
     real._emit = None  # the gateway's event dies with the process too
     pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(real, charged=True))
-    outcome = await online.start_checkout(
+    outcome = await charges_module.start_checkout(
         actor=world.alice,
         purpose="invoice",
         target_id=invoice_id,
@@ -369,7 +371,7 @@ async def test_a_checkout_whose_page_was_never_made_does_not_block_the_next_clic
             raise ProcessDied
 
     with pytest.raises(ProcessDied):
-        await online.start_checkout(
+        await charges_module.start_checkout(
             actor=world.alice,
             purpose="invoice",
             target_id=invoice_id,
@@ -380,7 +382,7 @@ async def test_a_checkout_whose_page_was_never_made_does_not_block_the_next_clic
     (orphan,) = await Payment.all()
     assert (orphan.status, orphan.gateway_checkout_id) == (PaymentStatus.pending, None)
 
-    paid = await online.pay_with_saved_method(
+    paid = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     assert paid.status == "succeeded" and paid.payment_id != orphan.id
@@ -404,7 +406,7 @@ async def test_when_the_gateway_cannot_answer_about_the_earlier_attempt_nothing_
             raise GatewayError("the bank could not be reached", retryable=True)
 
     with pytest.raises(Conflict) as caught:
-        await online.pay_with_saved_method(
+        await charges_module.pay_with_saved_method(
             actor=world.alice,
             purpose="invoice",
             target_id=invoice_id,
@@ -416,7 +418,7 @@ async def test_when_the_gateway_cannot_answer_about_the_earlier_attempt_nothing_
     )
     assert (await Payment.get(id=pending.id)).status == PaymentStatus.pending
     assert await Payment.all().count() == 1 and await SandboxObject.filter(kind="payment_intent").count() == 0
-    retry = await online.pay_with_saved_method(
+    retry = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     assert (retry.status, retry.payment_id) == ("succeeded", pending.id)
@@ -431,9 +433,9 @@ async def test_an_attempt_older_than_the_gateways_memory_of_keys_is_looked_up_ne
     real = sandbox()
     real._emit = None
     pending = await _dies_paying(world, invoice_id, DiesAtTheCharge(real, charged=charged))
-    clock.set_now(now_utc() + online.KEY_LIFETIME + timedelta(minutes=1))
+    clock.set_now(now_utc() + charges_module.KEY_LIFETIME + timedelta(minutes=1))
     try:
-        retry = await online.pay_with_saved_method(
+        retry = await charges_module.pay_with_saved_method(
             actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
         )
     finally:
@@ -502,7 +504,7 @@ async def test_with_stripe_a_retry_after_the_process_died_at_the_charge_pays_onc
     )
     assert len(charges()) == (1 if charged else 0)
 
-    retry = await online.pay_with_saved_method(
+    retry = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=stripe_in_use
     )
 
@@ -543,7 +545,7 @@ async def test_a_payment_event_that_fails_half_way_leaves_nothing_and_succeeds_o
     invoice_id = await invoice_for(world, 6400)
     quiet = sandbox()
     quiet._emit = None  # we deliver the event ourselves
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges_module.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=quiet
     )
     payment = await Payment.get(id=outcome.payment_id)
@@ -558,7 +560,7 @@ async def test_a_payment_event_that_fails_half_way_leaves_nothing_and_succeeds_o
     before = await _all_but("WebhookEvent")
 
     with monkeypatch.context() as patch:  # the receipt is written, then the database fails
-        patch.setattr(online, "_queue_receipt", _fail_after(online._queue_receipt))
+        patch.setattr(settlement, "_queue_receipt", _fail_after(settlement._queue_receipt))
         with pytest.raises(Exception, match=r"no_such_column|no such column"):
             await gateway_events.ingest(provider="sandbox", event=event, gateway=sandbox())
 
@@ -577,7 +579,7 @@ async def test_a_renewal_event_that_fails_half_way_takes_no_invoice_number_and_s
 ) -> None:
     card = await add_card(world)
     plan = await plans.create_plan(actor=world.staff, name="Care", price="30", currency="USD")
-    started = await plans.subscribe(
+    started = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan.id, method_id=card, idempotency_key="faults"
     )
     assert started.ok, started.message

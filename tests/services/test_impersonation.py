@@ -14,7 +14,7 @@ from portal.core.clock import now_utc
 from portal.db.models import AuditEntry, Client, ImpersonationSession
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import Role
-from portal.payments import ledger, online
+from portal.payments import credit_payments, ledger
 from tests.services.conftest import World, add_user
 from tests.services.payment_fixtures import invoice_for
 
@@ -140,7 +140,7 @@ async def test_actions_taken_during_a_view_are_audited_with_the_admin_and_the_cl
     )
     actor = await _impersonating(world)
 
-    used = await online.pay_from_credit(actor=actor, invoice_id=invoice_id)
+    used = await credit_payments.pay_from_credit(actor=actor, invoice_id=invoice_id)
 
     assert used == 1000
     [entry] = await _entries("credit.apply")

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from portal.billing import invoice_editor
-from portal.billing.invoice_editor import InvoiceForm, LineForm
+from portal.billing import invoice_editor, invoice_list, line_input
+from portal.billing.invoice_editor import InvoiceForm
+from portal.billing.line_input import LineForm
 from portal.core.clock import today
 from portal.core.organization import get_organization
 from portal.db.models import (
@@ -27,8 +28,8 @@ from portal.db.models import (
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus
 from portal.domain.tax import LineInput, invoice_totals
-from portal.mail import messages
-from portal.payments import ledger, links, online
+from portal.mail import invoice_emails
+from portal.payments import charges, ledger, links
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card
 
@@ -88,8 +89,8 @@ async def test_a_draft_is_saved_from_typed_text_with_per_line_rounded_tax(world:
 async def test_the_live_preview_shows_the_totals_the_saved_invoice_stores(world: World) -> None:
     keys = await rates()
     typed = [line("19.99", "3", keys["VAT"]), line("0.33", "1", keys["NY"]), line("abc")]
-    taxes = invoice_editor.by_key(await invoice_editor.tax_choices())
-    shown = invoice_editor.preview(typed, currency="USD", locale="en", taxes=taxes)
+    taxes = line_input.by_key(await line_input.tax_choices())
+    shown = line_input.preview(typed, currency="USD", locale="en", taxes=taxes)
     assert shown.line_net_minor == [5997, 33, None]
     assert shown.errors == {"lines.2.unit_price": "Enter a price like 12.50."}
     invoice = await Invoice.get(id=await draft(world, *typed[:2]))
@@ -160,7 +161,7 @@ async def test_dates_and_currency_are_checked_before_anything_is_saved(world: Wo
 
 async def test_an_archived_tax_rate_cannot_be_chosen(world: World) -> None:
     keys = await rates()
-    menu = [choice.key for choice in await invoice_editor.tax_choices()]
+    menu = [choice.key for choice in await line_input.tax_choices()]
     assert menu == ["none", keys["NY"], keys["VAT"]]
     with pytest.raises(InvalidInput, match="Choose a tax rate from the list"):
         await draft(world, line(tax=keys["OLD"]))
@@ -210,7 +211,11 @@ async def test_sending_numbers_opens_links_and_emails_the_invoice(world: World) 
     assert link.expires_at == links.invoice_link_expiry(invoice.due_date)
     email = await OutboxEmail.get(kind="invoice")
     assert email.to_address == "alice@x.test" and email.client_id == world.alice_id
-    composed = await messages.invoice_sent(invoice_id=invoice_id, link=links.url_for(token_in(email)))
+    composed = await invoice_emails.invoice_sent(
+        invoice_id=invoice_id,
+        link=links.url_for(token_in(email)),
+        amount_due_minor=await ledger.amount_due(invoice),
+    )
     assert (email.subject, email.text_body, email.html_body) == (
         composed.subject,
         composed.text,
@@ -250,7 +255,7 @@ async def test_send_applies_credit_automatically_when_the_organization_says_so(w
 
 async def test_send_auto_charges_a_client_who_agreed_to_it(world: World) -> None:
     await add_card(world)
-    await online.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
+    await charges.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
     invoice_id = await draft(world, line("9.90"))
     await invoice_editor.send_invoice(actor=world.staff, invoice_id=invoice_id)
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.paid
@@ -387,7 +392,7 @@ async def test_the_list_filters_by_status_client_currency_and_overdue_a_page_at_
     await invoice_editor.void_invoice(actor=world.staff, invoice_id=void_id)
 
     async def ids(**filters: object) -> list[int]:
-        return [row.id for row in (await invoice_editor.list_invoices(actor=world.staff, **filters)).rows]
+        return [row.id for row in (await invoice_list.list_invoices(actor=world.staff, **filters)).rows]
 
     assert set(await ids()) == {late_id, open_id, draft_id, yen_id}  # void ones only when asked for
     assert await ids(status="deleted") == [void_id]
@@ -398,18 +403,18 @@ async def test_the_list_filters_by_status_client_currency_and_overdue_a_page_at_
     assert await ids(search="bob") == [yen_id]
     assert set(await ids(search="archery")) == {late_id, open_id, draft_id}
     assert await ids(search=f"INV-{YEAR}-0001") == [late_id]
-    page = await invoice_editor.list_invoices(actor=world.staff)
+    page = await invoice_list.list_invoices(actor=world.staff)
     statuses = {row.id: row.status for row in page.rows}
     assert statuses[late_id] == "overdue" and statuses[draft_id] == "draft"
     assert page.currencies == ["JPY", "USD"]
-    first = await invoice_editor.list_invoices(actor=world.staff, page_size=3)
-    second = await invoice_editor.list_invoices(actor=world.staff, page_size=3, page=2)
+    first = await invoice_list.list_invoices(actor=world.staff, page_size=3)
+    second = await invoice_list.list_invoices(actor=world.staff, page_size=3, page=2)
     assert (first.total, first.pages, len(first.rows), len(second.rows)) == (4, 2, 3, 1)
     assert {r.id for r in first.rows} | {r.id for r in second.rows} == {late_id, open_id, draft_id, yen_id}
     row = next(r for r in page.rows if r.id == yen_id)
     assert (row.client_name, row.total_minor, row.amount_due_minor) == ("Bob Baker", 500, 500)
     with pytest.raises(InvalidInput):
-        await invoice_editor.list_invoices(actor=world.staff, status="bogus")
+        await invoice_list.list_invoices(actor=world.staff, status="bogus")
 
 
 # -- who may ----------------------------------------------------------------------------------------
@@ -428,7 +433,7 @@ async def test_a_client_is_refused_every_editor_function_and_staff_and_admins_ma
         "resend_invoice": lambda a: invoice_editor.resend_invoice(actor=a, invoice_id=invoice_id),
         "void_invoice": lambda a: invoice_editor.void_invoice(actor=a, invoice_id=invoice_id),
         "duplicate_invoice": lambda a: invoice_editor.duplicate_invoice(actor=a, invoice_id=invoice_id),
-        "list_invoices": lambda a: invoice_editor.list_invoices(actor=a),
+        "list_invoices": lambda a: invoice_list.list_invoices(actor=a),
     }
     for call in calls.values():
         with pytest.raises(Forbidden):
@@ -446,7 +451,7 @@ async def test_a_client_is_refused_every_editor_function_and_staff_and_admins_ma
     await invoice_editor.resend_invoice(actor=world.staff, invoice_id=invoice_id)
     copy_id = await invoice_editor.duplicate_invoice(actor=world.admin, invoice_id=invoice_id)
     await invoice_editor.void_invoice(actor=world.staff, invoice_id=copy_id)
-    assert (await invoice_editor.list_invoices(actor=world.admin, status="deleted")).total == 1
+    assert (await invoice_list.list_invoices(actor=world.admin, status="deleted")).total == 1
 
 
 async def test_unknown_ids_are_not_found(world: World) -> None:

@@ -65,7 +65,8 @@ from portal.db import models
 from portal.db.models import Allocation, CreditEntry, Invoice, Payment, Refund, SandboxObject
 from portal.domain.errors import Conflict, InvalidInput
 from portal.domain.status import CreditReason, InvoiceStatus, PaymentStatus
-from portal.payments import ledger, online
+from portal.payments import charges, credit_payments, ledger
+from portal.payments import refunds as refunds_module
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card, invoice_for, sandbox
 
@@ -401,7 +402,9 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             error = InvalidInput if requested > usable else None
         used = self.step(
-            online.pay_from_credit(actor=self.world.staff, invoice_id=target, amount_minor=requested),
+            credit_payments.pay_from_credit(
+                actor=self.world.staff, invoice_id=target, amount_minor=requested
+            ),
             error,
         )
         if used is not None:
@@ -455,7 +458,7 @@ class LedgerMachine(RuleBasedStateMachine):
             reversible = self.state.reversible(payment, self.world.alice_id)
             error = InvalidInput if amount > left or amount > reversible else None
         self.step(
-            online.refund_payment(
+            refunds_module.refund_payment(
                 actor=self.world.staff, payment_id=payment, amount_minor=amount, gateway=sandbox()
             ),
             error,
@@ -470,7 +473,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert target is not None
         due = self.dues.get(target)
         outcome = self.step(
-            online.pay_with_saved_method(
+            charges.pay_with_saved_method(
                 actor=self.world.alice, purpose="invoice", target_id=target, gateway=sandbox()
             ),
             Conflict if due is None else None,  # already paid
@@ -516,9 +519,9 @@ async def test_refunding_a_payment_whose_credit_was_spent_does_not_create_money(
         overpayment_to_credit=True,
     )
     invoice_id = await invoice_for(world, 1000, days=5)
-    assert await online.pay_from_credit(actor=world.staff, invoice_id=invoice_id) == 1000
+    assert await credit_payments.pay_from_credit(actor=world.staff, invoice_id=invoice_id) == 1000
     try:
-        await online.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=1000)
+        await refunds_module.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=1000)
     except (Conflict, InvalidInput):
         pass  # refusing is a correct answer
     await check_ledger()

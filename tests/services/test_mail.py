@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal.billing import billing_requests
 from portal.core import vault
 from portal.core.clock import now_utc
 from portal.core.organization import get_organization
@@ -21,7 +22,6 @@ from portal.mail import worker
 from portal.mail.outbox import enqueue
 from portal.mail.transport import MailError, SmtpConfig, send_test_email, smtp_config
 from portal.mail.worker import FlushReport, flush_outbox
-from portal.payments import billing_requests
 from tests.services.conftest import World
 from tests.smtp_sink import DEFAULT_FROM, SmtpSink
 

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from portal import gateway_events
 from portal.core.clock import now_utc, today
 from portal.db.models import (
     AuditEntry,
@@ -24,11 +25,11 @@ from portal.db.models import (
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import SubscriptionStatus
 from portal.events import Event, subscribe
-from portal.payments import gateway_events, methods
+from portal.payments import methods
 from portal.payments.gateways import selector
 from portal.payments.gateways.sandbox import SandboxGateway
 from portal.payments.gateways.stripe_gateway import StripeGateway
-from portal.subscriptions import lifecycle
+from portal.subscriptions import client_subscriptions
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card
 from tests.stripe_emulator import EmulatorError, StripeEmulator, sign_payload
@@ -334,7 +335,7 @@ async def test_delete_is_refused_while_the_card_pays_a_subscription_and_allowed_
     assert (await PaymentMethod.get(id=visa)).detached_at is None
     assert not (await _sandbox_object((await PaymentMethod.get(id=visa)).gateway_ref))["detached"]
 
-    await lifecycle.change_method(actor=world.alice, subscription_id=sub_id, method_id=master)
+    await client_subscriptions.change_method(actor=world.alice, subscription_id=sub_id, method_id=master)
     await methods.delete_method(actor=world.alice, method_id=visa)
     removed = await PaymentMethod.get(id=visa)
     assert removed.detached_at is not None and not removed.is_default
@@ -401,13 +402,13 @@ async def test_a_client_cannot_touch_another_clients_methods_or_subscriptions(wo
         methods.make_default(actor=bob, method_id=visa),
         methods.delete_method(actor=bob, method_id=visa),
         methods.list_methods(actor=bob, client_id=world.alice_id),
-        lifecycle.list_subscriptions(actor=bob, client_id=world.alice_id),
-        lifecycle.get_subscription(actor=bob, subscription_id=sub_id),
-        lifecycle.change_method(actor=bob, subscription_id=sub_id, method_id=bobs_card),
-        lifecycle.cancel_at_period_end(actor=bob, subscription_id=sub_id),
-        lifecycle.resume(actor=bob, subscription_id=sub_id),
+        client_subscriptions.list_subscriptions(actor=bob, client_id=world.alice_id),
+        client_subscriptions.get_subscription(actor=bob, subscription_id=sub_id),
+        client_subscriptions.change_method(actor=bob, subscription_id=sub_id, method_id=bobs_card),
+        client_subscriptions.cancel_at_period_end(actor=bob, subscription_id=sub_id),
+        client_subscriptions.resume(actor=bob, subscription_id=sub_id),
         # nor put someone else's card on one's own subscription
-        lifecycle.change_method(actor=world.alice, subscription_id=sub_id, method_id=bobs_card),
+        client_subscriptions.change_method(actor=world.alice, subscription_id=sub_id, method_id=bobs_card),
     ):
         with pytest.raises(NotFound):
             await call
@@ -416,7 +417,8 @@ async def test_a_client_cannot_touch_another_clients_methods_or_subscriptions(wo
     assert (sub.payment_method_id, sub.cancel_at_period_end) == (visa, False)
     # staff see every client
     assert [
-        v.id for v in await lifecycle.list_subscriptions(actor=world.staff, client_id=world.alice_id)
+        v.id
+        for v in await client_subscriptions.list_subscriptions(actor=world.staff, client_id=world.alice_id)
     ] == [sub_id]
 
 
@@ -428,7 +430,7 @@ async def test_subscriptions_are_listed_live_first_with_what_the_page_shows(worl
     old = await _subscribe(visa, name="Old plan", status=SubscriptionStatus.canceled)
     care = await _subscribe(visa, name="Website Care")
     late = await _subscribe(visa, name="Hosting", status=SubscriptionStatus.past_due)
-    views = await lifecycle.list_subscriptions(actor=world.alice, client_id=world.alice_id)
+    views = await client_subscriptions.list_subscriptions(actor=world.alice, client_id=world.alice_id)
     assert [v.id for v in views] == [care, late, old]
     first = views[0]
     assert (first.name, first.amount_minor, first.currency, first.interval_label) == (
@@ -440,8 +442,8 @@ async def test_subscriptions_are_listed_live_first_with_what_the_page_shows(worl
     assert (first.status, first.method_label, first.method_id) == ("active", "Visa •••• 4242", visa)
     assert first.next_payment_on == first.period_end.date() and first.ends_on is None
     assert views[2].next_payment_on is None and not views[2].is_live
-    assert lifecycle.interval_label("month", 3) == "every 3 months"
-    assert await lifecycle.list_subscriptions(actor=world.bob, client_id=world.bob_id) == []
+    assert client_subscriptions.interval_label("month", 3) == "every 3 months"
+    assert await client_subscriptions.list_subscriptions(actor=world.bob, client_id=world.bob_id) == []
 
 
 async def test_change_method_switches_the_card_here_and_at_the_gateway(
@@ -450,7 +452,9 @@ async def test_change_method_switches_the_card_here_and_at_the_gateway(
     visa = await add_card(world)
     master = await add_card(world, MASTERCARD, default=False)
     sub_id = await _subscribe(visa)
-    view = await lifecycle.change_method(actor=world.alice, subscription_id=sub_id, method_id=master)
+    view = await client_subscriptions.change_method(
+        actor=world.alice, subscription_id=sub_id, method_id=master
+    )
     assert (view.method_id, view.method_label) == (master, "Mastercard •••• 4444")
     sub = await Subscription.get(id=sub_id)
     assert (await _sandbox_object(sub.gateway_ref))["method"] == (
@@ -461,13 +465,13 @@ async def test_change_method_switches_the_card_here_and_at_the_gateway(
 
     await methods.delete_method(actor=world.alice, method_id=visa)
     with pytest.raises(NotFound):  # a removed card cannot be chosen
-        await lifecycle.change_method(actor=world.alice, subscription_id=sub_id, method_id=visa)
+        await client_subscriptions.change_method(actor=world.alice, subscription_id=sub_id, method_id=visa)
     await PaymentMethod.filter(id=visa).update(detached_at=None, gateway="stripe:test")
     with pytest.raises(Conflict, match="another payment account"):  # nor one of another gateway account
-        await lifecycle.change_method(actor=world.alice, subscription_id=sub_id, method_id=visa)
+        await client_subscriptions.change_method(actor=world.alice, subscription_id=sub_id, method_id=visa)
     await Subscription.filter(id=sub_id).update(status=SubscriptionStatus.canceled)
     with pytest.raises(Conflict, match="already ended"):
-        await lifecycle.change_method(actor=world.alice, subscription_id=sub_id, method_id=master)
+        await client_subscriptions.change_method(actor=world.alice, subscription_id=sub_id, method_id=master)
 
 
 async def test_cancel_at_period_end_then_resume(world: World, published: list[Event]) -> None:
@@ -475,15 +479,17 @@ async def test_cancel_at_period_end_then_resume(world: World, published: list[Ev
     sub_id = await _subscribe(visa)
     period_end = (await Subscription.get(id=sub_id)).current_period_end
 
-    view = await lifecycle.cancel_at_period_end(actor=world.alice, subscription_id=sub_id)
+    view = await client_subscriptions.cancel_at_period_end(actor=world.alice, subscription_id=sub_id)
     assert view.cancel_at_period_end and view.is_live
     assert (view.ends_on, view.next_payment_on) == (period_end.date(), None)
     sub = await Subscription.get(id=sub_id)
     assert (sub.status, sub.cancel_at_period_end) == (SubscriptionStatus.active, True)
     assert (await _sandbox_object(sub.gateway_ref))["cancel_at_period_end"]
-    await lifecycle.cancel_at_period_end(actor=world.alice, subscription_id=sub_id)  # twice: no change
+    await client_subscriptions.cancel_at_period_end(
+        actor=world.alice, subscription_id=sub_id
+    )  # twice: no change
 
-    view = await lifecycle.resume(actor=world.alice, subscription_id=sub_id)
+    view = await client_subscriptions.resume(actor=world.alice, subscription_id=sub_id)
     assert not view.cancel_at_period_end and view.next_payment_on == period_end.date()
     assert not (await _sandbox_object(sub.gateway_ref))["cancel_at_period_end"]
     assert await _actions(world.alice_id) == ["subscription.cancel_at_period_end", "subscription.resume"]
@@ -493,20 +499,20 @@ async def test_cancel_at_period_end_then_resume(world: World, published: list[Ev
 async def test_resume_is_refused_once_the_period_has_ended(world: World) -> None:
     visa = await add_card(world)
     sub_id = await _subscribe(visa)
-    await lifecycle.cancel_at_period_end(actor=world.alice, subscription_id=sub_id)
+    await client_subscriptions.cancel_at_period_end(actor=world.alice, subscription_id=sub_id)
     await Subscription.filter(id=sub_id).update(current_period_end=now_utc() - timedelta(minutes=1))
     with pytest.raises(Conflict, match="already ended"):
-        await lifecycle.resume(actor=world.alice, subscription_id=sub_id)
+        await client_subscriptions.resume(actor=world.alice, subscription_id=sub_id)
     await Subscription.filter(id=sub_id).update(status=SubscriptionStatus.canceled)
     with pytest.raises(Conflict, match="already ended"):
-        await lifecycle.cancel_at_period_end(actor=world.alice, subscription_id=sub_id)
+        await client_subscriptions.cancel_at_period_end(actor=world.alice, subscription_id=sub_id)
 
 
 async def test_removing_the_last_card_switches_auto_charge_off(world: World) -> None:
-    from portal.payments import online
+    from portal.payments import charges
 
     card_id = await add_card(world)
-    await online.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
+    await charges.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
     await methods.delete_method(actor=world.alice, method_id=card_id)
     assert not (await Client.get(id=world.alice_id)).auto_charge
     entry = await AuditEntry.filter(action="client.auto_charge").order_by("-id").first()

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from portal.billing import invoices
+from portal import gateway_events
+from portal.billing import billing_requests, invoices
 from portal.core.clock import now_utc, today
 from portal.core.organization import get_organization
 from portal.db.models import (
@@ -25,7 +26,7 @@ from portal.db.models import (
 )
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus, PaymentStatus
-from portal.payments import billing_requests, gateway_events, ledger, online, reconcile
+from portal.payments import charges, credit_payments, ledger, methods, reconcile, refunds
 from portal.payments.gateways.protocol import GatewayEvent, NewCard
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, add_card, invoice_for, sandbox
@@ -38,7 +39,7 @@ async def _due(invoice_id: int, world: World) -> int:
 async def test_paying_with_the_default_card_settles_the_invoice_once(world: World) -> None:
     await add_card(world)
     invoice_id = await invoice_for(world, 12345)
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     assert outcome.status == "succeeded"
@@ -54,7 +55,7 @@ async def test_paying_with_the_default_card_settles_the_invoice_once(world: Worl
     assert await WebhookEvent.filter(provider="sandbox", type="payment_intent.succeeded").count() == 1
     assert await OutboxEmail.filter(kind="receipt").count() == 1
     with pytest.raises(Conflict, match="already paid"):
-        await online.pay_with_saved_method(
+        await charges.pay_with_saved_method(
             actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
         )
     assert await SandboxObject.filter(kind="payment_intent").count() == 1
@@ -63,7 +64,7 @@ async def test_paying_with_the_default_card_settles_the_invoice_once(world: Worl
 async def test_a_declined_card_leaves_the_invoice_unpaid_with_a_plain_reason(world: World) -> None:
     await add_card(world, DECLINES_ON_CHARGE)
     invoice_id = await invoice_for(world, 5000)
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     assert outcome.status == "failed"
@@ -81,7 +82,7 @@ async def test_two_concurrent_pay_now_clicks_charge_once(world: World) -> None:
     async def click() -> str:
         try:
             return (
-                await online.pay_with_saved_method(
+                await charges.pay_with_saved_method(
                     actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
                 )
             ).status
@@ -100,7 +101,7 @@ async def test_clients_cannot_pay_with_someone_elses_card_or_invoice(world: Worl
     alice_invoice = await invoice_for(world, 100)
     bob_invoice = await invoice_for(world, 100, client_id=world.bob_id)
     with pytest.raises(NotFound):
-        await online.pay_with_saved_method(
+        await charges.pay_with_saved_method(
             actor=world.alice,
             purpose="invoice",
             target_id=alice_invoice,
@@ -108,7 +109,7 @@ async def test_clients_cannot_pay_with_someone_elses_card_or_invoice(world: Worl
             gateway=sandbox(),
         )
     with pytest.raises(NotFound):
-        await online.pay_with_saved_method(
+        await charges.pay_with_saved_method(
             actor=world.alice, purpose="invoice", target_id=bob_invoice, gateway=sandbox()
         )
     assert await Payment.all().count() == 0
@@ -117,7 +118,7 @@ async def test_clients_cannot_pay_with_someone_elses_card_or_invoice(world: Worl
 async def test_the_same_event_three_times_at_once_is_processed_once(world: World) -> None:
     await add_card(world)
     invoice_id = await invoice_for(world, 4200)
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     payment = await Payment.get(id=outcome.payment_id)
@@ -141,7 +142,7 @@ async def test_the_same_event_three_times_at_once_is_processed_once(world: World
 async def test_a_late_failure_event_does_not_undo_a_success(world: World) -> None:
     await add_card(world)
     invoice_id = await invoice_for(world, 900)
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     ref = (await Payment.get(id=outcome.payment_id)).gateway_payment_id
@@ -154,7 +155,7 @@ async def test_a_late_failure_event_does_not_undo_a_success(world: World) -> Non
 async def test_a_failing_handler_is_retried_and_then_succeeds_once(world: World) -> None:
     await add_card(world)
     invoice_id = await invoice_for(world, 300)
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     payment = await Payment.get(id=outcome.payment_id)
@@ -186,13 +187,16 @@ async def test_pay_from_credit_partly_and_the_rest_stays_due(world: World) -> No
         actor=world.staff, client_id=world.alice_id, amount_minor=3000, currency="USD", note="Prepaid"
     )
     invoice_id = await invoice_for(world, 10000)
-    assert await online.pay_from_credit(actor=world.alice, invoice_id=invoice_id, amount_minor=1000) == 1000
+    assert (
+        await credit_payments.pay_from_credit(actor=world.alice, invoice_id=invoice_id, amount_minor=1000)
+        == 1000
+    )
     assert await _due(invoice_id, world) == 9000
-    assert await online.pay_from_credit(actor=world.alice, invoice_id=invoice_id) == 2000
+    assert await credit_payments.pay_from_credit(actor=world.alice, invoice_id=invoice_id) == 2000
     assert await _due(invoice_id, world) == 7000
     assert await ledger.credit_balances(actor=world.alice, client_id=world.alice_id) == {}
     with pytest.raises(InvalidInput, match="no credit"):
-        await online.pay_from_credit(actor=world.alice, invoice_id=invoice_id, amount_minor=1)
+        await credit_payments.pay_from_credit(actor=world.alice, invoice_id=invoice_id, amount_minor=1)
 
 
 async def test_credit_larger_than_the_invoice_leaves_the_rest_as_credit(world: World) -> None:
@@ -200,7 +204,7 @@ async def test_credit_larger_than_the_invoice_leaves_the_rest_as_credit(world: W
         actor=world.staff, client_id=world.alice_id, amount_minor=5000, currency="USD", note="Prepaid"
     )
     invoice_id = await invoice_for(world, 1200)
-    assert await online.pay_from_credit(actor=world.alice, invoice_id=invoice_id) == 1200
+    assert await credit_payments.pay_from_credit(actor=world.alice, invoice_id=invoice_id) == 1200
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.paid
     assert await ledger.credit_balances(actor=world.alice, client_id=world.alice_id) == {"USD": 3800}
 
@@ -229,7 +233,7 @@ async def test_a_refund_reopens_the_invoice_and_takes_back_credit_first(world: W
         overpayment_to_credit=True,
     )
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.paid
-    await online.refund_payment(
+    await refunds.refund_payment(
         actor=world.staff, payment_id=paid.payment_id, amount_minor=700, reason="Oops"
     )
     # 500 of credit is taken back first, then 200 from the invoice, which is open again
@@ -239,21 +243,21 @@ async def test_a_refund_reopens_the_invoice_and_takes_back_credit_first(world: W
     payment = await Payment.get(id=paid.payment_id)
     assert (payment.status, payment.refunded_minor) == (PaymentStatus.partially_refunded, 700)
     with pytest.raises(InvalidInput, match=r"At most \$8.00"):
-        await online.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=801)
-    await online.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=800)
+        await refunds.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=801)
+    await refunds.refund_payment(actor=world.staff, payment_id=paid.payment_id, amount_minor=800)
     assert await _due(invoice_id, world) == 1000
     assert (await Payment.get(id=paid.payment_id)).status == PaymentStatus.refunded
     with pytest.raises(Forbidden):
-        await online.refund_payment(actor=world.alice, payment_id=paid.payment_id, amount_minor=1)
+        await refunds.refund_payment(actor=world.alice, payment_id=paid.payment_id, amount_minor=1)
 
 
 async def test_an_online_refund_goes_through_the_gateway_once(world: World) -> None:
     await add_card(world)
     invoice_id = await invoice_for(world, 2500)
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
-    await online.refund_payment(
+    await refunds.refund_payment(
         actor=world.staff, payment_id=outcome.payment_id, amount_minor=2500, gateway=sandbox()
     )
     assert await SandboxObject.filter(kind="refund").count() == 1
@@ -264,9 +268,9 @@ async def test_an_online_refund_goes_through_the_gateway_once(world: World) -> N
 
 async def test_auto_charge_needs_consent_and_charges_new_invoices(world: World) -> None:
     with pytest.raises(Conflict, match="no default payment method"):
-        await online.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
+        await charges.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
     await add_card(world)
-    await online.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
+    await charges.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
     invoice_id = await invoice_for(world, 990)
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.paid
     assert await OutboxEmail.filter(kind="receipt").count() == 1
@@ -274,7 +278,7 @@ async def test_auto_charge_needs_consent_and_charges_new_invoices(world: World) 
 
 async def test_a_failed_auto_charge_emails_the_client_and_keeps_the_invoice_open(world: World) -> None:
     await add_card(world, DECLINES_ON_CHARGE)
-    await online.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
+    await charges.set_auto_charge(actor=world.staff, client_id=world.alice_id, enabled=True)
     invoice_id = await invoice_for(world, 990)
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.open
     failure = await OutboxEmail.get(kind="auto_charge_failed")
@@ -296,7 +300,7 @@ async def _billing_request(world: World, **changes: object) -> billing_requests.
     return await billing_requests.create_billing_request(**{**fields, **changes})
 
 
-async def _pay_checkout(outcome: online.PayOutcome, number: str = "4242424242424242") -> None:
+async def _pay_checkout(outcome: charges.PayOutcome, number: str = "4242424242424242") -> None:
     session_id = outcome.redirect_url.rsplit("/", 1)[-1]
     await sandbox().complete_checkout(session_id, card=NewCard(number, 12, today().year + 2, "123"))
 
@@ -304,7 +308,7 @@ async def _pay_checkout(outcome: online.PayOutcome, number: str = "4242424242424
 async def test_a_billing_request_is_paid_through_checkout(world: World) -> None:
     sent = await _billing_request(world)
     assert "/pay/" in sent.link
-    outcome = await online.start_checkout(
+    outcome = await charges.start_checkout(
         actor=None,
         purpose="billing_request",
         target_id=sent.id,
@@ -312,7 +316,7 @@ async def test_a_billing_request_is_paid_through_checkout(world: World) -> None:
         cancel_url="https://agency.test/no",
         gateway=sandbox(),
     )
-    again = await online.start_checkout(
+    again = await charges.start_checkout(
         actor=None,
         purpose="billing_request",
         target_id=sent.id,
@@ -331,7 +335,7 @@ async def test_an_expired_billing_request_cannot_be_paid(world: World) -> None:
     sent = await _billing_request(world)
     await BillingRequest.filter(id=sent.id).update(expires_at=now_utc())
     with pytest.raises(Conflict, match="expired"):
-        await online.start_checkout(
+        await charges.start_checkout(
             actor=None,
             purpose="billing_request",
             target_id=sent.id,
@@ -343,7 +347,7 @@ async def test_an_expired_billing_request_cannot_be_paid(world: World) -> None:
 
 async def test_money_arriving_after_expiry_is_recorded_and_flagged(world: World) -> None:
     sent = await _billing_request(world)
-    outcome = await online.start_checkout(
+    outcome = await charges.start_checkout(
         actor=None,
         purpose="billing_request",
         target_id=sent.id,
@@ -384,7 +388,7 @@ async def test_billing_request_fields_are_all_required_and_checked(
 
 async def test_a_recurring_request_starts_a_subscription_that_renews_into_paid_invoices(world: World) -> None:
     sent = await _billing_request(world, billing_type="recurring", interval="month", description="Retainer")
-    outcome = await online.start_checkout(
+    outcome = await charges.start_checkout(
         actor=None,
         purpose="billing_request",
         target_id=sent.id,
@@ -404,7 +408,7 @@ async def test_a_recurring_request_starts_a_subscription_that_renews_into_paid_i
 
 async def test_a_failed_renewal_marks_the_subscription_past_due_and_tells_the_client(world: World) -> None:
     sent = await _billing_request(world, billing_type="recurring", interval="week", description="Care")
-    outcome = await online.start_checkout(
+    outcome = await charges.start_checkout(
         actor=None,
         purpose="billing_request",
         target_id=sent.id,
@@ -440,7 +444,7 @@ async def test_reconciliation_records_a_charge_whose_answer_was_lost_exactly_onc
 
     # the charge's own event would settle it: silence it to model a lost webhook too
     real._emit = None
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=TimesOutAfterCharging()
     )  # type: ignore[arg-type]
     assert outcome.status == "processing"
@@ -460,7 +464,7 @@ async def test_reconciliation_records_an_unknown_gateway_payment_once(world: Wor
     client = await Client.get(id=world.alice_id)
     method = await PaymentMethod.get(client_id=world.alice_id)
     await quiet.charge(
-        customer_ref=await online.ensure_customer(client=client, gateway=quiet),
+        customer_ref=await methods.ensure_customer(client=client, gateway=quiet),
         method_ref=method.gateway_ref,
         amount_minor=800,
         currency="USD",
@@ -481,13 +485,13 @@ async def test_a_paid_credit_request_becomes_credit(world: World) -> None:
         actor=world.staff, client_id=world.alice_id, amount_minor=5000, description="Prepaid hours"
     )
     assert await OutboxEmail.filter(kind="credit_request").count() == 1
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="credit_request", target_id=credit_id, gateway=sandbox()
     )
     assert outcome.status == "succeeded"
     assert await ledger.credit_balances(actor=world.alice, client_id=world.alice_id) == {"USD": 5000}
     with pytest.raises(Conflict, match="already paid"):
-        await online.pay_with_saved_method(
+        await charges.pay_with_saved_method(
             actor=world.alice, purpose="credit_request", target_id=credit_id, gateway=sandbox()
         )
     with pytest.raises(Conflict, match="unpaid"):
@@ -503,7 +507,7 @@ async def test_a_deleted_credit_request_cannot_be_paid_and_its_link_stops_workin
     )
     await credit_requests.delete_credit_request(actor=world.staff, credit_request_id=credit_id)
     with pytest.raises(NotFound):
-        await online.start_checkout(
+        await charges.start_checkout(
             actor=None,
             purpose="credit_request",
             target_id=credit_id,
@@ -522,7 +526,7 @@ async def test_an_abandoned_checkout_is_closed_by_reconciliation_after_a_day(wor
     from datetime import timedelta
 
     invoice_id = await invoice_for(world, 500)
-    outcome = await online.start_checkout(
+    outcome = await charges.start_checkout(
         actor=world.alice,
         purpose="invoice",
         target_id=invoice_id,
@@ -535,7 +539,7 @@ async def test_an_abandoned_checkout_is_closed_by_reconciliation_after_a_day(wor
     report = await reconcile.reconcile(gateway=sandbox(), since=now_utc() - timedelta(days=2))
     assert report.failed == [outcome.payment_id]
     assert (await Payment.get(id=outcome.payment_id)).status == PaymentStatus.failed
-    again = await online.start_checkout(
+    again = await charges.start_checkout(
         actor=world.alice,
         purpose="invoice",
         target_id=invoice_id,
@@ -560,10 +564,10 @@ async def test_another_clients_ids_look_exactly_like_ids_that_do_not_exist(world
 
     for make in (
         lambda i: invoices.get_invoice_summary(actor=world.alice, invoice_id=i),
-        lambda i: online.pay_with_saved_method(
+        lambda i: charges.pay_with_saved_method(
             actor=world.alice, purpose="invoice", target_id=i, gateway=sandbox()
         ),
-        lambda i: online.start_checkout(
+        lambda i: charges.start_checkout(
             actor=world.alice,
             purpose="invoice",
             target_id=i,
@@ -571,7 +575,7 @@ async def test_another_clients_ids_look_exactly_like_ids_that_do_not_exist(world
             cancel_url="https://a.test",
             gateway=sandbox(),
         ),
-        lambda i: online.pay_from_credit(actor=world.alice, invoice_id=i),
+        lambda i: credit_payments.pay_from_credit(actor=world.alice, invoice_id=i),
         lambda i: quotes.get_quote(actor=world.alice, quote_id=i),
     ):
         assert await message(make(bob_invoice)) == await message(make(missing))
@@ -580,7 +584,7 @@ async def test_another_clients_ids_look_exactly_like_ids_that_do_not_exist(world
 async def test_an_accepted_webhook_whose_processing_fails_is_finished_once_by_the_job(world: World) -> None:
     await add_card(world)
     invoice_id = await invoice_for(world, 300)
-    outcome = await online.pay_with_saved_method(
+    outcome = await charges.pay_with_saved_method(
         actor=world.alice, purpose="invoice", target_id=invoice_id, gateway=sandbox()
     )
     payment = await Payment.get(id=outcome.payment_id)

@@ -9,10 +9,11 @@ from contextlib import contextmanager
 import pytest
 from tortoise.log import db_client_logger
 
+from portal import gateway_events
 from portal.config import get_settings
 from portal.core import organization
 from portal.db.models import Organization, WebhookEvent
-from portal.payments import gateway_events
+from portal.payments import branding
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayEvent
 
@@ -54,7 +55,7 @@ async def test_a_page_reads_the_organization_once_and_the_next_page_sees_a_chang
     await organization.get_organization()  # the row exists
     with organization.page_scope(), _statements() as seen:
         first = await organization.get_organization()
-        brand = await organization.branding()  # the frame, and the gateway's mode, ask again
+        brand = await branding.branding()  # the frame, and the gateway's mode, ask again
         assert await organization.get_organization() is first
     assert [s for s in seen.sql if "organization" in s.lower()] == [seen.sql[0]]
     assert brand.gateway_mode == "sandbox"
@@ -63,7 +64,7 @@ async def test_a_page_reads_the_organization_once_and_the_next_page_sees_a_chang
     assert first.name != "Renamed Agency"
     assert (await organization.get_organization()).name == "Renamed Agency"  # outside a page: read again
     with organization.page_scope():
-        assert (await organization.branding()).name == "Renamed Agency"  # the next page reads it anew
+        assert (await branding.branding()).name == "Renamed Agency"  # the next page reads it anew
     assert not organization.in_page_scope()
 
 

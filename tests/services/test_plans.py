@@ -22,7 +22,7 @@ from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus, PaymentStatus, SubscriptionStatus
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayError
-from portal.subscriptions import lifecycle, plans
+from portal.subscriptions import client_subscriptions, plans, subscribe, subscription_list
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, add_card, sandbox
 
@@ -158,7 +158,7 @@ async def test_editing_a_plan_changes_it_for_new_subscriptions_only_and_is_audit
     plan_id = await _plan(world, "Care", "49.00")
     await add_card(world)
     method = await PaymentMethod.get(client_id=world.alice_id)
-    started = await plans.subscribe(
+    started = await subscribe.subscribe(
         actor=world.staff,
         client_id=world.alice_id,
         plan_id=plan_id,
@@ -208,7 +208,7 @@ async def test_a_plan_with_a_running_subscription_can_be_archived_but_not_delete
     await add_card(world)
     method = await PaymentMethod.get(client_id=world.alice_id)
     assert (
-        await plans.subscribe(
+        await subscribe.subscribe(
             actor=world.staff,
             client_id=world.alice_id,
             plan_id=plan_id,
@@ -225,13 +225,13 @@ async def test_a_plan_with_a_running_subscription_can_be_archived_but_not_delete
     assert (archived.active, archived.live_subscriptions) == (False, 1)
     assert (await Subscription.get(plan_id=plan_id)).status == SubscriptionStatus.active  # it continues
     assert [p.id for p in await plans.list_plans(actor=world.staff, include_archived=False)] == [other_id]
-    options = await plans.subscribe_options(actor=world.staff, client_id=world.bob_id)
+    options = await subscribe.subscribe_options(actor=world.staff, client_id=world.bob_id)
     assert [p.name for p in options.plans] == ["Hosting"]
     await add_card(world, client_id=world.bob_id)
     bob_card = await PaymentMethod.get(client_id=world.bob_id)
     before = await _snapshot()
     with pytest.raises(InvalidInput) as caught:
-        await plans.subscribe(
+        await subscribe.subscribe(
             actor=world.staff,
             client_id=world.bob_id,
             plan_id=plan_id,
@@ -253,13 +253,13 @@ async def test_a_plan_whose_subscriptions_ended_can_be_deleted_and_they_keep_its
     plan_id = await _plan(world, "Care")
     await add_card(world)
     method = await PaymentMethod.get(client_id=world.alice_id)
-    started = await plans.subscribe(
+    started = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=method.id, idempotency_key="a"
     )
-    await lifecycle.cancel_now(actor=world.staff, subscription_id=started.subscription_id)
+    await client_subscriptions.cancel_now(actor=world.staff, subscription_id=started.subscription_id)
     await plans.delete_plan(actor=world.staff, plan_id=plan_id)
     assert not await Plan.exists(id=plan_id)
-    [view] = await lifecycle.list_subscriptions(actor=world.alice, client_id=world.alice_id)
+    [view] = await client_subscriptions.list_subscriptions(actor=world.alice, client_id=world.alice_id)
     assert (view.name, view.status) == ("Care", "canceled")
     assert "plan.delete" in await _actions("plan:")
     with pytest.raises(NotFound):
@@ -272,11 +272,11 @@ async def test_subscribing_charges_the_first_period_once_and_the_gateway_charges
 ) -> None:
     plan_id = await _plan(world, "Care", "49.00")
     visa = await add_card(world)
-    options = await plans.subscribe_options(actor=world.staff, client_id=world.alice_id)
+    options = await subscribe.subscribe_options(actor=world.staff, client_id=world.alice_id)
     assert [m.label for m in options.methods] == [f"Visa •••• 4242 (12/{now_utc().year + 3})"]
     assert (options.client_name, options.mode) == ("Alice Archer", "sandbox")
 
-    result = await plans.subscribe(
+    result = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="open-1"
     )
     assert (result.status, result.ok) == ("active", True)
@@ -304,7 +304,7 @@ async def test_subscribing_charges_the_first_period_once_and_the_gateway_charges
     assert (at_gateway["amount"], at_gateway["interval"], at_gateway["status"]) == (4900, "month", "active")
     assert at_gateway["current_period_end"] == int(sub.current_period_end.timestamp())
     # the client sees it on their billing page
-    [view] = await lifecycle.list_subscriptions(actor=world.alice, client_id=world.alice_id)
+    [view] = await client_subscriptions.list_subscriptions(actor=world.alice, client_id=world.alice_id)
     assert (view.name, view.method_label, view.next_payment_on) == (
         "Care",
         "Visa •••• 4242",
@@ -328,7 +328,7 @@ async def test_subscribing_charges_the_first_period_once_and_the_gateway_charges
 async def test_a_plan_billed_every_two_weeks_renews_after_fourteen_days(world: World) -> None:
     every_two = await _plan(world, "Biweekly", "30.00", interval="week", interval_count=2)
     visa = await add_card(world)
-    result = await plans.subscribe(
+    result = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=every_two, method_id=visa, idempotency_key="k"
     )
     assert result.status == "active", result.message
@@ -345,8 +345,8 @@ async def test_the_same_dialog_subscribes_once_even_when_clicked_twice_at_once(w
     plan_id = await _plan(world)
     visa = await add_card(world)
 
-    async def click() -> plans.SubscribeResult:
-        return await plans.subscribe(
+    async def click() -> subscribe.SubscribeResult:
+        return await subscribe.subscribe(
             actor=world.staff,
             client_id=world.alice_id,
             plan_id=plan_id,
@@ -365,7 +365,7 @@ async def test_the_same_dialog_subscribes_once_even_when_clicked_twice_at_once(w
     assert await AuditEntry.filter(action="subscription.create").count() == 1
     # a new opening of the dialog is a new request: refused, the client already has this plan
     with pytest.raises(Conflict, match="Alice Archer already has a running “Care” subscription"):
-        await plans.subscribe(
+        await subscribe.subscribe(
             actor=world.staff,
             client_id=world.alice_id,
             plan_id=plan_id,
@@ -378,7 +378,7 @@ async def test_a_declined_first_payment_starts_nothing_and_another_card_then_wor
     plan_id = await _plan(world)
     bad = await add_card(world, DECLINES_ON_CHARGE)
     good = await add_card(world, MASTERCARD, default=False)
-    result = await plans.subscribe(
+    result = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=bad, idempotency_key="d1"
     )
     assert (result.status, result.subscription_id) == ("declined", None)
@@ -393,14 +393,14 @@ async def test_a_declined_first_payment_starts_nothing_and_another_card_then_wor
     assert (await Payment.get()).status == PaymentStatus.failed
     assert await AuditEntry.filter(action="subscription.start_failed").count() == 1
     # the same key answers the same, without charging again
-    replay = await plans.subscribe(
+    replay = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=bad, idempotency_key="d1"
     )
     assert replay == result
     assert await SandboxObject.filter(kind="payment_intent").count() == 1
     assert await AuditEntry.filter(action="subscription.start_failed").count() == 1
 
-    ok = await plans.subscribe(
+    ok = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=good, idempotency_key="d2"
     )
     assert ok.ok
@@ -429,7 +429,7 @@ async def test_a_charge_whose_answer_was_lost_is_finished_by_pressing_again(
         return TimesOutAfterCharging()
 
     monkeypatch.setattr(selector, "current_gateway", flaky)
-    first = await plans.subscribe(
+    first = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="t"
     )
     assert first.status == "pending"
@@ -441,7 +441,7 @@ async def test_a_charge_whose_answer_was_lost_is_finished_by_pressing_again(
         return real
 
     monkeypatch.setattr(selector, "current_gateway", healthy)
-    second = await plans.subscribe(
+    second = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="t"
     )
     assert (second.status, second.subscription_id) == ("active", first.subscription_id)
@@ -469,7 +469,7 @@ async def test_a_gateway_refusing_to_start_the_subscription_keeps_the_payment_an
         return RefusesSubscriptions()
 
     monkeypatch.setattr(selector, "current_gateway", refusing)
-    first = await plans.subscribe(
+    first = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="r"
     )
     assert first.status == "pending"
@@ -479,7 +479,7 @@ async def test_a_gateway_refusing_to_start_the_subscription_keeps_the_payment_an
         return real
 
     monkeypatch.setattr(selector, "current_gateway", healthy)
-    second = await plans.subscribe(
+    second = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="r"
     )
     assert second.ok and second.subscription_id == first.subscription_id
@@ -504,7 +504,7 @@ async def test_subscribing_refuses_bad_choices_with_a_message_and_changes_nothin
     )
     gone = await add_card(world, MASTERCARD, default=False)
     await PaymentMethod.filter(id=gone).update(detached_at=now_utc())
-    options = await plans.subscribe_options(actor=world.staff, client_id=world.alice_id)
+    options = await subscribe.subscribe_options(actor=world.staff, client_id=world.alice_id)
     assert [m.id for m in options.methods] == [visa]  # cards of the current gateway account only
 
     cases = [
@@ -543,7 +543,7 @@ async def test_subscribing_refuses_bad_choices_with_a_message_and_changes_nothin
         }
         values.update(changes)
         with pytest.raises(error) as caught:
-            await plans.subscribe(actor=world.staff, **values)
+            await subscribe.subscribe(actor=world.staff, **values)
         assert caught.value.message == message, changes
         assert getattr(caught.value, "field", None) == field, changes
     assert await _snapshot() == before
@@ -553,26 +553,28 @@ async def test_staff_cancel_now_or_at_period_end_is_audited_and_reaches_the_gate
     plan_id = await _plan(world, "Care")
     other = await _plan(world, "Hosting", "19")
     visa = await add_card(world)
-    now_sub = await plans.subscribe(
+    now_sub = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=plan_id, method_id=visa, idempotency_key="1"
     )
-    later_sub = await plans.subscribe(
+    later_sub = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=other, method_id=visa, idempotency_key="2"
     )
     with pytest.raises(Forbidden):
-        await lifecycle.cancel_now(actor=world.alice, subscription_id=now_sub.subscription_id)
+        await client_subscriptions.cancel_now(actor=world.alice, subscription_id=now_sub.subscription_id)
     with pytest.raises(NotFound):
-        await lifecycle.cancel_at_period_end(actor=world.bob, subscription_id=later_sub.subscription_id)
+        await client_subscriptions.cancel_at_period_end(
+            actor=world.bob, subscription_id=later_sub.subscription_id
+        )
 
-    ended = await lifecycle.cancel_now(actor=world.staff, subscription_id=now_sub.subscription_id)
+    ended = await client_subscriptions.cancel_now(actor=world.staff, subscription_id=now_sub.subscription_id)
     assert (ended.status, ended.is_live) == ("canceled", False)
     sub = await Subscription.get(id=now_sub.subscription_id)
     assert sub.canceled_at is not None
     assert (await SandboxObject.get(object_id=sub.gateway_ref)).data["status"] == "canceled"
     with pytest.raises(Conflict, match="This subscription has already ended"):
-        await lifecycle.cancel_now(actor=world.staff, subscription_id=sub.id)
+        await client_subscriptions.cancel_now(actor=world.staff, subscription_id=sub.id)
 
-    ending = await lifecycle.cancel_at_period_end(
+    ending = await client_subscriptions.cancel_at_period_end(
         actor=world.admin, subscription_id=later_sub.subscription_id
     )
     assert (ending.status, ending.cancel_at_period_end) == ("active", True)
@@ -590,19 +592,19 @@ async def test_the_subscriptions_list_filters_by_status_plan_and_client_and_page
     hosting = await _plan(world, "Hosting", "1900", currency="JPY")
     alice_card = await add_card(world)
     bob_card = await add_card(world, client_id=world.bob_id)
-    a = await plans.subscribe(
+    a = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=care, method_id=alice_card, idempotency_key="a"
     )
-    b = await plans.subscribe(
+    b = await subscribe.subscribe(
         actor=world.staff, client_id=world.bob_id, plan_id=hosting, method_id=bob_card, idempotency_key="b"
     )
-    c = await plans.subscribe(
+    c = await subscribe.subscribe(
         actor=world.staff, client_id=world.bob_id, plan_id=care, method_id=bob_card, idempotency_key="c"
     )
-    await lifecycle.cancel_now(actor=world.staff, subscription_id=c.subscription_id)
+    await client_subscriptions.cancel_now(actor=world.staff, subscription_id=c.subscription_id)
 
     async def ids(**kw) -> list[int]:
-        return [r.id for r in (await plans.search_subscriptions(actor=world.staff, **kw)).rows]
+        return [r.id for r in (await subscription_list.search_subscriptions(actor=world.staff, **kw)).rows]
 
     assert await ids() == [c.subscription_id, b.subscription_id, a.subscription_id]
     assert await ids(status="active") == [b.subscription_id, a.subscription_id]
@@ -611,7 +613,7 @@ async def test_the_subscriptions_list_filters_by_status_plan_and_client_and_page
     assert await ids(search="archery") == [a.subscription_id]  # Alice's company
     assert await ids(search="BOB@x") == [c.subscription_id, b.subscription_id]
     assert await ids(plan_id=care, status="active", search="bob") == []
-    page = await plans.search_subscriptions(actor=world.staff, page=2, page_size=2)
+    page = await subscription_list.search_subscriptions(actor=world.staff, page=2, page_size=2)
     assert ([r.id for r in page.rows], page.total, page.page) == ([a.subscription_id], 3, 2)
     row = page.rows[0]
     assert (row.client_name, row.name, row.amount_minor, row.method_label, row.period_label) == (
@@ -622,7 +624,7 @@ async def test_the_subscriptions_list_filters_by_status_plan_and_client_and_page
         "per month",
     )
     with pytest.raises(InvalidInput) as caught:
-        await plans.search_subscriptions(actor=world.staff, status="paused")
+        await subscription_list.search_subscriptions(actor=world.staff, status="paused")
     assert (caught.value.field, caught.value.message) == ("status", "Choose a status from the list.")
 
 
@@ -644,24 +646,24 @@ async def test_the_subscriptions_list_filters_by_status_plan_and_client_and_page
         lambda w, ids: plans.archive_plan(actor=w.alice, plan_id=ids["plan"]),
         lambda w, ids: plans.restore_plan(actor=w.alice, plan_id=ids["plan"]),
         lambda w, ids: plans.delete_plan(actor=w.alice, plan_id=ids["plan"]),
-        lambda w, ids: plans.search_subscriptions(actor=w.alice),
-        lambda w, ids: plans.get_subscription_row(actor=w.alice, subscription_id=ids["sub"]),
-        lambda w, ids: plans.subscribe_options(actor=w.alice, client_id=w.alice_id),
-        lambda w, ids: plans.subscribe(
+        lambda w, ids: subscription_list.search_subscriptions(actor=w.alice),
+        lambda w, ids: subscription_list.get_subscription_row(actor=w.alice, subscription_id=ids["sub"]),
+        lambda w, ids: subscribe.subscribe_options(actor=w.alice, client_id=w.alice_id),
+        lambda w, ids: subscribe.subscribe(
             actor=w.alice,
             client_id=w.alice_id,
             plan_id=ids["plan"],
             method_id=ids["card"],
             idempotency_key="z",
         ),
-        lambda w, ids: lifecycle.cancel_now(actor=w.alice, subscription_id=ids["sub"]),
+        lambda w, ids: client_subscriptions.cancel_now(actor=w.alice, subscription_id=ids["sub"]),
     ],
 )
 async def test_a_client_cannot_use_the_plans_console(world: World, call) -> None:
     plan_id = await _plan(world, "Care")
     other = await _plan(world, "Hosting")
     card = await add_card(world)
-    sub = await plans.subscribe(
+    sub = await subscribe.subscribe(
         actor=world.staff, client_id=world.alice_id, plan_id=other, method_id=card, idempotency_key="s"
     )
     before = await _snapshot()

@@ -9,14 +9,14 @@ from decimal import Decimal
 import pytest
 
 from portal.billing import pdf, quote_editor, quotes
-from portal.billing.invoice_editor import LineForm
+from portal.billing.line_input import LineForm
 from portal.billing.quote_editor import QuoteForm
 from portal.config import get_settings
 from portal.core.clock import today
 from portal.db.models import AuditEntry, Invoice, InvoiceLine, OutboxEmail, Quote, QuoteLine, TaxRate
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus, QuoteStatus
-from portal.mail import messages
+from portal.mail import invoice_emails
 from tests.services.conftest import World
 
 YEAR = today().year
@@ -128,7 +128,7 @@ async def test_sending_numbers_each_kind_in_its_own_sequence_and_emails_the_clie
     emails = await OutboxEmail.filter(kind="quote").order_by("id")
     assert [e.to_address for e in emails] == ["alice@x.test"] * 3
     link = f"{get_settings().public_url.rstrip('/')}/billing/quotes/{estimate_id}"
-    composed = await messages.quote_sent(quote_id=estimate_id, link=link)
+    composed = await invoice_emails.quote_sent(quote_id=estimate_id, link=link)
     assert (emails[0].subject, emails[0].text_body) == (composed.subject, composed.text)
     assert f"/billing/quotes/{estimate_id}" in emails[0].text_body
     entry = await AuditEntry.get(action="estimate.sent", subject=f"quote:{estimate_id}")

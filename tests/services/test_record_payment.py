@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from portal.billing import invoices
+from portal.billing import invoices, staff_charges
 from portal.core.clock import today
 from portal.db.models import AuditEntry, CreditEntry, CreditRequest, Invoice, Payment, SandboxObject
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus, PaymentStatus
-from portal.payments import credit_requests, ledger, staff
+from portal.payments import credit_requests, ledger
 from portal.payments.ledger import OverpaymentNeedsConfirmation
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, add_card, invoice_for
@@ -31,7 +31,7 @@ async def _charge(world: World, invoice_id: int, method_id: int, key: str = KEY,
         "idempotency_key": key,
         **changes,
     }
-    return await staff.charge_stored_method(**fields)  # type: ignore[arg-type]
+    return await staff_charges.charge_stored_method(**fields)  # type: ignore[arg-type]
 
 
 async def _due(world: World, invoice_id: int) -> int:
@@ -43,7 +43,7 @@ async def test_the_context_lists_open_invoices_oldest_first_and_masked_methods(w
     sooner = await invoice_for(world, 5000, days=5)
     await invoice_for(world, 700, client_id=world.bob_id)  # another client's invoice is not offered
     visa = await add_card(world)
-    context = await staff.payment_context(actor=world.staff, client_id=world.alice_id)
+    context = await staff_charges.payment_context(actor=world.staff, client_id=world.alice_id)
     assert [i.id for i in context.invoices] == [sooner, later]
     assert context.due_in("USD") == 8000 and context.currencies == ["USD"]
     assert [(m.id, m.is_default) for m in context.methods] == [(visa, True)]
@@ -188,7 +188,7 @@ async def test_a_client_cannot_use_the_staff_payment_functions(world: World) -> 
     invoice_id = await invoice_for(world, 4500)
     visa = await add_card(world)
     with pytest.raises(Forbidden):
-        await staff.payment_context(actor=world.alice, client_id=world.alice_id)
+        await staff_charges.payment_context(actor=world.alice, client_id=world.alice_id)
     with pytest.raises(Forbidden):
         await _charge(world, invoice_id, visa, actor=world.alice)
     with pytest.raises(Forbidden):
@@ -212,10 +212,10 @@ async def test_staff_and_admins_can_use_them(world: World) -> None:
     for n, actor in enumerate((world.staff, world.admin)):
         invoice_id = await invoice_for(world, 4500)
         card = await add_card(world, default=n == 0)
-        assert (await staff.payment_context(actor=actor, client_id=world.alice_id)).invoices
+        assert (await staff_charges.payment_context(actor=actor, client_id=world.alice_id)).invoices
         assert (await _charge(world, invoice_id, card, key=f"dialog-key-{n:04d}", actor=actor)).succeeded
         assert await credit_requests.create_credit_request(
             actor=actor, client_id=world.alice_id, amount_minor=100
         )
     with pytest.raises(NotFound):
-        await staff.payment_context(actor=world.staff, client_id=999_999)
+        await staff_charges.payment_context(actor=world.staff, client_id=999_999)

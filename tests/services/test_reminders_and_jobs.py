@@ -16,7 +16,7 @@ import pytest
 from tortoise.exceptions import IntegrityError
 
 from portal import jobs
-from portal.billing import invoices, reminders
+from portal.billing import billing_requests, invoices, reminders
 from portal.billing.invoices import LineDraft
 from portal.core import clock
 from portal.core.clock import advance, now_utc, set_now, today
@@ -31,9 +31,9 @@ from portal.db.models import (
     ReminderSent,
     Subscription,
 )
-from portal.mail import messages
+from portal.mail import compose, invoice_emails
 from portal.mail.worker import flush_outbox
-from portal.payments import billing_requests, ledger
+from portal.payments import ledger
 from tests.services.conftest import World
 from tests.services.payment_fixtures import DECLINES_ON_CHARGE, VISA, add_card, sandbox
 from tests.smtp_sink import SmtpSink
@@ -264,22 +264,22 @@ async def test_a_reminder_that_fails_leaves_nothing_half_done_and_is_sent_by_the
 ) -> None:
     broken = await invoice(frozen)
     fine = await invoice(frozen, client_id=frozen.bob_id)
-    real = messages.reminder
+    real = invoice_emails.reminder
 
-    async def reminder(*, invoice_id: int, **kwargs: object) -> messages.Email:
+    async def reminder(*, invoice_id: int, **kwargs: object) -> compose.Email:
         if invoice_id == broken:
             raise RuntimeError("template exploded")
         return await real(invoice_id=invoice_id, **kwargs)  # type: ignore[arg-type]
 
     on_day(DUE)
-    monkeypatch.setattr(messages, "reminder", reminder)
+    monkeypatch.setattr(invoice_emails, "reminder", reminder)
     report = await reminders.send_due_reminders()
 
     assert (report.sent, report.failed) == (1, 1)
     assert await offsets_sent(fine) == [0] and await offsets_sent(broken) == []
     assert await OutboxEmail.filter(kind="reminder").count() == 1
 
-    monkeypatch.setattr(messages, "reminder", real)
+    monkeypatch.setattr(invoice_emails, "reminder", real)
     assert (await reminders.send_due_reminders()).sent == 1
     assert await offsets_sent(broken) == [0]
 

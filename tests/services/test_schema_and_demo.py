@@ -8,7 +8,7 @@ import pytest
 from tortoise import Tortoise, connections
 
 from portal import demo
-from portal.billing import invoices
+from portal.billing import billing_requests, invoices
 from portal.clients import profiles
 from portal.core.clock import now_utc
 from portal.db.config import tortoise_config
@@ -24,7 +24,7 @@ from portal.db.models import (
 )
 from portal.domain.errors import Forbidden
 from portal.domain.status import BillingRequestStatus, InvoiceStatus
-from portal.payments import billing_requests, ledger
+from portal.payments import ledger
 from tests.services.conftest import World
 
 

@@ -26,11 +26,12 @@ from typing import Any
 import pytest
 
 from portal.accounts import impersonation, sessions
+from portal.billing import billing_requests
 from portal.core.actors import Actor
 from portal.db.models import BillingRequest, CreditRequest, Invoice, Quote
 from portal.domain.errors import DomainError, Forbidden, NotFound
-from portal.payments import billing_requests, credit_requests
-from portal.subscriptions import plans
+from portal.payments import credit_requests
+from portal.subscriptions import plans, subscribe
 from tests.packages import PORTAL, use_case_modules
 from tests.services import test_console_roles as console
 from tests.services.conftest import World
@@ -76,7 +77,7 @@ URLS = {"success_url": "https://bob.example/ok", "cancel_url": "https://bob.exam
 # Client-facing services: every way Bob could name one of Alice's records (all but `actor`).
 CLIENT_CALLS: dict[str, list[Variant]] = {
     "clients.profiles.get_profile": [lambda i: {"client_id": i.foreign_client}],
-    "clients.profiles.payment_methods": [lambda i: {"client_id": i.foreign_client}],
+    "payments.methods.payment_methods": [lambda i: {"client_id": i.foreign_client}],
     "clients.dashboard.payables": [lambda i: {"client_id": i.foreign_client}],
     "clients.dashboard.expiring_cards": [lambda i: {"client_id": i.foreign_client}],
     "billing.documents.get_invoice": [
@@ -95,11 +96,11 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
     "payments.methods.list_methods": [lambda i: {"client_id": i.foreign_client}],
     "payments.methods.make_default": [lambda i: {"method_id": i.foreign_card}],
     "payments.methods.delete_method": [lambda i: {"method_id": i.foreign_card}],
-    "payments.online.pay_from_credit": [
+    "payments.credit_payments.pay_from_credit": [
         lambda i: {"invoice_id": i.foreign_open_invoice},
         lambda i: {"invoice_id": i.foreign_paid_invoice},
     ],
-    "payments.online.pay_with_saved_method": [
+    "payments.charges.pay_with_saved_method": [
         lambda i: {"purpose": "invoice", "target_id": i.foreign_open_invoice},
         lambda i: {"purpose": "invoice", "target_id": i.foreign_paid_invoice},
         lambda i: {"purpose": "invoice", "target_id": i.own_invoice, "method_id": i.foreign_card},
@@ -109,7 +110,7 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
         lambda i: {"purpose": "billing_request", "target_id": i.foreign_billing_request},
         lambda i: {"purpose": "billing_request", "target_id": i.foreign_expired_billing_request},
     ],
-    "payments.online.start_checkout": [
+    "payments.charges.start_checkout": [
         lambda i: {"purpose": "invoice", "target_id": i.foreign_open_invoice, **URLS},
         lambda i: {"purpose": "invoice", "target_id": i.foreign_paid_invoice, **URLS},
         lambda i: {"purpose": "credit_request", "target_id": i.foreign_credit_request, **URLS},
@@ -127,11 +128,15 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
         lambda i: {"quote_id": i.foreign_sent_quote, "approve": True},
         lambda i: {"quote_id": i.foreign_approved_quote, "approve": False},
     ],
-    "subscriptions.lifecycle.get_subscription": [lambda i: {"subscription_id": i.foreign_subscription}],
-    "subscriptions.lifecycle.list_subscriptions": [lambda i: {"client_id": i.foreign_client}],
-    "subscriptions.lifecycle.cancel_at_period_end": [lambda i: {"subscription_id": i.foreign_subscription}],
-    "subscriptions.lifecycle.resume": [lambda i: {"subscription_id": i.foreign_subscription}],
-    "subscriptions.lifecycle.change_method": [
+    "subscriptions.client_subscriptions.get_subscription": [
+        lambda i: {"subscription_id": i.foreign_subscription}
+    ],
+    "subscriptions.client_subscriptions.list_subscriptions": [lambda i: {"client_id": i.foreign_client}],
+    "subscriptions.client_subscriptions.cancel_at_period_end": [
+        lambda i: {"subscription_id": i.foreign_subscription}
+    ],
+    "subscriptions.client_subscriptions.resume": [lambda i: {"subscription_id": i.foreign_subscription}],
+    "subscriptions.client_subscriptions.change_method": [
         lambda i: {"subscription_id": i.foreign_subscription, "method_id": i.own_card},
         lambda i: {"subscription_id": i.own_subscription, "method_id": i.foreign_card},
     ],
@@ -141,7 +146,7 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
 # a page: the sweep checks that no page or component names them.
 INTERNAL = {
     "core.audit.record": "writes the audit row of the service that calls it",
-    "payments.online.record_refund": (
+    "payments.refunds.record_refund": (
         "the refund ledger entry behind refund_payment (staff) and charge.refunded"
     ),
     "billing.invoice_editor.draft_from_lines": "the invoice draft inside convert_quote (staff)",
@@ -208,7 +213,7 @@ async def ids(records: Records) -> Ids:
     # Bob's own: a card, an open invoice, a subscription
     bob_card = await add_card(world, client_id=world.bob_id)
     bob_plan = (await plans.create_plan(actor=staff, name="Yen care", price="5000", currency="JPY")).id
-    started = await plans.subscribe(
+    started = await subscribe.subscribe(
         actor=staff, client_id=world.bob_id, plan_id=bob_plan, method_id=bob_card, idempotency_key="bob-sub"
     )
     assert started.ok, started.message
@@ -288,10 +293,10 @@ async def test_the_same_calls_reach_the_clients_own_records(ids: Ids, world: Wor
     """The refusals above come from whose records they are: Bob's own open as usual."""
     from portal.billing import documents, invoices
     from portal.payments import methods
-    from portal.subscriptions import lifecycle
+    from portal.subscriptions import client_subscriptions
 
     assert (await documents.get_invoice(actor=world.bob, invoice_id=ids.own_invoice)).id == ids.own_invoice
-    sub = await lifecycle.get_subscription(actor=world.bob, subscription_id=ids.own_subscription)
+    sub = await client_subscriptions.get_subscription(actor=world.bob, subscription_id=ids.own_subscription)
     assert sub.id == ids.own_subscription
     assert [m.id for m in await methods.list_methods(actor=world.bob, client_id=world.bob_id)] == [
         ids.own_card

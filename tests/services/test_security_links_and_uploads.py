@@ -28,10 +28,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, PngImagePlugin
 
-from portal.billing import invoice_editor, invoices
+from portal.billing import billing_requests, invoice_editor, invoices
 from portal.billing.invoices import LineDraft
 from portal.clients import profiles
-from portal.core import clock, organization
+from portal.core import clock, images, organization
 from portal.core.clock import now_utc, today
 from portal.db.models import (
     BillingRequest,
@@ -45,9 +45,9 @@ from portal.db.models import (
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.tokens import hash_token
 from portal.i18n import format_datetime
-from portal.payments import billing_requests, links, sandbox_checkout
+from portal.payments import links, sandbox_checkout
 from portal.payments.gateways.protocol import NewCard
-from portal.settings import general
+from portal.settings import template
 from tests.services.conftest import World
 from tests.services.payment_fixtures import sandbox
 
@@ -383,9 +383,9 @@ HOSTILE: dict[str, bytes] = {
 }
 OVERSIZE = {
     "avatar": PNG_SIGNATURE + b"\x00" * (profiles.AVATAR_MAX_BYTES + 1),
-    "logo": PNG_SIGNATURE + b"\x00" * (general.LOGO_MAX_BYTES + 1),
+    "logo": PNG_SIGNATURE + b"\x00" * (images.LOGO_MAX_BYTES + 1),
 }
-CHECKS: dict[str, Callable[[bytes], object]] = {"avatar": profiles.check_avatar, "logo": general.clean_logo}
+CHECKS: dict[str, Callable[[bytes], object]] = {"avatar": profiles.check_avatar, "logo": images.clean_logo}
 
 
 @pytest.mark.parametrize("upload", list(CHECKS))
@@ -443,7 +443,7 @@ async def test_real_pictures_are_stored_re_encoded_without_anything_else(world: 
     assert stored is not None
     _stored_png_is_clean(stored.read_bytes(), upload)
 
-    url = await general.upload_logo(actor=world.admin, data=upload)
+    url = await template.upload_logo(actor=world.admin, data=upload)
     logo = organization.uploaded_file(url)
     assert logo is not None
     _stored_png_is_clean(logo.read_bytes(), upload)

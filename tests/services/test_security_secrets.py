@@ -36,8 +36,9 @@ from portal.db.config import tortoise_config
 from portal.db.models import LoginAttempt, User
 from portal.domain.errors import Conflict, InvalidInput
 from portal.payments.gateways import selector
-from portal.settings import general, stripe_account
-from portal.settings.general import SmtpForm
+from portal.settings import email as email_settings
+from portal.settings import stripe_account
+from portal.settings.email import SmtpForm
 from tests.services.conftest import World
 from tests.smtp_sink import SmtpSink
 from tests.stripe_emulator import StripeEmulator
@@ -100,8 +101,8 @@ async def _set_everything(world: World, stripe_emulator: StripeEmulator, sink: S
         from_address="invoices@agency.test",
         tls="none",
     )
-    await general.update_email_settings(actor=world.admin, form=form)
-    result = await general.send_test_email(actor=world.admin, to="me@agency.test", form=form)
+    await email_settings.update_email_settings(actor=world.admin, form=form)
+    result = await email_settings.send_test_email(actor=world.admin, to="me@agency.test", form=form)
     assert result.ok, result.message
     assert sink.messages and sink.messages[-1].login == SMTP_USER  # the password really went over AUTH
     return {

@@ -27,8 +27,8 @@ from portal.core.organization import get_organization
 from portal.db.models import AuditEntry, Client, Invoice, NumberSequence, Organization, TaxRate
 from portal.domain.errors import Conflict, Forbidden, InvalidFields, InvalidInput, NotFound
 from portal.payments import ledger
-from portal.settings import general
-from portal.settings.general import SmtpForm
+from portal.settings import billing_and_tax, business_details, email, reminder_schedule, template
+from portal.settings.email import SmtpForm
 from tests.services.conftest import World
 from tests.services.test_documents import pdf_text
 from tests.smtp_sink import DEFAULT_FROM, SmtpSink
@@ -69,36 +69,38 @@ def no_secret_in(entries: list[AuditEntry], *secrets: str) -> bool:
 
 # -- roles ------------------------------------------------------------------------------------------
 ADMIN_CALLS: dict[str, Callable] = {
-    "get_organization_settings": lambda a: general.get_organization_settings(actor=a),
-    "update_organization": lambda a: general.update_organization(
+    "get_organization_settings": lambda a: business_details.get_organization_settings(actor=a),
+    "update_organization": lambda a: business_details.update_organization(
         actor=a, name="X", billing_address="", bank_details=""
     ),
-    "upload_logo": lambda a: general.upload_logo(actor=a, data=image_bytes()),
-    "remove_logo": lambda a: general.remove_logo(actor=a),
-    "get_billing_settings": lambda a: general.get_billing_settings(actor=a),
-    "update_billing": lambda a: general.update_billing(
+    "upload_logo": lambda a: template.upload_logo(actor=a, data=image_bytes()),
+    "remove_logo": lambda a: template.remove_logo(actor=a),
+    "get_billing_settings": lambda a: billing_and_tax.get_billing_settings(actor=a),
+    "update_billing": lambda a: billing_and_tax.update_billing(
         actor=a, default_currency="EUR", apply_credit_automatically=True
     ),
-    "create_tax_rate": lambda a: general.create_tax_rate(actor=a, name="GST", rate="5"),
-    "update_tax_rate": lambda a: general.update_tax_rate(actor=a, tax_rate_id=1, name="GST", rate="6"),
-    "archive_tax_rate": lambda a: general.archive_tax_rate(actor=a, tax_rate_id=1),
-    "delete_tax_rate": lambda a: general.delete_tax_rate(actor=a, tax_rate_id=1),
-    "get_template": lambda a: general.get_template(actor=a),
-    "update_template": lambda a: general.update_template(
+    "create_tax_rate": lambda a: billing_and_tax.create_tax_rate(actor=a, name="GST", rate="5"),
+    "update_tax_rate": lambda a: billing_and_tax.update_tax_rate(
+        actor=a, tax_rate_id=1, name="GST", rate="6"
+    ),
+    "archive_tax_rate": lambda a: billing_and_tax.archive_tax_rate(actor=a, tax_rate_id=1),
+    "delete_tax_rate": lambda a: billing_and_tax.delete_tax_rate(actor=a, tax_rate_id=1),
+    "get_template": lambda a: template.get_template(actor=a),
+    "update_template": lambda a: template.update_template(
         actor=a, theme_color="#112233", footer="F", number_pattern="F-{seq}"
     ),
-    "next_invoice_number": lambda a: general.next_invoice_number(actor=a, number_pattern="F-{seq}"),
-    "preview_invoice_pdf": lambda a: general.preview_invoice_pdf(
+    "next_invoice_number": lambda a: template.next_invoice_number(actor=a, number_pattern="F-{seq}"),
+    "preview_invoice_pdf": lambda a: template.preview_invoice_pdf(
         actor=a, theme_color="#112233", footer="F", number_pattern="F-{seq}"
     ),
-    "get_reminders": lambda a: general.get_reminders(actor=a),
-    "update_reminders": lambda a: general.update_reminders(actor=a, enabled=False, offsets=[1]),
-    "add_reminder": lambda a: general.add_reminder(actor=a, days="2", when="after"),
-    "remove_reminder": lambda a: general.remove_reminder(actor=a, offset=7),
-    "set_reminders_enabled": lambda a: general.set_reminders_enabled(actor=a, enabled=False),
-    "get_email_settings": lambda a: general.get_email_settings(actor=a),
-    "update_email_settings": lambda a: general.update_email_settings(actor=a, form=SmtpForm(mode="default")),
-    "send_test_email": lambda a: general.send_test_email(actor=a, to="x@y.test", form=SmtpForm()),
+    "get_reminders": lambda a: reminder_schedule.get_reminders(actor=a),
+    "update_reminders": lambda a: reminder_schedule.update_reminders(actor=a, enabled=False, offsets=[1]),
+    "add_reminder": lambda a: reminder_schedule.add_reminder(actor=a, days="2", when="after"),
+    "remove_reminder": lambda a: reminder_schedule.remove_reminder(actor=a, offset=7),
+    "set_reminders_enabled": lambda a: reminder_schedule.set_reminders_enabled(actor=a, enabled=False),
+    "get_email_settings": lambda a: email.get_email_settings(actor=a),
+    "update_email_settings": lambda a: email.update_email_settings(actor=a, form=SmtpForm(mode="default")),
+    "send_test_email": lambda a: email.send_test_email(actor=a, to="x@y.test", form=SmtpForm()),
 }
 
 
@@ -120,7 +122,9 @@ async def test_an_impersonating_admin_is_refused(world: World) -> None:
 
     impersonating = replace(world.admin, client_id=world.alice_id, impersonator_id=world.admin.user_id)
     with pytest.raises(Forbidden):
-        await general.update_organization(actor=impersonating, name="X", billing_address="", bank_details="")
+        await business_details.update_organization(
+            actor=impersonating, name="X", billing_address="", bank_details=""
+        )
 
 
 @pytest.mark.parametrize(
@@ -132,7 +136,7 @@ async def test_an_admin_may_read_every_page(world: World, call: str) -> None:
 
 # -- organization -----------------------------------------------------------------------------------
 async def test_the_organization_is_saved_and_audited(world: World) -> None:
-    view = await general.update_organization(
+    view = await business_details.update_organization(
         actor=world.admin,
         name="  Acme Studio ",
         billing_address="1 Main St\r\nSpringfield",
@@ -145,7 +149,7 @@ async def test_the_organization_is_saved_and_audited(world: World) -> None:
     assert entry.actor_id == world.admin.user_id
     assert entry.details == {"changed": ["name", "billing_address", "bank_details"], "name": "Acme Studio"}
 
-    await general.update_organization(
+    await business_details.update_organization(
         actor=world.admin,
         name="Acme Studio",
         billing_address=view.billing_address,
@@ -156,7 +160,7 @@ async def test_the_organization_is_saved_and_audited(world: World) -> None:
 
 async def test_bad_organization_fields_are_all_reported_and_nothing_changes(world: World) -> None:
     with pytest.raises(InvalidFields) as caught:
-        await general.update_organization(
+        await business_details.update_organization(
             actor=world.admin, name="   ", billing_address="x" * 1001, bank_details="ok"
         )
     assert caught.value.errors == {
@@ -170,7 +174,7 @@ async def test_bad_organization_fields_are_all_reported_and_nothing_changes(worl
 async def test_the_pay_page_shows_the_bank_details_from_the_settings(world: World) -> None:
     from portal.payments import links
 
-    await general.update_organization(
+    await business_details.update_organization(
         actor=world.admin, name="Acme", billing_address="", bank_details="Acme Ltd\nIBAN GB00 TEST"
     )
     invoice_id = await invoices.create_invoice(
@@ -190,7 +194,7 @@ async def test_the_pay_page_shows_the_bank_details_from_the_settings(world: Worl
 async def test_a_png_logo_is_re_encoded_capped_stored_at_random_and_used_by_the_pdf(
     world: World, uploads: Path
 ) -> None:
-    url = await general.upload_logo(actor=world.admin, data=image_bytes(size=(2000, 1000)))
+    url = await template.upload_logo(actor=world.admin, data=image_bytes(size=(2000, 1000)))
     assert url.startswith("/uploads/") and url.endswith(".png")
     (name,) = files(uploads)
     stored = uploads / name
@@ -212,13 +216,13 @@ async def test_a_png_logo_is_re_encoded_capped_stored_at_random_and_used_by_the_
     (entry,) = await audits("settings.logo")
     assert entry.details == {"logo": url, "width": 512, "height": 256}
 
-    second = await general.upload_logo(actor=world.admin, data=image_bytes("JPEG", size=(300, 300)))
+    second = await template.upload_logo(actor=world.admin, data=image_bytes("JPEG", size=(300, 300)))
     assert second != url
     assert files(uploads) == [second.removeprefix("/uploads/")]  # the old one is gone
     with Image.open(uploads / second.removeprefix("/uploads/")) as image:
         assert (image.format, image.size) == ("PNG", (300, 300))
 
-    await general.remove_logo(actor=world.admin)
+    await template.remove_logo(actor=world.admin)
     assert (await get_organization()).logo_path == ""
     assert files(uploads) == []
 
@@ -228,7 +232,7 @@ async def test_transparency_survives_and_metadata_does_not(world: World, uploads
     info.add_text("Author", "Someone private")
     out = io.BytesIO()
     Image.new("RGBA", (10, 10), (0, 0, 0, 0)).save(out, format="PNG", pnginfo=info)
-    url = await general.upload_logo(actor=world.admin, data=out.getvalue())
+    url = await template.upload_logo(actor=world.admin, data=out.getvalue())
     stored = uploads / url.removeprefix("/uploads/")
     assert b"Someone private" not in stored.read_bytes()
     with Image.open(stored) as image:
@@ -309,7 +313,7 @@ async def test_anything_but_a_clean_png_or_jpeg_is_refused_with_its_reason(
     await Organization.filter(id=1).update(logo_path="/static/favicon.png")
     data, message = REFUSED[case]
     with pytest.raises(InvalidInput) as caught:
-        await general.upload_logo(actor=world.admin, data=data)
+        await template.upload_logo(actor=world.admin, data=data)
     assert (caught.value.field, caught.value.message) == ("logo", message)
     assert (await get_organization()).logo_path == "/static/favicon.png"
     assert files(uploads) == []
@@ -324,7 +328,7 @@ async def test_an_image_too_large_to_decode_is_refused_before_decoding(world: Wo
     with pytest.raises(
         InvalidInput, match=re.escape("The image has too many pixels to use as a logo (40 million at most).")
     ):
-        await general.upload_logo(actor=world.admin, data=data)
+        await template.upload_logo(actor=world.admin, data=data)
 
 
 def test_an_upload_url_resolves_only_to_a_random_png_name_inside_the_folder(uploads: Path) -> None:
@@ -344,7 +348,7 @@ def test_an_upload_url_resolves_only_to_a_random_png_name_inside_the_folder(uplo
 
 # -- billing and tax rates --------------------------------------------------------------------------
 async def test_the_default_currency_is_checked_and_the_credit_toggle_is_used(world: World) -> None:
-    view = await general.update_billing(
+    view = await billing_and_tax.update_billing(
         actor=world.admin, default_currency=" eur ", apply_credit_automatically=True
     )
     assert (view.default_currency, view.apply_credit_automatically) == ("EUR", True)
@@ -356,7 +360,7 @@ async def test_the_default_currency_is_checked_and_the_credit_toggle_is_used(wor
         ("EURO", "Unknown currency code 'EURO'."),
     ):
         with pytest.raises(InvalidInput) as caught:
-            await general.update_billing(
+            await billing_and_tax.update_billing(
                 actor=world.admin, default_currency=bad, apply_credit_automatically=False
             )
         assert (caught.value.field, caught.value.message) == ("default_currency", message)
@@ -372,9 +376,11 @@ async def test_the_default_currency_is_checked_and_the_credit_toggle_is_used(wor
         lines=[LineDraft("Design", Decimal(1), 5000)],
         due_date=DUE,
     )
-    assert await invoices.amount_due(await Invoice.get(id=invoice_id)) == 2000  # credit was used at once
+    assert await ledger.amount_due(await Invoice.get(id=invoice_id)) == 2000  # credit was used at once
 
-    await general.update_billing(actor=world.admin, default_currency="EUR", apply_credit_automatically=False)
+    await billing_and_tax.update_billing(
+        actor=world.admin, default_currency="EUR", apply_credit_automatically=False
+    )
     await ledger.adjust_credit(
         actor=world.staff, client_id=world.alice_id, amount_minor=3000, currency="USD", note="More"
     )
@@ -384,7 +390,7 @@ async def test_the_default_currency_is_checked_and_the_credit_toggle_is_used(wor
         lines=[LineDraft("Design", Decimal(1), 5000)],
         due_date=DUE,
     )
-    assert await invoices.amount_due(await Invoice.get(id=second)) == 5000
+    assert await ledger.amount_due(await Invoice.get(id=second)) == 5000
 
 
 @pytest.mark.parametrize(
@@ -399,7 +405,7 @@ async def test_the_default_currency_is_checked_and_the_credit_toggle_is_used(wor
     ],
 )
 def test_rates_are_parsed_to_decimals(text: str, expected: str) -> None:
-    assert general.parse_rate(text) == Decimal(expected)
+    assert billing_and_tax.parse_rate(text) == Decimal(expected)
 
 
 @pytest.mark.parametrize(
@@ -416,36 +422,40 @@ def test_rates_are_parsed_to_decimals(text: str, expected: str) -> None:
 )
 def test_bad_rates_are_refused_with_a_reason(text: str, message: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        general.parse_rate(text)
+        billing_and_tax.parse_rate(text)
     assert (caught.value.field, caught.value.message) == ("rate", message)
 
 
 async def test_tax_rates_are_created_edited_archived_and_deleted_when_unused(world: World) -> None:
-    gst = await general.create_tax_rate(actor=world.admin, name=" GST ", rate="5")
+    gst = await billing_and_tax.create_tax_rate(actor=world.admin, name=" GST ", rate="5")
     assert (gst.name, gst.rate, gst.archived, gst.in_use, gst.label) == ("GST", "5", False, False, "GST 5%")
     with pytest.raises(InvalidInput, match=re.escape("GST 5% already exists.")):
-        await general.create_tax_rate(actor=world.admin, name="GST", rate="5.000")
+        await billing_and_tax.create_tax_rate(actor=world.admin, name="GST", rate="5.000")
     with pytest.raises(InvalidFields) as caught:
-        await general.create_tax_rate(actor=world.admin, name="", rate="abc")
+        await billing_and_tax.create_tax_rate(actor=world.admin, name="", rate="abc")
     assert set(caught.value.errors) == {"name", "rate"}
 
-    edited = await general.update_tax_rate(actor=world.admin, tax_rate_id=gst.id, name="GST", rate="5.5")
+    edited = await billing_and_tax.update_tax_rate(
+        actor=world.admin, tax_rate_id=gst.id, name="GST", rate="5.5"
+    )
     assert edited.rate == "5.5"
-    archived = await general.archive_tax_rate(actor=world.admin, tax_rate_id=gst.id)
+    archived = await billing_and_tax.archive_tax_rate(actor=world.admin, tax_rate_id=gst.id)
     assert archived.archived
-    assert [r.name for r in await general.list_tax_rates(actor=world.staff)] == []
-    assert [r.name for r in await general.list_tax_rates(actor=world.admin, include_archived=True)] == ["GST"]
+    assert [r.name for r in await billing_and_tax.list_tax_rates(actor=world.staff)] == []
+    assert [
+        r.name for r in await billing_and_tax.list_tax_rates(actor=world.admin, include_archived=True)
+    ] == ["GST"]
     with pytest.raises(
         InvalidInput, match=re.escape("GST 5.5% already exists in the archive: restore it instead.")
     ):
-        await general.create_tax_rate(actor=world.admin, name="GST", rate="5.5")
-    restored = await general.archive_tax_rate(actor=world.admin, tax_rate_id=gst.id, archived=False)
+        await billing_and_tax.create_tax_rate(actor=world.admin, name="GST", rate="5.5")
+    restored = await billing_and_tax.archive_tax_rate(actor=world.admin, tax_rate_id=gst.id, archived=False)
     assert not restored.archived
 
-    await general.delete_tax_rate(actor=world.admin, tax_rate_id=gst.id)
+    await billing_and_tax.delete_tax_rate(actor=world.admin, tax_rate_id=gst.id)
     assert not await TaxRate.exists(id=gst.id)
     with pytest.raises(NotFound):
-        await general.delete_tax_rate(actor=world.admin, tax_rate_id=gst.id)
+        await billing_and_tax.delete_tax_rate(actor=world.admin, tax_rate_id=gst.id)
     actions = [
         e.action for e in await AuditEntry.filter(action__startswith="settings.tax_rate").order_by("id")
     ]
@@ -459,8 +469,8 @@ async def test_tax_rates_are_created_edited_archived_and_deleted_when_unused(wor
 
 
 async def test_a_rate_used_on_an_invoice_or_a_quote_is_only_ever_archived(world: World) -> None:
-    vat = await general.create_tax_rate(actor=world.admin, name="VAT", rate="20")
-    sales = await general.create_tax_rate(actor=world.admin, name="Sales tax", rate="8.875")
+    vat = await billing_and_tax.create_tax_rate(actor=world.admin, name="VAT", rate="20")
+    sales = await billing_and_tax.create_tax_rate(actor=world.admin, name="Sales tax", rate="8.875")
     invoice_id = await invoices.create_invoice(
         actor=world.staff,
         client_id=world.alice_id,
@@ -481,7 +491,7 @@ async def test_a_rate_used_on_an_invoice_or_a_quote_is_only_ever_archived(world:
         tax_minor=89,
         gross_minor=1089,
     )
-    rates = {r.name: r for r in (await general.get_billing_settings(actor=world.admin)).tax_rates}
+    rates = {r.name: r for r in (await billing_and_tax.get_billing_settings(actor=world.admin)).tax_rates}
     assert rates["VAT"].in_use and rates["Sales tax"].in_use
 
     for rate in (vat, sales):
@@ -489,10 +499,12 @@ async def test_a_rate_used_on_an_invoice_or_a_quote_is_only_ever_archived(world:
             Conflict,
             match=re.escape("is used on invoices or quotes, so it cannot be deleted. Archive it instead."),
         ):
-            await general.delete_tax_rate(actor=world.admin, tax_rate_id=rate.id)
+            await billing_and_tax.delete_tax_rate(actor=world.admin, tax_rate_id=rate.id)
         with pytest.raises(Conflict, match="so it cannot change"):
-            await general.update_tax_rate(actor=world.admin, tax_rate_id=rate.id, name=rate.name, rate="21")
-        assert (await general.archive_tax_rate(actor=world.admin, tax_rate_id=rate.id)).archived
+            await billing_and_tax.update_tax_rate(
+                actor=world.admin, tax_rate_id=rate.id, name=rate.name, rate="21"
+            )
+        assert (await billing_and_tax.archive_tax_rate(actor=world.admin, tax_rate_id=rate.id)).archived
     assert await TaxRate.filter(archived=True).count() == 2
     line = await Invoice.get(id=invoice_id).prefetch_related("lines")
     assert [(x.tax_name, x.tax_rate) for x in line.lines] == [
@@ -555,7 +567,7 @@ async def test_a_pattern_without_a_year_never_restarts_so_numbers_cannot_repeat(
 
 
 async def test_the_template_is_saved_with_an_example_of_the_next_number(world: World) -> None:
-    view = await general.get_template(actor=world.admin)
+    view = await template.get_template(actor=world.admin)
     year = today().year
     assert view.next_number == f"INV-{year}-0001"
     await invoices.create_invoice(
@@ -565,11 +577,11 @@ async def test_the_template_is_saved_with_an_example_of_the_next_number(world: W
         due_date=DUE,
     )
     assert (
-        await general.next_invoice_number(actor=world.admin, number_pattern="F{YYYY}/{seq:03}")
+        await template.next_invoice_number(actor=world.admin, number_pattern="F{YYYY}/{seq:03}")
         == f"F{year}/002"
     )
 
-    view = await general.update_template(
+    view = await template.update_template(
         actor=world.admin,
         theme_color="#0F766E",
         footer="Thank you!\nVAT GB123",
@@ -604,7 +616,7 @@ async def test_bad_template_fields_are_all_reported_and_a_pattern_repeating_a_nu
     world: World,
 ) -> None:
     with pytest.raises(InvalidFields) as caught:
-        await general.update_template(
+        await template.update_template(
             actor=world.admin, theme_color="blue", footer="x" * 301, number_pattern="INV"
         )
     assert caught.value.errors == {
@@ -620,7 +632,7 @@ async def test_bad_template_fields_are_all_reported_and_a_pattern_repeating_a_nu
     )
     await Invoice.filter(id=1).update(number="OLD-1")
     with pytest.raises(InvalidInput) as taken:
-        await general.update_template(
+        await template.update_template(
             actor=world.admin, theme_color="#000000", footer="", number_pattern="OLD-{seq}"
         )
     assert taken.value.field == "number_pattern"
@@ -631,8 +643,8 @@ async def test_bad_template_fields_are_all_reported_and_a_pattern_repeating_a_nu
 
 
 async def test_the_preview_uses_the_unsaved_settings_and_saves_nothing(world: World) -> None:
-    await general.upload_logo(actor=world.admin, data=image_bytes())
-    preview = await general.preview_invoice_pdf(
+    await template.upload_logo(actor=world.admin, data=image_bytes())
+    preview = await template.preview_invoice_pdf(
         actor=world.admin, theme_color="#ff0000", footer="Registered in Narnia", number_pattern="PRV-{seq:05}"
     )
     assert preview.next_number == "PRV-00001"
@@ -650,21 +662,21 @@ async def test_the_preview_uses_the_unsaved_settings_and_saves_nothing(world: Wo
     )
     assert not await NumberSequence.exists()  # the example number was not taken
     with pytest.raises(InvalidFields):
-        await general.preview_invoice_pdf(
+        await template.preview_invoice_pdf(
             actor=world.admin, theme_color="#12345", footer="", number_pattern="{seq}"
         )
 
 
 # -- reminders --------------------------------------------------------------------------------------
 async def test_reminders_are_added_removed_and_switched_off(world: World) -> None:
-    view = await general.get_reminders(actor=world.admin)
+    view = await reminder_schedule.get_reminders(actor=world.admin)
     assert (view.enabled, view.offsets) == (True, [-3, 0, 7])
-    view = await general.add_reminder(actor=world.admin, days="14", when="after")
-    view = await general.add_reminder(actor=world.admin, days="1", when="before")
+    view = await reminder_schedule.add_reminder(actor=world.admin, days="14", when="after")
+    view = await reminder_schedule.add_reminder(actor=world.admin, days="1", when="before")
     assert view.offsets == [-3, -1, 0, 7, 14]
-    view = await general.remove_reminder(actor=world.admin, offset=0)
+    view = await reminder_schedule.remove_reminder(actor=world.admin, offset=0)
     assert view.offsets == [-3, -1, 7, 14]
-    view = await general.set_reminders_enabled(actor=world.admin, enabled=False)
+    view = await reminder_schedule.set_reminders_enabled(actor=world.admin, enabled=False)
     assert (view.enabled, view.offsets) == (False, [-3, -1, 7, 14])
     org = await get_organization()
     assert (org.reminders_enabled, org.reminder_offsets) == (False, [-3, -1, 7, 14])
@@ -672,7 +684,7 @@ async def test_reminders_are_added_removed_and_switched_off(world: World) -> Non
         "enabled": False,
         "offsets": [-3, -1, 7, 14],
     }
-    assert [general.describe_offset(n) for n in (-3, -1, 0, 1, 7)] == [
+    assert [reminder_schedule.describe_offset(n) for n in (-3, -1, 0, 1, 7)] == [
         "3 days before the due date",
         "1 day before the due date",
         "On the due date",
@@ -702,29 +714,33 @@ async def test_bad_reminders_are_refused_and_change_nothing(
     world: World, days: str, when: str, field: str, message: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        await general.add_reminder(actor=world.admin, days=days, when=when)
+        await reminder_schedule.add_reminder(actor=world.admin, days=days, when=when)
     assert (caught.value.field, caught.value.message) == (field, message)
     assert (await get_organization()).reminder_offsets == [-3, 0, 7]
 
 
 async def test_at_most_ten_reminders(world: World) -> None:
     with pytest.raises(InvalidInput, match="At most 10 reminders"):
-        await general.update_reminders(actor=world.admin, enabled=True, offsets=list(range(1, 12)))
+        await reminder_schedule.update_reminders(actor=world.admin, enabled=True, offsets=list(range(1, 12)))
 
 
 async def test_client_reminders_are_switched_by_staff_never_by_a_client(world: World) -> None:
     with pytest.raises(Forbidden):
-        await general.set_client_reminders(actor=world.alice, client_id=world.alice_id, enabled=False)
+        await reminder_schedule.set_client_reminders(
+            actor=world.alice, client_id=world.alice_id, enabled=False
+        )
     assert (await Client.get(id=world.alice_id)).reminders_enabled
     assert (
-        await general.set_client_reminders(actor=world.staff, client_id=world.alice_id, enabled=False)
+        await reminder_schedule.set_client_reminders(
+            actor=world.staff, client_id=world.alice_id, enabled=False
+        )
         is False
     )
     assert not (await Client.get(id=world.alice_id)).reminders_enabled
     (entry,) = await audits("client.reminders")
     assert (entry.on_behalf_of_id, entry.details) == (world.alice_id, {"enabled": False})
     with pytest.raises(NotFound):
-        await general.set_client_reminders(actor=world.admin, client_id=9999, enabled=True)
+        await reminder_schedule.set_client_reminders(actor=world.admin, client_id=9999, enabled=True)
 
 
 # -- email ------------------------------------------------------------------------------------------
@@ -749,7 +765,7 @@ async def test_the_default_smtp_is_shown_without_its_password(
     monkeypatch.setenv("SMTP_PORT", "2525")
     monkeypatch.setenv("SMTP_USERNAME", "portal")
     monkeypatch.setenv("SMTP_PASSWORD", "server-secret")
-    view = await general.get_email_settings(actor=world.admin)
+    view = await email.get_email_settings(actor=world.admin)
     assert view.mode == "default"
     assert (view.default.host, view.default.port, view.default.username, view.default.password_set) == (
         "mail.internal",
@@ -763,7 +779,7 @@ async def test_the_default_smtp_is_shown_without_its_password(
 async def test_a_custom_password_is_encrypted_kept_when_not_retyped_and_cleared_on_request(
     world: World,
 ) -> None:
-    view = await general.update_email_settings(actor=world.admin, form=custom_form())
+    view = await email.update_email_settings(actor=world.admin, form=custom_form())
     assert (view.mode, view.host, view.port, view.password_saved) == ("custom", "smtp.agency.test", 587, True)
     assert SMTP_PASSWORD not in repr(view)
     org = await get_organization()
@@ -771,16 +787,16 @@ async def test_a_custom_password_is_encrypted_kept_when_not_retyped_and_cleared_
         SMTP_PASSWORD not in org.smtp_password_enc and vault.decrypt(org.smtp_password_enc) == SMTP_PASSWORD
     )
 
-    view = await general.update_email_settings(actor=world.admin, form=custom_form(password="", port="2587"))
+    view = await email.update_email_settings(actor=world.admin, form=custom_form(password="", port="2587"))
     org = await get_organization()
     assert view.port == 2587 and vault.decrypt(org.smtp_password_enc) == SMTP_PASSWORD  # kept
 
     with pytest.raises(InvalidFields) as caught:
-        await general.update_email_settings(
+        await email.update_email_settings(
             actor=world.admin, form=custom_form(password="", clear_password=True)
         )
     assert caught.value.errors == {"password": "Enter the password for this username."}
-    view = await general.update_email_settings(
+    view = await email.update_email_settings(
         actor=world.admin, form=custom_form(username="", password="", clear_password=True)
     )
     assert not view.password_saved and (await get_organization()).smtp_password_enc == ""
@@ -790,7 +806,7 @@ async def test_a_custom_password_is_encrypted_kept_when_not_retyped_and_cleared_
     assert entries[0].details["host"] == "smtp.agency.test"
     assert no_secret_in(entries, SMTP_PASSWORD, org.smtp_password_enc or "\x00")
 
-    view = await general.update_email_settings(actor=world.admin, form=SmtpForm(mode="default", host="junk"))
+    view = await email.update_email_settings(actor=world.admin, form=SmtpForm(mode="default", host="junk"))
     assert view.mode == "default" and view.host == "smtp.agency.test"  # the custom fields are kept for later
 
 
@@ -804,7 +820,7 @@ async def test_every_bad_smtp_field_is_reported_and_nothing_changes(world: World
         tls="ssl",
     )
     with pytest.raises(InvalidFields) as caught:
-        await general.update_email_settings(actor=world.admin, form=form)
+        await email.update_email_settings(actor=world.admin, form=form)
     assert caught.value.errors == {
         "host": "Enter only the server's name, without smtp:// (for example smtp.example.com).",
         "port": "The port is a whole number from 1 to 65535 (usually 587, 465 or 25).",
@@ -832,7 +848,7 @@ async def test_every_bad_smtp_field_is_reported_and_nothing_changes(world: World
         ({"mode": "other"}, "mode", "Choose the server's default mail settings or your own SMTP server."),
     ):
         with pytest.raises(InvalidInput) as one:
-            await general.update_email_settings(actor=world.admin, form=custom_form(**changes))
+            await email.update_email_settings(actor=world.admin, form=custom_form(**changes))
         assert (one.value.field, one.value.message) == (field, message), changes
     org = await get_organization()
     assert (org.smtp_mode, org.smtp_host, org.smtp_password_enc) == ("default", "", "")
@@ -840,20 +856,20 @@ async def test_every_bad_smtp_field_is_reported_and_nothing_changes(world: World
 
 
 async def test_ip_address_hosts_are_accepted(world: World) -> None:
-    view = await general.update_email_settings(actor=world.admin, form=custom_form(host="127.0.0.1"))
+    view = await email.update_email_settings(actor=world.admin, form=custom_form(host="127.0.0.1"))
     assert view.host == "127.0.0.1"
-    view = await general.update_email_settings(actor=world.admin, form=custom_form(host="[::1]", password=""))
+    view = await email.update_email_settings(actor=world.admin, form=custom_form(host="[::1]", password=""))
     assert view.host == "::1"
 
 
 async def test_a_test_email_goes_through_the_default_server(world: World, smtp_sink: SmtpSink) -> None:
-    await general.update_organization(
+    await business_details.update_organization(
         actor=world.admin, name="Acme Studio", billing_address="", bank_details=""
     )
-    result = await general.send_test_email(
+    result = await email.send_test_email(
         actor=world.admin, to="me@agency.test", form=SmtpForm(mode="default")
     )
-    assert result == general.TestEmailResult(ok=True, message="Test email sent to me@agency.test.")
+    assert result == email.TestEmailResult(ok=True, message="Test email sent to me@agency.test.")
     (got,) = smtp_sink.messages
     assert got.rcpt_tos == ("me@agency.test",)
     assert str(got.message["From"]) == f"Acme Studio <{DEFAULT_FROM}>"
@@ -865,8 +881,8 @@ async def test_a_test_email_uses_the_typed_settings_and_the_saved_password(
     world: World, make_smtp_sink: Callable[..., SmtpSink]
 ) -> None:
     custom = make_smtp_sink(username=SMTP_USER, password=SMTP_PASSWORD)
-    await general.update_email_settings(actor=world.admin, form=custom_form(custom))
-    result = await general.send_test_email(
+    await email.update_email_settings(actor=world.admin, form=custom_form(custom))
+    result = await email.send_test_email(
         actor=world.admin, to="me@agency.test", form=custom_form(custom, password="")
     )
     assert result.ok, result.message
@@ -880,16 +896,16 @@ async def test_a_failed_test_email_shows_the_servers_exact_answer(
     world: World, make_smtp_sink: Callable[..., SmtpSink]
 ) -> None:
     custom = make_smtp_sink(username=SMTP_USER, password=SMTP_PASSWORD)
-    result = await general.send_test_email(
+    result = await email.send_test_email(
         actor=world.admin, to="me@agency.test", form=custom_form(custom, password="wrong")
     )
-    assert result == general.TestEmailResult(
+    assert result == email.TestEmailResult(
         ok=False,
         message="The test email was not sent: The mail server refused the username or password "
         "(535 5.7.8 Authentication credentials invalid).",
     )
     custom.refuse_next(1, code=550)
-    result = await general.send_test_email(actor=world.admin, to="me@agency.test", form=custom_form(custom))
+    result = await email.send_test_email(actor=world.admin, to="me@agency.test", form=custom_form(custom))
     assert not result.ok and "550 5.7.1 Message rejected by the test sink" in result.message
     assert custom.messages == []
     org = await get_organization()
@@ -899,7 +915,7 @@ async def test_a_failed_test_email_shows_the_servers_exact_answer(
 
 async def test_a_test_email_needs_a_valid_address_and_valid_fields(world: World, smtp_sink: SmtpSink) -> None:
     with pytest.raises(InvalidFields) as caught:
-        await general.send_test_email(actor=world.admin, to="not an address", form=custom_form(host=""))
+        await email.send_test_email(actor=world.admin, to="not an address", form=custom_form(host=""))
     assert caught.value.errors == {
         "test_to": "Enter a valid email address, for example billing@example.com.",
         "host": "Enter the mail server's name, for example smtp.example.com.",

@@ -13,7 +13,7 @@ from portal.core import vault
 from portal.core.actors import Actor
 from portal.core.organization import get_organization
 from portal.db.models import AuditEntry, Organization
-from portal.domain.errors import Forbidden, InvalidInput
+from portal.domain.errors import Forbidden, InvalidFields, InvalidInput
 from portal.payments.gateways import selector
 from portal.payments.gateways.stripe_gateway import StripeGateway
 from portal.settings import stripe_account
@@ -218,7 +218,7 @@ async def test_every_invalid_field_is_refused_with_its_field(
 
 
 async def test_all_invalid_fields_are_reported_at_once(world: World, stripe_emulator: StripeEmulator) -> None:
-    with pytest.raises(stripe_account.InvalidFields) as caught:
+    with pytest.raises(InvalidFields) as caught:
         await stripe_account.connect(
             actor=world.admin,
             test_mode=True,

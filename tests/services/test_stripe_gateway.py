@@ -21,12 +21,9 @@ from portal.payments.gateways.protocol import (
     NewCard,
     PaymentGateway,
 )
-from portal.payments.gateways.stripe_gateway import (
-    StripeGateway,
-    decline_message,
-    from_stripe_amount,
-    to_stripe_amount,
-)
+from portal.payments.gateways.stripe_amounts import from_stripe_amount, to_stripe_amount
+from portal.payments.gateways.stripe_errors import decline_message
+from portal.payments.gateways.stripe_gateway import StripeGateway
 from tests.stripe_emulator import StripeEmulator, sign_payload
 
 pytest_plugins = ["tests.conftest_stripe"]

@@ -10,7 +10,8 @@ from datetime import timedelta
 from nicegui import ui
 from nicegui.testing import User
 
-from portal.billing.invoice_editor import InvoiceForm, LineForm, save_draft
+from portal.billing.invoice_editor import InvoiceForm, save_draft
+from portal.billing.line_input import LineForm
 from portal.core.clock import today
 from portal.db.models import Client, Invoice, InvoiceLine, OutboxEmail, PaymentLink, TaxRate
 from portal.domain.status import InvoiceStatus

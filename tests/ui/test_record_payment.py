@@ -13,17 +13,16 @@ from nicegui import ui
 from nicegui.events import GenericEventArguments, handle_event
 from nicegui.testing import User
 
-from portal import auth
-from portal.billing import invoices
+from portal.components import guard
 from portal.components.credit_request_dialog import open_new_credit_request
+from portal.components.frame import signed_in_frame
 from portal.components.record_payment import open_record_payment
 from portal.core.actors import Actor
 from portal.core.clock import today
-from portal.core.organization import branding
 from portal.db.models import Client, CreditRequest, Invoice, Payment, PaymentMethod
 from portal.domain.status import InvoiceStatus, PaymentStatus
-from portal.pages.common import signed_in_frame
-from portal.payments import ledger, online
+from portal.payments import ledger, methods
+from portal.payments.branding import branding
 from portal.payments.gateways.protocol import NewCard
 from portal.payments.gateways.sandbox import SandboxGateway
 from tests.ui.conftest import sign_in
@@ -35,7 +34,7 @@ PAGE = "/test/record-payment/{client_id}"
 def dialog_page(user: User) -> None:
     """A page with the two buttons another console page would have (it calls the dialogs the same way)."""
 
-    @auth.page(PAGE, access=auth.Access.staff, title="Dialogs")
+    @guard.page(PAGE, access=guard.Access.staff, title="Dialogs")
     async def page(actor: Actor, client_id: int, request: Request) -> None:
         invoice = request.query_params.get("invoice")
         with signed_in_frame(actor, await branding(), "Dialogs"):
@@ -87,7 +86,7 @@ async def _seo_audit(ada: Client) -> Invoice:
 
 
 async def _due(invoice_id: int) -> int:
-    return await invoices.amount_due(await Invoice.get(id=invoice_id))
+    return await ledger.amount_due(await Invoice.get(id=invoice_id))
 
 
 async def _open_dialog(user: User, *, invoice_id: int | None = None) -> Client:
@@ -206,7 +205,7 @@ async def _declining_card(ada: Client) -> PaymentMethod:
     """A card that saves but is declined when charged (4000 0000 0000 0341)."""
     bank = SandboxGateway()
     saved = await bank.save_method(
-        customer_ref=await online.ensure_customer(client=ada, gateway=bank),
+        customer_ref=await methods.ensure_customer(client=ada, gateway=bank),
         method=NewCard("4000000000000341", 12, today().year + 2, "123"),
         idempotency_key=f"ui-test:declining:{ada.id}",
     )

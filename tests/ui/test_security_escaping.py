@@ -10,7 +10,7 @@ receipt and history pages; the console's lists, client record, invoice and quote
 `test_no_page_uses_an_html_sink` keeps the pages free of `ui.html`, `ui.markdown`, `v-html` and friends:
 a new use must be added to `HTML_SINKS` with the reason it shows no user data.
 
-Emails: every message of `portal/mail/messages.py` built for these records has the markup escaped in its
+Emails: every message of `portal/mail/*_emails.py` built for these records has the markup escaped in its
 HTML part (and as typed in its text part); a new message function fails until it is in `MESSAGES`.
 
 PDFs: the invoice, receipt and quote PDFs print the markup as literal characters.
@@ -45,7 +45,7 @@ from portal.db.models import (
 )
 from portal.db.models import User as UserRow
 from portal.domain.status import Role
-from portal.mail import messages
+from portal.mail import account_emails, compose, invoice_emails, payment_emails, request_emails
 from portal.payments import ledger
 from tests.ui.conftest import sign_in
 
@@ -282,36 +282,50 @@ def test_no_page_uses_an_html_sink() -> None:
 
 
 # -- emails -----------------------------------------------------------------------------------------
-Build = Callable[[Evil], Awaitable[messages.Email]]
+Build = Callable[[Evil], Awaitable[compose.Email]]
 LINK = "https://portal.example/pay/token"
+DUE = 12_345  # the amount due the callers read from the ledger
 MESSAGES: dict[str, Build] = {
-    "invitation": lambda e: messages.invitation(
+    "invitation": lambda e: account_emails.invitation(
         locale="en", name=f"Ada {SCRIPT}", link=LINK, expires_at=now_utc() + timedelta(days=2)
     ),
-    "new_link": lambda e: messages.new_link(
-        purpose="invoice", target_id=e.invoice_id, link=LINK, expires_at=now_utc() + timedelta(days=2)
+    "new_link": lambda e: payment_emails.new_link(
+        purpose="invoice",
+        target_id=e.invoice_id,
+        link=LINK,
+        expires_at=now_utc() + timedelta(days=2),
+        amount_due_minor=DUE,
     ),
-    "invoice_sent": lambda e: messages.invoice_sent(invoice_id=e.invoice_id, link=LINK),
-    "reminder": lambda e: messages.reminder(invoice_id=e.invoice_id, link=LINK),
-    "billing_request_sent": lambda e: messages.billing_request_sent(request_id=e.request_id, link=LINK),
-    "billing_request_expired": lambda e: messages.billing_request_expired(request_id=e.request_id),
-    "credit_request_sent": lambda e: messages.credit_request_sent(credit_request_id=e.credit_id, link=LINK),
-    "receipt": lambda e: messages.receipt(payment_id=e.payment_id),
-    "auto_charge_failed": lambda e: messages.auto_charge_failed(
-        client_id=e.client_id, purpose="invoice", target_id=e.invoice_id, reason=f"Declined {IMG}"
+    "invoice_sent": lambda e: invoice_emails.invoice_sent(
+        invoice_id=e.invoice_id, link=LINK, amount_due_minor=DUE
     ),
-    "subscription_payment_failed": lambda e: messages.subscription_payment_failed(
+    "reminder": lambda e: invoice_emails.reminder(invoice_id=e.invoice_id, link=LINK, amount_due_minor=DUE),
+    "billing_request_sent": lambda e: request_emails.billing_request_sent(request_id=e.request_id, link=LINK),
+    "billing_request_expired": lambda e: request_emails.billing_request_expired(request_id=e.request_id),
+    "credit_request_sent": lambda e: request_emails.credit_request_sent(
+        credit_request_id=e.credit_id, link=LINK
+    ),
+    "receipt": lambda e: payment_emails.receipt(payment_id=e.payment_id),
+    "auto_charge_failed": lambda e: payment_emails.auto_charge_failed(
+        client_id=e.client_id,
+        purpose="invoice",
+        target_id=e.invoice_id,
+        reason=f"Declined {IMG}",
+        amount_due_minor=DUE,
+    ),
+    "subscription_payment_failed": lambda e: payment_emails.subscription_payment_failed(
         subscription_id=e.subscription_id, reason=f"Declined {SCRIPT}"
     ),
-    "quote_sent": lambda e: messages.quote_sent(quote_id=e.quote_id, link=LINK),
+    "quote_sent": lambda e: invoice_emails.quote_sent(quote_id=e.quote_id, link=LINK),
 }
 
 
 def _message_functions() -> set[str]:
     return {
         name
-        for name, function in inspect.getmembers(messages, inspect.iscoroutinefunction)
-        if not name.startswith("_") and function.__module__ == messages.__name__ and name != "brand"
+        for module in (account_emails, invoice_emails, payment_emails, request_emails)
+        for name, function in inspect.getmembers(module, inspect.iscoroutinefunction)
+        if not name.startswith("_") and function.__module__ == module.__name__ and name != "brand"
     }
 
 

@@ -11,7 +11,7 @@ from nicegui.testing import User
 
 from portal.db.models import Allocation, Invoice, Payment, WebhookEvent
 from portal.domain.status import InvoiceStatus
-from portal.payments import online
+from portal.payments import charges
 from portal.payments.gateways import selector
 from tests.stripe_emulator import DEFAULT_API_KEY, StripeEmulator, sign_payload
 
@@ -71,7 +71,7 @@ async def test_a_signed_checkout_completion_through_the_route_pays_the_invoice_o
     gateway = await selector.current_gateway()
     assert gateway.name == "stripe"
     invoice = await Invoice.filter(status=InvoiceStatus.open, number__not_isnull=True).order_by("id").first()
-    outcome = await online.start_checkout(
+    outcome = await charges.start_checkout(
         actor=None,
         purpose="invoice",
         target_id=invoice.id,

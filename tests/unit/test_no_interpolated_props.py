@@ -330,7 +330,7 @@ GOOD = {
     "a keyword literal": 'ui.button().props(remove="loading")',
     "a module constant": 'CELL = """<q-td>{{ props.value }}</q-td>"""\ntable.add_slot("body", CELL)',
     "a constant imported from portal": (
-        "from portal.pages.documents import LINK_CELL\ntable.add_slot('body-cell-number', LINK_CELL)"
+        "from portal.components.tables import LINK_CELL\ntable.add_slot('body-cell-number', LINK_CELL)"
     ),
     "a value set as data": 'element.props["alt"] = name\nelement.style["background-color"] = color',
     "the helper": 'set_props(ui.button(), {"aria-label": _("Menu")})',

@@ -16,8 +16,8 @@ from starlette.routing import Route
 
 from portal.clients import profiles
 from portal.config import Settings
+from portal.core import images
 from portal.security import BodyLimit, OriginGuard, add_script_nonce, content_security_policy
-from portal.settings import general
 
 PAGE = (
     b'<!doctype html><html><head><script type="importmap">{"imports": {}}</script>'
@@ -217,5 +217,5 @@ def test_the_default_bounds() -> None:
     defaults = Settings(_env_file=None)
     assert defaults.max_body_bytes == 1024 * 1024
     assert defaults.upload_max_body_bytes == 4 * 1024 * 1024
-    largest = max(profiles.AVATAR_MAX_BYTES, general.LOGO_MAX_BYTES)  # the largest file the portal takes
+    largest = max(profiles.AVATAR_MAX_BYTES, images.LOGO_MAX_BYTES)  # the largest file the portal takes
     assert defaults.upload_max_body_bytes >= largest + 64 * 1024  # and room for the multipart framing

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from portal.payments.gateways.protocol import InvalidSignature
-from portal.payments.gateways.stripe_gateway import WEBHOOK_TOLERANCE_SECONDS, StripeGateway
+from portal.payments.gateways.stripe_gateway import StripeGateway
+from portal.payments.gateways.stripe_webhooks import WEBHOOK_TOLERANCE_SECONDS
 from tests.stripe_emulator import sign_payload
 
 SECRET = "whsec_unit_timestamps"

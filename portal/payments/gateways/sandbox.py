@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from portal.db.models import SandboxObject
 from portal.domain.periods import INTERVAL_DAYS, period_length
-from portal.i18n import N_, _
+from portal.i18n import _
 from portal.payments.gateways.protocol import (
     ChargeResult,
     ChargeStatus,
@@ -33,57 +33,9 @@ from portal.payments.gateways.protocol import (
     SetupInfo,
     SubscriptionInfo,
 )
+from portal.payments.gateways.sandbox_cards import DECLINES, IBAN_FAILS, card_brand, check_card, intent_data
 
 Emit = Callable[[GatewayEvent], Awaitable[None]]
-
-DECLINES = {
-    "4000000000000002": (
-        "card_declined",
-        N_("Your card was declined. Please use another card or contact your bank."),
-    ),
-    "4000000000009995": (
-        "insufficient_funds",
-        N_("Your card has insufficient funds. Please use another card."),
-    ),
-}
-DECLINE_ON_CHARGE = {"4000000000000341": DECLINES["4000000000000002"]}
-NEEDS_AUTH = {"4000002760003184"}
-BRANDS = (
-    ("4", "visa"),
-    ("51", "mastercard"),
-    ("52", "mastercard"),
-    ("55", "mastercard"),
-    ("34", "amex"),
-    ("37", "amex"),
-    ("35", "jcb"),
-    ("6", "discover"),
-)
-IBAN_FAILS = "DE62370400440532013001"
-
-
-def _luhn_ok(number: str) -> bool:
-    digits = [int(d) for d in number][::-1]
-    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
-    return total % 10 == 0
-
-
-def _brand(number: str) -> str:
-    return next((brand for prefix, brand in BRANDS if number.startswith(prefix)), "card")
-
-
-def check_card(card: NewCard, *, today: datetime | None = None) -> str:
-    """Validate a typed card like a card form would; return its digits."""
-    number = "".join(ch for ch in card.number if ch.isdigit())
-    if not 12 <= len(number) <= 19 or not _luhn_ok(number):
-        raise GatewayError(_("Your card number is incorrect."), code="incorrect_number")
-    now = today or datetime.now(UTC)
-    if not 1 <= card.exp_month <= 12:
-        raise GatewayError(_("Your card's expiration month is invalid."), code="invalid_expiry_month")
-    if (card.exp_year, card.exp_month) < (now.year, now.month):
-        raise GatewayError(_("Your card has expired."), code="expired_card")
-    if card.cvc and not (card.cvc.isdigit() and 3 <= len(card.cvc) <= 4):
-        raise GatewayError(_("Your card's security code is incorrect."), code="incorrect_cvc")
-    return number
 
 
 def _new_id(prefix: str) -> str:
@@ -173,7 +125,7 @@ class SandboxGateway:
                 "customer": customer_ref,
                 "kind": "card",
                 "number": number,
-                "brand": _brand(number),
+                "brand": card_brand(number),
                 "last4": number[-4:],
                 "exp_month": method.exp_month,
                 "exp_year": method.exp_year,
@@ -218,7 +170,7 @@ class SandboxGateway:
         intent = await self._create(
             "payment_intent",
             "pi",
-            _intent_data(method, customer_ref, amount_minor, currency, metadata),
+            intent_data(method, customer_ref, amount_minor, currency, metadata),
             idempotency_key,
         )
         if intent["status"] == "succeeded" and not intent.get("_emitted"):
@@ -293,7 +245,7 @@ class SandboxGateway:
                     "customer": customer,
                     "kind": "card",
                     "number": number,
-                    "brand": _brand(number),
+                    "brand": card_brand(number),
                     "last4": number[-4:],
                     "exp_month": card.exp_month,
                     "exp_year": card.exp_year,
@@ -304,7 +256,7 @@ class SandboxGateway:
         intent = await self._create(
             "payment_intent",
             "pi",
-            _intent_data(method, customer, session["amount_total"], session["currency"], session["metadata"]),
+            intent_data(method, customer, session["amount_total"], session["currency"], session["metadata"]),
             f"checkout:{session_id}:pay:{method['id']}",
         )
         if intent["status"] in ("succeeded", "processing"):
@@ -554,33 +506,6 @@ class SandboxGateway:
 
     async def close(self) -> None:
         """Nothing to release."""
-
-
-def _intent_data(method: dict, customer: str, amount: int, currency: str, metadata: dict) -> dict:
-    number = method.get("number", "")
-    status, code, message = "succeeded", "", ""
-    if method["kind"] == "direct_debit":
-        status = "processing"
-    elif number in DECLINES or number in DECLINE_ON_CHARGE:
-        code, message = (DECLINES | DECLINE_ON_CHARGE)[number]
-        status = "requires_payment_method"
-    elif number in NEEDS_AUTH:
-        status, code, message = (
-            "requires_action",
-            "authentication_required",
-            N_("Your bank asks you to confirm this payment."),
-        )
-    return {
-        "customer": customer,
-        "payment_method": method["id"],
-        "amount": amount,
-        "currency": currency.upper(),
-        "metadata": dict(metadata),
-        "status": status,
-        "decline_code": code,
-        "message": message,
-        "amount_refunded": 0,
-    }
 
 
 def _charge_result(intent: dict) -> ChargeResult:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from portal.config import get_settings
 from portal.core import organization, vault
 from portal.db.models import Organization
 from portal.payments.gateways.protocol import GatewayEvent, PaymentGateway
 from portal.payments.gateways.sandbox import SandboxGateway
+from portal.payments.gateways.stripe_gateway import StripeGateway
 
 _cache: dict[tuple[str, str, str], PaymentGateway] = {}
 WEBHOOK_LOOKUP_SECONDS = 5.0
@@ -16,10 +18,26 @@ _webhook: tuple[float, tuple[str, ...], PaymentGateway] | None = None
 _STRIPE_COLUMNS = ("stripe_mode", "stripe_secret_key_enc", "stripe_webhook_secret_enc")
 
 
-async def _emit_sandbox_event(event: GatewayEvent) -> None:
-    from portal.payments import gateway_events
+class SandboxEventHandler(Protocol):
+    """What the sandbox's events are handed to (`portal.gateway_events.ingest`)."""
 
-    await gateway_events.ingest(provider="sandbox", event=event, gateway=sandbox())
+    async def __call__(self, *, provider: str, event: GatewayEvent, gateway: PaymentGateway) -> object: ...
+
+
+_sandbox_event_handler: SandboxEventHandler | None = None
+
+
+def on_sandbox_event(handler: SandboxEventHandler) -> None:
+    """Hand every event the sandbox emits to `handler`, as Stripe's webhooks are (main.py wires it at
+    start-up)."""
+    global _sandbox_event_handler
+    _sandbox_event_handler = handler
+
+
+async def _emit_sandbox_event(event: GatewayEvent) -> None:
+    if _sandbox_event_handler is None:
+        raise RuntimeError("No handler for the sandbox's events: call selector.on_sandbox_event at start-up.")
+    await _sandbox_event_handler(provider="sandbox", event=event, gateway=sandbox())
 
 
 def sandbox() -> SandboxGateway:
@@ -54,8 +72,6 @@ async def current_gateway() -> PaymentGateway:
     key, webhook_secret, mode = await stripe_credentials()
     if not key:
         return sandbox()
-    from portal.payments.gateways.stripe_gateway import StripeGateway
-
     cache_key = (key, webhook_secret, get_settings().stripe_api_base)
     if cache_key not in _cache:
         _cache[cache_key] = StripeGateway(

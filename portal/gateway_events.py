@@ -26,7 +26,7 @@ from portal.core.clock import now_utc, today
 from portal.db.models import Payment, Subscription, WebhookEvent
 from portal.domain.status import PaymentSource, PaymentStatus, SubscriptionStatus
 from portal.i18n import N_, _
-from portal.payments import methods, online
+from portal.payments import methods, refunds, settlement
 from portal.payments.gateways.protocol import GatewayEvent, PaymentGateway
 from portal.payments.ledger import apply_allocations, lock_open_items
 
@@ -182,7 +182,7 @@ async def _store(provider: str, event: GatewayEvent) -> WebhookEvent:
 # is recorded once.
 async def _payment_intent(event: GatewayEvent, gateway: PaymentGateway) -> None:
     fresh = await gateway.retrieve_payment(payment_ref=event.data["id"])
-    await online.settle_from_gateway(fresh)
+    await settlement.settle_from_gateway(fresh)
 
 
 async def _checkout_completed(event: GatewayEvent, gateway: PaymentGateway) -> None:
@@ -194,11 +194,11 @@ async def _checkout_completed(event: GatewayEvent, gateway: PaymentGateway) -> N
     if not ref:
         return
     fresh = await gateway.retrieve_payment(payment_ref=ref)
-    payment_id = await online.settle_from_gateway(fresh, checkout_id=session["id"])
+    payment_id = await settlement.settle_from_gateway(fresh, checkout_id=session["id"])
     if payment_id is not None and fresh.method_ref:
         payment = await Payment.get(id=payment_id)
         if payment.client_id and session.get("save_method", True):
-            await online.upsert_method(
+            await methods.upsert_method(
                 client_id=payment.client_id,
                 customer_ref=fresh.customer_ref,
                 method_ref=fresh.method_ref,
@@ -218,17 +218,17 @@ async def _async_payment_failed(event: GatewayEvent, gateway: PaymentGateway) ->
     ref = event.data.get("payment_intent")
     row = await Payment.get_or_none(gateway_checkout_id=event.data["id"])
     if row is not None:
-        await online.fail_payment(
+        await settlement.fail_payment(
             payment_id=row.id, message=_("The bank debit failed."), gateway_payment_id=ref or ""
         )
 
 
 async def _setup_intent(event: GatewayEvent, gateway: PaymentGateway) -> None:
     customer = event.data.get("customer")
-    client = await online.client_for_customer(gateway=gateway, customer_ref=customer or "")
+    client = await methods.client_for_customer(gateway=gateway, customer_ref=customer or "")
     method_ref = event.data.get("payment_method")
     if client is not None and method_ref:
-        await online.upsert_method(
+        await methods.upsert_method(
             client_id=client.id, customer_ref=customer, method_ref=method_ref, gateway=gateway
         )
 
@@ -321,7 +321,7 @@ async def _charge_refunded(event: GatewayEvent, gateway: PaymentGateway) -> None
         return
     fresh = await gateway.retrieve_payment(payment_ref=ref)
     if fresh.amount_refunded_minor > row.refunded_minor:
-        await online.record_refund(
+        await refunds.record_refund(
             payment_id=row.id,
             gateway_total_refunded=fresh.amount_refunded_minor,
             reason=N_("Refunded at the gateway"),  # stored in English; pages show it translated

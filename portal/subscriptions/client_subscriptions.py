@@ -17,14 +17,13 @@ from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import now_utc
 from portal.db.models import Client, PaymentMethod, Subscription
 from portal.domain.errors import Conflict, NotFound
-from portal.domain.status import SubscriptionStatus
+from portal.domain.status import LIVE, SubscriptionStatus
 from portal.events import Event, publish
 from portal.i18n import N_, _
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayError, PaymentGateway, SubscriptionInfo
+from portal.payments.methods import subscription_name
 
-LIVE = (SubscriptionStatus.active, SubscriptionStatus.trialing, SubscriptionStatus.past_due)
-"""Statuses in which a subscription still charges its card."""
 _ORDER: dict[str, int] = {"active": 0, "past_due": 0, "canceled": 2}  # anything else in between
 _PER = {"day": N_("per day"), "week": N_("per week"), "month": N_("per month"), "year": N_("per year")}
 _EVERY = {
@@ -75,12 +74,6 @@ class SubscriptionView:
         if not self.is_live or not self.cancel_at_period_end or self.period_end is None:
             return None
         return self.period_end.date()
-
-
-def subscription_name(sub: Subscription) -> str:
-    """The plan's name, else the subscription's description (the plan must be fetched)."""
-    plan = sub.plan if sub.plan_id else None
-    return (plan.name if plan else "") or sub.description or _("Subscription")
 
 
 def interval_label(interval: str, count: int = 1) -> str:

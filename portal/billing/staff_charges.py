@@ -5,158 +5,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
-
-from tortoise.expressions import Q
+from datetime import date
 
 from portal.billing import invoices
-from portal.clients import profiles
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
-from portal.core.clock import now_utc, today
-from portal.core.paging import Page, bounds, fetch
-from portal.db.models import BillingRequest, Client, Invoice, Payment, PaymentMethod
+from portal.core.clock import today
+from portal.db.models import Client, Invoice, Payment, PaymentMethod
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money
-from portal.domain.status import BillingRequestStatus, InvoiceStatus, PaymentStatus
+from portal.domain.status import InvoiceStatus, PaymentStatus
 from portal.i18n import _, get_locale
-from portal.payments import links, online
+from portal.payments import charges
 from portal.payments.gateways import selector
+from portal.payments.methods import payment_methods
 
-PAGE_SIZE = 25
-MAX_PAGE_SIZE = 100
-MODES = ("sandbox", "test", "live")
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,120}$")
-
-
-# -- billing requests -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BillingRequestRow:
-    """A billing request as the console lists it; `status` is what it is now (a pending request whose
-    24 hours are over is 'expired' even before the expiry job has run)."""
-
-    id: int
-    client_id: int | None
-    client_name: str
-    email: str
-    description: str
-    amount_minor: int
-    currency: str
-    billing_type: str
-    interval: str | None
-    status: str
-    mode: str
-    sent_at: datetime | None
-    expires_at: datetime | None
-    seconds_left: int | None
-
-    @property
-    def can_delete(self) -> bool:
-        """Only a pending request can be deleted."""
-        return self.status == BillingRequestStatus.pending
-
-    @property
-    def can_copy_link(self) -> bool:
-        """A payment link is handed out only while the request can be paid."""
-        return self.status == BillingRequestStatus.pending
-
-
-@dataclass(frozen=True)
-class BillingRequestPage(Page[BillingRequestRow]):
-    """One page of the billing requests list."""
-
-
-def _status_filter(status: str, now: datetime) -> Q:
-    """Requests that are `status` now (pending ones past their expiry count as expired)."""
-    live = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    if status == BillingRequestStatus.pending:
-        return Q(status=BillingRequestStatus.pending) & live
-    if status == BillingRequestStatus.expired:
-        return Q(status=BillingRequestStatus.expired) | Q(
-            status=BillingRequestStatus.pending, expires_at__lte=now
-        )
-    return Q(status=status)
-
-
-def _row(request: BillingRequest, names: dict[int, str], now: datetime) -> BillingRequestRow:
-    status = request.status
-    left: int | None = None
-    if status == BillingRequestStatus.pending and request.expires_at is not None:
-        left = int((request.expires_at - now).total_seconds())
-        if left <= 0:
-            status, left = BillingRequestStatus.expired, None
-    return BillingRequestRow(
-        id=request.id,
-        client_id=request.client_id,
-        client_name=names.get(request.client_id or 0, ""),
-        email=request.email,
-        description=request.description,
-        amount_minor=request.amount_minor,
-        currency=request.currency,
-        billing_type=request.billing_type,
-        interval=request.interval,
-        status=str(status),
-        mode=request.mode,
-        sent_at=request.sent_at,
-        expires_at=request.expires_at,
-        seconds_left=left,
-    )
-
-
-async def list_billing_requests(
-    *,
-    actor: Actor,
-    status: str = "",
-    mode: str = "",
-    search: str = "",
-    client_id: int | None = None,
-    page: int = 1,
-    page_size: int = PAGE_SIZE,
-) -> BillingRequestPage:
-    """Staff: billing requests, newest first, filtered by status, mode, email and client, page by page."""
-    require_staff(actor)
-    if status and status not in {s.value for s in BillingRequestStatus}:
-        raise InvalidInput(_("Choose a status from the list."), field="status")
-    if mode and mode not in MODES:
-        raise InvalidInput(_("Choose sandbox, test or live."), field="mode")
-    page, page_size = bounds(page, page_size, MAX_PAGE_SIZE)
-    now = now_utc()
-    query = BillingRequest.all()
-    if status:
-        query = query.filter(_status_filter(status, now))
-    if mode:
-        query = query.filter(mode=mode)
-    if term := search.strip():
-        query = query.filter(email__icontains=term)
-    if client_id is not None:
-        query = query.filter(client_id=client_id)
-    found, total = await fetch(query, page, page_size, "-created_at", "-id")
-    ids = {r.client_id for r in found if r.client_id}
-    names = dict(await Client.filter(id__in=list(ids)).values_list("id", "name")) if ids else {}
-    rows = [_row(r, names, now) for r in found]
-    return BillingRequestPage(rows=rows, total=total, page=page, page_size=page_size)
-
-
-async def billing_request_link(*, actor: Actor, request_id: int) -> str:
-    """Staff: a payment link for a pending request, valid until the request expires (a new link each time:
-    only the hash of a link is kept, so an earlier one cannot be shown again)."""
-    require_staff(actor)
-    request = await BillingRequest.get_or_none(id=request_id)
-    if request is None or request.status == BillingRequestStatus.deleted:
-        raise NotFound(_("That billing request does not exist."))
-    if request.status == BillingRequestStatus.paid:
-        raise Conflict(_("This billing request is already paid."))
-    expires = request.expires_at
-    if request.status == BillingRequestStatus.expired or expires is None or expires <= now_utc():
-        raise Conflict(_("This billing request has expired. Send a new one instead."))
-    token = await links.issue(purpose="billing_request", target_id=request.id, expires_at=expires)
-    await audit.record(
-        actor=actor,
-        action="billing_request.link",
-        subject=f"billing_request:{request.id}",
-        client_id=request.client_id,
-    )
-    return links.url_for(token)
 
 
 # -- the record-payment dialog ------------------------------------------------------------------------
@@ -215,7 +79,7 @@ async def payment_context(*, actor: Actor, client_id: int) -> PaymentContext:
     if client is None:
         raise NotFound(_("That client does not exist."))
     open_items = await invoices.open_invoices(actor=actor, client_id=client_id)
-    methods = await profiles.payment_methods(actor=actor, client_id=client_id)
+    methods = await payment_methods(actor=actor, client_id=client_id)
     return PaymentContext(
         client_id=client.id,
         client_name=client.name,
@@ -299,7 +163,7 @@ async def charge_stored_method(
     if not await PaymentMethod.exists(id=method_id, client_id=client_id, detached_at__isnull=True):
         raise InvalidInput(_("Choose one of the client's saved payment methods."), field="method")
     try:
-        result = await online.pay_with_saved_method(
+        result = await charges.pay_with_saved_method(
             actor=actor, purpose="invoice", target_id=invoice_id, method_id=method_id, idempotency_key=key
         )
     except Conflict:

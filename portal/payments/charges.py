@@ -19,7 +19,6 @@ How a charge stays exactly-once:
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -29,43 +28,30 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from portal.billing import documents
-from portal.billing.invoices import allocated_by_invoice, amount_due
 from portal.core import audit
 from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import now_utc, today
-from portal.core.organization import get_organization
 from portal.db.models import (
-    Allocation,
     BillingRequest,
     Client,
-    CreditEntry,
     CreditRequest,
-    GatewayCustomer,
     Invoice,
     Payment,
     PaymentMethod,
-    Refund,
-    Subscription,
 )
-from portal.domain.allocation import OpenItem, allocate, credit_to_apply
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money
-from portal.domain.periods import period_length
 from portal.domain.status import (
     BillingRequestStatus,
-    CreditReason,
     CreditRequestStatus,
     InvoiceStatus,
     PaymentSource,
     PaymentStatus,
-    SubscriptionStatus,
-    invoice_status_after,
 )
-from portal.events import Event, publish
 from portal.i18n import N_, _, get_locale
-from portal.mail import messages
+from portal.mail import payment_emails
 from portal.mail.outbox import enqueue
+from portal.payments import methods
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import (
     ChargeResult,
@@ -74,15 +60,17 @@ from portal.payments.gateways.protocol import (
     GatewayPayment,
     PaymentGateway,
 )
-from portal.payments.ledger import apply_allocations, credit_balance, lock_open_items
+from portal.payments.ledger import (
+    amount_due,
+)
+from portal.payments.methods import OTHER_ACCOUNT_METHOD, ensure_customer
+from portal.payments.settlement import DECLINED_MESSAGE, fail_payment, settle
 
 log = logging.getLogger(__name__)
 
 PROCESSING_MESSAGE = N_("Your payment is being processed. This page updates as soon as the bank answers.")
 IN_PROGRESS_MESSAGE = N_("A payment for this is already being processed. Please wait a moment.")
-DECLINED_MESSAGE = N_("The payment was declined.")
 NEEDS_PAYER_MESSAGE = N_("Your bank asks you to confirm this payment. Please pay with a new card instead.")
-OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Please add it again.")
 EARLIER_PAID_MESSAGE = N_(
     "Your earlier payment of {amount} with {method} went through, so nothing more was charged. Thank you!"
 )
@@ -426,7 +414,7 @@ async def _conclude_earlier(
     told = await _finish(earlier, result)
     if told.status == "succeeded":
         amount = format_money(earlier.amount_minor, earlier.currency, get_locale())
-        paid_with = documents.method_label(earlier.method, method)
+        paid_with = methods.method_label(earlier.method, method)
         told = replace(told, message=_(EARLIER_PAID_MESSAGE, amount=amount, method=paid_with))
     return earlier, told
 
@@ -538,30 +526,6 @@ async def _is_recurring(target: Target) -> bool:
     return (await BillingRequest.get(id=target.id)).billing_type == "recurring"
 
 
-async def ensure_customer(*, client: Client, gateway: PaymentGateway) -> str:
-    """The client's customer at the gateway, created once."""
-    existing = await GatewayCustomer.get_or_none(client_id=client.id, gateway=gateway.key)
-    if existing is not None:
-        return existing.ref
-    ref = await gateway.create_customer(
-        email=client.email, name=client.name, idempotency_key=f"client:{client.id}:customer:{gateway.key}"
-    )
-    try:
-        async with in_transaction():
-            await GatewayCustomer.create(client_id=client.id, gateway=gateway.key, ref=ref)
-    except IntegrityError:  # created by a concurrent request with the same idempotency key
-        pass
-    return (await GatewayCustomer.get(client_id=client.id, gateway=gateway.key)).ref
-
-
-async def client_for_customer(*, gateway: PaymentGateway, customer_ref: str) -> Client | None:
-    """The client behind a gateway customer reference (None when it is not ours)."""
-    if not customer_ref:
-        return None
-    row = await GatewayCustomer.get_or_none(gateway=gateway.key, ref=customer_ref).prefetch_related("client")
-    return row.client if row else None
-
-
 def _metadata(payment: Payment) -> dict[str, str]:
     """Our ids on the gateway's payment: the row, and what it pays (as `load_target` names it)."""
     target_id = {
@@ -569,523 +533,6 @@ def _metadata(payment: Payment) -> dict[str, str]:
         "credit_request": payment.credit_request_id,
     }.get(payment.purpose, payment.invoice_id)
     return {"portal_payment_id": str(payment.id), "purpose": payment.purpose, "target_id": str(target_id)}
-
-
-# -- settling -------------------------------------------------------------------------------------
-async def fail_payment(*, payment_id: int, message: str, gateway_payment_id: str = "") -> bool:
-    """A pending payment failed: keep what is due unchanged and remember why."""
-    changes: dict[str, str] = {"status": PaymentStatus.failed, "failure_message": message}
-    if gateway_payment_id:
-        changes["gateway_payment_id"] = gateway_payment_id
-    updated = await Payment.filter(id=payment_id, status=PaymentStatus.pending).update(**changes)
-    if updated:
-        payment = await Payment.get(id=payment_id)
-        await publish(Event("payment.failed", client_id=payment.client_id, data={"payment_id": payment_id}))
-    return bool(updated)
-
-
-async def lock_client_of(payment_id: int) -> None:
-    """Take the client's row lock first: every money-moving transaction locks client, payment, invoices
-    in that order, so two of them can wait for each other but never deadlock."""
-    client_id = (await Payment.get(id=payment_id)).client_id
-    if client_id is not None:
-        await Client.select_for_update().get(id=client_id)
-
-
-async def settle(*, payment_id: int, gateway_payment_id: str = "", amount_minor: int | None = None) -> bool:
-    """Mark a payment succeeded and allocate it, exactly once whoever calls; True if this call did it."""
-    async with in_transaction():
-        await lock_client_of(payment_id)
-        payment = await Payment.select_for_update().get(id=payment_id)
-        if payment.status not in (PaymentStatus.pending, PaymentStatus.failed):
-            return False
-        changes: dict[str, object] = {"status": PaymentStatus.succeeded, "failure_message": ""}
-        if gateway_payment_id:
-            changes["gateway_payment_id"] = gateway_payment_id
-        if amount_minor is not None and amount_minor != payment.amount_minor:
-            changes["amount_minor"] = amount_minor  # the gateway's amount is what was received
-        won = await Payment.filter(id=payment_id, status=payment.status).update(**changes)
-        if not won:
-            return False
-        await payment.refresh_from_db()
-        await _allocate(payment)
-        await _queue_receipt(payment)
-    await publish(Event("payment.recorded", client_id=payment.client_id, data={"payment_id": payment.id}))
-    await _after_settle(payment)
-    return True
-
-
-async def _allocate(payment: Payment) -> None:
-    """Put received money where the payer meant it; anything that cannot be placed is flagged, never lost."""
-    if payment.purpose == "credit_request":
-        credit = await CreditRequest.select_for_update().get(id=payment.credit_request_id)
-        if credit.status == CreditRequestStatus.pending:
-            credit.status, credit.paid_at = CreditRequestStatus.paid, now_utc()
-            await credit.save(update_fields=["status", "paid_at"])
-            await _add_credit(payment, payment.amount_minor, CreditReason.purchase)
-        else:
-            await _flag(
-                payment, f"Paid a credit request that is {credit.status}: refund it or keep it as credit."
-            )
-        return
-    if payment.purpose == "billing_request":
-        request = await BillingRequest.select_for_update().get(id=payment.billing_request_id)
-        if request.status != BillingRequestStatus.pending:
-            await _flag(
-                payment, f"Paid a billing request that is {request.status}: refund it or move it to credit."
-            )
-            return
-        request.status, request.paid_at = BillingRequestStatus.paid, now_utc()
-        await request.save(update_fields=["status", "paid_at"])
-    remaining = payment.amount_minor
-    if payment.invoice_id is not None and payment.client_id is not None:
-        open_items = await lock_open_items(payment.client_id, payment.currency)
-        if payment.invoice_id in open_items:
-            inv, due = open_items[payment.invoice_id]
-            items = [OpenItem(id=inv.id, due_date=inv.due_date, amount_due_minor=due)]
-            plan = allocate(payment.amount_minor, items, target_id=inv.id)
-            await apply_allocations(
-                open_items=open_items, plan=plan.allocations, currency=payment.currency, payment_id=payment.id
-            )
-            remaining = plan.remainder_minor
-    if remaining and payment.client_id is not None:
-        await _add_credit(payment, remaining, CreditReason.overpayment)
-        note = N_("More than was due: the rest became credit.")  # staff's review note, kept in English
-        await Payment.filter(id=payment.id).update(needs_review=True, review_note=note)
-    elif remaining:
-        await _flag(payment, N_("Received without a client to credit: refund it."))
-
-
-async def _add_credit(payment: Payment, amount: int, reason: CreditReason) -> None:
-    await CreditEntry.create(
-        client_id=payment.client_id,
-        currency=payment.currency,
-        amount_minor=amount,
-        reason=reason,
-        payment_id=payment.id,
-    )
-
-
-async def _flag(payment: Payment, note: str) -> None:
-    await Payment.filter(id=payment.id).update(needs_review=True, review_note=note)
-
-
-async def _queue_receipt(payment: Payment) -> None:
-    if payment.client_id is None:
-        return
-    client = await Client.get(id=payment.client_id)
-    email = await messages.receipt(payment_id=payment.id)
-    await enqueue(
-        kind="receipt",
-        to=client.email,
-        client_id=client.id,
-        dedupe_key=f"receipt:payment:{payment.id}",
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-    )
-
-
-async def _after_settle(payment: Payment) -> None:
-    """Work that needs the gateway and so runs after commit: the subscription of a recurring request."""
-    if payment.purpose == "billing_request" and payment.billing_request_id:
-        request = await BillingRequest.get(id=payment.billing_request_id)
-        if request.billing_type == "recurring" and request.status == BillingRequestStatus.paid:
-            try:
-                await start_recurring(request=request, payment=payment)
-            except GatewayError as exc:  # the renewal job tries again
-                log.warning("subscription for billing request %s not started: %s", request.id, exc.message)
-
-
-async def start_recurring(
-    *, request: BillingRequest, payment: Payment, gateway: PaymentGateway | None = None
-) -> int:
-    """Turn a paid recurring billing request into a subscription charged to the method just used."""
-    existing = await Subscription.get_or_none(billing_request_id=request.id)
-    if existing is not None:
-        return existing.id
-    gateway = gateway or await selector.current_gateway()
-    paid = await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id or "")
-    method = await upsert_method(
-        client_id=request.client_id,
-        customer_ref=paid.customer_ref,
-        method_ref=paid.method_ref,
-        gateway=gateway,
-    )
-    interval = request.interval or "month"
-
-    info = await gateway.create_subscription(
-        customer_ref=paid.customer_ref,
-        method_ref=paid.method_ref,
-        amount_minor=request.amount_minor,
-        currency=request.currency,
-        interval=interval,
-        description=request.description or "Subscription",
-        idempotency_key=f"billing_request:{request.id}:subscription",
-        metadata={"billing_request": str(request.id)},
-        trial_end=now_utc() + period_length(interval),
-    )
-    try:
-        sub = await Subscription.create(
-            client_id=request.client_id,
-            billing_request_id=request.id,
-            description=request.description,
-            amount_minor=request.amount_minor,
-            currency=request.currency,
-            interval=interval,
-            status=SubscriptionStatus.active,
-            payment_method_id=method.id if method else None,
-            gateway=gateway.key,
-            gateway_ref=info.ref,
-            current_period_start=now_utc(),
-            current_period_end=info.current_period_end,
-        )
-    except IntegrityError:
-        return (await Subscription.get(billing_request_id=request.id)).id
-    return sub.id
-
-
-async def upsert_method(
-    *, client_id: int | None, customer_ref: str, method_ref: str, gateway: PaymentGateway
-) -> PaymentMethod | None:
-    """Mirror a gateway payment method in our table (after a checkout saved it)."""
-    if client_id is None or not method_ref:
-        return None
-    existing = await PaymentMethod.get_or_none(gateway=gateway.key, gateway_ref=method_ref)
-    if existing is not None:
-        return existing
-    saved = next(
-        (m for m in await gateway.list_methods(customer_ref=customer_ref) if m.ref == method_ref), None
-    )
-    if saved is None:
-        return None
-    has_default = await PaymentMethod.filter(
-        client_id=client_id, is_default=True, detached_at__isnull=True
-    ).exists()
-    try:
-        return await PaymentMethod.create(
-            client_id=client_id,
-            gateway=gateway.key,
-            gateway_ref=saved.ref,
-            kind=saved.kind,
-            brand=saved.brand,
-            last4=saved.last4,
-            exp_month=saved.exp_month,
-            exp_year=saved.exp_year,
-            is_default=not has_default,
-        )
-    except IntegrityError:
-        return await PaymentMethod.get(gateway=gateway.key, gateway_ref=method_ref)
-
-
-async def settle_from_gateway(payment: GatewayPayment, *, checkout_id: str = "") -> int | None:
-    """Apply a succeeded gateway payment to our pending row (found by ref, checkout or metadata)."""
-    row = await Payment.get_or_none(gateway_payment_id=payment.ref)
-    if row is None and checkout_id:
-        row = await Payment.get_or_none(gateway_checkout_id=checkout_id)
-    if row is None and payment.metadata.get("portal_payment_id", "").isdigit():
-        row = await Payment.get_or_none(id=int(payment.metadata["portal_payment_id"]))
-    if row is None:
-        return None
-    if payment.status == "succeeded":
-        await settle(payment_id=row.id, gateway_payment_id=payment.ref, amount_minor=payment.amount_minor)
-    elif payment.status in ("requires_payment_method", "canceled"):
-        message = payment.failure_message or _(DECLINED_MESSAGE)
-        await fail_payment(payment_id=row.id, message=message, gateway_payment_id=payment.ref)
-    elif row.gateway_payment_id is None:
-        await Payment.filter(id=row.id, gateway_payment_id=None).update(gateway_payment_id=payment.ref)
-    return row.id
-
-
-# -- credit and refunds ---------------------------------------------------------------------------
-async def pay_from_credit(*, actor: Actor, invoice_id: int, amount_minor: int | None = None) -> int:
-    """Use the client's credit on an invoice, fully or partly (the rest stays due); return the amount used."""
-    found = await Invoice.get_or_none(id=invoice_id)
-    if found is None or found.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
-        raise NotFound(_(INVOICE_NOT_FOUND))
-    check_client_access(actor, found.client_id, message=NOT_FOUND["invoice"])
-    async with in_transaction():
-        await Client.select_for_update().get(id=found.client_id)  # lock order: client, payment, invoices
-        invoice = await Invoice.select_for_update().get(id=invoice_id)
-        due = await amount_due(invoice)
-        if invoice.status != InvoiceStatus.open or due <= 0:
-            raise Conflict(_("This invoice is already paid."))
-        balance = await credit_balance(invoice.client_id, invoice.currency)
-        use = credit_to_apply(
-            balance_minor=balance,
-            amount_due_minor=due,
-            currency=invoice.currency,
-            requested_minor=amount_minor,
-            locale=actor.locale,
-        )
-        if use <= 0:
-            raise Conflict(_("There is no credit to use."))
-        entry = await CreditEntry.create(
-            client_id=invoice.client_id,
-            currency=invoice.currency,
-            amount_minor=-use,
-            reason=CreditReason.applied_to_invoice,
-            invoice_id=invoice.id,
-            created_by_id=actor.impersonator_id or actor.user_id,
-        )
-        open_items = {invoice.id: (invoice, due)}
-        await apply_allocations(
-            open_items=open_items,
-            plan=[(invoice.id, use)],
-            currency=invoice.currency,
-            credit_entry_id=entry.id,
-        )
-        await audit.record(
-            actor=actor,
-            action="credit.apply",
-            subject=f"invoice:{invoice.id}",
-            client_id=invoice.client_id,
-            details={"amount_minor": use},
-        )
-    await publish(Event("payment.recorded", client_id=invoice.client_id, data={"invoice_id": invoice.id}))
-    return use
-
-
-async def apply_credit_automatically(*, invoice_id: int) -> int:
-    """Use the client's credit on a newly raised invoice when the organization says so (caller's txn)."""
-    org = await get_organization()
-    if not org.apply_credit_automatically:
-        return 0
-    client_id = (await Invoice.get(id=invoice_id)).client_id
-    await Client.select_for_update().get(id=client_id)  # lock order: client, payment, invoices
-    invoice = await Invoice.select_for_update().get(id=invoice_id)
-    if invoice.status != InvoiceStatus.open:
-        return 0
-    balance = await credit_balance(invoice.client_id, invoice.currency)
-    use = min(balance, await amount_due(invoice))
-    if use <= 0:
-        return 0
-    entry = await CreditEntry.create(
-        client_id=invoice.client_id,
-        currency=invoice.currency,
-        amount_minor=-use,
-        reason=CreditReason.applied_to_invoice,
-        invoice_id=invoice.id,
-        note="Applied automatically",
-    )
-    await apply_allocations(
-        open_items={invoice.id: (invoice, invoice.total_minor)},
-        plan=[(invoice.id, use)],
-        currency=invoice.currency,
-        credit_entry_id=entry.id,
-    )
-    return use
-
-
-async def refund_payment(
-    *,
-    actor: Actor,
-    payment_id: int,
-    amount_minor: int,
-    reason: str = "",
-    idempotency_key: str | None = None,
-    gateway: PaymentGateway | None = None,
-) -> int:
-    """Refund all or part of a payment; the invoices it paid are reopened for what is taken back.
-
-    `idempotency_key` (one per refund dialog) makes a double click or a retry one refund; without it,
-    every call is a refund of its own, checked again under the lock when it is recorded.
-    """
-    require_staff(actor)
-    payment = await Payment.get_or_none(id=payment_id)
-    if payment is None:
-        raise NotFound(_("That payment does not exist."))
-    if payment.status not in (PaymentStatus.succeeded, PaymentStatus.partially_refunded):
-        raise Conflict(_("Only a received payment can be refunded."))
-    if amount_minor <= 0:
-        raise InvalidInput(_("The refund must be greater than zero."), field="amount")
-    async with in_transaction():
-        await lock_client_of(payment.id)
-        payment = await Payment.select_for_update().get(id=payment_id)
-        await _check_refundable(payment, amount_minor)
-    key = f"payment:{payment.id}:refund:{idempotency_key or secrets.token_hex(8)}"
-    if idempotency_key and (done := await Refund.get_or_none(idempotency_key=key)):
-        return done.id
-    if payment.source == PaymentSource.online and payment.gateway_payment_id:
-        gateway = gateway or await selector.current_gateway()
-        try:
-            result = await gateway.refund(
-                payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
-            )
-        except GatewayError as exc:  # e.g. a refund racing this one already took the rest
-            raise Conflict(_("The refund was not made: {problem}", problem=exc.message)) from exc
-        fresh = await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id)
-        return await record_refund(
-            payment_id=payment.id,
-            gateway_total_refunded=fresh.amount_refunded_minor,
-            reason=reason,
-            gateway_refund_id=result.ref,
-            idempotency_key=key,
-            actor=actor,
-        )
-    return await record_refund(
-        payment_id=payment.id, amount_minor=amount_minor, reason=reason, idempotency_key=key, actor=actor
-    )
-
-
-async def _reversible(payment: Payment) -> tuple[int, int]:
-    """What a refund of this payment can take back: (its unspent credit, its money still on invoices)."""
-    credit = await _unspent_credit(payment)
-    placed = sum(await Allocation.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
-    taken_back = sum(
-        await Allocation.filter(refund__payment_id=payment.id).values_list("amount_minor", flat=True)
-    )
-    unplaced = payment.amount_minor - payment.refunded_minor if await _never_placed(payment) else 0
-    return credit, placed + taken_back + unplaced
-
-
-async def _unspent_credit(payment: Payment) -> int:
-    """The credit this payment created (net of what was taken back) that the client still has."""
-    if payment.client_id is None:
-        return 0
-    created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
-    return max(0, min(created, await credit_balance(payment.client_id, payment.currency)))
-
-
-async def _never_placed(payment: Payment) -> bool:
-    """Money received and flagged without ever reaching an invoice or credit (e.g. a late billing request)."""
-    if await Allocation.exists(payment_id=payment.id):
-        return False
-    return not await CreditEntry.exists(payment_id=payment.id, amount_minor__gt=0)
-
-
-async def _check_refundable(payment: Payment, amount_minor: int) -> None:
-    """Refuse a refund larger than what is left, or than what can be taken back (inside the lock)."""
-    left = payment.amount_minor - payment.refunded_minor
-    if amount_minor > left:
-        shown = format_money(left, payment.currency, get_locale())
-        raise InvalidInput(_("At most {amount} can be refunded.", amount=shown), field="amount")
-    credit, placed = await _reversible(payment)
-    if amount_minor > credit + placed:
-        can = format_money(credit + placed, payment.currency, get_locale())
-        raise InvalidInput(
-            _(
-                "Only {amount} of this payment can be refunded: the rest of the credit it created has been "
-                "used. Take that credit back from the invoices it paid first.",
-                amount=can,
-            ),
-            field="amount",
-        )
-
-
-async def record_refund(
-    *,
-    payment_id: int,
-    reason: str,
-    actor: Actor | None,
-    amount_minor: int | None = None,
-    gateway_total_refunded: int | None = None,
-    gateway_refund_id: str | None = None,
-    idempotency_key: str | None = None,
-) -> int:
-    """Write a refund and undo what the payment did: its credit first, then its invoices, newest first.
-
-    Online, the amount is what the gateway has refunded in total minus what we have recorded, worked out
-    under the payment's lock: the staff action and the gateway's charge.refunded event can arrive in
-    either order, and whichever comes second finds nothing missing (the staff action then puts its name
-    and reason on the row the event wrote). Money the gateway returned beyond what could be taken back
-    (credit already spent) is recorded all the same and the payment is flagged for review.
-    """
-    async with in_transaction():
-        await lock_client_of(payment_id)
-        payment = await Payment.select_for_update().get(id=payment_id)
-        if gateway_refund_id and (done := await Refund.get_or_none(gateway_refund_id=gateway_refund_id)):
-            return done.id
-        if idempotency_key and (done := await Refund.get_or_none(idempotency_key=idempotency_key)):
-            return done.id  # the same refund asked for twice
-        if gateway_total_refunded is not None:
-            missing = min(gateway_total_refunded, payment.amount_minor) - payment.refunded_minor
-        else:
-            missing = amount_minor or 0
-            await _check_refundable(payment, missing)
-        if missing <= 0:
-            adopted = (
-                await Refund.filter(payment_id=payment.id, gateway_refund_id=None).order_by("-id").first()
-            )
-            if gateway_refund_id and adopted is not None:
-                adopted.gateway_refund_id, adopted.reason = gateway_refund_id, reason or adopted.reason
-                adopted.created_by_id = (actor.impersonator_id or actor.user_id) if actor else None
-                await adopted.save(update_fields=["gateway_refund_id", "reason", "created_by_id"])
-                return adopted.id
-            raise Conflict(_("This payment is already fully refunded."))
-        refund = await Refund.create(
-            payment_id=payment.id,
-            amount_minor=missing,
-            currency=payment.currency,
-            reason=reason,
-            gateway_refund_id=gateway_refund_id,
-            idempotency_key=idempotency_key,
-            created_by_id=(actor.impersonator_id or actor.user_id) if actor else None,
-        )
-        unreversed = await _reverse(payment, refund, missing)
-        payment.refunded_minor += missing
-        fully = payment.refunded_minor >= payment.amount_minor
-        payment.status = PaymentStatus.refunded if fully else PaymentStatus.partially_refunded
-        fields = ["refunded_minor", "status"]
-        if unreversed:
-            payment.needs_review = True
-            payment.review_note = (
-                f"{format_money(unreversed, payment.currency)} was refunded at the gateway after the credit "
-                "it created had been used: take it back from the client or write it off."
-            )
-            fields += ["needs_review", "review_note"]
-        await payment.save(update_fields=fields)
-        await audit.record(
-            actor=actor,
-            action="payment.refund",
-            subject=f"payment:{payment.id}",
-            client_id=payment.client_id,
-            details={"amount_minor": missing},
-        )
-    await publish(Event("payment.refunded", client_id=payment.client_id, data={"payment_id": payment.id}))
-    return refund.id
-
-
-async def _reverse(payment: Payment, refund: Refund, amount: int) -> int:
-    """Take back the credit the payment made, then its money on invoices (newest first); return the rest."""
-    remaining = amount
-    if payment.client_id is not None:
-        take = min(remaining, await _unspent_credit(payment))
-        if take:
-            await CreditEntry.create(
-                client_id=payment.client_id,
-                currency=payment.currency,
-                amount_minor=-take,
-                reason=CreditReason.refunded,
-                payment_id=payment.id,
-                refund_id=refund.id,
-            )
-            remaining -= take
-    allocations = await Allocation.filter(payment_id=payment.id).order_by("-id")
-    net: dict[int, int] = {}
-    for row in allocations:
-        net[row.invoice_id] = net.get(row.invoice_id, 0) + row.amount_minor
-    for row in await Allocation.filter(refund__payment_id=payment.id):
-        net[row.invoice_id] = net.get(row.invoice_id, 0) + row.amount_minor
-    for invoice_id, allocated in net.items():
-        if remaining <= 0:
-            break
-        back = min(remaining, allocated)
-        if back <= 0:
-            continue
-        invoice = await Invoice.select_for_update().get(id=invoice_id)
-        await Allocation.create(
-            invoice_id=invoice_id, amount_minor=-back, currency=payment.currency, refund_id=refund.id
-        )
-        total_allocated = (await allocated_by_invoice([invoice_id])).get(invoice_id, 0)
-        if invoice.status == InvoiceStatus.paid:
-            invoice.status = invoice_status_after(invoice.total_minor, total_allocated, InvoiceStatus.paid)
-            invoice.paid_at = None if invoice.status != InvoiceStatus.paid else invoice.paid_at
-            await invoice.save(update_fields=["status", "paid_at", "updated_at"])
-        remaining -= back
-    if remaining and await _never_placed(payment):
-        return 0  # money that was flagged and never placed: the refund simply returns it
-    return remaining
 
 
 # -- auto-charge ----------------------------------------------------------------------------------
@@ -1125,8 +572,12 @@ async def auto_charge_if_enabled(
         return None
     outcome = await pay_with_saved_method(actor=None, purpose=purpose, target_id=target_id, gateway=gateway)
     if outcome.status == "failed":
-        email = await messages.auto_charge_failed(
-            client_id=client.id, purpose=target.purpose, target_id=target.id, reason=outcome.message
+        email = await payment_emails.auto_charge_failed(
+            client_id=client.id,
+            purpose=target.purpose,
+            target_id=target.id,
+            reason=outcome.message,
+            amount_due_minor=target.amount_minor,
         )
         await enqueue(
             kind="auto_charge_failed",

@@ -10,9 +10,10 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from portal.billing import invoices
@@ -20,12 +21,13 @@ from portal.config import get_settings
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
 from portal.core.clock import now_utc, today
+from portal.core.paging import Page, bounds, fetch
 from portal.db.models import BillingRequest, Client, Invoice
 from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
 from portal.domain.status import BillingRequestStatus, BillingType, Interval, InvoiceStatus, check_transition
 from portal.i18n import N_, _, translate
-from portal.mail import messages
+from portal.mail import request_emails
 from portal.mail.outbox import enqueue
 from portal.payments import links
 from portal.payments.gateways import selector
@@ -264,7 +266,7 @@ async def create_billing_request(
         token = await links.issue(
             purpose="billing_request", target_id=request.id, expires_at=request.expires_at
         )
-        message = await messages.billing_request_sent(request_id=request.id, link=links.url_for(token))
+        message = await request_emails.billing_request_sent(request_id=request.id, link=links.url_for(token))
         await enqueue(
             kind="billing_request",
             to=email,
@@ -348,7 +350,7 @@ async def expire_due() -> int:
 
 async def _email_expired(request: BillingRequest) -> None:
     """Tell the payer the request can no longer be paid (once: the dedupe key), inside the expiry."""
-    message = await messages.billing_request_expired(request_id=request.id)
+    message = await request_emails.billing_request_expired(request_id=request.id)
     await enqueue(
         kind="billing_request_expired",
         to=request.email,
@@ -358,3 +360,142 @@ async def _email_expired(request: BillingRequest) -> None:
         text=message.text,
         html=message.html,
     )
+
+
+PAGE_SIZE = 25
+
+
+MAX_PAGE_SIZE = 100
+
+
+MODES = ("sandbox", "test", "live")
+
+
+# -- billing requests -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BillingRequestRow:
+    """A billing request as the console lists it; `status` is what it is now (a pending request whose
+    24 hours are over is 'expired' even before the expiry job has run)."""
+
+    id: int
+    client_id: int | None
+    client_name: str
+    email: str
+    description: str
+    amount_minor: int
+    currency: str
+    billing_type: str
+    interval: str | None
+    status: str
+    mode: str
+    sent_at: datetime | None
+    expires_at: datetime | None
+    seconds_left: int | None
+
+    @property
+    def can_delete(self) -> bool:
+        """Only a pending request can be deleted."""
+        return self.status == BillingRequestStatus.pending
+
+    @property
+    def can_copy_link(self) -> bool:
+        """A payment link is handed out only while the request can be paid."""
+        return self.status == BillingRequestStatus.pending
+
+
+@dataclass(frozen=True)
+class BillingRequestPage(Page[BillingRequestRow]):
+    """One page of the billing requests list."""
+
+
+def _status_filter(status: str, now: datetime) -> Q:
+    """Requests that are `status` now (pending ones past their expiry count as expired)."""
+    live = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    if status == BillingRequestStatus.pending:
+        return Q(status=BillingRequestStatus.pending) & live
+    if status == BillingRequestStatus.expired:
+        return Q(status=BillingRequestStatus.expired) | Q(
+            status=BillingRequestStatus.pending, expires_at__lte=now
+        )
+    return Q(status=status)
+
+
+def _row(request: BillingRequest, names: dict[int, str], now: datetime) -> BillingRequestRow:
+    status = request.status
+    left: int | None = None
+    if status == BillingRequestStatus.pending and request.expires_at is not None:
+        left = int((request.expires_at - now).total_seconds())
+        if left <= 0:
+            status, left = BillingRequestStatus.expired, None
+    return BillingRequestRow(
+        id=request.id,
+        client_id=request.client_id,
+        client_name=names.get(request.client_id or 0, ""),
+        email=request.email,
+        description=request.description,
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        billing_type=request.billing_type,
+        interval=request.interval,
+        status=str(status),
+        mode=request.mode,
+        sent_at=request.sent_at,
+        expires_at=request.expires_at,
+        seconds_left=left,
+    )
+
+
+async def list_billing_requests(
+    *,
+    actor: Actor,
+    status: str = "",
+    mode: str = "",
+    search: str = "",
+    client_id: int | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> BillingRequestPage:
+    """Staff: billing requests, newest first, filtered by status, mode, email and client, page by page."""
+    require_staff(actor)
+    if status and status not in {s.value for s in BillingRequestStatus}:
+        raise InvalidInput(_("Choose a status from the list."), field="status")
+    if mode and mode not in MODES:
+        raise InvalidInput(_("Choose sandbox, test or live."), field="mode")
+    page, page_size = bounds(page, page_size, MAX_PAGE_SIZE)
+    now = now_utc()
+    query = BillingRequest.all()
+    if status:
+        query = query.filter(_status_filter(status, now))
+    if mode:
+        query = query.filter(mode=mode)
+    if term := search.strip():
+        query = query.filter(email__icontains=term)
+    if client_id is not None:
+        query = query.filter(client_id=client_id)
+    found, total = await fetch(query, page, page_size, "-created_at", "-id")
+    ids = {r.client_id for r in found if r.client_id}
+    names = dict(await Client.filter(id__in=list(ids)).values_list("id", "name")) if ids else {}
+    rows = [_row(r, names, now) for r in found]
+    return BillingRequestPage(rows=rows, total=total, page=page, page_size=page_size)
+
+
+async def billing_request_link(*, actor: Actor, request_id: int) -> str:
+    """Staff: a payment link for a pending request, valid until the request expires (a new link each time:
+    only the hash of a link is kept, so an earlier one cannot be shown again)."""
+    require_staff(actor)
+    request = await BillingRequest.get_or_none(id=request_id)
+    if request is None or request.status == BillingRequestStatus.deleted:
+        raise NotFound(_("That billing request does not exist."))
+    if request.status == BillingRequestStatus.paid:
+        raise Conflict(_("This billing request is already paid."))
+    expires = request.expires_at
+    if request.status == BillingRequestStatus.expired or expires is None or expires <= now_utc():
+        raise Conflict(_("This billing request has expired. Send a new one instead."))
+    token = await links.issue(purpose="billing_request", target_id=request.id, expires_at=expires)
+    await audit.record(
+        actor=actor,
+        action="billing_request.link",
+        subject=f"billing_request:{request.id}",
+        client_id=request.client_id,
+    )
+    return links.url_for(token)

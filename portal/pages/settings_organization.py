@@ -1,0 +1,100 @@
+"""/settings/organization (admins only): name, address, bank details, logo; /uploads/<name> serves it."""
+
+from __future__ import annotations
+
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+from nicegui import app, ui
+
+from portal.components import guard
+from portal.components.feedback import Feedback
+from portal.components.frame import signed_in_frame
+from portal.components.logo_card import LogoCard
+from portal.components.settings_form import settings_card, settings_input, settings_textarea
+from portal.components.settings_nav import settings_nav
+from portal.core import organization
+from portal.core.actors import Actor
+from portal.i18n import _
+from portal.payments.branding import branding
+from portal.settings.business_details import (
+    TEXT_MAX,
+    OrganizationView,
+    get_organization_settings,
+    update_organization,
+)
+from portal.settings.fields import NAME_MAX
+
+UPLOAD_HEADERS = {
+    "Cache-Control": "public, max-age=31536000, immutable",  # each upload has a new random name
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Content-Disposition": 'inline; filename="logo.png"',
+}
+
+
+class OrganizationForm:
+    """Name, billing address and the bank details clients see when they pay by bank transfer."""
+
+    def __init__(self, actor: Actor, view: OrganizationView) -> None:
+        self.actor = actor
+        with settings_card(_("Organization")):
+            self.name = settings_input(_("Name"), view.name, "org-name-input", maxlength=str(NAME_MAX))
+            self.address = settings_textarea(
+                _("Billing address"), view.billing_address, "billing-address", max_length=TEXT_MAX
+            )
+            self.bank = settings_textarea(
+                _("Bank details for transfers"),
+                view.bank_details,
+                "bank-details",
+                max_length=TEXT_MAX,
+            )
+            ui.label(
+                _(
+                    "Shown to clients who choose to pay by bank transfer, on the payment page and on "
+                    "invoices that are not paid yet."
+                )
+            ).classes("text-sm text-gray-600")
+            self.save_button = ui.button(_("Save"), on_click=self.save).mark("save-organization")
+            self.feedback = Feedback(
+                "organization",
+                {"name": self.name, "billing_address": self.address, "bank_details": self.bank},
+            )
+
+    async def save(self) -> None:
+        view = await self.feedback.run(
+            self.save_button,
+            lambda: update_organization(
+                actor=self.actor,
+                name=self.name.value or "",
+                billing_address=self.address.value or "",
+                bank_details=self.bank.value or "",
+            ),
+        )
+        if view is not None:
+            self.name.set_value(view.name)
+            self.address.set_value(view.billing_address)
+            self.bank.set_value(view.bank_details)
+            self.feedback.ok(_("Organization saved."))
+
+
+# -- the uploaded logo ----------------------------------------------------------------------------
+async def serve_upload(name: str) -> Response:
+    """GET /uploads/{name}: an uploaded logo (always a re-encoded PNG), never anything else."""
+    path = organization.uploaded_file(organization.UPLOADS_URL + name)
+    if path is None:
+        return PlainTextResponse("Not found", status_code=404)
+    return FileResponse(path, media_type="image/png", headers=UPLOAD_HEADERS)
+
+
+def register() -> None:
+    """Add the organization page and the route serving the uploaded logo."""
+    app.add_api_route(
+        f"{organization.UPLOADS_URL}{{name}}", serve_upload, methods=["GET"], include_in_schema=False
+    )
+
+    @guard.page("/settings/organization", access=guard.Access.admin, title="Organization")
+    async def organization_page(actor: Actor) -> None:
+        view = await get_organization_settings(actor=actor)
+        with signed_in_frame(actor, await branding(), _("Organization")):
+            settings_nav("organization")
+            OrganizationForm(actor, view)
+            LogoCard(actor, view.logo_url)

@@ -1,0 +1,253 @@
+"""Refunds: staff refunds through the gateway, refunds the gateway reports, and the ledger rows that reverse a
+payment's allocations and credit."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from tortoise.transactions import in_transaction
+
+from portal.core import audit
+from portal.core.actors import Actor, require_staff
+from portal.db.models import (
+    Allocation,
+    CreditEntry,
+    Invoice,
+    Payment,
+    Refund,
+)
+from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.money import format_money
+from portal.domain.status import (
+    CreditReason,
+    InvoiceStatus,
+    PaymentSource,
+    PaymentStatus,
+    invoice_status_after,
+)
+from portal.events import Event, publish
+from portal.i18n import _, get_locale
+from portal.payments.gateways import selector
+from portal.payments.gateways.protocol import (
+    GatewayError,
+    PaymentGateway,
+)
+from portal.payments.ledger import (
+    allocated_by_invoice,
+    credit_balance,
+)
+from portal.payments.settlement import lock_client_of
+
+log = logging.getLogger(__name__)
+
+
+async def refund_payment(
+    *,
+    actor: Actor,
+    payment_id: int,
+    amount_minor: int,
+    reason: str = "",
+    idempotency_key: str | None = None,
+    gateway: PaymentGateway | None = None,
+) -> int:
+    """Refund all or part of a payment; the invoices it paid are reopened for what is taken back.
+
+    `idempotency_key` (one per refund dialog) makes a double click or a retry one refund; without it,
+    every call is a refund of its own, checked again under the lock when it is recorded.
+    """
+    require_staff(actor)
+    payment = await Payment.get_or_none(id=payment_id)
+    if payment is None:
+        raise NotFound(_("That payment does not exist."))
+    if payment.status not in (PaymentStatus.succeeded, PaymentStatus.partially_refunded):
+        raise Conflict(_("Only a received payment can be refunded."))
+    if amount_minor <= 0:
+        raise InvalidInput(_("The refund must be greater than zero."), field="amount")
+    async with in_transaction():
+        await lock_client_of(payment.id)
+        payment = await Payment.select_for_update().get(id=payment_id)
+        await _check_refundable(payment, amount_minor)
+    key = f"payment:{payment.id}:refund:{idempotency_key or secrets.token_hex(8)}"
+    if idempotency_key and (done := await Refund.get_or_none(idempotency_key=key)):
+        return done.id
+    if payment.source == PaymentSource.online and payment.gateway_payment_id:
+        gateway = gateway or await selector.current_gateway()
+        try:
+            result = await gateway.refund(
+                payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
+            )
+        except GatewayError as exc:  # e.g. a refund racing this one already took the rest
+            raise Conflict(_("The refund was not made: {problem}", problem=exc.message)) from exc
+        fresh = await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id)
+        return await record_refund(
+            payment_id=payment.id,
+            gateway_total_refunded=fresh.amount_refunded_minor,
+            reason=reason,
+            gateway_refund_id=result.ref,
+            idempotency_key=key,
+            actor=actor,
+        )
+    return await record_refund(
+        payment_id=payment.id, amount_minor=amount_minor, reason=reason, idempotency_key=key, actor=actor
+    )
+
+
+async def _reversible(payment: Payment) -> tuple[int, int]:
+    """What a refund of this payment can take back: (its unspent credit, its money still on invoices)."""
+    credit = await _unspent_credit(payment)
+    placed = sum(await Allocation.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
+    taken_back = sum(
+        await Allocation.filter(refund__payment_id=payment.id).values_list("amount_minor", flat=True)
+    )
+    unplaced = payment.amount_minor - payment.refunded_minor if await _never_placed(payment) else 0
+    return credit, placed + taken_back + unplaced
+
+
+async def _unspent_credit(payment: Payment) -> int:
+    """The credit this payment created (net of what was taken back) that the client still has."""
+    if payment.client_id is None:
+        return 0
+    created = sum(await CreditEntry.filter(payment_id=payment.id).values_list("amount_minor", flat=True))
+    return max(0, min(created, await credit_balance(payment.client_id, payment.currency)))
+
+
+async def _never_placed(payment: Payment) -> bool:
+    """Money received and flagged without ever reaching an invoice or credit (e.g. a late billing request)."""
+    if await Allocation.exists(payment_id=payment.id):
+        return False
+    return not await CreditEntry.exists(payment_id=payment.id, amount_minor__gt=0)
+
+
+async def _check_refundable(payment: Payment, amount_minor: int) -> None:
+    """Refuse a refund larger than what is left, or than what can be taken back (inside the lock)."""
+    left = payment.amount_minor - payment.refunded_minor
+    if amount_minor > left:
+        shown = format_money(left, payment.currency, get_locale())
+        raise InvalidInput(_("At most {amount} can be refunded.", amount=shown), field="amount")
+    credit, placed = await _reversible(payment)
+    if amount_minor > credit + placed:
+        can = format_money(credit + placed, payment.currency, get_locale())
+        raise InvalidInput(
+            _(
+                "Only {amount} of this payment can be refunded: the rest of the credit it created has been "
+                "used. Take that credit back from the invoices it paid first.",
+                amount=can,
+            ),
+            field="amount",
+        )
+
+
+async def record_refund(
+    *,
+    payment_id: int,
+    reason: str,
+    actor: Actor | None,
+    amount_minor: int | None = None,
+    gateway_total_refunded: int | None = None,
+    gateway_refund_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> int:
+    """Write a refund and undo what the payment did: its credit first, then its invoices, newest first.
+
+    Online, the amount is what the gateway has refunded in total minus what we have recorded, worked out
+    under the payment's lock: the staff action and the gateway's charge.refunded event can arrive in
+    either order, and whichever comes second finds nothing missing (the staff action then puts its name
+    and reason on the row the event wrote). Money the gateway returned beyond what could be taken back
+    (credit already spent) is recorded all the same and the payment is flagged for review.
+    """
+    async with in_transaction():
+        await lock_client_of(payment_id)
+        payment = await Payment.select_for_update().get(id=payment_id)
+        if gateway_refund_id and (done := await Refund.get_or_none(gateway_refund_id=gateway_refund_id)):
+            return done.id
+        if idempotency_key and (done := await Refund.get_or_none(idempotency_key=idempotency_key)):
+            return done.id  # the same refund asked for twice
+        if gateway_total_refunded is not None:
+            missing = min(gateway_total_refunded, payment.amount_minor) - payment.refunded_minor
+        else:
+            missing = amount_minor or 0
+            await _check_refundable(payment, missing)
+        if missing <= 0:
+            adopted = (
+                await Refund.filter(payment_id=payment.id, gateway_refund_id=None).order_by("-id").first()
+            )
+            if gateway_refund_id and adopted is not None:
+                adopted.gateway_refund_id, adopted.reason = gateway_refund_id, reason or adopted.reason
+                adopted.created_by_id = (actor.impersonator_id or actor.user_id) if actor else None
+                await adopted.save(update_fields=["gateway_refund_id", "reason", "created_by_id"])
+                return adopted.id
+            raise Conflict(_("This payment is already fully refunded."))
+        refund = await Refund.create(
+            payment_id=payment.id,
+            amount_minor=missing,
+            currency=payment.currency,
+            reason=reason,
+            gateway_refund_id=gateway_refund_id,
+            idempotency_key=idempotency_key,
+            created_by_id=(actor.impersonator_id or actor.user_id) if actor else None,
+        )
+        unreversed = await _reverse(payment, refund, missing)
+        payment.refunded_minor += missing
+        fully = payment.refunded_minor >= payment.amount_minor
+        payment.status = PaymentStatus.refunded if fully else PaymentStatus.partially_refunded
+        fields = ["refunded_minor", "status"]
+        if unreversed:
+            payment.needs_review = True
+            payment.review_note = (
+                f"{format_money(unreversed, payment.currency)} was refunded at the gateway after the credit "
+                "it created had been used: take it back from the client or write it off."
+            )
+            fields += ["needs_review", "review_note"]
+        await payment.save(update_fields=fields)
+        await audit.record(
+            actor=actor,
+            action="payment.refund",
+            subject=f"payment:{payment.id}",
+            client_id=payment.client_id,
+            details={"amount_minor": missing},
+        )
+    await publish(Event("payment.refunded", client_id=payment.client_id, data={"payment_id": payment.id}))
+    return refund.id
+
+
+async def _reverse(payment: Payment, refund: Refund, amount: int) -> int:
+    """Take back the credit the payment made, then its money on invoices (newest first); return the rest."""
+    remaining = amount
+    if payment.client_id is not None:
+        take = min(remaining, await _unspent_credit(payment))
+        if take:
+            await CreditEntry.create(
+                client_id=payment.client_id,
+                currency=payment.currency,
+                amount_minor=-take,
+                reason=CreditReason.refunded,
+                payment_id=payment.id,
+                refund_id=refund.id,
+            )
+            remaining -= take
+    allocations = await Allocation.filter(payment_id=payment.id).order_by("-id")
+    net: dict[int, int] = {}
+    for row in allocations:
+        net[row.invoice_id] = net.get(row.invoice_id, 0) + row.amount_minor
+    for row in await Allocation.filter(refund__payment_id=payment.id):
+        net[row.invoice_id] = net.get(row.invoice_id, 0) + row.amount_minor
+    for invoice_id, allocated in net.items():
+        if remaining <= 0:
+            break
+        back = min(remaining, allocated)
+        if back <= 0:
+            continue
+        invoice = await Invoice.select_for_update().get(id=invoice_id)
+        await Allocation.create(
+            invoice_id=invoice_id, amount_minor=-back, currency=payment.currency, refund_id=refund.id
+        )
+        total_allocated = (await allocated_by_invoice([invoice_id])).get(invoice_id, 0)
+        if invoice.status == InvoiceStatus.paid:
+            invoice.status = invoice_status_after(invoice.total_minor, total_allocated, InvoiceStatus.paid)
+            invoice.paid_at = None if invoice.status != InvoiceStatus.paid else invoice.paid_at
+            await invoice.save(update_fields=["status", "paid_at", "updated_at"])
+        remaining -= back
+    if remaining and await _never_placed(payment):
+        return 0  # money that was flagged and never placed: the refund simply returns it
+    return remaining

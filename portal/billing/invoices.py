@@ -153,6 +153,21 @@ async def create_invoice(
     return invoice.id
 
 
+async def issue(invoice: Invoice, *, pattern: str, sent: bool) -> None:
+    """Draft to open, inside the caller's transaction: the transition table decides, the next gapless
+    number is taken, and `sent` records that the client is told now. Every invoice is issued here:
+    `send_draft` (console, `create_invoice`, demo, tests) and `issue_single_line` (billing requests,
+    subscription renewals)."""
+    check_transition(InvoiceStatus(invoice.status), InvoiceStatus.open)
+    invoice.number = await next_number(kind="invoice", pattern=pattern, on=invoice.issue_date)
+    invoice.status = InvoiceStatus.open
+    fields = ["number", "status", "updated_at"]
+    if sent:
+        invoice.sent_at = now_utc()
+        fields.append("sent_at")
+    await invoice.save(update_fields=fields)
+
+
 async def send_draft(
     *,
     actor: Actor,
@@ -171,12 +186,7 @@ async def send_draft(
     org = await get_organization()
     async with in_transaction():
         client, invoice = await load()
-        check_transition(InvoiceStatus(invoice.status), InvoiceStatus.open)
-        invoice.number = await next_number(
-            kind="invoice", pattern=org.invoice_number_pattern, on=invoice.issue_date
-        )
-        invoice.status, invoice.sent_at = InvoiceStatus.open, now_utc()
-        await invoice.save(update_fields=["number", "status", "sent_at", "updated_at"])
+        await issue(invoice, pattern=org.invoice_number_pattern, sent=True)
         if audit_action:
             await audit.record(
                 actor=actor,
@@ -236,8 +246,7 @@ async def issue_single_line(
     org = await get_organization()
     invoice = await Invoice.create(
         client_id=client_id,
-        number=await next_number(kind="invoice", pattern=org.invoice_number_pattern, on=today()),
-        status=InvoiceStatus.open,
+        status=InvoiceStatus.draft,
         currency=currency,
         issue_date=today(),
         due_date=due_date,
@@ -259,6 +268,7 @@ async def issue_single_line(
         tax_minor=0,
         gross_minor=amount_minor,
     )
+    await issue(invoice, pattern=org.invoice_number_pattern, sent=False)
     return invoice
 
 

@@ -12,8 +12,8 @@ babel 2.18 gave 0 for LBP, IQD, RSD and ten others), and a silent change would m
 money by 100 and change what is sent to a payment gateway.
 
 THE RULE: an exponent in this table changes only together with a data migration that rescales the stored
-amounts of that currency. `tests/unit/test_currencies.py` fails when `fingerprint()` of this table has no
-migration named `NNNN_currency_exponents_<first 12 hex digits of the fingerprint>` in
+amounts of that currency. `tests/unit/domain/test_currencies.py` fails when `fingerprint()` of this table has
+no migration named `NNNN_currency_exponents_<first 12 hex digits of the fingerprint>` in
 `portal/db/migrations/`. To change an exponent (or add or remove a code): edit the table, write that
 migration (it rescales every `*_minor` column of the currency; see 0003 for the shape), and name it after
 the new fingerprint. Gateways keep their own exceptions (Stripe's in

@@ -11,7 +11,7 @@ whole path in `NOT_ID_ROUTES` (with the reason it holds no id of ours), or the s
    (stop impersonating first) and none of the console's data.
 3. A payment link's page ignores any id put in its address: it shows and charges its own invoice only.
 4. The sign-in page records the caller's address, so guesses on many accounts from one address are
-   limited there too (the limits themselves: tests/services/test_security_secrets.py).
+   limited there too (the limits themselves: tests/services/settings/test_security_secrets.py).
 """
 
 from __future__ import annotations

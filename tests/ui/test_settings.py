@@ -16,7 +16,7 @@ from PIL import Image
 
 from portal.core import organization, vault
 from portal.db.models import AuditEntry, Organization, TaxRate
-from tests.services.test_documents import pdf_text
+from tests.services.billing.test_documents import pdf_text
 from tests.smtp_sink import SmtpSink
 from tests.ui.conftest import sign_in
 

@@ -3,7 +3,7 @@
 Until now the number of decimals came from babel (2.18 when this was written). Where ISO 4217 has more
 decimals than babel 2.18 gave, amounts stored in minor units are multiplied so that they keep their value:
 1 LBP stored as 1 (0 decimals) becomes 100 (2 decimals). Every other currency is unchanged. The name ends
-with the table's fingerprint: tests/unit/test_currencies.py requires such a migration for the table in
+with the table's fingerprint: tests/unit/domain/test_currencies.py requires such a migration for the table in
 force. Sandbox gateway objects (test-mode state) and texts already written (emails, audit details) are
 left as they were.
 """

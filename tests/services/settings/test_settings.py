@@ -29,8 +29,8 @@ from portal.domain.errors import Conflict, Forbidden, InvalidFields, InvalidInpu
 from portal.payments import ledger
 from portal.settings import billing_and_tax, business_details, email, reminder_schedule, template
 from portal.settings.email import SmtpForm
+from tests.services.billing.test_documents import pdf_text
 from tests.services.conftest import World
-from tests.services.test_documents import pdf_text
 from tests.smtp_sink import DEFAULT_FROM, SmtpSink
 
 pytest_plugins = ["tests.conftest_smtp"]

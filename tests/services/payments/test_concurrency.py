@@ -31,7 +31,7 @@ from portal.payments import charges, credit_payments, ledger
 from portal.payments import refunds as refunds_module
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card, invoice_for, sandbox
-from tests.services.test_ledger_properties import check_ledger
+from tests.services.payments.test_ledger_properties import check_ledger
 
 T = TypeVar("T")
 

@@ -53,7 +53,7 @@ from tests.smtp_sink import SmtpSink
 
 pytest_plugins = ["tests.conftest_smtp"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "artifacts" / "emails"
 PUBLIC = "https://portal.acme.test"
 ORG = "Acme & Sons"

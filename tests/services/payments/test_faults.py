@@ -3,7 +3,7 @@
 (a) The gateway charges and then the connection drops: the payer clicks again, and that click settles the
     charge it asks the gateway about, without charging twice; reconciliation finds nothing left to do. (A
     single lost answer, reconciled once:
-    `tests/services/test_payments.py::test_reconciliation_records_a_charge_whose_answer_was_lost_exactly_once`.)
+    `tests/services/payments/test_payments.py::test_reconciliation_records_a_charge_whose_answer_was_lost_exactly_once`.)
 (a2) The process dies between writing the pending payment and calling the gateway (killed for real, and
     simulated against the sandbox and the Stripe emulator), or just after the gateway charged: the retry
     asks the gateway about that attempt at once and pays exactly once.
@@ -12,7 +12,7 @@
     with its error, and the redelivered event is processed once.
 (c) The mail server is down for a while (nothing listens, then it accepts but never answers): every email
     is retried with growing waits and none is given up; when the server is back each arrives exactly once.
-    (451 answers: `tests/services/test_mail.py`.)
+    (451 answers: `tests/services/mail/test_mail.py`.)
 (d) The process running the outbox is killed (SIGKILL) while a message is at the SMTP server: the next run,
     after the lease, finishes the work. Every row ends sent, each message arrives at most twice, and a
     second arrival carries the same Message-ID.

@@ -16,8 +16,8 @@ from portal.db.models import AuditEntry, Client, User
 from portal.domain.errors import Conflict, InvalidInput
 from portal.domain.money import format_money
 from portal.payments import ledger
+from tests.services.billing.test_documents import pdf_strings
 from tests.services.conftest import World
-from tests.services.test_documents import pdf_strings
 
 PASSWORD = "correct horse battery"
 

@@ -21,7 +21,7 @@ from portal.domain.money import (
     parse_amount,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MIGRATIONS = ROOT / "portal" / "db" / "migrations"
 TABLE_DATE = date(2026, 12, 3)  # the day the table was checked in: babel's view of that day is compared
 

@@ -158,7 +158,8 @@ def extract_messages(root: Path | None = None) -> dict[str, list[str]]:
 
 
 def update_catalog() -> tuple[int, int]:
-    """Add messages missing from the catalog (empty translations); return (added, untranslated)."""
+    """Add messages missing from the catalog (empty translations) and refresh where each one is used;
+    return (added, untranslated)."""
     if CATALOG_PATH.exists():
         with CATALOG_PATH.open("rb") as handle:
             po = read_po(handle, locale="fr")
@@ -166,8 +167,11 @@ def update_catalog() -> tuple[int, int]:
         po = Catalog(locale="fr", project="billing-portal")
     added = 0
     for message, places in extract_messages().items():
-        if message not in po:
-            po.add(message, "", locations=[(p.rsplit(":", 1)[0], int(p.rsplit(":", 1)[1])) for p in places])
+        locations = [(p.rsplit(":", 1)[0], int(p.rsplit(":", 1)[1])) for p in places]
+        if message in po:
+            po[message].locations = locations  # files move: the comments follow the code
+        else:
+            po.add(message, "", locations=locations)
             added += 1
     CATALOG_PATH.parent.mkdir(parents=True, exist_ok=True)
     with CATALOG_PATH.open("wb") as handle:

@@ -16,6 +16,7 @@ from portal.config import get_settings
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
 from portal.core.clock import now_utc
+from portal.core.organization import get_organization
 from portal.db.models import Client, OneTimeToken, User
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.status import Role
@@ -101,8 +102,12 @@ async def invite_client(*, actor: Actor, client_id: int) -> Invitation:
             payload={"client_id": client_id, "invited_by": actor.user_id},
             expires_at=expires_at,
         )
-        email = await account_emails.invitation(
-            locale=client.locale, name=client.name, link=set_password_link(token), expires_at=expires_at
+        email = account_emails.invitation(
+            org=await get_organization(),
+            locale=client.locale,
+            name=client.name,
+            link=set_password_link(token),
+            expires_at=expires_at,
         )
         outbox_id = await enqueue(
             kind="invitation",

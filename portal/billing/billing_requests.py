@@ -21,6 +21,7 @@ from portal.config import get_settings
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
 from portal.core.clock import now_utc, today
+from portal.core.organization import get_organization
 from portal.core.paging import Page, bounds, fetch
 from portal.db.models import BillingRequest, Client, Invoice
 from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
@@ -266,7 +267,9 @@ async def create_billing_request(
         token = await links.issue(
             purpose="billing_request", target_id=request.id, expires_at=request.expires_at
         )
-        message = await request_emails.billing_request_sent(request_id=request.id, link=links.url_for(token))
+        message = request_emails.billing_request_sent(
+            org=await get_organization(), request=request, client=client, link=links.url_for(token)
+        )
         await enqueue(
             kind="billing_request",
             to=email,
@@ -350,7 +353,10 @@ async def expire_due() -> int:
 
 async def _email_expired(request: BillingRequest) -> None:
     """Tell the payer the request can no longer be paid (once: the dedupe key), inside the expiry."""
-    message = await request_emails.billing_request_expired(request_id=request.id)
+    client = await Client.get_or_none(id=request.client_id) if request.client_id is not None else None
+    message = request_emails.billing_request_expired(
+        org=await get_organization(), request=request, client=client
+    )
     await enqueue(
         kind="billing_request_expired",
         to=request.email,

@@ -209,8 +209,13 @@ async def queue_invoice_email(invoice: Invoice, client: Client) -> None:
     token = await links.issue(
         purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
     )
-    email = await invoice_emails.invoice_sent(
-        invoice_id=invoice.id, link=links.url_for(token), amount_due_minor=await amount_due(invoice)
+    email = invoice_emails.invoice_sent(
+        org=await get_organization(),
+        invoice=invoice,
+        client=client,
+        lines=await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id"),
+        link=links.url_for(token),
+        amount_due_minor=await amount_due(invoice),
     )
     await enqueue(
         kind="invoice",

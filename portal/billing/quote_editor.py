@@ -330,7 +330,9 @@ async def send_quote(
         quote.status, quote.issue_date = QuoteStatus.sent, today()
         await quote.save(update_fields=["number", "status", "issue_date"])
         client = await Client.get(id=quote.client_id)
-        email = await invoice_emails.quote_sent(quote_id=quote.id, link=quote_url(quote.id))
+        email = invoice_emails.quote_sent(
+            org=await get_organization(), quote=quote, client=client, link=quote_url(quote.id)
+        )
         await enqueue(
             kind="quote",
             to=client.email,

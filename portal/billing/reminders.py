@@ -145,8 +145,10 @@ async def _send_one(invoice_id: int, offset: int, on: date) -> bool:
         token = await links.issue(
             purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
         )
-        email = await invoice_emails.reminder(
-            invoice_id=invoice.id,
+        email = invoice_emails.reminder(
+            org=await get_organization(),
+            invoice=invoice,
+            client=invoice.client,
             link=links.url_for(token),
             amount_due_minor=await amount_due(invoice),
             on=on,
@@ -190,7 +192,9 @@ async def queue_renewal_failed(*, subscription_id: int, reason: str = "") -> boo
     key = await _renewal_failure_key(sub)
     if await OutboxEmail.exists(dedupe_key=key):
         return False
-    email = await payment_emails.subscription_payment_failed(subscription_id=sub.id, reason=reason)
+    email = payment_emails.subscription_payment_failed(
+        org=await get_organization(), subscription=sub, client=sub.client, reason=reason
+    )
     queued = await enqueue(
         kind="subscription_payment_failed",
         to=sub.client.email,

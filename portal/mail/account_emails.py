@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from portal.db.models import Organization
 from portal.i18n import N_, format_datetime, translate
 from portal.mail.compose import Email, brand, button, compose_email, para
 from portal.mail.templates import Block
 
 
-async def invitation(*, locale: str, name: str, link: str, expires_at: datetime) -> Email:
+def invitation(*, org: Organization, locale: str, name: str, link: str, expires_at: datetime) -> Email:
     """'Set your password' for a client invited to log in."""
-    b = await brand()
+    b = brand(org)
     subject = translate("Set your password for the billing portal", locale)
     blocks: list[Block] = [
         para(

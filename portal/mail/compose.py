@@ -2,7 +2,8 @@
 addresses, the organization's brand, and the greeting, button, paragraph and sign-off around each message.
 
 Each message module (account_emails, invoice_emails, request_emails, payment_emails) composes its emails
-from these. Callers queue the result inside their business transaction:
+from these. Every builder is a plain function of the values it shows (rows its caller loaded, amounts,
+links) and reads nothing itself. Callers queue the result inside their business transaction:
 `portal.mail.outbox.enqueue(kind=..., to=..., subject=email.subject, text=email.text, html=email.html)`.
 Every sentence goes through `portal.i18n.translate` in the recipient's locale; amounts through
 `format_money`, dates through `i18n.format_date`; values are escaped by `portal.mail.templates`.
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portal.config import get_settings
-from portal.core.organization import get_organization
+from portal.db.models import Organization
 from portal.domain.money import format_money
 from portal.i18n import N_, translate
 from portal.mail.outbox import SUBJECT_MAX, one_line
@@ -75,9 +76,8 @@ def logo_url(logo_path: str) -> str:
     return portal_url(path)
 
 
-async def brand() -> Brand:
+def brand(org: Organization) -> Brand:
     """The organization's name, colour, logo URL and address, for the layout."""
-    org = await get_organization()
     return Brand(
         name=org.name, color=org.theme_color, logo_url=logo_url(org.logo_path), address=org.billing_address
     )

@@ -3,10 +3,11 @@ to review."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from portal.core.clock import today
-from portal.db.models import Client, Invoice, InvoiceLine, Quote
+from portal.db.models import Client, Invoice, InvoiceLine, Organization, Quote
 from portal.i18n import N_, format_date, translate
 from portal.mail.compose import (
     L_AMOUNT_DUE,
@@ -26,8 +27,7 @@ from portal.mail.compose import (
 from portal.mail.templates import Block, Details, Note, Paragraph, phrase
 
 
-async def _invoice_lines(invoice: Invoice, locale: str) -> Details | None:
-    lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
+def _invoice_lines(invoice: Invoice, lines: Sequence[InvoiceLine], locale: str) -> Details | None:
     if not lines:
         return None
     return Details([(_line_label(line), money(line.gross_minor, invoice.currency, locale)) for line in lines])
@@ -40,12 +40,18 @@ def _line_label(line: InvoiceLine) -> str:
 
 
 # -- invoices, reminders ----------------------------------------------------------------------------
-async def invoice_sent(*, invoice_id: int, link: str, amount_due_minor: int) -> Email:
-    """An invoice with its payment link and what is still due on it (from the ledger), in the client's
-    locale."""
-    b = await brand()
-    invoice = await Invoice.get(id=invoice_id).prefetch_related("client")
-    client: Client = invoice.client
+def invoice_sent(
+    *,
+    org: Organization,
+    invoice: Invoice,
+    client: Client,
+    lines: Sequence[InvoiceLine],
+    link: str,
+    amount_due_minor: int,
+) -> Email:
+    """An invoice with its lines (in their order), its payment link and what is still due on it (from the
+    ledger), in the client's locale."""
+    b = brand(org)
     locale = client.locale
     due = amount_due_minor
     number = invoice.number or ""
@@ -75,9 +81,9 @@ async def invoice_sent(*, invoice_id: int, link: str, amount_due_minor: int) -> 
                 amount=total,
             )
         )
-    lines = await _invoice_lines(invoice, locale)
-    if lines is not None:
-        blocks.append(lines)
+    details = _invoice_lines(invoice, lines, locale)
+    if details is not None:
+        blocks.append(details)
     blocks.append(
         Details(
             [
@@ -107,12 +113,18 @@ def reminder_stage(due_date: date, on: date) -> str:
     return "before" if on < due_date else ("on" if on == due_date else "after")
 
 
-async def reminder(*, invoice_id: int, link: str, amount_due_minor: int, on: date | None = None) -> Email:
+def reminder(
+    *,
+    org: Organization,
+    invoice: Invoice,
+    client: Client,
+    link: str,
+    amount_due_minor: int,
+    on: date | None = None,
+) -> Email:
     """A payment reminder for what is still due (from the ledger), sent on the day `on` (today): before the
     due date, on it, or after it."""
-    b = await brand()
-    invoice = await Invoice.get(id=invoice_id).prefetch_related("client")
-    client: Client = invoice.client
+    b = brand(org)
     locale = client.locale
     number = invoice.number or ""
     due = money(amount_due_minor, invoice.currency, locale)
@@ -164,11 +176,9 @@ async def reminder(*, invoice_id: int, link: str, amount_due_minor: int, on: dat
 
 
 # -- estimates and proposals ------------------------------------------------------------------------
-async def quote_sent(*, quote_id: int, link: str) -> Email:
+def quote_sent(*, org: Organization, quote: Quote, client: Client, link: str) -> Email:
     """An estimate or proposal to review, approve or decline, in the client's locale."""
-    b = await brand()
-    quote = await Quote.get(id=quote_id).prefetch_related("client")
-    client: Client = quote.client
+    b = brand(org)
     locale = client.locale
     number = quote.number or f"#{quote.id}"
     total = money(quote.total_minor, quote.currency, locale)

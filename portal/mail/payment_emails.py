@@ -3,19 +3,19 @@ subscription renewal)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from portal.db.models import (
     Allocation,
     BillingRequest,
     Client,
-    CreditEntry,
     CreditRequest,
     Invoice,
+    Organization,
     Payment,
     PaymentMethod,
     Subscription,
-    User,
 )
 from portal.i18n import N_, format_date, translate
 from portal.mail.compose import (
@@ -45,24 +45,25 @@ METHODS = {
 }
 
 
-async def new_link(
-    *, purpose: str, target_id: int, link: str, expires_at: datetime, amount_due_minor: int
+def new_link(
+    *,
+    org: Organization,
+    client: Client,
+    target: Invoice | CreditRequest,
+    link: str,
+    expires_at: datetime,
+    amount_due_minor: int,
 ) -> Email:
-    """'Here is your new link' after the payer asked for one on an expired link's page; `amount_due_minor`
-    is what the link pays (the invoice's amount due, or the credit request's amount)."""
-    b = await brand()
-    if purpose == "invoice":
-        invoice = await Invoice.get(id=target_id).prefetch_related("client")
-        client: Client = invoice.client
-        locale = client.locale
-        title = translate(N_("invoice {number}"), locale, number=invoice.number or "")
-        due = money(amount_due_minor, invoice.currency, locale)
+    """'Here is your new link' after the payer asked for one on an expired link's page, for an invoice or a
+    credit request of `client`; `amount_due_minor` is what the link pays (the invoice's amount due, or the
+    credit request's amount)."""
+    b = brand(org)
+    locale = client.locale
+    if isinstance(target, Invoice):
+        title = translate(N_("invoice {number}"), locale, number=target.number or "")
     else:
-        credit = await CreditRequest.get(id=target_id).prefetch_related("client")
-        client = credit.client
-        locale = client.locale
-        title = credit.description or translate(N_("account credit"), locale)
-        due = money(amount_due_minor, credit.currency, locale)
+        title = target.description or translate(N_("account credit"), locale)
+    due = money(amount_due_minor, target.currency, locale)
     subject = translate(N_("Your new payment link from {org}"), locale, org=b.name)
     blocks: list[Block] = [
         para(
@@ -86,25 +87,32 @@ async def new_link(
 
 
 # -- payments -----------------------------------------------------------------------------------------
-async def _method_label(payment: Payment, locale: str) -> str:
+def _method_label(payment: Payment, saved: PaymentMethod | None, locale: str) -> str:
     method = translate(METHODS.get(payment.method, METHODS["other"]), locale)
-    if payment.payment_method_id:
-        saved = await PaymentMethod.get_or_none(id=payment.payment_method_id)
-        if saved is not None and saved.last4:
-            return translate(
-                N_("{brand} ending in {last4}"),
-                locale,
-                brand=saved.brand.capitalize() or method,
-                last4=saved.last4,
-            )
+    if saved is not None and saved.last4:
+        return translate(
+            N_("{brand} ending in {last4}"),
+            locale,
+            brand=saved.brand.capitalize() or method,
+            last4=saved.last4,
+        )
     return method
 
 
-async def receipt(*, payment_id: int) -> Email:
-    """A receipt for money received: amount, date, method, what it paid."""
-    b = await brand()
-    payment = await Payment.get(id=payment_id).prefetch_related("client")
-    client: Client = payment.client
+def receipt(
+    *,
+    org: Organization,
+    payment: Payment,
+    client: Client,
+    saved_method: PaymentMethod | None,
+    allocations: Sequence[Allocation],
+    credited_minor: int,
+    can_sign_in: bool,
+) -> Email:
+    """A receipt for money received: amount, date, method (`saved_method`, the saved card or account it
+    was paid with, if any), what it paid (`allocations`, each with its invoice fetched), the part that
+    became credit (`credited_minor`), and a link to the receipt page when the client `can_sign_in`."""
+    b = brand(org)
     locale = client.locale
     amount = money(payment.amount_minor, payment.currency, locale)
     subject = translate(N_("Receipt from {org}: {amount} received"), locale, org=b.name, amount=amount)
@@ -120,13 +128,10 @@ async def receipt(*, payment_id: int) -> Email:
     rows = [
         (translate(L_AMOUNT, locale), amount),
         (translate(L_DATE, locale), format_date(payment.received_on, locale)),
-        (translate(L_PAID_WITH, locale), await _method_label(payment, locale)),
+        (translate(L_PAID_WITH, locale), _method_label(payment, saved_method, locale)),
     ]
     if payment.reference.strip():
         rows.append((translate(L_REFERENCE, locale), payment.reference.strip()))
-    allocations = await Allocation.filter(payment_id=payment.id, amount_minor__gt=0).prefetch_related(
-        "invoice"
-    )
     for allocation in allocations:
         rows.append(
             (
@@ -135,19 +140,16 @@ async def receipt(*, payment_id: int) -> Email:
             )
         )
     blocks.append(Details(rows))
-    credited = sum(
-        e.amount_minor for e in await CreditEntry.filter(payment_id=payment.id, amount_minor__gt=0)
-    )
-    if credited:
+    if credited_minor:
         blocks.append(
             para(
                 N_("{amount} was added to your account credit and will be used for your next invoices."),
                 locale,
                 strong=("amount",),
-                amount=money(credited, payment.currency, locale),
+                amount=money(credited_minor, payment.currency, locale),
             )
         )
-    if await User.exists(client_id=client.id, is_active=True):
+    if can_sign_in:
         blocks.append(
             button(
                 locale,
@@ -165,30 +167,28 @@ async def receipt(*, payment_id: int) -> Email:
     )
 
 
-async def _target_title(purpose: str, target_id: int, locale: str) -> tuple[str, str]:
-    """(what is being paid, in words; currency) for an invoice, billing or credit request."""
-    if purpose == "invoice":
-        invoice = await Invoice.get(id=target_id)
-        title = translate(N_("invoice {number}"), locale, number=invoice.number or "")
-        return title, invoice.currency
-    if purpose == "billing_request":
-        request = await BillingRequest.get(id=target_id)
-        title = request.description.strip() or translate(N_("your payment request"), locale)
-        return title, request.currency
-    credit = await CreditRequest.get(id=target_id)
-    title = credit.description.strip() or translate(N_("account credit"), locale)
-    return title, credit.currency
+def _target_title(target: Invoice | BillingRequest | CreditRequest, locale: str) -> str:
+    """What is being paid, in words: an invoice, a billing request or a credit request."""
+    if isinstance(target, Invoice):
+        return translate(N_("invoice {number}"), locale, number=target.number or "")
+    if isinstance(target, BillingRequest):
+        return target.description.strip() or translate(N_("your payment request"), locale)
+    return target.description.strip() or translate(N_("account credit"), locale)
 
 
-async def auto_charge_failed(
-    *, client_id: int, purpose: str, target_id: int, reason: str, amount_due_minor: int
+def auto_charge_failed(
+    *,
+    org: Organization,
+    client: Client,
+    target: Invoice | BillingRequest | CreditRequest,
+    reason: str,
+    amount_due_minor: int,
 ) -> Email:
-    """We tried to charge the saved card (auto-charge) for what is due, `amount_due_minor`, and the bank
-    said no."""
-    b = await brand()
-    client = await Client.get(id=client_id)
+    """We tried to charge the saved card (auto-charge) for what is due on `target`, `amount_due_minor`,
+    and the bank said no."""
+    b = brand(org)
     locale = client.locale
-    title, currency = await _target_title(purpose, target_id, locale)
+    title, currency = _target_title(target, locale), target.currency
     amount = money(amount_due_minor, currency, locale)
     subject = translate(
         N_("{org}: we could not charge your card for {title}"), locale, org=b.name, title=title
@@ -220,14 +220,14 @@ async def auto_charge_failed(
     )
 
 
-async def subscription_payment_failed(*, subscription_id: int, reason: str = "") -> Email:
+def subscription_payment_failed(
+    *, org: Organization, subscription: Subscription, client: Client, reason: str = ""
+) -> Email:
     """A subscription renewal was declined: update the card on the billing page."""
-    b = await brand()
-    sub = await Subscription.get(id=subscription_id).prefetch_related("client")
-    client: Client = sub.client
+    b = brand(org)
     locale = client.locale
-    amount = money(sub.amount_minor, sub.currency, locale)
-    title = sub.description.strip() or translate(N_("your subscription"), locale)
+    amount = money(subscription.amount_minor, subscription.currency, locale)
+    title = subscription.description.strip() or translate(N_("your subscription"), locale)
     subject = translate(N_("{org}: your subscription payment did not go through"), locale, org=b.name)
     blocks: list[Block] = [
         para(

@@ -3,7 +3,7 @@ prepay credit."""
 
 from __future__ import annotations
 
-from portal.db.models import BillingRequest, Client, CreditRequest
+from portal.db.models import BillingRequest, Client, CreditRequest, Organization
 from portal.i18n import N_, format_date, format_datetime, translate
 from portal.mail.compose import L_AMOUNT, L_DUE, L_FOR, Email, brand, button, compose_email, money, para
 from portal.mail.templates import Block, Details, Paragraph, phrase
@@ -17,11 +17,12 @@ EVERY = {
 
 
 # -- billing requests, credit requests ---------------------------------------------------------------
-async def billing_request_sent(*, request_id: int, link: str) -> Email:
-    """A billing request with its payment link (valid 24 hours)."""
-    b = await brand()
-    request = await BillingRequest.get(id=request_id).prefetch_related("client")
-    client: Client | None = request.client
+def billing_request_sent(
+    *, org: Organization, request: BillingRequest, client: Client | None, link: str
+) -> Email:
+    """A billing request with its payment link (valid 24 hours), to its client (None: a request without
+    one, written in English to the request's address)."""
+    b = brand(org)
     locale = client.locale if client else "en"
     amount = money(request.amount_minor, request.currency, locale)
     description = request.description.strip()
@@ -65,11 +66,9 @@ async def billing_request_sent(*, request_id: int, link: str) -> Email:
     )
 
 
-async def billing_request_expired(*, request_id: int) -> Email:
+def billing_request_expired(*, org: Organization, request: BillingRequest, client: Client | None) -> Email:
     """A billing request's 24 hours are over: it cannot be paid any more; ask for a new one."""
-    b = await brand()
-    request = await BillingRequest.get(id=request_id).prefetch_related("client")
-    client: Client | None = request.client
+    b = brand(org)
     locale = client.locale if client else "en"
     amount = money(request.amount_minor, request.currency, locale)
     subject = translate(N_("Your payment request from {org} has expired"), locale, org=b.name)
@@ -99,11 +98,9 @@ async def billing_request_expired(*, request_id: int) -> Email:
     )
 
 
-async def credit_request_sent(*, credit_request_id: int, link: str) -> Email:
+def credit_request_sent(*, org: Organization, credit: CreditRequest, client: Client, link: str) -> Email:
     """A request to prepay account credit, with its payment link."""
-    b = await brand()
-    credit = await CreditRequest.get(id=credit_request_id).prefetch_related("client")
-    client: Client = credit.client
+    b = brand(org)
     locale = client.locale
     amount = money(credit.amount_minor, credit.currency, locale)
     description = credit.description.strip() or translate(N_("account credit"), locale)

@@ -31,6 +31,7 @@ from tortoise.transactions import in_transaction
 from portal.core import audit
 from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import now_utc, today
+from portal.core.organization import get_organization
 from portal.db.models import (
     BillingRequest,
     Client,
@@ -572,10 +573,11 @@ async def auto_charge_if_enabled(
         return None
     outcome = await pay_with_saved_method(actor=None, purpose=purpose, target_id=target_id, gateway=gateway)
     if outcome.status == "failed":
-        email = await payment_emails.auto_charge_failed(
-            client_id=client.id,
-            purpose=target.purpose,
-            target_id=target.id,
+        model = {"invoice": Invoice, "billing_request": BillingRequest}.get(target.purpose, CreditRequest)
+        email = payment_emails.auto_charge_failed(
+            org=await get_organization(),
+            client=client,
+            target=await model.get(id=target.id),
             reason=outcome.message,
             amount_due_minor=target.amount_minor,
         )

@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
 from portal.core.clock import now_utc, today
+from portal.core.organization import get_organization
 from portal.db.models import Client, CreditRequest
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
@@ -60,8 +61,8 @@ async def create_credit_request(
             target_id=credit.id,
             expires_at=now_utc() + timedelta(days=links.INVOICE_LINK_DAYS),
         )
-        message = await request_emails.credit_request_sent(
-            credit_request_id=credit.id, link=links.url_for(token)
+        message = request_emails.credit_request_sent(
+            org=await get_organization(), credit=credit, client=client, link=links.url_for(token)
         )
         await enqueue(
             kind="credit_request",

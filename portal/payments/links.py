@@ -267,12 +267,13 @@ async def send_fresh_link(*, token: str) -> Renewal:
         raise Conflict(_("A new link cannot be sent for this. Please contact us."))
     target_id = _target_of(link)
     async with in_transaction():  # the link and its email together; the document's lock orders clicks
+        target: Invoice | CreditRequest
         if link.purpose == "invoice":
-            invoice = await Invoice.select_for_update().get(id=target_id)
+            target = invoice = await Invoice.select_for_update().get(id=target_id)
             client = await Client.get(id=invoice.client_id)
             expires = invoice_link_expiry(invoice.due_date)
         else:
-            credit = await CreditRequest.select_for_update().get(id=target_id)
+            target = credit = await CreditRequest.select_for_update().get(id=target_id)
             client = await Client.get(id=credit.client_id)
             expires = now_utc() + timedelta(days=INVOICE_LINK_DAYS)
         since = now_utc() - RENEWAL_WINDOW
@@ -282,9 +283,10 @@ async def send_fresh_link(*, token: str) -> Renewal:
             return refusal
         fresh, row = await _issue(purpose=link.purpose, target_id=target_id, expires_at=expires)
         due = await ledger.amount_due(invoice) if link.purpose == "invoice" else credit.amount_minor
-        message = await payment_emails.new_link(
-            purpose=link.purpose,
-            target_id=target_id,
+        message = payment_emails.new_link(
+            org=await get_organization(),
+            client=client,
+            target=target,
             link=url_for(fresh),
             expires_at=expires,
             amount_due_minor=due,

@@ -28,7 +28,6 @@ from portal.domain.status import (
 )
 from portal.events import Event, publish
 from portal.i18n import N_, _
-from portal.mail import payment_emails
 from portal.mail.outbox import enqueue
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import (
@@ -41,6 +40,7 @@ from portal.payments.ledger import (
     lock_open_items,
 )
 from portal.payments.methods import upsert_method
+from portal.payments.receipts import receipt_email
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ async def _queue_receipt(payment: Payment) -> None:
     if payment.client_id is None:
         return
     client = await Client.get(id=payment.client_id)
-    email = await payment_emails.receipt(payment_id=payment.id)
+    email = await receipt_email(payment, client)
     await enqueue(
         kind="receipt",
         to=client.email,

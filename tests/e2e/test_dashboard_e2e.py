@@ -49,8 +49,15 @@ def test_pay_with_a_new_card_then_see_paid_the_receipt_and_the_pdf(
     portal_server: str, browser: WebDriver, artifacts_dir: Path
 ) -> None:
     _signed_in_dashboard(browser, portal_server, "yuki@demo.test")  # JPY: no minor unit, end to end
-    number = (
-        _wait(browser).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))[-1].text.strip()
+    number = _wait(browser).until(  # read inside the wait: a redrawn table leaves a stale cell (issue 14)
+        lambda driver: next(
+            (
+                cell.text.strip()
+                for cell in reversed(driver.find_elements(*INVOICE_NUMBER_CELLS))
+                if cell.is_displayed()
+            ),
+            None,
+        )
     )
     view = f"//tr[.//td[normalize-space(.)='{number}']]//a[normalize-space(.)='View']"
     invoice_id = int(_attribute(browser, view, "href").rstrip("/").split("/")[-1])

@@ -77,8 +77,13 @@ def test_client_signs_in_and_sees_open_invoices(
     _sign_in(browser, portal_server, CLIENT_EMAIL, DEMO_PASSWORD)
 
     _wait_for_billing(browser)
-    cells = _wait(browser).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))
-    numbers = [cell.text.strip() for cell in cells]
+    # read inside the wait: the billing sections may be redrawn right after they first appear (a stale
+    # cell is read again from the new table, issue 14)
+    numbers = _wait(browser).until(
+        lambda driver: [
+            cell.text.strip() for cell in driver.find_elements(*INVOICE_NUMBER_CELLS) if cell.is_displayed()
+        ]
+    )
     assert numbers, "the open-invoices table shows no invoice number"
     assert all(number.startswith("INV-") for number in numbers), numbers
     browser.save_screenshot(str(artifacts_dir / "e2e-client-billing-1280.png"))

@@ -211,8 +211,11 @@ async def test_sending_numbers_opens_links_and_emails_the_invoice(world: World) 
     assert link.expires_at == links.invoice_link_expiry(invoice.due_date)
     email = await OutboxEmail.get(kind="invoice")
     assert email.to_address == "alice@x.test" and email.client_id == world.alice_id
-    composed = await invoice_emails.invoice_sent(
-        invoice_id=invoice_id,
+    composed = invoice_emails.invoice_sent(
+        org=await get_organization(),
+        invoice=invoice,
+        client=await Client.get(id=invoice.client_id),
+        lines=await InvoiceLine.filter(invoice_id=invoice_id).order_by("position", "id"),
         link=links.url_for(token_in(email)),
         amount_due_minor=await ledger.amount_due(invoice),
     )

@@ -13,7 +13,8 @@ from portal.billing.line_input import LineForm
 from portal.billing.quote_editor import QuoteForm
 from portal.config import get_settings
 from portal.core.clock import today
-from portal.db.models import AuditEntry, Invoice, InvoiceLine, OutboxEmail, Quote, QuoteLine, TaxRate
+from portal.core.organization import get_organization
+from portal.db.models import AuditEntry, Client, Invoice, InvoiceLine, OutboxEmail, Quote, QuoteLine, TaxRate
 from portal.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from portal.domain.status import InvoiceStatus, QuoteStatus
 from portal.mail import invoice_emails
@@ -128,7 +129,9 @@ async def test_sending_numbers_each_kind_in_its_own_sequence_and_emails_the_clie
     emails = await OutboxEmail.filter(kind="quote").order_by("id")
     assert [e.to_address for e in emails] == ["alice@x.test"] * 3
     link = f"{get_settings().public_url.rstrip('/')}/billing/quotes/{estimate_id}"
-    composed = await invoice_emails.quote_sent(quote_id=estimate_id, link=link)
+    composed = invoice_emails.quote_sent(
+        org=await get_organization(), quote=quote, client=await Client.get(id=quote.client_id), link=link
+    )
     assert (emails[0].subject, emails[0].text_body) == (composed.subject, composed.text)
     assert f"/billing/quotes/{estimate_id}" in emails[0].text_body
     entry = await AuditEntry.get(action="estimate.sent", subject=f"quote:{estimate_id}")

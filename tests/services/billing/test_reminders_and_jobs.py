@@ -266,10 +266,10 @@ async def test_a_reminder_that_fails_leaves_nothing_half_done_and_is_sent_by_the
     fine = await invoice(frozen, client_id=frozen.bob_id)
     real = invoice_emails.reminder
 
-    async def reminder(*, invoice_id: int, **kwargs: object) -> compose.Email:
-        if invoice_id == broken:
+    def reminder(*, invoice: Invoice, **kwargs: object) -> compose.Email:
+        if invoice.id == broken:
             raise RuntimeError("template exploded")
-        return await real(invoice_id=invoice_id, **kwargs)  # type: ignore[arg-type]
+        return real(invoice=invoice, **kwargs)  # type: ignore[arg-type]
 
     on_day(DUE)
     monkeypatch.setattr(invoice_emails, "reminder", reminder)

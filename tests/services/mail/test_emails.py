@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -208,13 +209,17 @@ async def test_the_reminder_says_before_on_or_after_the_due_date(shop: World, sm
     link = f"{PUBLIC}/pay/token"
 
     left = await ledger.amount_due(invoice)  # what the reminder job reads from the ledger
-    before = await invoice_emails.reminder(
-        invoice_id=invoice_id, link=link, amount_due_minor=left, on=due - timedelta(days=3)
+    remind = partial(
+        invoice_emails.reminder,
+        org=await get_organization(),
+        invoice=invoice,
+        client=await Client.get(id=invoice.client_id),
+        link=link,
+        amount_due_minor=left,
     )
-    on = await invoice_emails.reminder(invoice_id=invoice_id, link=link, amount_due_minor=left, on=due)
-    after = await invoice_emails.reminder(
-        invoice_id=invoice_id, link=link, amount_due_minor=left, on=due + timedelta(days=7)
-    )
+    before = remind(on=due - timedelta(days=3))
+    on = remind(on=due)
+    after = remind(on=due + timedelta(days=7))
 
     assert before.subject == f"Reminder: invoice {invoice.number} is due on Nov 16, 2026"
     assert "is due on Nov 16, 2026" in before.text and "overdue" not in before.text.lower()
@@ -437,7 +442,9 @@ async def test_estimates_and_proposals_link_to_review_and_respond(
         total_minor=880_000,
     )
     link = f"{PUBLIC}/billing/quotes/{quote.id}"
-    email = await invoice_emails.quote_sent(quote_id=quote.id, link=link)
+    email = invoice_emails.quote_sent(
+        org=await get_organization(), quote=quote, client=await Client.get(id=shop.alice_id), link=link
+    )
     await enqueue(kind=kind, to="alice@x.test", client_id=shop.alice_id, **email.__dict__)
 
     _row, message = await deliver(smtp_sink, kind)
@@ -456,8 +463,12 @@ async def test_the_invitation_links_to_set_a_password_and_says_when_it_expires(
     shop: World, smtp_sink: SmtpSink
 ) -> None:
     link = f"{PUBLIC}/set-password?token=abc123"
-    email = await account_emails.invitation(
-        locale="en", name="Alice Archer", link=link, expires_at=NOW + timedelta(days=7)
+    email = account_emails.invitation(
+        org=await get_organization(),
+        locale="en",
+        name="Alice Archer",
+        link=link,
+        expires_at=NOW + timedelta(days=7),
     )
     await enqueue(kind="invitation", to="alice@x.test", client_id=shop.alice_id, **email.__dict__)
 

@@ -7,8 +7,6 @@ import asyncio
 import getpass
 import sys
 
-from portal import demo
-from portal.accounts import sessions
 from portal.config import get_settings
 from portal.db.lifecycle import database, migrate
 from portal.domain.errors import DomainError
@@ -16,6 +14,9 @@ from portal.domain.status import Role
 
 
 async def _demo() -> None:
+    # lazy: `migrate` runs before every start and must not load the whole portal (the Stripe SDK: ~1.4 s)
+    from portal import demo  # noqa: PLC0415
+
     async with database():
         fresh = await demo.is_empty()
         logins = await demo.load_demo()
@@ -26,6 +27,8 @@ async def _demo() -> None:
 
 
 async def _create_admin(email: str, password: str, name: str) -> int:
+    from portal.accounts import sessions  # noqa: PLC0415  # lazy, as in _demo
+
     async with database():
         return await sessions.create_user(email=email, password=password, role=Role.admin, full_name=name)
 

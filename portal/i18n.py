@@ -13,6 +13,7 @@ recipient's locale explicitly with `translate(message, locale, **values)`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import date, datetime
@@ -25,7 +26,6 @@ from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
-from nicegui.slot import Slot, get_task_id
 
 SUPPORTED = ("en", "fr")
 DEFAULT = "en"
@@ -73,8 +73,13 @@ def _ui_client() -> Any:
     Reads the task's slot stack itself: `nicegui.context.client` called before the app has started (in
     service tests) would switch NiceGUI into "script mode" with a stand-in client, breaking later pages.
     """
+    # Not loaded: no page can be around this call. Looked up, not imported: formatting money in the domain
+    # or a CLI command must not pull NiceGUI in (two seconds) just to learn that.
+    slot = sys.modules.get("nicegui.slot")
+    if slot is None:
+        return None
     try:
-        stack = Slot.stacks.get(get_task_id())
+        stack = slot.Slot.stacks.get(slot.get_task_id())
         return stack[-1].parent.client if stack else None
     except Exception:  # no NiceGUI page around this call
         return None

@@ -37,6 +37,7 @@ EXPIRY_WARNING_DAYS = 30
 NOT_FOUND = N_("That payment method does not exist.")
 SETUP_NOT_FOUND = N_("This card form does not exist. Please start again from your billing page.")
 CARD_SAVED = N_("Your card is saved.")
+OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Please add it again.")
 
 
 @dataclass(frozen=True)
@@ -426,9 +427,6 @@ def method_label(method: str, saved: PaymentMethod | None = None) -> str:
     if saved is not None and saved.kind == "card" and saved.last4:
         return f"{saved.brand.replace('_', ' ').title() or _('Card')} •••• {saved.last4}"
     return _(METHOD_LABELS.get(method, method.replace("_", " ").capitalize()))
-
-
-OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Please add it again.")
 
 
 async def ensure_customer(*, client: Client, gateway: PaymentGateway) -> str:

@@ -22,7 +22,7 @@ from portal.events import Event, publish
 from portal.i18n import N_, _
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayError, PaymentGateway, SubscriptionInfo
-from portal.payments.methods import subscription_name
+from portal.payments.methods import OTHER_ACCOUNT_METHOD, subscription_name
 
 _ORDER: dict[str, int] = {"active": 0, "past_due": 0, "canceled": 2}  # anything else in between
 _PER = {"day": N_("per day"), "week": N_("per week"), "month": N_("per month"), "year": N_("per year")}
@@ -34,7 +34,6 @@ _EVERY = {
 }
 NOT_FOUND = N_("That subscription does not exist.")
 METHOD_NOT_FOUND = N_("That payment method does not exist.")
-OTHER_ACCOUNT_METHOD = N_("This card was saved with another payment account. Please add it again.")
 OTHER_ACCOUNT_SUBSCRIPTION = N_(
     "This subscription belongs to another payment account. Please contact us to change it."
 )

@@ -16,7 +16,7 @@ from portal.db.models import Client, ImpersonationSession, LoginAttempt, OneTime
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.status import Role
 from portal.domain.tokens import hash_token, new_token
-from portal.i18n import N_, SUPPORTED, _, normalize_locale
+from portal.i18n import N_, SUPPORTED, _, format_time, ngettext, normalize_locale
 
 WRONG_CREDENTIALS = N_("Wrong email or password.")
 LINK_NO_LONGER_VALID = N_("This sign-in link is no longer valid.")
@@ -31,15 +31,11 @@ def normalize_email(email: str) -> str:
 
 def _locked_message(until: datetime, now: datetime) -> str:
     minutes = max(1, math.ceil((until - now).total_seconds() / 60))
-    if minutes == 1:
-        return _(
-            "Too many failed sign-in attempts. Try again after {time} UTC (in 1 minute).",
-            time=f"{until:%H:%M}",
-        )
-    return _(
-        "Too many failed sign-in attempts. Try again after {time} UTC (in {minutes} minutes).",
-        time=f"{until:%H:%M}",
-        minutes=minutes,
+    return ngettext(
+        "Too many failed sign-in attempts. Try again after {time} UTC (in {count} minute).",
+        "Too many failed sign-in attempts. Try again after {time} UTC (in {count} minutes).",
+        minutes,
+        time=format_time(until),
     )
 
 
@@ -98,22 +94,33 @@ async def authenticate(*, email: str, password: str, ip: str = "") -> Actor:
         raise InvalidInput(_(WRONG_CREDENTIALS))
     user.last_login_at = now
     await user.save(update_fields=["last_login_at"])
-    actor = _actor_for(user)
+    actor = await _actor_for(user)
     await audit.record(
         actor=actor, action="login", subject=f"user:{user.id}", client_id=user.client_id, ip=ip
     )
     return actor
 
 
-def _actor_for(user: User) -> Actor:
+async def _actor_for(user: User) -> Actor:
     return Actor(
         user_id=user.id,
         role=Role(user.role),
         email=user.email,
         name=user.full_name or user.email,
         client_id=user.client_id if user.role == Role.client else None,
-        locale=user.locale,
+        locale=await reading_locale(user),
     )
+
+
+async def reading_locale(user: User) -> str:
+    """The language a person reads the portal in from sign-in on: a client's is the language stored on
+    their client record (the one their emails are written in, set by staff or by the client in the menu);
+    staff read in their own account's."""
+    if user.role == Role.client and user.client_id is not None:
+        stored = await Client.filter(id=user.client_id).values_list("locale", flat=True)
+        if stored:
+            return normalize_locale(str(stored[0]))
+    return normalize_locale(user.locale)
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,7 @@ async def load_actor(*, user_id: int | None, impersonation_id: int | None = None
     user = await User.get_or_none(id=user_id)
     if user is None or not user.is_active:
         return None
-    actor = _actor_for(user)
+    actor = await _actor_for(user)
     if impersonation_id is None or user.role != Role.admin:
         return actor
     session = await ImpersonationSession.get_or_none(id=impersonation_id, admin_id=user.id)
@@ -248,11 +255,15 @@ async def set_user_locale(*, actor: Actor, locale: str) -> None:
     user = await User.get_or_none(id=user_id, is_active=True) if user_id else None
     if user is None:
         raise NotFound(_("That account does not exist."))
-    if user.locale == code:
+    previous = await reading_locale(user)
+    if previous == code and user.locale == code:
         return
-    previous = user.locale
     user.locale = code
     await user.save(update_fields=["locale"])
+    if user.role == Role.client and user.client_id is not None and not actor.is_impersonating:
+        # A client's choice is their language from now on: the portal after the next sign-in and the
+        # emails, which follow the client record.
+        await Client.filter(id=user.client_id).update(locale=code)
     await audit.record(
         actor=actor,
         action="user.locale",

@@ -33,16 +33,17 @@ CREDIT_REASONS = {
 }
 PAYMENT_STATUSES = {
     "pending": N_("Processing"),
-    "succeeded": N_("Paid"),
     "failed": N_("Failed"),
     "refunded": N_("Refunded"),
     "partially_refunded": N_("Partially refunded"),
 }
 
 
-def _stamp(value: datetime) -> str:
-    """'12 Mar 2027 10:04' in the current locale (the caller adds 'UTC')."""
-    return f"{i18n.format_date(value, fmt='dd MMM y')} {value:%H:%M}"
+def payment_status_label(status: str) -> str:
+    """A payment's status in the current locale: 'Paid' agrees with a payment ('Payé', not 'Payée')."""
+    if status == "succeeded":
+        return i18n.pgettext("payment", "Paid")
+    return _(PAYMENT_STATUSES.get(status, status.replace("_", " ").capitalize()))
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,12 @@ class AccessEntry:
 
     @property
     def ended(self) -> str:
-        """'12 Mar 2027 10:04 UTC', 'Ended automatically at ...' or 'In progress' (in the current locale)."""
+        """'Mar 12, 2027, 10:04 AM UTC', 'Ended automatically on ...' or 'In progress' (current locale)."""
         if self.ended_at is not None and self.ended_at < self.expires_at:
-            return f"{_stamp(self.ended_at)} UTC"
+            return i18n.format_datetime(self.ended_at)
         if self.expires_at <= now_utc():
-            return _("Ended automatically at {time} UTC", time=_stamp(self.expires_at))
-        return _("In progress (ends automatically at {time} UTC)", time=f"{self.expires_at:%H:%M}")
+            return _("Ended automatically on {moment}", moment=i18n.format_datetime(self.expires_at))
+        return _("In progress (ends automatically at {time} UTC)", time=i18n.format_time(self.expires_at))
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ async def _payments(client_id: int, limit: int) -> Section[PaymentEntry]:
             amount_minor=p.amount_minor,
             currency=p.currency,
             status=p.status,
-            status_label=_(PAYMENT_STATUSES.get(p.status, p.status.replace("_", " ").capitalize())),
+            status_label=payment_status_label(p.status),
             receipt_id=p.id if p.status in RECEIPT_STATUSES else None,
         )
         for p in rows

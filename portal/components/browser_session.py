@@ -39,7 +39,8 @@ async def current_actor() -> Actor | None:
 
 
 async def page_locale(request: Request) -> str:
-    """The language of a page outside the role guard: the signed-in user's, else the browser's."""
+    """The language of a page outside the role guard: the signed-in person's (a client's is the language
+    stored on their client record), else the browser's."""
     actor = await current_actor()
     if actor is not None:
         return actor.locale

@@ -1,5 +1,6 @@
 """The audit trail: `record` appends who did what, for whom; the log reads it back, filtered, paged,
-newest first, with details in words."""
+newest first, each entry a sentence in the reader's language (`portal.core.audit_text`) with the records
+it names looked up when it is read, and the remaining details in words."""
 
 from __future__ import annotations
 
@@ -8,12 +9,29 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from portal.core import audit_text
 from portal.core.actors import Actor, require_admin, require_staff
+from portal.core.audit_text import METHOD_LABELS, RecordName
 from portal.core.paging import Page
-from portal.db.models import AuditEntry, Client
+from portal.db.models import (
+    Allocation,
+    AuditEntry,
+    BillingRequest,
+    Client,
+    CreditEntry,
+    CreditRequest,
+    Invoice,
+    Payment,
+    PaymentMethod,
+    Plan,
+    Quote,
+    Subscription,
+    TaxRate,
+)
 from portal.domain.errors import InvalidInput, NotFound
 from portal.domain.money import format_money
-from portal.i18n import N_, _, get_locale
+from portal.domain.status import local_label
+from portal.i18n import LABELS, N_, _, get_locale
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -41,16 +59,57 @@ ACTION_LABELS = {
     "stripe.connect": N_("Connected Stripe"),
     "stripe.unlink": N_("Unlinked Stripe"),
     "stripe.policies": N_("Changed the privacy and terms links"),
+    "payment.charge_saved_method": N_("Charged a saved card"),
+    "invoice.update": N_("Changed an invoice"),
+    "invoice.send": N_("Sent an invoice"),
+    "invoice.resend": N_("Sent an invoice again"),
+    "invoice.void": N_("Voided an invoice"),
+    "invoice.duplicate": N_("Duplicated an invoice"),
+    "invoice.reminder": N_("Sent a payment reminder"),
+    "billing_request.link": N_("Sent a new payment link"),
+    "client.create": N_("Added a client"),
+    "client.update": N_("Changed a client's details"),
+    "client.invite": N_("Invited a client to the portal"),
+    "client.reminders": N_("Changed a client's payment reminders"),
+    "user.set_password": N_("Set a password"),
+    "user.locale": N_("Chose a language"),
+    "plan.create": N_("Created a plan"),
+    "plan.update": N_("Changed a plan"),
+    "plan.archive": N_("Archived a plan"),
+    "plan.restore": N_("Offered a plan again"),
+    "plan.delete": N_("Deleted a plan"),
+    "subscription.create": N_("Started a subscription"),
+    "subscription.start_failed": N_("A subscription could not start"),
+    "subscription.cancel_now": N_("Cancelled a subscription"),
+    "subscription.resume": N_("Resumed a subscription"),
+    "subscription.cancel_at_period_end": N_("Set a subscription to end"),
+    "subscription.change_method": N_("Changed the card of a subscription"),
+    "settings.organization": N_("Changed the business details"),
+    "settings.billing": N_("Changed the billing settings"),
+    "settings.template": N_("Changed the invoice template"),
+    "settings.logo": N_("Changed the logo"),
+    "settings.email": N_("Changed the email settings"),
+    "settings.email.test": N_("Sent a test email"),
+    "settings.reminders": N_("Changed the reminder schedule"),
+    "settings.tax_rate.create": N_("Added a tax rate"),
+    "settings.tax_rate.update": N_("Changed a tax rate"),
+    "settings.tax_rate.archive": N_("Archived a tax rate"),
+    "settings.tax_rate.restore": N_("Restored a tax rate"),
+    "settings.tax_rate.delete": N_("Deleted a tax rate"),
+    "estimate.create": N_("Created an estimate"),
+    "estimate.update": N_("Changed an estimate"),
+    "estimate.sent": N_("Sent an estimate"),
+    "estimate.approved": N_("Approved an estimate"),
+    "estimate.declined": N_("Declined an estimate"),
+    "estimate.converted": N_("Turned an estimate into an invoice"),
+    "proposal.create": N_("Created a proposal"),
+    "proposal.update": N_("Changed a proposal"),
+    "proposal.sent": N_("Sent a proposal"),
+    "proposal.approved": N_("Approved a proposal"),
+    "proposal.declined": N_("Declined a proposal"),
+    "proposal.converted": N_("Turned a proposal into an invoice"),
 }
 AMOUNT_LABELS = {"amount_minor": N_("Amount")}
-METHOD_LABELS = {
-    "cash": N_("Cash"),
-    "bank_transfer": N_("Bank transfer"),
-    "cheque": N_("Cheque"),
-    "card": N_("Card"),
-    "direct_debit": N_("Direct debit"),
-    "other": N_("Other"),
-}
 DETAIL_LABELS = {
     "reason": N_("Reason"),
     "comment": N_("Comment"),
@@ -69,6 +128,26 @@ DETAIL_LABELS = {
     "privacy_url": N_("Privacy link"),
     "terms_url": N_("Terms link"),
     "replaced": N_("Replaced by a new view"),
+    "from": N_("From"),
+    "to": N_("To"),
+    "was": N_("Status before"),
+    "number": N_("Number"),
+    "from_number": N_("Copied from"),
+    "name": N_("Name"),
+    "email": N_("Email"),
+    "created_user": N_("New sign-in account"),
+    "links_revoked": N_("Payment links revoked"),
+    "offset_days": N_("Days from the due date"),
+    "stage": N_("Stage"),
+    "changed": N_("Changed"),
+    "rate": N_("Rate"),
+    "before": N_("Before"),
+    "description": N_("Description"),
+    "interval": N_("Billing period"),
+    "message": N_("Message"),
+    "ends_at": N_("Ends on"),
+    "offsets": N_("Reminder days"),
+    "ok": N_("Succeeded"),
 }
 
 
@@ -84,10 +163,12 @@ class AuditRow:
     client_name: str
     action: str
     action_label: str
-    subject: str
+    subject: str  # the stored code ('payment:3'), for links; people read `record` and `sentence`
     details: str
     ip: str
     impersonation_id: int | None
+    sentence: str = ""  # 'Ana Admin recorded an offline payment of $1,300.00 (Cash) on invoice INV-0003'
+    record: str = ""  # 'invoice INV-0003' ('' when the entry names no record)
 
 
 @dataclass(frozen=True)
@@ -108,7 +189,7 @@ def action_label(action: str) -> str:
     known = ACTION_LABELS.get(action)
     if known is not None:
         return _(known)
-    return action.replace(".", ": ").replace("_", " ").capitalize()
+    return action.replace(".", " ").replace("_", " ").capitalize()
 
 
 def _value(value: Any) -> str:
@@ -120,15 +201,16 @@ def _value(value: Any) -> str:
         return ", ".join(_value(v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_value(v)}" for k, v in value.items())
-    return str(value)
+    return audit_text.moment_text(value, get_locale()) or str(value)
 
 
-def describe_details(details: dict[str, Any] | None, *, locale: str | None = None) -> str:
-    """An entry's details in words: 'Amount: $12.00 · Method: Cash · View as the client: #3'."""
-    details = dict(details or {})
+def describe_details(details: dict[str, Any] | None, *, locale: str | None = None, currency: str = "") -> str:
+    """An entry's details in words: 'Amount: $12.00 · Method: Cash · View as the client: #3'; amounts
+    stored without a currency are read in `currency` (the record's), internal ids are left out."""
+    details = {k: v for k, v in (details or {}).items() if not k.endswith("_id") or k == "impersonation_id"}
     locale = locale or get_locale()
     parts: list[str] = []
-    currency = details.pop("currency", None)
+    currency = details.pop("currency", None) or currency or None
     currency_shown = False
     for key in [k for k in details if k.endswith("_minor")]:
         amount = details.pop(key)
@@ -139,9 +221,8 @@ def describe_details(details: dict[str, Any] | None, *, locale: str | None = Non
                 parts.append(f"{label}: {format_money(amount, currency, locale)}")
                 currency_shown = True
                 continue
-            except Exception:  # an unknown currency code: show the raw number below
+            except Exception:  # an unknown currency code: no amount rather than a wrong one
                 pass
-        parts.append(_("{label}: {amount} (minor units)", label=label, amount=_value(amount)))
     if currency is not None and not currency_shown:
         parts.append(f"{_('Currency')}: {_value(currency)}")
     impersonation_id = details.pop("impersonation_id", None)
@@ -151,6 +232,10 @@ def describe_details(details: dict[str, Any] | None, *, locale: str | None = Non
         if key == "method" and isinstance(value, str):
             method = METHOD_LABELS.get(value)
             value = _(method) if method else value.replace("_", " ")
+        elif key == "was" and isinstance(value, str):
+            value = local_label(value, locale)  # a status: 'Open', not 'open'
+        elif key in ("from", "to") and value in LABELS:
+            value = LABELS[value]  # a language: 'Français', not 'fr'
         labelled.append((_(known) if known else key.replace("_", " ").capitalize(), _value(value)))
     # in the order of their labels: PostgreSQL's jsonb does not keep the order the keys were written in
     parts.extend(f"{label}: {value}" for label, value in sorted(labelled))
@@ -159,29 +244,102 @@ def describe_details(details: dict[str, Any] | None, *, locale: str | None = Non
     return " · ".join(parts)
 
 
-def _rows(entries: Sequence[AuditEntry]) -> list[AuditRow]:
+async def describe_entries(entries: Sequence[AuditEntry]) -> list[AuditRow]:
+    """Entries (with `actor` and `on_behalf_of` fetched) as rows to show, in the current locale."""
     locale = get_locale()
+    records = await _records(entries)
     rows = []
     for entry in entries:
         details = entry.details if isinstance(entry.details, dict) else {"details": entry.details}
         raw_id = details.get("impersonation_id")
+        record = records.get(entry.subject)
+        actor_name = (entry.actor.full_name or entry.actor.email) if entry.actor else _("The portal")
+        client_name = entry.on_behalf_of.name if entry.on_behalf_of else str(details.get("name") or "")
+        label = action_label(entry.action)
         rows.append(
             AuditRow(
                 id=entry.id,
                 at=entry.at,
                 actor_email=entry.actor.email if entry.actor else "",
-                actor_name=(entry.actor.full_name or entry.actor.email) if entry.actor else _("The portal"),
+                actor_name=actor_name,
                 client_id=entry.on_behalf_of_id,
                 client_name=entry.on_behalf_of.name if entry.on_behalf_of else "",
                 action=entry.action,
-                action_label=action_label(entry.action),
+                action_label=label,
                 subject=entry.subject,
-                details=describe_details(details, locale=locale),
+                details=describe_details(details, locale=locale, currency=record.currency if record else ""),
                 ip=entry.ip,
                 impersonation_id=raw_id if isinstance(raw_id, int) else None,
+                sentence=audit_text.sentence(
+                    action=entry.action,
+                    what=label,
+                    actor_name=actor_name,
+                    client_name=client_name,
+                    details=details,
+                    record=record,
+                    locale=locale,
+                ),
+                record=audit_text.record_text(record, locale),
             )
         )
     return rows
+
+
+async def _records(entries: Sequence[AuditEntry]) -> dict[str, RecordName]:
+    """The records the entries' subjects name ('invoice:12' -> invoice INV-0012), a query per kind."""
+    wanted: dict[str, set[int]] = {}
+    for entry in entries:
+        kind, _sep, raw = (entry.subject or "").partition(":")
+        if raw.isdigit():
+            wanted.setdefault(kind, set()).add(int(raw))
+    found: dict[str, RecordName] = {}
+
+    def ids(kind: str) -> list[int]:
+        return sorted(wanted.get(kind, ()))
+
+    if ids("invoice"):
+        for i, number, currency in await Invoice.filter(id__in=ids("invoice")).values_list(
+            "id", "number", "currency"
+        ):
+            found[f"invoice:{i}"] = RecordName("invoice", number=number or "", currency=currency)
+    if ids("payment"):
+        settled: dict[int, set[str]] = {}  # payment -> the numbers of the invoices it settled
+        for i, number in await Allocation.filter(payment_id__in=ids("payment"), refund_id=None).values_list(
+            "payment_id", "invoice__number"
+        ):
+            settled.setdefault(i, set()).add(number or "")
+        for i, currency, number in await Payment.filter(id__in=ids("payment")).values_list(
+            "id", "currency", "invoice__number"
+        ):
+            only = next(iter(settled[i])) if len(settled.get(i, ())) == 1 else ""
+            found[f"payment:{i}"] = RecordName("payment", currency=currency, invoice_number=number or only)
+    if ids("quote"):
+        for i, number, kind in await Quote.filter(id__in=ids("quote")).values_list("id", "number", "kind"):
+            found[f"quote:{i}"] = RecordName(str(kind), number=number or "")
+    for kind, model in (("billing_request", BillingRequest), ("credit_request", CreditRequest)):
+        if ids(kind):
+            for i, name, currency in await model.filter(id__in=ids(kind)).values_list(
+                "id", "description", "currency"
+            ):
+                found[f"{kind}:{i}"] = RecordName(kind, name=name or "", currency=currency)
+    for kind, model in (("plan", Plan), ("tax_rate", TaxRate)):
+        if ids(kind):
+            for i, name in await model.filter(id__in=ids(kind)).values_list("id", "name"):
+                found[f"{kind}:{i}"] = RecordName(kind, name=name)
+    if ids("subscription"):
+        for i, name, currency in await Subscription.filter(id__in=ids("subscription")).values_list(
+            "id", "plan__name", "currency"
+        ):
+            found[f"subscription:{i}"] = RecordName("subscription", name=name or "", currency=currency)
+    if ids("payment_method"):
+        for i, brand, last4 in await PaymentMethod.filter(id__in=ids("payment_method")).values_list(
+            "id", "brand", "last4"
+        ):
+            found[f"payment_method:{i}"] = RecordName("card", name=audit_text.card_name(brand, last4))
+    if ids("credit"):
+        for i, currency in await CreditEntry.filter(id__in=ids("credit")).values_list("id", "currency"):
+            found[f"credit:{i}"] = RecordName(currency=currency)
+    return found
 
 
 def _start_of(day: date) -> datetime:
@@ -228,7 +386,7 @@ async def list_entries(
         .limit(page_size)
         .prefetch_related("actor", "on_behalf_of")
     )
-    return AuditPage(rows=_rows(entries), total=total, page=page, page_size=page_size)
+    return AuditPage(rows=await describe_entries(entries), total=total, page=page, page_size=page_size)
 
 
 async def filter_options(*, actor: Actor) -> AuditFilterOptions:
@@ -249,7 +407,7 @@ async def recent(*, actor: Actor, limit: int = 10) -> list[AuditRow]:
     entries = (
         await AuditEntry.all().order_by("-at", "-id").limit(limit).prefetch_related("actor", "on_behalf_of")
     )
-    return _rows(entries)
+    return await describe_entries(entries)
 
 
 async def record(

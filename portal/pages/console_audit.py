@@ -1,5 +1,5 @@
 """/admin/audit: the audit log (admins): filter by who, client, action and dates; pages of entries, newest
-first, details in words."""
+first, each entry a sentence in the reader's language."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ class AuditLogPage:
         columns = [
             _col("at", _("When")),
             _col("who", _("Who")),
-            _col("action", _("What")),
+            _col("sentence", _("What happened")),
             _col("client", _("Client")),
             _col("details", _("Details")),
             _col("ip", _("Address")),
@@ -130,6 +130,8 @@ class AuditLogPage:
                 "at": i18n.format_datetime(row.at),
                 "who": f"{row.actor_name} ({row.actor_email})" if row.actor_email else row.actor_name,
                 "action": row.action_label,
+                "sentence": row.sentence,
+                "record": row.record,
                 "client": row.client_name,
                 "href": f"/admin/clients/{row.client_id}" if row.client_id else "",
                 "details": row.details,
@@ -139,11 +141,12 @@ class AuditLogPage:
         ]
         self.table.update()
         self.label.set_text(
-            _(
-                "Page {page} of {pages} · {total} entries",
+            i18n.ngettext(
+                "Page {page} of {pages} · {count} entry",
+                "Page {page} of {pages} · {count} entries",
+                result.total,
                 page=result.page,
                 pages=result.pages,
-                total=result.total,
             )
         )
         self.prev.set_enabled(result.page > 1)

@@ -142,9 +142,10 @@ class PlanEditor:
                 )
             if plan and plan.live_subscriptions:
                 ui.label(
-                    _(
-                        "{count} running subscription(s) keep the price and period they started with.",
-                        count=plan.live_subscriptions,
+                    i18n.ngettext(
+                        "{count} running subscription keeps the price and period it started with.",
+                        "{count} running subscriptions keep the price and period they started with.",
+                        plan.live_subscriptions,
                     )
                 ).classes("text-sm text-gray-600").mark("plan-running-note")
             self.error = ui.label().classes("text-red-700").props("role=alert").mark("plan-error")
@@ -503,11 +504,12 @@ async def subscriptions_page(actor: Actor) -> None:
         table.update()
         pages = max(1, -(-result.total // result.page_size))
         page_label.set_text(
-            _(
-                "Page {page} of {pages} · {total} subscriptions",
+            i18n.ngettext(
+                "Page {page} of {pages} · {count} subscription",
+                "Page {page} of {pages} · {count} subscriptions",
+                result.total,
                 page=result.page,
                 pages=pages,
-                total=result.total,
             )
         )
         prev_button.set_enabled(result.page > 1)

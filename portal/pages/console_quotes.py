@@ -307,11 +307,12 @@ class QuoteList(DocumentList):
 
     def page_text(self, result: QuotePage) -> str:
         """'Page 1 of 3 · 42 documents'."""
-        return _(
-            "Page {page} of {pages} · {total} documents",
+        return i18n.ngettext(
+            "Page {page} of {pages} · {count} document",
+            "Page {page} of {pages} · {count} documents",
+            result.total,
             page=result.page,
             pages=result.pages,
-            total=result.total,
         )
 
 

@@ -190,11 +190,12 @@ class RequestList:
         self.table.update()
         self.empty.set_visibility(not result.rows)
         self.page_label.set_text(
-            _(
-                "Page {page} of {pages} · {total} requests",
+            i18n.ngettext(
+                "Page {page} of {pages} · {count} request",
+                "Page {page} of {pages} · {count} requests",
+                result.total,
                 page=result.page,
                 pages=result.pages,
-                total=result.total,
             )
         )
         self.prev_button.set_enabled(result.page > 1)

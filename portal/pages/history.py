@@ -83,12 +83,13 @@ def _section(
 
 
 def _stamp(value: datetime) -> str:
-    return f"{_day(value)} {value:%H:%M} UTC"
+    """'Nov 5, 2026, 2:05 PM UTC' / '5 nov. 2026, 14:05 UTC'."""
+    return i18n.format_datetime(value)
 
 
 def _day(value: date | None) -> str:
-    """'05 Nov 2026' / '05 nov. 2026'."""
-    return i18n.format_date(value, fmt="dd MMM y") if value else ""
+    """'Nov 5, 2026' / '5 nov. 2026'."""
+    return i18n.format_date(value)
 
 
 def _signed(amount_minor: int, currency: str, locale: str) -> str:

@@ -31,12 +31,17 @@ def register() -> None:
         with ui.column().classes("w-full min-h-screen p-4 justify-center"):
             card = ui.card().classes("w-full max-w-xl mx-auto p-6 gap-3")
         with card:
-            ui.label(_("Add a card")).classes("text-xl font-semibold").mark("setup-title")
+            title = ui.label(_("Add a card")).classes("text-xl font-semibold").mark("setup-title")
             try:
                 page = await methods.sandbox_setup_page(session_id=session_id)
             except NotFound as exc:
                 ui.label(exc.message).mark("setup-not-found")
                 return
+            if page.locale and page.locale != i18n.get_locale():
+                # the language the client asked for the card page in: redraw the title in it
+                i18n.set_locale(page.locale)
+                ui.page_title(_("Sandbox: add a card"))
+                title.set_text(_("Add a card"))
             ui.badge(_("Sandbox: no real card is stored"), color="orange").props("outline").mark(
                 "gateway-mode"
             )

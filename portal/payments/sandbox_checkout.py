@@ -22,6 +22,7 @@ class CheckoutPage:
     success_url: str
     cancel_url: str
     status: str
+    locale: str = ""  # the payer's language, given when the checkout was started; empty: unknown
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ async def details(*, session_id: str) -> CheckoutPage:
         success_url=data["success_url"],
         cancel_url=data["cancel_url"],
         status=data["status"],
+        locale=str(data.get("locale") or ""),
     )
 
 

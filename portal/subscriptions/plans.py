@@ -14,7 +14,7 @@ from portal.db.models import Plan, Subscription
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import normalize_currency, parse_amount
 from portal.domain.status import LIVE, Interval, SubscriptionStatus
-from portal.i18n import N_, _, get_locale
+from portal.i18n import N_, _, get_locale, ngettext
 from portal.subscriptions.client_subscriptions import interval_label
 
 NAME_MAX = 200
@@ -291,11 +291,13 @@ async def delete_plan(*, actor: Actor, plan_id: int) -> None:
         live = await Subscription.filter(plan_id=plan.id, status__in=list(STARTABLE)).count()
         if live:
             raise Conflict(
-                _(
-                    "“{name}” has {count} running subscription(s), so it cannot be deleted. Archive it "
+                ngettext(
+                    "“{name}” has {count} running subscription, so it cannot be deleted. Archive it "
+                    "instead: it is then no longer offered, and the running subscription continues.",
+                    "“{name}” has {count} running subscriptions, so it cannot be deleted. Archive it "
                     "instead: it is then no longer offered, and the running subscriptions continue.",
+                    live,
                     name=plan.name,
-                    count=live,
                 )
             )
         await Subscription.filter(plan_id=plan.id).update(plan_id=None)

@@ -118,7 +118,7 @@ async def test_a_plan_is_edited_then_archived_and_a_plan_in_use_cannot_be_delete
     user.find(marker="plan-delete-confirm").click()
     error = _element(user, "plan-error")
     await _wait_for(lambda: error.text != "", "the refusal")
-    assert error.text.startswith("“Website Care” has 1 running subscription(s), so it cannot be deleted.")
+    assert error.text.startswith("“Website Care” has 1 running subscription, so it cannot be deleted.")
     assert await Plan.exists(name="Website Care")
 
 

@@ -191,14 +191,17 @@ class PaymentGateway(Protocol):
         customer_ref: str = "",
         method_kinds: tuple[str, ...] = ("card",),
         save_method: bool = False,
+        locale: str = "",
     ) -> CheckoutStart:
-        """A hosted page where the payer enters a new card (or bank details) for one payment."""
+        """A hosted page where the payer enters a new card (or bank details) for one payment, in `locale`
+        (the payer's language: 'en', 'fr'; empty = the gateway's choice)."""
         ...
 
     async def create_setup_checkout(
-        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str
+        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str, locale: str = ""
     ) -> CheckoutStart:
-        """A hosted page where the customer saves a new card without paying (Checkout in setup mode)."""
+        """A hosted page where the customer saves a new card without paying (Checkout in setup mode), in
+        `locale`."""
         ...
 
     async def retrieve_setup_intent(self, *, ref: str) -> SetupInfo:

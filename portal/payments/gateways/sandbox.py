@@ -194,8 +194,9 @@ class SandboxGateway:
         customer_ref: str = "",
         method_kinds: tuple[str, ...] = ("card",),
         save_method: bool = False,
+        locale: str = "",
     ) -> CheckoutStart:
-        """A checkout session whose page is the portal's own sandbox card form."""
+        """A checkout session whose page is the portal's own sandbox card form (in `locale`)."""
         data = await self._create(
             "checkout_session",
             "cs",
@@ -209,6 +210,7 @@ class SandboxGateway:
                 "customer": customer_ref,
                 "method_kinds": list(method_kinds),
                 "save_method": save_method,
+                "locale": locale,
                 "status": "open",
                 "payment_status": "unpaid",
                 "payment_intent": None,
@@ -281,7 +283,7 @@ class SandboxGateway:
 
     # -- setup checkout: save a card without paying -------------------------------------------------
     async def create_setup_checkout(
-        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str
+        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str, locale: str = ""
     ) -> CheckoutStart:
         """A setup session whose page is the portal's own sandbox card form (/sandbox/setup/{id})."""
         await self._get(customer_ref, "customer")
@@ -293,6 +295,7 @@ class SandboxGateway:
                 "customer": customer_ref,
                 "success_url": success_url,
                 "cancel_url": cancel_url,
+                "locale": locale,
                 "status": "open",
                 "setup_intent": None,
             },

@@ -264,8 +264,9 @@ class StripeGateway:
         customer_ref: str = "",
         method_kinds: tuple[str, ...] = ("card",),
         save_method: bool = False,
+        locale: str = "",
     ) -> CheckoutStart:
-        """A Checkout Session (mode payment) for one amount."""
+        """A Checkout Session (mode payment) for one amount, its page in `locale` when given."""
         code = normalize_currency(currency)
         method_types = checkout_method_types(method_kinds, code)
         if not method_types:
@@ -293,6 +294,8 @@ class StripeGateway:
             "payment_intent_data": payment_intent_data,
             "payment_method_types": method_types,
         }
+        if locale:
+            params["locale"] = locale
         if customer_ref:
             params["customer"] = customer_ref
         elif save_method:
@@ -305,7 +308,7 @@ class StripeGateway:
         return CheckoutStart(session_id=str(session["id"]), url=str(session.get("url") or ""))
 
     async def create_setup_checkout(
-        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str
+        self, *, customer_ref: str, success_url: str, cancel_url: str, idempotency_key: str, locale: str = ""
     ) -> CheckoutStart:
         """A Checkout Session in setup mode: the customer saves a card on Stripe's page, no charge."""
         params: dict[str, Any] = {
@@ -315,6 +318,8 @@ class StripeGateway:
             "success_url": success_url,
             "cancel_url": cancel_url,
         }
+        if locale:
+            params["locale"] = locale
         session = plain(
             await self._call(
                 self._client.v1.checkout.sessions.create_async, params, {"idempotency_key": idempotency_key}

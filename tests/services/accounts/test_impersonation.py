@@ -264,7 +264,7 @@ async def test_a_lapsed_view_reads_as_ended_automatically_in_the_history(world: 
     await impersonation.end_lapsed(actor=world.admin, impersonation_id=actor.impersonation_id)
 
     [entry] = (await history.get_history(actor=world.alice, client_id=world.alice_id)).access.items
-    assert entry.ended.startswith("Ended automatically at ")
+    assert entry.ended.startswith("Ended automatically on ")
 
 
 async def test_the_job_closes_a_view_nobody_came_back_to_once(world: World) -> None:

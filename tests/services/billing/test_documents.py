@@ -451,7 +451,7 @@ async def test_history_lists_payments_refunds_credit_and_access(world: World) ->
     )
     assert [a.reason for a in data.access.items] == ["Check the invoice layout", "Ticket 12: card question"]
     assert data.access.items[0].id == auto.id
-    assert data.access.items[0].ended.startswith("Ended automatically at ")
+    assert data.access.items[0].ended.startswith("Ended automatically on ")
     assert data.access.items[1].ended.endswith(" UTC") and "automatically" not in data.access.items[1].ended
     assert data.access.items[0].admin_email == "admin@x.test"
     assert abs(data.access.items[1].started_at - started) < timedelta(seconds=1)

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from portal.accounts import sessions
 from portal.billing import invoices
 from portal.billing.invoices import LineDraft
+from portal.billing.quote_editor import next_quote_number
 from portal.core.actors import Actor
 from portal.core.clock import now_utc, today
 from portal.core.organization import get_organization
@@ -248,6 +249,7 @@ async def _quote(
     quote = await Quote.create(
         kind=kind,
         client=client,
+        number=await next_quote_number(kind),  # a sent quote carries its number, as `send_quote` gives it
         title=title,
         status=QuoteStatus.sent,
         currency=client.currency,

@@ -39,7 +39,7 @@ from portal.core.organization import get_organization
 from portal.db.models import Client, Invoice, InvoiceLine, Payment, QuoteLine
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money, normalize_currency
-from portal.domain.status import InvoiceStatus, PaymentStatus, check_transition
+from portal.domain.status import InvoiceStatus, PaymentStatus, check_transition, invoice_display_status
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
 from portal.events import Event, publish
 from portal.i18n import N_, _
@@ -150,8 +150,8 @@ class InvoiceEditorView:
 
     @property
     def display_status(self) -> str:
-        """'overdue' for an overdue open invoice, else the status."""
-        return self.detail.display_status if self.detail else self.status
+        """'overdue' for an overdue open invoice, 'void' for a voided one, else the status."""
+        return self.detail.display_status if self.detail else invoice_display_status(self.status)
 
     @property
     def title(self) -> str:
@@ -262,6 +262,10 @@ async def _lock_invoice(invoice_id: int) -> tuple[Client, Invoice]:
 def _not_draft(invoice: Invoice) -> Conflict:
     if invoice.status == InvoiceStatus.deleted:
         return Conflict(_("This invoice has been voided and can no longer be changed."))
+    if invoice.status == InvoiceStatus.paid:
+        return Conflict(
+            _("This invoice is paid, so its lines can no longer be edited. Duplicate it to make changes.")
+        )
     return Conflict(
         _(
             "This invoice has been sent, so its lines can no longer be edited. "

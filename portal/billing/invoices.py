@@ -28,7 +28,8 @@ from portal.i18n import N_, _
 from portal.mail import invoice_emails
 from portal.mail.outbox import enqueue
 from portal.payments import charges, credit_payments, links
-from portal.payments.ledger import allocated_by_invoice, amount_due
+from portal.payments.ledger import allocated_by_invoice
+from portal.payments.presentation import load_presentation
 
 NOT_FOUND = N_("That invoice does not exist.")
 
@@ -157,11 +158,16 @@ async def issue(invoice: Invoice, *, pattern: str, sent: bool) -> None:
     """Draft to open, inside the caller's transaction: the transition table decides, the next gapless
     number is taken, and `sent` records that the client is told now. Every invoice is issued here:
     `send_draft` (console, `create_invoice`, demo, tests) and `issue_single_line` (billing requests,
-    subscription renewals)."""
+    subscription renewals). An invoice whose total is 0 (a free line, a 100 % credit line) has nothing to
+    pay: it is settled as it is issued (paid, no allocation needed since nothing is due)."""
     check_transition(InvoiceStatus(invoice.status), InvoiceStatus.open)
     invoice.number = await next_number(kind="invoice", pattern=pattern, on=invoice.issue_date)
     invoice.status = InvoiceStatus.open
     fields = ["number", "status", "updated_at"]
+    if invoice.total_minor == 0:
+        check_transition(InvoiceStatus.open, InvoiceStatus.paid)
+        invoice.status, invoice.paid_at = InvoiceStatus.paid, now_utc()
+        fields.append("paid_at")
     if sent:
         invoice.sent_at = now_utc()
         fields.append("sent_at")
@@ -204,6 +210,40 @@ async def send_draft(
     return invoice.id
 
 
+def locked_note(status: str, *, total_minor: int, amount_due_minor: int, credited_minor: int) -> str:
+    """What staff can still do to change a sent invoice, true for its state (in the current locale).
+
+    Only a draft's lines can be edited; `invoice_editor.void_invoice` refuses while money is on the
+    invoice; a refund takes a payment back off it (a paid invoice reopens); applied credit stays."""
+    if status == InvoiceStatus.deleted:
+        return _("This invoice is void. Its payment links no longer work.")
+    paid_minor = total_minor - amount_due_minor - credited_minor
+    if credited_minor > 0 or (status == InvoiceStatus.paid and paid_minor <= 0):
+        if status == InvoiceStatus.paid:
+            return _(
+                "This invoice is paid, so it can no longer be changed or voided. "
+                "Duplicate it to issue a corrected invoice."
+            )
+        return _(
+            "Credit has been applied to this invoice, so it can no longer be changed or voided. "
+            "Duplicate it to issue a corrected invoice."
+        )
+    if status == InvoiceStatus.paid:
+        return _(
+            "This invoice is paid, so it can no longer be changed. To correct it, refund its payments "
+            "(the invoice reopens), then void it and duplicate it."
+        )
+    if paid_minor > 0:
+        return _(
+            "This invoice is partly paid, so its lines can no longer be edited. To change them, refund "
+            "the payments first, then void it and duplicate it."
+        )
+    return _(
+        "This invoice has been sent, so its lines can no longer be edited. "
+        "Void it and duplicate it to make changes."
+    )
+
+
 async def queue_invoice_email(invoice: Invoice, client: Client) -> None:
     """Queue the invoice email with a fresh payment link (inside the caller's transaction)."""
     token = await links.issue(
@@ -213,9 +253,8 @@ async def queue_invoice_email(invoice: Invoice, client: Client) -> None:
         org=await get_organization(),
         invoice=invoice,
         client=client,
-        lines=await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id"),
+        presentation=await load_presentation(invoice),
         link=links.url_for(token),
-        amount_due_minor=await amount_due(invoice),
     )
     await enqueue(
         kind="invoice",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -22,6 +22,7 @@ from portal.db.models import InvoiceLine, QuoteLine, TaxRate
 from portal.domain.errors import InvalidInput
 from portal.domain.money import (
     MAX_AMOUNT_MINOR,
+    AmbiguousAmount,
     currency_exponent,
     format_amount,
     normalize_currency,
@@ -76,7 +77,8 @@ class TaxChoice:
 
 @dataclass(frozen=True)
 class Preview:
-    """Totals of what is typed so far (lines with errors count as nothing) and every error by field."""
+    """Totals of what is typed so far and every error by field. Lines with errors count as nothing, except
+    one that lacks only its service: it counts, and its error says so at the line."""
 
     subtotal_minor: int
     tax_minor: int
@@ -125,6 +127,8 @@ def parse_price(text: str, currency: str, locale: str, *, field_name: str = "uni
         raise InvalidInput(_("Enter a price like {example}.", example=example), field=field_name)
     try:
         return parse_amount(cleaned, currency, locale)
+    except AmbiguousAmount as exc:  # '0,500' in English: it says what it could mean and how to write it
+        raise InvalidInput(exc.message, field=field_name) from None
     except InvalidInput:
         pass
     exponent = currency_exponent(currency)
@@ -212,6 +216,11 @@ def parse_line(
     tax = taxes.get(line.tax or NO_TAX)
     if tax is None:
         errors[line_field(index, "tax")] = _("Choose a tax rate from the list.")
+    if set(errors) == {line_field(index, "description")} and (line.unit_price or "").strip():
+        # quantity and price are fine: `preview` counts the line, and says so where the service is missing
+        errors[line_field(index, "description")] = _(
+            "Describe the service: this line is in the totals, but it cannot be saved without one."
+        )
     if errors:
         return None, errors
     assert tax is not None
@@ -244,6 +253,26 @@ def parse_lines(
     return drafts, errors
 
 
+def _counted(
+    line: LineForm,
+    index: int,
+    errors: Mapping[str, str],
+    *,
+    currency: str,
+    locale: str,
+    taxes: Mapping[str, TaxChoice],
+) -> LineDraft | None:
+    """A line whose only problem is its missing service, as it will count once described (its error
+    stays at the line): the totals never silently leave out a quantity and price that were typed."""
+    prefix = line_field(index, "")
+    wrong = {name for name in errors if name.startswith(prefix)}
+    if wrong != {line_field(index, "description")} or (line.description or "").strip():
+        return None
+    described = replace(line, description="-")
+    draft, _errors = parse_line(described, index=index, currency=currency, locale=locale, taxes=taxes)
+    return draft
+
+
 def preview(
     lines: Sequence[LineForm], *, currency: str, locale: str, taxes: Mapping[str, TaxChoice]
 ) -> Preview:
@@ -253,6 +282,10 @@ def preview(
     except InvalidInput as exc:
         return Preview(0, 0, 0, [None] * len(lines), {"currency": exc.message})
     drafts, errors = parse_lines(lines, currency=currency, locale=locale, taxes=taxes)
+    drafts = [
+        draft or _counted(line, index, errors, currency=currency, locale=locale, taxes=taxes)
+        for index, (line, draft) in enumerate(zip(lines, drafts, strict=True))
+    ]
     inputs = [LineInput(d.quantity, d.unit_price_minor, d.tax_rate) for d in drafts if d is not None]
     totals = invoice_totals(inputs)
     nets = [

@@ -37,7 +37,7 @@ from portal.billing.line_input import (
     raise_first,
     tax_choices,
 )
-from portal.billing.quotes import QuoteView, get_quote
+from portal.billing.quotes import QuoteView, get_quote, quote_number
 from portal.config import get_settings
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
@@ -460,7 +460,7 @@ async def list_quotes(
         QuoteRow(
             id=q.id,
             kind=q.kind,
-            number=q.number or _("Draft {id}", id=q.id),
+            number=quote_number(q.number, q.status, q.id),
             title=q.title,
             client_id=q.client_id,
             client_name=q.client.name,

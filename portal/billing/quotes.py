@@ -75,6 +75,14 @@ class QuoteView:
         return self.status == QuoteStatus.sent and (self.valid_until is None or self.valid_until >= today())
 
 
+def quote_number(number: str | None, status: str, quote_id: int) -> str:
+    """What lists call a quote: its number (EST-2026-0001) once sent; 'Draft 4' only while it is a draft
+    ('#4' for a sent one stored without a number, which `send_quote` never does)."""
+    if number:
+        return number
+    return _("Draft {id}", id=quote_id) if status == QuoteStatus.draft else f"#{quote_id}"
+
+
 def _view(quote: Quote, lines: list[QuoteLine]) -> QuoteView:
     return QuoteView(
         id=quote.id,
@@ -134,7 +142,7 @@ async def decide(*, actor: Actor, quote_id: int, approve: bool, comment: str = "
             raise NotFound(_(NOT_FOUND))
         check_client_access(actor, quote.client_id, message=NOT_FOUND)
         if quote.valid_until is not None and quote.valid_until < today() and quote.status == QuoteStatus.sent:
-            day = i18n.format_date(quote.valid_until, fmt="dd MMMM y")
+            day = i18n.format_date(quote.valid_until)
             expired = EXPIRED.get(quote.kind) or EXPIRED_ESTIMATE
             raise Conflict(_(expired, date=day))
         new = QuoteStatus.approved if approve else QuoteStatus.declined

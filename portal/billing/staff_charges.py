@@ -14,7 +14,7 @@ from portal.core.clock import today
 from portal.db.models import Client, Invoice, Payment, PaymentMethod
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money
-from portal.domain.status import InvoiceStatus, PaymentStatus
+from portal.domain.status import InvoiceStatus, PaymentStatus, brand_label
 from portal.i18n import _, get_locale
 from portal.payments import charges
 from portal.payments.gateways import selector
@@ -123,7 +123,7 @@ async def _method_label(payment: Payment) -> str:
     )
     if method is None:
         return _("the saved card")
-    return f"{method.brand.replace('_', ' ').title() or _('Card')} •••• {method.last4}"
+    return f"{brand_label(method.brand) or _('Card')} •••• {method.last4}"
 
 
 async def _outcome_of(payment: Payment, *, duplicate: bool) -> ChargeOutcome:

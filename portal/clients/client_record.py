@@ -14,7 +14,9 @@ from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
 
 from portal.billing.documents import invoice_number
+from portal.billing.quotes import quote_number
 from portal.clients.history import CREDIT_REASONS, Section
+from portal.core import audit as audit_trail
 from portal.core.actors import Actor, require_staff
 from portal.core.clock import today
 from portal.db.models import (
@@ -33,7 +35,7 @@ from portal.db.models import (
     User,
 )
 from portal.domain.errors import NotFound
-from portal.domain.status import InvoiceStatus, OutboxStatus, Role
+from portal.domain.status import InvoiceStatus, OutboxStatus, Role, brand_label, local_label
 from portal.i18n import _
 from portal.payments.ledger import allocated_by_invoice
 from portal.payments.methods import method_label, subscription_name
@@ -205,6 +207,8 @@ class AuditItem:
     action: str
     subject: str
     details: dict[str, Any]
+    sentence: str = ""  # what happened, in the reader's language, with amounts as money and records named
+    details_text: str = ""  # the remaining details in words
 
 
 @dataclass(frozen=True)
@@ -323,7 +327,7 @@ async def _quotes(client_id: int, limit: int) -> Section[QuoteItem]:
         QuoteItem(
             id=q.id,
             kind=q.kind,
-            number=q.number or _("Draft {id}", id=q.id),
+            number=quote_number(q.number, q.status, q.id),
             title=q.title,
             status=q.status,
             currency=q.currency,
@@ -394,7 +398,7 @@ async def _subscriptions(client_id: int, limit: int) -> Section[SubscriptionItem
 
 def _method_label(method: PaymentMethod) -> str:
     """'Visa •••• 4242 (12/2028)', 'Bank transfer •••• 6789'."""
-    name = method.brand.replace("_", " ").title() or method.kind.replace("_", " ").capitalize()
+    name = brand_label(method.brand) or local_label(method.kind)
     expiry = f" ({method.exp_month:02d}/{method.exp_year})" if method.exp_month and method.exp_year else ""
     return f"{name} •••• {method.last4}{expiry}" if method.last4 else f"{name}{expiry}"
 
@@ -493,8 +497,9 @@ async def _emails(client_id: int, limit: int) -> Section[EmailItem]:
 
 
 async def _audit(client_id: int, limit: int) -> Section[AuditItem]:
-    query = AuditEntry.filter(on_behalf_of_id=client_id).prefetch_related("actor")
+    query = AuditEntry.filter(on_behalf_of_id=client_id).prefetch_related("actor", "on_behalf_of")
     rows, total = await _newest(query, limit, "-at", "-id")
+    described = await audit_trail.describe_entries(rows)
     items = [
         AuditItem(
             id=a.id,
@@ -503,7 +508,9 @@ async def _audit(client_id: int, limit: int) -> Section[AuditItem]:
             action=a.action,
             subject=a.subject,
             details=dict(a.details or {}),
+            sentence=row.sentence,
+            details_text=row.details,
         )
-        for a in rows
+        for a, row in zip(rows, described, strict=True)
     ]
     return Section(items, total)

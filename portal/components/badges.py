@@ -5,8 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 
 from portal.domain.money import format_money
-from portal.domain.status import label
-from portal.i18n import _, get_locale
+from portal.domain.status import invoice_display_status, invoice_label, local_label
+from portal.i18n import get_locale
 
 STATUS_COLORS = {
     "draft": "grey",
@@ -16,6 +16,7 @@ STATUS_COLORS = {
     "paid": "green",
     "expired": "grey-7",
     "deleted": "grey-5",
+    "void": "grey-7",
     "sent": "blue",
     "approved": "green",
     "declined": "red",
@@ -25,15 +26,17 @@ STATUS_COLORS = {
 }
 
 
-def status_label(status: str) -> str:
-    """'past_due' -> 'Past due' (in the current locale: 'En retard de paiement')."""
-    return _(label(status))
+def status_label(status: str, *, invoice: bool = False) -> str:
+    """'past_due' -> 'Past due' (in the current locale: 'En retard de paiement'); with `invoice`, a stored
+    `deleted` is 'Void' (billing and credit requests stay 'Deleted')."""
+    return invoice_label(status) if invoice else local_label(status)
 
 
-def status_badge(status: str) -> ui.badge:
-    """A coloured badge for a status (open, paid, overdue...)."""
-    badge = ui.badge(status_label(status), color=STATUS_COLORS.get(status, "grey"))
-    return badge.props("rounded").mark(f"status-{status}")
+def status_badge(status: str, *, invoice: bool = False) -> ui.badge:
+    """A coloured badge for a status (open, paid, overdue, void...); `invoice` for an invoice's status."""
+    shown = invoice_display_status(status) if invoice else status
+    badge = ui.badge(status_label(shown), color=STATUS_COLORS.get(shown, "grey"))
+    return badge.props("rounded").mark(f"status-{shown}")
 
 
 def money_label(amount_minor: int, currency: str, *, locale: str | None = None) -> ui.label:

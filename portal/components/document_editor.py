@@ -19,7 +19,7 @@ from portal.billing.line_input import NOTES_LIMIT
 from portal.billing.quote_editor import QuoteEditorView
 from portal.components.badges import status_badge
 from portal.components.line_editor import LineEditor
-from portal.components.tables import LINK_CELL
+from portal.components.tables import LINK_CELL, quiet_empty
 from portal.core.actors import Actor
 from portal.core.clock import today
 from portal.domain.errors import DomainError, InvalidInput
@@ -246,7 +246,7 @@ class DocumentList:
     def add_table(self, columns: list[dict], marker: str) -> None:
         """The table (its number column links to the document) and the pager under it."""
         self.table = ui.table(columns=columns, rows=[], row_key="id").classes("w-full").props("flat")
-        self.table.mark(marker)
+        quiet_empty(self.table.mark(marker))
         self.table.add_slot("body-cell-number", LINK_CELL)
         with ui.row().classes("items-center gap-2"):
             self.prev = ui.button(_("Previous"), on_click=lambda: self.go(-1)).props("flat").mark("prev-page")

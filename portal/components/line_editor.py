@@ -173,10 +173,19 @@ class LineEditor:
         self.subtotal.set_text(money(result.subtotal_minor))
         self.tax.set_text(money(result.tax_minor))
         self.total.set_text(money(result.total_minor))
+        shown = self.touched | self._described_needed()
         for name, element in self.inputs.items():
-            element.error = result.errors.get(name) if name in self.touched else None
+            element.error = result.errors.get(name) if name in shown else None
         self.lines_error.set_text(result.errors.get("lines", "") if "lines" in self.touched else "")
         return result
+
+    def _described_needed(self) -> set[str]:
+        """The service fields of lines whose quantity or price was typed: a missing service shows at once."""
+        return {
+            line_field(index, "description")
+            for index in range(len(self.lines))
+            if {line_field(index, "quantity"), line_field(index, "unit_price")} & self.touched
+        }
 
     def _money(self, amount_minor: int | None) -> str:
         if amount_minor is None:

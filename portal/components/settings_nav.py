@@ -13,7 +13,7 @@ SETTINGS_PAGES = (
     ("template", N_("Invoice template"), "/settings/template"),
     ("reminders", N_("Reminders"), "/settings/reminders"),
     ("email", N_("Email"), "/settings/email"),
-    ("payments", N_("Payments"), "/settings/payments"),
+    ("payments", N_("Client Billing"), "/settings/payments"),  # the help article's name for the tab
 )
 
 

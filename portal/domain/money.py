@@ -195,7 +195,9 @@ def _number_regex(locale: str) -> re.Pattern[str]:
     group = "[ ]" if group_symbol.isspace() else re.escape(group_symbol)
     pattern = loc.decimal_formats[None]
     primary, secondary = pattern.grouping[0], pattern.grouping[1]
-    grouped = rf"[0-9]{{1,{secondary}}}(?:{group}[0-9]{{{secondary}}})*{group}[0-9]{{{primary}}}"
+    # babel's strict reading: a grouped number never starts with 0 ('0,500' is neither 500 nor 0.5 in English)
+    first = rf"[1-9][0-9]{{0,{secondary - 1}}}"
+    grouped = rf"{first}(?:{group}[0-9]{{{secondary}}})*{group}[0-9]{{{primary}}}"
     integer = rf"(?P<int>[0-9]+|{grouped})"
     return re.compile(rf"(?:{integer}(?:{decimal}(?P<frac>[0-9]*))?|{decimal}(?P<only>[0-9]+))")
 
@@ -220,9 +222,73 @@ def _strip_currency(text: str, currency: str, locale: str) -> tuple[bool, str]:
     return negative or minus, text
 
 
-def _garbage(original: str) -> InvalidInput:
-    """The error for text that is not a number at all."""
+class AmbiguousAmount(InvalidInput):
+    """Digits and separators that the locale does not read as one amount ('0,500' or '1,23' in English):
+    the message names the amounts it could have meant and how to write one."""
+
+
+_SEPARATED = re.compile(r"[0-9]+(?:[.,' ][0-9]+)*[.,]?|[.,][0-9]+")
+
+
+def _readings(number: str, currency: str) -> list[int]:
+    """What digits with separators could have meant, smallest first: every separator a thousands
+    separator ('0,500' -> 500), or the last '.' or ',' the decimal mark ('0,500' -> 0.50)."""
+    if not _SEPARATED.fullmatch(number):
+        return []
+    exponent = currency_exponent(currency)
+    found: set[int] = set()
+    digits = re.sub(r"[^0-9]", "", number)
+    if len(digits.lstrip("0")) <= 16:
+        found.add(int(digits) * 10**exponent)
+    mark = max(number.rfind("."), number.rfind(","))
+    if mark >= 0:
+        whole = re.sub(r"[^0-9]", "", number[:mark]).lstrip("0")
+        fraction = number[mark + 1 :].rstrip("0")
+        if fraction.isdigit() or not fraction:
+            if len(fraction) <= exponent and len(whole) <= 16:
+                found.add(int(whole or "0") * 10**exponent + int(fraction.ljust(exponent, "0") or "0"))
+    return sorted(a for a in found if 0 < a <= MAX_AMOUNT_MINOR)
+
+
+def _example(currency: str, locale: str) -> str:
+    """'1,234.56' (en, USD), '1 234,56' (fr, EUR), '1,234' (en, JPY), '1,234.560' (en, KWD)."""
+    exponent = currency_exponent(currency)
+    return format_amount(
+        123456 * 10 ** (exponent - 2) if exponent >= 2 else 1234 * 10**exponent, currency, locale
+    )
+
+
+def _language(locale: str) -> str:
+    """The locale's language in its own words: 'English', 'français'."""
+    loc = _locale(locale)
+    return loc.get_display_name(loc) or locale
+
+
+def _not_an_amount(original: str, number: str, currency: str, locale: str) -> InvalidInput:
+    """The error for typed text the locale cannot read: the amounts it could mean, and how to write one."""
     shown = original if len(original) <= 40 else original[:39] + "…"
+    readings = [format_amount(a, currency, locale) for a in _readings(number, currency)]
+    example, language = _example(currency, locale), _language(locale)
+    if len(readings) >= 2:
+        message = _(
+            "“{value}” is not an amount in {language}: did you mean {first} or {second}? "
+            "Write amounts like {example}.",
+            value=shown,
+            language=language,
+            first=readings[0],
+            second=readings[-1],
+            example=example,
+        )
+        return AmbiguousAmount(message, field="amount")
+    if readings:
+        message = _(
+            "“{value}” is not an amount in {language}: did you mean {first}? Write amounts like {example}.",
+            value=shown,
+            language=language,
+            first=readings[0],
+            example=example,
+        )
+        return AmbiguousAmount(message, field="amount")
     return InvalidInput(_("'{value}' is not a valid amount.", value=shown), field="amount")
 
 
@@ -235,7 +301,7 @@ def parse_amount(text: str, currency: str, locale: str = "en") -> int:
     negative, number = _strip_currency(_nfkc(original).strip().casefold(), currency, locale)
     match = _number_regex(locale).fullmatch(number)
     if match is None:
-        raise _garbage(original)
+        raise _not_an_amount(original, number, currency, locale)
     group = _nfkc(_locale(locale).number_symbols["latn"]["group"])
     integer = re.sub(r"\s" if group.isspace() else re.escape(group), "", match["int"] or "").lstrip("0")
     fraction = (match["frac"] or match["only"] or "").rstrip("0")

@@ -7,7 +7,7 @@ from enum import Enum, StrEnum
 from typing import TypeVar
 
 from portal.domain.errors import IllegalTransition
-from portal.i18n import N_, _
+from portal.i18n import N_, _, get_locale, pgettext, translate
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -220,7 +220,13 @@ _SUBJECTS: dict[type[StrEnum], str] = {
 }
 SUBJECT_WORDS = (N_("estimate"), N_("proposal"))  # other `subject=` words callers pass to check_transition
 
-# The English label of every enum value, marked for the catalog: show them with `_(label(value))`.
+VOID = "Void"
+"""A voided invoice's status. Not `N_`: the bare word is the Void button's (French 'Annuler la facture');
+the status is translated as `pgettext(VOID_CONTEXT, VOID)` ('Annulée') by `local_label`."""
+VOID_CONTEXT = "invoice status"
+
+# The English label of every enum value, marked for the catalog: show them with `local_label(value)`
+# (or `_(label(value))` for anything but a void invoice).
 LABELS: dict[str, str] = {
     "draft": N_("Draft"),
     "open": N_("Open"),
@@ -267,20 +273,73 @@ LABELS: dict[str, str] = {
     "queued": N_("Queued"),
     "sending": N_("Sending"),
     "overdue": N_("Overdue"),  # shown for an open invoice past its due date
+    "void": VOID,  # an invoice's display status for its stored `deleted` (translated with its context)
+}
+INVOICE_LABELS: dict[str, str] = {"deleted": VOID}
+"""Where an invoice's word differs from the shared one: a voided invoice is "Void" (only billing and credit
+requests are "Deleted", as in the help articles agencies follow)."""
+
+# Card networks as the networks write them ('visa' -> 'Visa', 'jcb' -> 'JCB'); other methods by their names.
+BRAND_LABELS: dict[str, str] = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "american_express": "American Express",
+    "diners": "Diners Club",
+    "diners_club": "Diners Club",
+    "discover": "Discover",
+    "jcb": "JCB",
+    "unionpay": "UnionPay",
+    "cartes_bancaires": "Cartes Bancaires",
+    "eftpos_au": "eftpos",
+    "interac": "Interac",
+    "maestro": "Maestro",
+    "sepa_debit": "SEPA Direct Debit",
+    "bacs_debit": "Bacs Direct Debit",
+    "au_becs_debit": "BECS Direct Debit",
+    "us_bank_account": "ACH Direct Debit",
 }
 
 
 def label(value: Enum | str) -> str:
-    """English label of an enum value: 'Pending', 'Bank transfer', 'Past due', 'One-time'.
+    """English label of an enum value: 'Pending', 'Bank transfer', 'Past due', 'One-time'; an
+    `InvoiceStatus.deleted` is 'Void' (use `invoice_label` for an invoice status held as a string).
 
     The labels are in the catalog: show one translated with `_(label(value))`, or use `local_label`."""
     raw = str(value.value if isinstance(value, Enum) else value)
+    if isinstance(value, InvoiceStatus) and raw in INVOICE_LABELS:
+        return INVOICE_LABELS[raw]
     return LABELS.get(raw, raw.replace("_", " ").capitalize())
 
 
-def local_label(value: Enum | str) -> str:
-    """The label of an enum value in the current locale."""
-    return _(label(value))
+def local_label(value: Enum | str, locale: str | None = None) -> str:
+    """The label of an enum value in `locale` (default: the current one); a void invoice is 'Annulée'."""
+    english = label(value)
+    if english == VOID and str(value.value if isinstance(value, Enum) else value) in ("void", "deleted"):
+        return pgettext("invoice status", "Void", locale)
+    return translate(english, locale or get_locale())
+
+
+def invoice_display_status(status: str, *, overdue: bool = False) -> str:
+    """The status an invoice shows: 'overdue' for an overdue open one, 'void' for a voided (stored
+    `deleted`) one, else the stored status."""
+    if status == InvoiceStatus.deleted:
+        return "void"
+    return "overdue" if overdue and status == InvoiceStatus.open else str(status)
+
+
+def invoice_label(status: str, locale: str | None = None) -> str:
+    """An invoice status held as a string, in `locale`: 'Void' for `deleted`, 'Overdue', 'Paid'..."""
+    return local_label(invoice_display_status(status), locale)
+
+
+def brand_label(brand: str) -> str:
+    """A saved method's brand as the network writes it: 'Visa', 'Mastercard', 'American Express', 'JCB'
+    ('' for none; an unknown one with its words capitalized)."""
+    raw = (brand or "").strip().lower()
+    if not raw or raw == "unknown":
+        return ""
+    return BRAND_LABELS.get(raw, raw.replace("_", " ").title())
 
 
 def _coerce(current: S, new: S | str) -> S:
@@ -335,7 +394,7 @@ def invoice_status_after(total_minor: int, allocated_minor: int, current: Invoic
     if current in (InvoiceStatus.draft, InvoiceStatus.deleted):
         if current == InvoiceStatus.draft:
             raise IllegalTransition(_("Payments cannot be applied to a draft invoice."))
-        raise IllegalTransition(_("Payments cannot be applied to a deleted invoice."))
+        raise IllegalTransition(_("Payments cannot be applied to a void invoice."))
     if allocated_minor < 0 or total_minor < 0 or allocated_minor > total_minor:
         raise ValueError(f"allocated {allocated_minor} does not fit an invoice total of {total_minor}")
     return InvoiceStatus.paid if allocated_minor == total_minor else InvoiceStatus.open

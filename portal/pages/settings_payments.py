@@ -1,4 +1,6 @@
-"""/settings/payments: connect the agency's Stripe account (or change its keys), policy links, unlink."""
+"""/settings/payments, the "Client Billing" tab: create the Client Billing Account (the agency's Stripe keys,
+checked with Stripe), change its keys, policy links, unlink. The words follow the help article agencies
+read: "Create Client Billing Account", "Connect", "Unlink account"."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from portal.settings import stripe_account
 from portal.settings.stripe_account import StripeAccountView
 
 PATH = "/settings/payments"
-SANDBOX_TEXT = N_("Sandbox (no Stripe account connected): payments are simulated")
+SANDBOX_TEXT = N_("No Client Billing Account yet: payments are simulated in the sandbox")
+TAB_TITLE = N_("Client Billing")
 
 
 def status_text(view: StripeAccountView) -> str:
@@ -27,7 +30,7 @@ def status_text(view: StripeAccountView) -> str:
     if not view.connected and view.environment_key:
         return _(
             "Using the server's Stripe key from STRIPE_SECRET_KEY ({key}): "
-            "connect an account here to replace it",
+            "create a Client Billing Account here to replace it",
             key=view.environment_key,
         )
     if not view.connected:
@@ -129,17 +132,17 @@ class PaymentSettings:
 
     def unlink_dialog(self) -> None:
         with ui.dialog().mark("unlink-dialog") as self.dialog, ui.card().classes("max-w-md gap-3"):
-            ui.label(_("Unlink your Stripe account?")).classes("text-lg font-semibold")
+            ui.label(_("Unlink your account?")).classes("text-lg font-semibold")
             ui.label(
                 _(
                     "The keys are removed from the portal and payments are simulated in the sandbox until "
-                    "you connect an account again. Your policy links are kept."
+                    "you create a Client Billing Account again. Your policy links are kept."
                 )
             )
             with ui.row().classes("w-full justify-end gap-2"):
                 ui.button(_("Cancel"), on_click=self.dialog.close).props("flat").mark("unlink-cancel")
                 self.unlink_confirm = (
-                    ui.button(_("Unlink"), on_click=self.unlink)
+                    ui.button(_("Unlink account"), on_click=self.unlink)
                     .props("color=negative")
                     .mark("unlink-confirm")
                 )
@@ -150,12 +153,11 @@ class PaymentSettings:
         self.status.set_text(status_text(view))
         when = ""
         if view.connected_at:
-            day = i18n.format_date(view.connected_at, fmt="dd MMM y")
-            when = f"{day} {view.connected_at:%H:%M} UTC"
+            when = i18n.format_datetime(view.connected_at)
         self.connected_at.set_text(_("Connected on {date}", date=when) if when else "")
         self.connected_at.set_visibility(bool(when))
         self.unlink_button.set_visibility(view.connected)
-        self.form_title.set_text(_("Change keys") if view.connected else _("Connect Stripe account"))
+        self.form_title.set_text(_("Change keys") if view.connected else _("Create Client Billing Account"))
         self.connect_button.set_text(_("Save new keys") if view.connected else _("Connect"))
         self.secret_key.set_value("")
         self.webhook_secret.set_value("")
@@ -181,7 +183,7 @@ class PaymentSettings:
             ),
         )
         if ok:
-            self.feedback.ok(_("Stripe account connected. The key was checked with Stripe."))
+            self.feedback.ok(_("Client Billing Account created. The key was checked with Stripe."))
 
     async def save_policies(self) -> None:
         ok = await self._run(
@@ -199,16 +201,16 @@ class PaymentSettings:
         self.dialog.close()
         ok = await self._run(self.unlink_button, lambda: stripe_account.unlink(actor=self.actor))
         if ok:
-            self.feedback.ok(_("Stripe account unlinked. Payments are simulated in the sandbox."))
+            self.feedback.ok(_("Account unlinked. Payments are simulated in the sandbox."))
 
 
 def register() -> None:
     """Add /settings/payments."""
 
-    @guard.page(PATH, access=guard.Access.admin, title="Payments")
+    @guard.page(PATH, access=guard.Access.admin, title=TAB_TITLE)
     async def payments_page(actor: Actor) -> None:
         view = await stripe_account.get_account(actor=actor)
-        ui.page_title(_("Payments"))
-        with signed_in_frame(actor, await branding(), _("Payments")):
+        ui.page_title(_(TAB_TITLE))
+        with signed_in_frame(actor, await branding(), _(TAB_TITLE)):
             settings_nav("payments")
             PaymentSettings(actor, view)

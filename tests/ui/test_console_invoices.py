@@ -247,9 +247,10 @@ async def test_void_is_refused_while_money_is_on_the_invoice_then_allowed(user: 
     response = await user.http_client.get(f"/billing/invoices/{invoice.id}/pdf")
     assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
 
-    user.find(marker="void").click()
-    user.find(marker="void-confirm").click()
-    await user.should_see("$100.00 has been paid or credited to this invoice. Refund it first", retries=50)
+    # Void is offered only when it can succeed (issue 14): the note says what to do instead
+    await user.should_not_see(marker="void")
+    await user.should_see("This invoice is partly paid, so its lines can no longer be edited.")
+    await user.should_see("refund the payments first, then void it and duplicate it.")
     assert (await Invoice.get(id=invoice.id)).status == InvoiceStatus.open
 
     other = await Invoice.filter(client_id=ada.id, status="open").exclude(id=invoice.id).first()
@@ -260,6 +261,9 @@ async def test_void_is_refused_while_money_is_on_the_invoice_then_allowed(user: 
     await user.should_see("Invoice voided.", retries=50)
     await user.should_see("This invoice is void", retries=50)
     assert (await Invoice.get(id=other.id)).status == InvoiceStatus.deleted
+    await user.should_see(marker="status-void")  # the badge says "Void", never "Deleted" (issue 14)
+    assert _element(user, "status-void").text == "Void"
+    await user.should_not_see("Deleted")
     assert not await PaymentLink.filter(invoice_id=other.id, revoked_at=None).exists()
 
 
@@ -268,6 +272,8 @@ async def test_a_paid_invoice_shows_what_paid_it_and_offers_no_void(user: User) 
     paid = await Invoice.get(status="paid")
     await _as_staff(user, f"/admin/invoices/{paid.id}")
     await user.should_see(marker="status-paid")
+    await user.should_not_see("Void it and duplicate it to make changes")  # not true of a paid invoice
+    await user.should_see("This invoice is paid, so it can no longer be changed.")
     assert [r["reference"] for r in _rows(user, "invoice-payments")] == ["BT-2291"]
     assert _text(user, "amount-due") == "$0.00"
     await user.should_not_see(marker="void")

@@ -116,13 +116,13 @@ async def test_staff_write_save_and_send_an_estimate(user: User) -> None:
     user.find(marker="send").click()
     await user.should_see("client@demo.test receives an email")
     user.find(marker="send-confirm").click()
-    await user.should_see(f"Estimate EST-{YEAR}-0001", retries=50)
+    await user.should_see(f"Estimate EST-{YEAR}-0002", retries=50)
     await user.should_see("Waiting for the client to approve or decline it.")
     assert [r["description"] for r in _rows(user, "quote-lines")] == ["Design, 3 pages"]
     assert _text(user, "total") == "$2,880.00"
     await user.should_not_see(marker="convert")
     quote = await Quote.get(id=quote.id)
-    assert (quote.status, quote.number) == (QuoteStatus.sent, f"EST-{YEAR}-0001")
+    assert (quote.status, quote.number) == (QuoteStatus.sent, f"EST-{YEAR}-0002")
     email = await OutboxEmail.filter(kind="quote").order_by("-id").first()
     assert email is not None and await OutboxEmail.filter(kind="quote").count() == emails_before + 1
     assert email.to_address == "client@demo.test" and f"/billing/quotes/{quote.id}" in email.text_body

@@ -16,7 +16,7 @@ from tests.ui.conftest import sign_in
 pytest_plugins = ["tests.conftest_stripe"]
 
 PATH = "/settings/payments"
-SANDBOX = "Sandbox (no Stripe account connected): payments are simulated"
+SANDBOX = "No Client Billing Account yet: payments are simulated in the sandbox"
 WEBHOOK_SECRET = "whsec_portal_ui_test"
 
 
@@ -74,7 +74,7 @@ async def test_an_admin_sees_the_sandbox_state_and_an_empty_form(user: User) -> 
     await user.should_see("Settings")  # the admin's navigation link
     await user.open(PATH)
     await user.should_see(SANDBOX)
-    await user.should_see("Connect Stripe account")
+    await user.should_see("Create Client Billing Account")  # the help article's words
     await user.should_see("http://test/webhooks/stripe")
     assert _element(user, "secret-key").value == ""
     assert _element(user, "webhook-secret").value == ""
@@ -147,6 +147,7 @@ async def test_connecting_with_valid_data_shows_the_connected_account(
     await user.should_see("key sk_test_…" + stripe_emulator.api_key[-4:])
     await user.should_see("United Kingdom")
     await user.should_see("Change keys")
+    await user.should_see("Client Billing Account created. The key was checked with Stripe.")
     assert _element(user, "secret-key").value == ""  # secrets are never shown back
     assert _element(user, "webhook-secret").value == ""
     await user.should_not_see(stripe_emulator.api_key)
@@ -163,20 +164,24 @@ async def test_unlink_asks_for_confirmation_then_shows_the_sandbox(
 ) -> None:
     await _open_as_admin(user)
     await _connect(user, stripe_emulator)
+    assert _element(user, "unlink").text == "Unlink account"  # the help article's button
+    assert _element(user, "settings-nav-payments").text == "Client Billing"  # and its tab
 
     user.find(marker="unlink").click()
     dialog = _element(user, "unlink-dialog")
     assert isinstance(dialog, ui.dialog)
     await _wait_for(lambda: dialog.value, "the confirmation dialog")
-    await user.should_see("Unlink your Stripe account?")
+    await user.should_see("Unlink your account?")
     user.find(marker="unlink-cancel").click()
     await _wait_for(lambda: not dialog.value, "the dialog to close")
     await user.should_see("Connected to Stripe (test mode)")
 
     user.find(marker="unlink").click()
     await _wait_for(lambda: dialog.value, "the confirmation dialog")
+    assert _element(user, "unlink-confirm").text == "Unlink account"
     user.find(marker="unlink-confirm").click()
     await user.should_see(SANDBOX, retries=100)
-    await user.should_see("Connect Stripe account")
+    await user.should_see("Account unlinked. Payments are simulated in the sandbox.")
+    await user.should_see("Create Client Billing Account")  # the help article's words
     assert _element(user, "privacy-url").value == "https://agency.example/privacy"
     assert (await selector.current_gateway()).name == "sandbox"

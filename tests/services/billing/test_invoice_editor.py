@@ -30,6 +30,7 @@ from portal.domain.status import InvoiceStatus
 from portal.domain.tax import LineInput, invoice_totals
 from portal.mail import invoice_emails
 from portal.payments import charges, ledger, links
+from portal.payments.presentation import load_presentation
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card
 
@@ -119,7 +120,13 @@ async def test_the_live_preview_shows_the_totals_the_saved_invoice_stores(world:
         ("alice", line(qty="-2"), "lines.0.quantity", "Quantity must be more than 0."),
         ("alice", line(qty="two"), "lines.0.quantity", "Enter a quantity like 1 or 2.5."),
         ("alice", line(qty="1.23456"), "lines.0.quantity", "Use at most 4 decimals for the quantity."),
-        ("alice", line(text="  "), "lines.0.description", "Describe the service."),
+        (
+            "alice",
+            line(text="  "),
+            "lines.0.description",
+            "Describe the service: this line is in the totals, but it cannot be saved without one.",
+        ),
+        ("alice", line(text="", price=""), "lines.0.description", "Describe the service."),
         ("alice", line(tax="rate:999"), "lines.0.tax", "Choose a tax rate from the list."),
         (
             "alice",
@@ -215,9 +222,8 @@ async def test_sending_numbers_opens_links_and_emails_the_invoice(world: World) 
         org=await get_organization(),
         invoice=invoice,
         client=await Client.get(id=invoice.client_id),
-        lines=await InvoiceLine.filter(invoice_id=invoice_id).order_by("position", "id"),
+        presentation=await load_presentation(invoice),
         link=links.url_for(token_in(email)),
-        amount_due_minor=await ledger.amount_due(invoice),
     )
     assert (email.subject, email.text_body, email.html_body) == (
         composed.subject,

@@ -288,12 +288,6 @@ def test_parse_amount_too_many_decimals(text: str, currency: str, locale: str, m
     [
         ("abc", "en"),
         ("12abc", "en"),
-        ("1,23", "en"),  # a comma is grouping in English: groups have three digits
-        ("12,50", "en"),
-        ("1.2.3", "en"),
-        ("1 234.50", "en"),
-        ("1234.50", "fr"),  # a point is not the French decimal separator
-        ("1,5", "ja"),
         ("€5", "en"),  # another currency's symbol in a USD field
         ("$", "en"),
         ("USD", "en"),

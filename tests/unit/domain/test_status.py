@@ -142,7 +142,7 @@ def test_check_and_can_agree_on_every_pair() -> None:
     [
         (Bill.paid, Bill.expired, "A paid billing request cannot become expired."),
         (Bill.expired, Bill.paid, "An expired billing request cannot become paid."),
-        (Inv.deleted, Inv.open, "A deleted invoice cannot become open."),
+        (Inv.deleted, Inv.open, "A void invoice cannot become open."),
         (Sub.past_due, Sub.trialing, "A past due subscription cannot become trialing."),
         (Pay.refunded, Pay.partially_refunded, "A refunded payment cannot become partially refunded."),
         (Inv.paid, Inv.paid, "The invoice is already paid."),
@@ -202,9 +202,9 @@ def test_invoice_status_after_money_moves(
     assert result == current or can_transition(current, result)
 
 
-@pytest.mark.parametrize("current", [Inv.draft, Inv.deleted])
-def test_money_cannot_move_on_draft_or_deleted_invoices(current: InvoiceStatus) -> None:
-    with pytest.raises(IllegalTransition, match=rf"^Payments cannot be applied to a {current} invoice\.$"):
+@pytest.mark.parametrize(("current", "word"), [(Inv.draft, "draft"), (Inv.deleted, "void")])
+def test_money_cannot_move_on_draft_or_deleted_invoices(current: InvoiceStatus, word: str) -> None:
+    with pytest.raises(IllegalTransition, match=rf"^Payments cannot be applied to a {word} invoice\.$"):
         invoice_status_after(10000, 10000, current)
 
 
@@ -219,7 +219,9 @@ def test_over_allocation_is_a_programming_error() -> None:
         (Bill.pending, "Pending"),
         (Inv.paid, "Paid"),
         (Bill.expired, "Expired"),
-        (Inv.deleted, "Deleted"),
+        (Inv.deleted, "Void"),  # a voided invoice; billing and credit requests are "Deleted"
+        (Bill.deleted, "Deleted"),
+        (Cred.deleted, "Deleted"),
         (Sub.past_due, "Past due"),
         (Pay.partially_refunded, "Partially refunded"),
         (PaymentMethodKind.bank_transfer, "Bank transfer"),

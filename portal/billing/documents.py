@@ -20,11 +20,20 @@ from portal.core.organization import get_organization
 from portal.db.models import Allocation, Client, CreditEntry, Invoice, InvoiceLine, Payment
 from portal.domain.errors import NotFound
 from portal.domain.money import currency_exponent
-from portal.domain.status import InvoiceStatus, PaymentStatus, local_label
+from portal.domain.presentation import InvoicePresentation, PresentedLine, present_invoice
+from portal.domain.status import InvoiceStatus, PaymentStatus, invoice_display_status, local_label
 from portal.domain.tax import LineInput, line_amounts
-from portal.i18n import N_, _, get_locale
+from portal.i18n import N_, _, get_locale, pgettext
+from portal.payments import links
 from portal.payments.ledger import allocated_by_invoice
+from portal.payments.links import LinkView
 from portal.payments.methods import method_label
+from portal.payments.presentation import (
+    LatestPayment,
+    invoice_presentation,
+    latest_payment,
+    load_presentation,
+)
 
 INVOICE_NOT_FOUND = N_("That invoice does not exist.")
 RECEIPT_NOT_FOUND = N_("That receipt does not exist.")
@@ -135,6 +144,7 @@ class InvoiceDetail:
     amount_due_minor: int
     client: Party
     organization: Letterhead
+    presentation: InvoicePresentation  # the lines and totals block every view of the invoice draws
     locale: str = "en"  # the client's: the PDF is written in it
 
     @property
@@ -154,8 +164,9 @@ class InvoiceDetail:
 
     @property
     def display_status(self) -> str:
-        """The status to show: 'overdue' for an overdue open invoice, else the stored status."""
-        return "overdue" if self.is_overdue else self.status
+        """The status to show: 'overdue' for an overdue open invoice, 'void' for a voided one, else the
+        stored status."""
+        return invoice_display_status(self.status, overdue=self.is_overdue)
 
     @property
     def can_pay(self) -> bool:
@@ -175,6 +186,7 @@ class SettledInvoice:
     invoice_id: int
     number: str
     amount_minor: int
+    presentation: InvoicePresentation | None = None  # the invoice's totals as they stand now
 
 
 @dataclass(frozen=True)
@@ -205,7 +217,9 @@ class ReceiptDetail:
     @property
     def status_label(self) -> str:
         """'Paid', 'Partially refunded' or 'Refunded' (in the current locale)."""
-        return _("Paid") if self.status == PaymentStatus.succeeded else local_label(self.status)
+        if self.status == PaymentStatus.succeeded:
+            return pgettext("payment", "Paid")  # "Payé": agrees with a receipt, not an invoice
+        return local_label(self.status)
 
     @property
     def kept_minor(self) -> int:
@@ -340,6 +354,13 @@ def sample_invoice(
         )
     subtotal = sum(line.net_minor for line in lines)
     tax = sum(line.tax_minor for line in lines)
+    presentation = present_invoice(
+        currency=currency,
+        lines=[_presented(line) for line in lines],
+        subtotal_minor=subtotal,
+        tax_minor=tax,
+        total_minor=subtotal + tax,
+    )
     return InvoiceDetail(
         id=0,
         number=number,
@@ -359,19 +380,30 @@ def sample_invoice(
         amount_due_minor=subtotal + tax,
         client=Party(name=_("Sample Client"), company=_("Sample Company Ltd"), email="client@example.com"),
         organization=organization,
+        presentation=presentation,
         locale=get_locale(),
     )
 
 
-async def _money_on_invoice(
-    invoice_id: int,
+def _presented(line: LineView) -> PresentedLine:
+    """A sample line as the presentation takes it."""
+    return PresentedLine(
+        description=line.description,
+        quantity=Decimal(line.quantity),
+        unit_price_minor=line.unit_price_minor,
+        tax_name=line.tax_name,
+        tax_rate=Decimal(line.tax_rate),
+        net_minor=line.net_minor,
+        tax_minor=line.tax_minor,
+        gross_minor=line.gross_minor,
+        date=line.date,
+    )
+
+
+def _money_on_invoice(
+    rows: list[Allocation],
 ) -> tuple[list[AppliedPayment], list[AppliedCredit], list[TakenBack]]:
     """The allocation rows of an invoice, split into payments, credit and refunds (oldest first)."""
-    rows = (
-        await Allocation.filter(invoice_id=invoice_id)
-        .order_by("created_at", "id")
-        .prefetch_related("payment__payment_method", "credit_entry", "refund")
-    )
     payments, credits, refunds = [], [], []
     for row in rows:
         if row.payment_id is not None:
@@ -407,8 +439,14 @@ async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
         raise NotFound(_(INVOICE_NOT_FOUND))
     hidden = invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted)
     _check(actor, invoice.client_id, hidden=hidden, message=INVOICE_NOT_FOUND)
-    lines = _lines(await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id"))
-    payments, credits, refunds = await _money_on_invoice(invoice.id)
+    line_rows = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
+    lines = _lines(line_rows)
+    allocation_rows = (
+        await Allocation.filter(invoice_id=invoice.id)
+        .order_by("created_at", "id")
+        .prefetch_related("payment__payment_method", "credit_entry", "refund")
+    )
+    payments, credits, refunds = _money_on_invoice(allocation_rows)
     allocated = (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
     party, locale = await _party(invoice.client_id)
     return InvoiceDetail(
@@ -430,6 +468,7 @@ async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
         amount_due_minor=invoice.total_minor - allocated,
         client=party,
         organization=await letterhead(),
+        presentation=invoice_presentation(invoice, line_rows, allocation_rows),
         locale=locale,
     )
 
@@ -438,11 +477,19 @@ async def _settled(payment_id: int) -> list[SettledInvoice]:
     """The invoices a payment paid, with the amount it put on each (before any refund)."""
     rows = await Allocation.filter(payment_id=payment_id).order_by("id").prefetch_related("invoice")
     amounts: dict[int, int] = {}
-    numbers: dict[int, str] = {}
+    invoices: dict[int, Invoice] = {}
     for row in rows:
         amounts[row.invoice_id] = amounts.get(row.invoice_id, 0) + row.amount_minor
-        numbers[row.invoice_id] = invoice_number(row.invoice)
-    return [SettledInvoice(invoice_id, numbers[invoice_id], amount) for invoice_id, amount in amounts.items()]
+        invoices[row.invoice_id] = row.invoice
+    return [
+        SettledInvoice(
+            invoice_id,
+            invoice_number(invoices[invoice_id]),
+            amount,
+            await load_presentation(invoices[invoice_id]),
+        )
+        for invoice_id, amount in amounts.items()
+    ]
 
 
 async def get_receipt(*, actor: Actor, payment_id: int) -> ReceiptDetail:
@@ -477,4 +524,30 @@ async def get_receipt(*, actor: Actor, payment_id: int) -> ReceiptDetail:
         organization=await letterhead(),
         locale=locale,
         refunds=refunds,
+    )
+
+
+@dataclass(frozen=True)
+class PayLinkPage:
+    """What the public payment page shows: the link, the invoice's lines and totals (for an invoice), and
+    the newest payment made for the document (to say how much was received, or is being confirmed)."""
+
+    link: LinkView
+    presentation: InvoicePresentation | None
+    received: LatestPayment | None
+    pending: LatestPayment | None
+
+
+async def pay_link_page(*, token: str) -> PayLinkPage:
+    """The payment page of a link; NotFound for an unknown, tampered or revoked token."""
+    link = await links.view(token=token)
+    presentation = None
+    if link.purpose == "invoice":
+        invoice = await Invoice.get(id=link.target_id)
+        presentation = await load_presentation(invoice)
+    return PayLinkPage(
+        link=link,
+        presentation=presentation,
+        received=await latest_payment(purpose=link.purpose, target_id=link.target_id),
+        pending=await latest_payment(purpose=link.purpose, target_id=link.target_id, pending=True),
     )

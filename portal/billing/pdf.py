@@ -29,7 +29,10 @@ from portal.billing.documents import InvoiceDetail, Letterhead, Party, ReceiptDe
 from portal.billing.quotes import QuoteView
 from portal.core.organization import UPLOADS_URL, uploaded_file
 from portal.domain.money import format_money
+from portal.domain.presentation import InvoicePresentation, TotalRow, sheet
+from portal.domain.presentation import totals as totals_rows
 from portal.domain.status import label as status_label
+from portal.domain.status import local_label
 from portal.i18n import N_, translate
 
 ENCODING = "windows-1252"
@@ -124,7 +127,7 @@ def logo_file(logo_path: str) -> Path | None:
 
 def _day(value: date | None, locale: str = "en") -> str:
     """'05 Nov 2026' / '05 nov. 2026'."""
-    return i18n.format_date(value, locale, fmt="dd MMM y") if value else ""
+    return i18n.format_date(value, locale) if value else ""
 
 
 class _Document(FPDF):
@@ -277,6 +280,16 @@ LINE_HEADINGS = (N_("Date"), N_("Description"), N_("Qty"), N_("Unit price"), N_(
 LINE_WIDTHS = (22, 66, 14, 27, 23, 28)
 QUOTE_KINDS = {"estimate": N_("ESTIMATE"), "proposal": N_("PROPOSAL")}
 LINE_ALIGNS = ("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
+PRESENTATION_WIDTHS = {
+    "date": 20,
+    "description": 0,  # takes what the others leave
+    "quantity": 11,
+    "unit_price": 23,
+    "net": 23,
+    "tax_rate": 20,
+    "tax": 20,
+    "gross": 23,
+}
 
 
 def _notes(pdf: _Document, title: str, text: str) -> None:
@@ -287,6 +300,48 @@ def _notes(pdf: _Document, title: str, text: str) -> None:
 
 def _finish(pdf: _Document) -> bytes:
     return bytes(pdf.output())
+
+
+def _presentation(pdf: _Document, presentation: InvoicePresentation, locale: str) -> None:
+    """The invoice's lines and totals block, as every view of the invoice shows them."""
+    written = sheet(presentation, locale)
+    keys = [c.key for c in written.columns]
+    widths = [PRESENTATION_WIDTHS[key] for key in keys]
+    widths[keys.index("description")] += PAGE_WIDTH - sum(widths)
+    aligns = ["RIGHT" if c.numeric else "LEFT" for c in written.columns]
+    rows = [[row[key] for key in keys] for row in written.rows]
+    _table(pdf, [c.label for c in written.columns], rows, widths, aligns)
+    _totals(pdf, totals_rows(presentation, locale))
+
+
+def _totals(pdf: _Document, rows: Sequence[TotalRow]) -> None:
+    for row in rows:
+        pdf.pair(row.label, row.amount, bold=row.strong)
+
+
+def _applied(pdf: _Document, detail: InvoiceDetail, locale: str) -> None:
+    """Each payment, use of credit and refund behind the totals, with its date."""
+    money = lambda amount: format_money(amount, detail.currency, locale)  # noqa: E731
+    rows = [
+        [
+            _day(paid.date, locale),
+            translate(paid.method, locale) + (f" · {paid.reference}" if paid.reference else ""),
+            money(paid.amount_minor),
+        ]
+        for paid in detail.payments
+    ]
+    rows += [
+        [_day(credit.date, locale), translate("Credit applied", locale), money(credit.amount_minor)]
+        for credit in detail.credits
+    ]
+    rows += [
+        [_day(back.date, locale), translate("Refunded", locale), money(-back.amount_minor)]
+        for back in detail.refunds
+    ]
+    if rows:
+        pdf.heading(translate("Payments and credit applied", locale))
+        headings = [translate(h, locale) for h in ("Date", "Description", "Amount")]
+        _table(pdf, headings, rows, (30, 110, 40), ("LEFT", "LEFT", "RIGHT"))
 
 
 def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True) -> bytes:
@@ -308,27 +363,11 @@ def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True) -> bytes:
     ]
     facts += [
         (translate("Due", locale), day(detail.due_date)),
-        (translate("Status", locale), translate(status_label(detail.display_status), locale)),
+        (translate("Status", locale), local_label(detail.display_status, locale)),
     ]
     _parties(pdf, translate("BILL TO", locale), detail.client, facts)
-    rows = _line_rows(detail.lines, detail.currency, locale)
-    _table(pdf, [translate(h, locale) for h in LINE_HEADINGS], rows, LINE_WIDTHS, LINE_ALIGNS)
-    pdf.pair(translate("Subtotal", locale), money(detail.subtotal_minor))
-    for tax in detail.tax_by_rate:
-        pdf.pair(tax.label, money(tax.tax_minor))
-    pdf.pair(translate("Total", locale), money(detail.total_minor), bold=True)
-    for paid in detail.payments:
-        label = translate(
-            "Paid {date} · {method}", locale, date=day(paid.date), method=translate(paid.method, locale)
-        )
-        pdf.pair(label + (f" · {paid.reference}" if paid.reference else ""), money(-paid.amount_minor))
-    for credit in detail.credits:
-        pdf.pair(
-            translate("Credit applied {date}", locale, date=day(credit.date)), money(-credit.amount_minor)
-        )
-    for back in detail.refunds:
-        pdf.pair(translate("Refunded {date}", locale, date=day(back.date)), money(back.amount_minor))
-    pdf.pair(translate("Amount due", locale), money(detail.amount_due_minor), bold=True)
+    _presentation(pdf, detail.presentation, locale)
+    _applied(pdf, detail, locale)
     _notes(pdf, translate("Notes", locale), detail.notes)
     if detail.amount_due_minor > 0 and detail.organization.bank_details.strip():
         pdf.heading(translate("Pay by bank transfer", locale))
@@ -383,6 +422,10 @@ def receipt_pdf(detail: ReceiptDetail, *, compress: bool = True) -> bytes:
         pdf.pair(label + (f" · {refund.reason}" if refund.reason else ""), money(-refund.amount_minor))
     if detail.refunded_minor:
         pdf.pair(translate("Kept", locale), money(detail.kept_minor), bold=True)
+    for settled in detail.settled:
+        if settled.presentation is not None:
+            pdf.heading(translate("Invoice {number} now stands as follows:", locale, number=settled.number))
+            _totals(pdf, totals_rows(settled.presentation, locale))
     pdf.ln(4)
     pdf.text_block(translate("Thank you for your payment.", locale), width=PAGE_WIDTH, size=10)
     return _finish(pdf)

@@ -3,11 +3,11 @@ to review."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 
 from portal.core.clock import today
-from portal.db.models import Client, Invoice, InvoiceLine, Organization, Quote
+from portal.db.models import Client, Invoice, Organization, Quote
+from portal.domain.presentation import InvoicePresentation, sheet
 from portal.i18n import N_, format_date, translate
 from portal.mail.compose import (
     L_AMOUNT_DUE,
@@ -24,19 +24,24 @@ from portal.mail.compose import (
     money,
     para,
 )
-from portal.mail.templates import Block, Details, Note, Paragraph, phrase
+from portal.mail.templates import Block, Details, Note, Paragraph, Table, phrase
 
 
-def _invoice_lines(invoice: Invoice, lines: Sequence[InvoiceLine], locale: str) -> Details | None:
-    if not lines:
-        return None
-    return Details([(_line_label(line), money(line.gross_minor, invoice.currency, locale)) for line in lines])
-
-
-def _line_label(line: InvoiceLine) -> str:
-    """'Design work', or 'Design work × 2.5' when the quantity is not one."""
-    quantity = line.quantity.normalize()
-    return line.description if quantity == 1 else f"{line.description} × {quantity:f}"
+def invoice_blocks(presentation: InvoicePresentation, locale: str, *, lines: bool = True) -> list[Block]:
+    """The invoice's lines under their titled columns and its totals block, exactly as the invoice page and
+    its PDF show them (`portal.domain.presentation`); `lines=False` gives the totals only."""
+    written = sheet(presentation, locale)
+    blocks: list[Block] = []
+    if lines and written.rows:
+        blocks.append(
+            Table(
+                headings=[c.label for c in written.columns],
+                rows=[[row[c.key] for c in written.columns] for row in written.rows],
+                numeric=[c.numeric for c in written.columns],
+            )
+        )
+    blocks.append(Details([(row.label, row.amount) for row in written.totals]))
+    return blocks
 
 
 # -- invoices, reminders ----------------------------------------------------------------------------
@@ -45,15 +50,14 @@ def invoice_sent(
     org: Organization,
     invoice: Invoice,
     client: Client,
-    lines: Sequence[InvoiceLine],
+    presentation: InvoicePresentation,
     link: str,
-    amount_due_minor: int,
 ) -> Email:
-    """An invoice with its lines (in their order), its payment link and what is still due on it (from the
-    ledger), in the client's locale."""
+    """An invoice with its lines (in their order) and totals block (`presentation`, from the ledger: what
+    was paid or credited and what is still due), its payment link, in the client's locale."""
     b = brand(org)
     locale = client.locale
-    due = amount_due_minor
+    due = presentation.amount_due_minor
     number = invoice.number or ""
     total = money(invoice.total_minor, invoice.currency, locale)
     subject = translate(
@@ -72,6 +76,15 @@ def invoice_sent(
             ),
             button(locale, translate(N_("Pay invoice {number}"), locale, number=number), link),
         ]
+    elif invoice.total_minor == 0:
+        blocks.append(
+            para(
+                N_("Here is invoice {number}. Its total is {amount}: nothing is due."),
+                locale,
+                number=number,
+                amount=total,
+            )
+        )
     else:
         blocks.append(
             para(
@@ -81,20 +94,16 @@ def invoice_sent(
                 amount=total,
             )
         )
-    details = _invoice_lines(invoice, lines, locale)
-    if details is not None:
-        blocks.append(details)
     blocks.append(
         Details(
             [
                 (translate(L_INVOICE, locale), number),
                 (translate(L_ISSUED, locale), format_date(invoice.issue_date, locale)),
                 (translate(L_DUE, locale), format_date(invoice.due_date, locale)),
-                (translate(L_TOTAL, locale), total),
-                (translate(L_AMOUNT_DUE, locale), money(due, invoice.currency, locale)),
             ]
         )
     )
+    blocks += invoice_blocks(presentation, locale)
     if invoice.notes.strip():
         blocks.append(Note(translate(L_NOTES, locale), invoice.notes))
     return compose_email(

@@ -3,7 +3,7 @@ subscription renewal)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from portal.db.models import (
@@ -17,7 +17,9 @@ from portal.db.models import (
     PaymentMethod,
     Subscription,
 )
-from portal.i18n import N_, format_date, translate
+from portal.domain.presentation import InvoicePresentation
+from portal.domain.status import brand_label
+from portal.i18n import N_, format_date, pgettext, translate
 from portal.mail.compose import (
     BILLING_PATH,
     L_AMOUNT,
@@ -33,6 +35,7 @@ from portal.mail.compose import (
     para,
     portal_url,
 )
+from portal.mail.invoice_emails import invoice_blocks
 from portal.mail.templates import Block, Details, Note
 
 METHODS = {
@@ -60,9 +63,9 @@ def new_link(
     b = brand(org)
     locale = client.locale
     if isinstance(target, Invoice):
-        title = translate(N_("invoice {number}"), locale, number=target.number or "")
+        title = pgettext("in a sentence", "invoice {number}", locale, number=target.number or "")
     else:
-        title = target.description or translate(N_("account credit"), locale)
+        title = target.description or pgettext("in a sentence", "account credit", locale)
     due = money(amount_due_minor, target.currency, locale)
     subject = translate(N_("Your new payment link from {org}"), locale, org=b.name)
     blocks: list[Block] = [
@@ -93,7 +96,7 @@ def _method_label(payment: Payment, saved: PaymentMethod | None, locale: str) ->
         return translate(
             N_("{brand} ending in {last4}"),
             locale,
-            brand=saved.brand.capitalize() or method,
+            brand=brand_label(saved.brand) or method,
             last4=saved.last4,
         )
     return method
@@ -108,10 +111,12 @@ def receipt(
     allocations: Sequence[Allocation],
     credited_minor: int,
     can_sign_in: bool,
+    invoices: Mapping[int, InvoicePresentation] | None = None,
 ) -> Email:
-    """A receipt for money received: amount, date, method (`saved_method`, the saved card or account it
-    was paid with, if any), what it paid (`allocations`, each with its invoice fetched), the part that
-    became credit (`credited_minor`), and a link to the receipt page when the client `can_sign_in`."""
+    """A receipt for money received: the amount of this payment, date, method (`saved_method`, the saved
+    card or account it was paid with, if any), what it paid (`allocations`, each with its invoice fetched,
+    and the totals block of each such invoice as it now stands, from `invoices` by invoice id), the part
+    that became credit (`credited_minor`), and a link to the receipt page when the client `can_sign_in`."""
     b = brand(org)
     locale = client.locale
     amount = money(payment.amount_minor, payment.currency, locale)
@@ -140,6 +145,20 @@ def receipt(
             )
         )
     blocks.append(Details(rows))
+    shown: set[int] = set()
+    for allocation in allocations:
+        presentation = (invoices or {}).get(allocation.invoice_id)
+        if presentation is None or allocation.invoice_id in shown:
+            continue
+        shown.add(allocation.invoice_id)
+        blocks.append(
+            para(
+                N_("Invoice {number} now stands as follows:"),
+                locale,
+                number=allocation.invoice.number or "",
+            )
+        )
+        blocks += invoice_blocks(presentation, locale, lines=False)
     if credited_minor:
         blocks.append(
             para(
@@ -170,7 +189,7 @@ def receipt(
 def _target_title(target: Invoice | BillingRequest | CreditRequest, locale: str) -> str:
     """What is being paid, in words: an invoice, a billing request or a credit request."""
     if isinstance(target, Invoice):
-        return translate(N_("invoice {number}"), locale, number=target.number or "")
+        return pgettext("in a sentence", "invoice {number}", locale, number=target.number or "")
     if isinstance(target, BillingRequest):
         return target.description.strip() or translate(N_("your payment request"), locale)
     return target.description.strip() or translate(N_("account credit"), locale)

@@ -7,9 +7,12 @@ from fastapi import Request
 from nicegui import ui
 
 from portal import i18n
+from portal.billing import documents
+from portal.billing.documents import PayLinkPage
 from portal.components.browser_session import page_locale
 from portal.components.card_form import card_fields
 from portal.components.frame import apply_theme
+from portal.components.invoice_summary import invoice_summary
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
 from portal.i18n import _
@@ -30,16 +33,24 @@ def _not_found() -> None:
         ui.label(_("Check that you copied the whole link from the email, or ask us for a new one."))
 
 
-def _paid(link: LinkView) -> None:
+def _paid(page: PayLinkPage) -> None:
+    link = page.link
     with _card(_("{document} is paid", document=link.title)).mark("pay-paid"):
-        ui.label(
-            _(
-                "Thank you, {name}. We received {amount}.",
-                name=link.client_name,
-                amount=link.money(link.total_minor),
+        if page.received is not None:  # the payment just made (or the last one): never the invoice total
+            ui.label(
+                _(
+                    "Thank you, {name}. We received {amount}.",
+                    name=link.client_name,
+                    amount=link.money(page.received.amount_minor),
+                )
+            ).mark("pay-received")
+        else:  # settled without a payment (account credit)
+            ui.label(_("Thank you, {name}. Nothing is left to pay.", name=link.client_name)).mark(
+                "pay-received"
             )
-        )
         ui.label(_("Reference: {reference}", reference=link.reference)).classes("text-gray-600")
+        if page.presentation is not None:
+            invoice_summary(page.presentation)
 
 
 def _expired(link: LinkView, token: str) -> None:
@@ -69,7 +80,8 @@ def _expired(link: LinkView, token: str) -> None:
         button = ui.button(_("Email me a new link"), on_click=renew).mark("renew-link")
 
 
-def _open(link: LinkView, token: str, paid_flag: bool) -> None:
+def _open(page: PayLinkPage, token: str, paid_flag: bool) -> None:
+    link = page.link
     with _card(link.title):
         with ui.row().classes("w-full justify-between items-baseline"):
             ui.label(
@@ -80,22 +92,25 @@ def _open(link: LinkView, token: str, paid_flag: bool) -> None:
                     _("Sandbox") if link.gateway_mode == "sandbox" else _("Test mode"), color="orange"
                 ).props("outline").mark("gateway-mode")
         if paid_flag:
-            ui.label(_("Thank you! We are confirming your payment with the bank.")).classes(
-                "text-green-700"
-            ).mark("pay-processing")
-        if link.lines:
-            for line in link.lines:
-                with ui.row().classes("w-full justify-between"):
-                    ui.label(f"{line.description} × {line.quantity}")
-                    ui.label(line.amount).classes("tabular-nums")
-            ui.separator()
-        with ui.row().classes("w-full justify-between items-baseline"):
-            ui.label(_("Amount due")).classes("text-lg")
-            ui.label(link.money(link.amount_due_minor)).classes("text-2xl font-semibold tabular-nums").mark(
-                "amount-due"
-            )
+            pending = page.pending
+            if pending is not None:
+                confirming = _(
+                    "Thank you! We are confirming your payment of {amount} with the bank.",
+                    amount=link.money(pending.amount_minor),
+                )
+            else:
+                confirming = _("Thank you! We are confirming your payment with the bank.")
+            ui.label(confirming).classes("text-green-700").mark("pay-processing")
+        if page.presentation is not None:  # an invoice: its lines and totals, as on its page and PDF
+            invoice_summary(page.presentation)
+        else:
+            with ui.row().classes("w-full justify-between items-baseline"):
+                ui.label(_("Amount due")).classes("text-lg")
+                ui.label(link.money(link.amount_due_minor)).classes(
+                    "text-2xl font-semibold tabular-nums"
+                ).mark("amount-due")
         if link.due_date:
-            due = i18n.format_date(link.due_date, fmt="dd MMMM y")
+            due = i18n.format_date(link.due_date)
             ui.label(_("Due {date}", date=due)).classes("text-gray-600")
         error = ui.label().classes("text-red-700").props("role=alert").mark("pay-error")
 
@@ -111,7 +126,7 @@ def _open(link: LinkView, token: str, paid_flag: bool) -> None:
                 button.props(remove="loading")
             ui.navigate.to(outcome.redirect_url)
 
-        with ui.tabs().classes("w-full") as tabs:
+        with ui.tabs().classes("w-full portal-tabs-wrap").props("no-caps") as tabs:
             card_tab = ui.tab(_("Card"))
             transfer_tab = ui.tab(_("Bank transfer"))
             debit_tab = ui.tab(_("Direct debit"))
@@ -157,17 +172,18 @@ def register() -> None:
         apply_theme(await branding())
         with ui.column().classes("w-full min-h-screen p-4 items-stretch justify-center"):
             try:
-                link = await links.view(token=token)
+                page = await documents.pay_link_page(token=token)
             except NotFound:
                 _not_found()
                 return
+            link = page.link
             i18n.set_locale(link.locale or browser)  # the client's language, else the browser's
             if link.state == "paid":
-                _paid(link)
+                _paid(page)
             elif link.state == "expired":
                 _expired(link, token)
             else:
-                _open(link, token, paid_flag=bool(paid))
+                _open(page, token, paid_flag=bool(paid))
 
     @ui.page("/sandbox/checkout/{session_id}", title="Sandbox checkout")
     async def sandbox_checkout_page(request: Request, session_id: str) -> None:
@@ -180,6 +196,9 @@ def register() -> None:
             with ui.column().classes("w-full p-4"):
                 _not_found()
             return
+        if page.locale:  # the language of the page the payer started from (theirs, even when signed out)
+            i18n.set_locale(page.locale)
+            ui.page_title(_("Sandbox checkout"))
         amount = format_money(page.amount_minor, page.currency, i18n.get_locale())
         debit = "direct_debit" in page.method_kinds
         with ui.column().classes("w-full min-h-screen p-4 justify-center"), _card(_("Sandbox checkout")):

@@ -7,6 +7,7 @@ from portal.core.organization import get_organization
 from portal.db.models import Allocation, Client, CreditEntry, Payment, PaymentMethod, User
 from portal.mail import payment_emails
 from portal.mail.compose import Email
+from portal.payments.presentation import load_presentation
 
 
 async def receipt_email(payment: Payment, client: Client) -> Email:
@@ -28,4 +29,5 @@ async def receipt_email(payment: Payment, client: Client) -> Email:
         allocations=allocations,
         credited_minor=sum(credited),
         can_sign_in=await User.exists(client_id=client.id, is_active=True),
+        invoices={a.invoice_id: await load_presentation(a.invoice) for a in allocations},
     )

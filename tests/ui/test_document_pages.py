@@ -7,6 +7,7 @@ import asyncio
 from nicegui import ui
 from nicegui.testing import User
 
+from portal import i18n
 from portal.core.clock import today
 from portal.db.models import Client, Invoice, Payment, Quote
 from portal.domain.money import format_money
@@ -19,7 +20,7 @@ async def _ada() -> Client:
 
 async def _signed_in(user: User, email: str = "client@demo.test") -> None:
     await sign_in(user, email)
-    await user.should_see("My Billing", retries=50)
+    await user.should_see(marker="nav-billing", retries=50)  # in the client's language (Émile: French)
 
 
 def _table(user: User, marker: str) -> ui.table:
@@ -53,10 +54,17 @@ async def test_the_client_sees_an_invoice_with_its_lines_and_amount_due(user: Us
     await user.open(f"/billing/invoices/{invoice.id}")
     await user.should_see(f"Invoice {invoice.number}")
     rows = _table(user, "invoice-lines").rows
-    assert [(r["description"], r["quantity"], r["unit_price"], r["tax"]) for r in rows] == [
+    assert [(r["description"], r["quantity"], r["unit_price"], r["tax_rate"]) for r in rows] == [
         ("Website redesign", "1", "$1,200.00", "VAT 20%"),
         ("Hosting, 3 months", "3", "$19.99", "VAT 20%"),
     ]
+    # each line before tax, its tax and after tax, under labelled columns
+    assert [(r["net"], r["tax"], r["gross"]) for r in rows] == [
+        ("$1,200.00", "$240.00", "$1,440.00"),
+        ("$59.97", "$11.99", "$71.96"),
+    ]
+    labels = [c["label"] for c in _table(user, "invoice-lines").columns]
+    assert labels == ["Date", "Description", "Qty", "Unit price", "Net", "Tax rate", "Tax", "Gross"]
     assert _text(user, "total") == format_money(invoice.total_minor, "USD") == "$1,511.96"
     assert _text(user, "amount-due") == "$1,511.96"
     await user.should_see("VAT 20%")
@@ -75,7 +83,7 @@ async def test_the_client_pays_the_overdue_invoice_on_its_page_with_the_default_
     choice = user.find(marker="pay-with").elements.pop()
     assert isinstance(choice, ui.radio) and choice.options[choice.value].startswith("Visa •••• 4242")
     user.find(marker="pay-confirm").click()
-    await user.should_see("Thank you! Your payment was received.", retries=50)
+    await user.should_see("Thank you! We received", retries=50)
     await user.should_see(marker="status-paid", retries=50)
     await user.should_see("Paid")
     await _wait_for(lambda: _text(user, "amount-due") == "$0.00", "the amount due to drop to zero")
@@ -91,13 +99,13 @@ async def test_the_client_approves_the_estimate(user: User) -> None:
     await _signed_in(user)
     estimate = await Quote.get(kind="estimate")
     await user.open(f"/billing/quotes/{estimate.id}")
-    await user.should_see(f"Estimate #{estimate.id}")
+    await user.should_see(f"Estimate {estimate.number}")
     await user.should_see("Mobile app prototype")
     await user.should_see("Valid for 30 days. 50% due on approval.")
     assert [r["description"] for r in _table(user, "quote-lines").rows] == ["Prototype, 10 screens"]
     assert _text(user, "total") == format_money(estimate.total_minor, "USD")
     user.find(marker="approve").click()
-    await user.should_see(f"Approved on {today():%d %b %Y}", retries=50)
+    await user.should_see(f"Approved on {i18n.format_date(today(), 'en')}", retries=50)
     await user.should_see(marker="status-approved")
     await user.should_not_see(marker="approve")
     assert (await Quote.get(id=estimate.id)).status == "approved"
@@ -108,10 +116,10 @@ async def test_the_client_declines_the_proposal_with_a_comment(user: User) -> No
     proposal = await Quote.get(kind="proposal")
     await user.open(f"/billing/quotes/{proposal.id}")
     user.find(marker="decline").click()
-    await user.should_see(f"Decline Proposal #{proposal.id}?", retries=20)
+    await user.should_see(f"Decline Proposal {proposal.number}?", retries=20)
     user.find(marker="decline-comment").type("Too early for us <b>this year</b>")
     user.find(marker="decline-confirm").click()
-    await user.should_see(f"Declined on {today():%d %b %Y}", retries=50)
+    await user.should_see(f"Declined on {i18n.format_date(today(), 'en')}", retries=50)
     await user.should_see("Comment: Too early for us <b>this year</b>")
     saved = await Quote.get(id=proposal.id)
     assert (saved.status, saved.decision_comment) == ("declined", "Too early for us <b>this year</b>")

@@ -54,6 +54,7 @@ from portal.db.models import User as UserRow
 from portal.domain.status import Role
 from portal.mail import account_emails, compose, invoice_emails, payment_emails, request_emails
 from portal.payments import ledger
+from portal.payments.presentation import invoice_presentation
 from tests.ui.conftest import sign_in
 
 SCRIPT = "<script>alert(1)</script>"
@@ -336,7 +337,11 @@ MESSAGES: dict[str, Build] = {
         amount_due_minor=DUE,
     ),
     "invoice_sent": lambda r: invoice_emails.invoice_sent(
-        org=r.org, invoice=r.invoice, client=r.client, lines=r.lines, link=LINK, amount_due_minor=DUE
+        org=r.org,
+        invoice=r.invoice,
+        client=r.client,
+        presentation=invoice_presentation(r.invoice, r.lines, []),
+        link=LINK,
     ),
     "reminder": lambda r: invoice_emails.reminder(
         org=r.org, invoice=r.invoice, client=r.client, link=LINK, amount_due_minor=DUE

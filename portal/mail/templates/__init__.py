@@ -117,7 +117,17 @@ class Note:
     content: str
 
 
-Block = Paragraph | Button | Details | Note
+@dataclass(frozen=True)
+class Table:
+    """A table with titled columns (an invoice's lines): `numeric` columns are right-aligned; in plain text
+    each row is its first cell, then the others as 'Title: value'."""
+
+    headings: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    numeric: Sequence[bool] = ()
+
+
+Block = Paragraph | Button | Details | Note | Table
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,8 @@ def _block_html(block: Block, brand: Brand) -> str:
             fallback=_e(block.fallback),
             url_text=_e(block.url),
         )
+    if isinstance(block, Table):
+        return _table_html(block)
     if isinstance(block, Details):
         rows = "\n".join(
             layout.DETAIL_ROW.substitute(muted=layout.MUTED, label=_e(label), value=_e(value))
@@ -158,7 +170,34 @@ def _block_html(block: Block, brand: Brand) -> str:
     )
 
 
+def _table_html(block: Table) -> str:
+    def align(index: int) -> str:
+        return "right" if index < len(block.numeric) and block.numeric[index] else "left"
+
+    head = "".join(
+        layout.TABLE_HEAD.substitute(muted=layout.MUTED, align=align(i), content=_e(title))
+        for i, title in enumerate(block.headings)
+    )
+    cells = (
+        "".join(layout.TABLE_CELL.substitute(align=align(i), content=_e(cell)) for i, cell in enumerate(row))
+        for row in block.rows
+    )
+    body = "\n".join(f"<tr>{row}</tr>" for row in cells)
+    return layout.TABLE.substitute(head=head, rows=body)
+
+
+def _table_text(block: Table) -> str:
+    out = []
+    for row in block.rows:
+        first, *rest = row
+        pairs = [f"{title}: {cell}" for title, cell in zip(block.headings[1:], rest, strict=False) if cell]
+        out.append(f"{first}\n  " + " · ".join(pairs) if pairs else first)
+    return "\n".join(out)
+
+
 def _block_text(block: Block) -> str:
+    if isinstance(block, Table):
+        return _table_text(block)
     if isinstance(block, Paragraph):
         return block.piece.text
     if isinstance(block, Button):
@@ -214,6 +253,7 @@ __all__ = [
     "Note",
     "Paragraph",
     "Piece",
+    "Table",
     "on_color",
     "phrase",
     "render_html",

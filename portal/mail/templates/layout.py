@@ -77,6 +77,23 @@ DETAIL_ROW = Template(
 $value</td></tr>"""
 )
 
+TABLE = Template(
+    """<table width="100%" cellpadding="0" cellspacing="0" border="0"
+ style="margin:8px 0 18px 0;border-collapse:collapse;font-size:13px;">
+<tr>$head</tr>
+$rows
+</table>"""
+)
+
+TABLE_HEAD = Template(
+    """<th style="padding:6px 4px;border-bottom:1px solid #e5e7eb;color:$muted;font-weight:600;\
+text-align:$align;">$content</th>"""
+)
+
+TABLE_CELL = Template(
+    """<td style="padding:6px 4px;border-bottom:1px solid #f0f1f3;text-align:$align;">$content</td>"""
+)
+
 NOTE = Template(
     """<div style="margin:0 0 18px 0;padding:10px 14px;border-left:3px solid $color;background:#f9fafb;\
 font-size:14px;line-height:1.5;">

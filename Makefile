@@ -27,9 +27,13 @@ run: $(UV)
 	$(BIN)/python -m portal demo
 	$(BIN)/python main.py
 
-# .venv with the test extras, exactly as locked.
+# .venv with the test extras, exactly as locked; axe-core for the accessibility tests from the npm registry,
+# exactly as tests/e2e/axe/package-lock.json pins it (without npm the e2e tests skip it, and fail under CI).
 sync-test: $(UV)
 	$(UV) sync --locked --quiet --extra test
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/e2e/axe --no-audit --no-fund --silent; \
+	else echo "npm not found: the accessibility tests will install axe-core themselves or skip"; fi
 
 test: sync-test
 	$(MAKE) --no-print-directory check

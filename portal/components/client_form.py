@@ -92,6 +92,7 @@ class ClientFormView:
                     .classes("w-full")
                     .mark("client-avatar")
                 )
+                self.upload.props["aria-label"] = _("Avatar: a PNG or JPEG picture of at most 2 MB")
                 self.avatar_note = ui.label().classes("text-sm").mark("avatar-note")
                 self.avatar_error = ui.label().classes("text-sm text-red-700").props("role=alert")
                 self.avatar_error.mark("avatar-error")

@@ -12,7 +12,7 @@ from nicegui import ui
 from portal import i18n
 from portal.clients import client_record
 from portal.clients.client_record import ClientRecord, Header, Section
-from portal.components.tables import LINK_CELL, money_cell, table_columns
+from portal.components.tables import LINK_CELL, money_cell, quiet_empty, table_columns
 from portal.domain import status
 from portal.i18n import N_, _
 
@@ -56,6 +56,8 @@ ERROR_CELL = """
 
 
 def _status(value: str) -> str:
+    if value == "void":  # an invoice's: its French needs the context (Annulée)
+        return status.local_label(value)
     return _(STATUS_LABELS.get(value, value.replace("_", " ").capitalize()))
 
 
@@ -142,9 +144,7 @@ EMAIL_COLUMNS = (
 )
 AUDIT_COLUMNS = (
     ("at", N_("When"), "left"),
-    ("who", N_("Who"), "left"),
-    ("action", N_("Action"), "left"),
-    ("subject", N_("Subject"), "left"),
+    ("sentence", N_("What happened"), "left"),
     ("details", N_("Details"), "left"),
 )
 
@@ -209,7 +209,7 @@ def record_sections(record: ClientRecord) -> None:
         ("emails", _("Emails"), record.emails, _emails),
         ("audit", _("Audit trail"), record.audit, _audit),
     ]
-    with ui.tabs().classes("w-full").props("dense align=left outside-arrows mobile-arrows") as tabs:
+    with ui.tabs().classes("w-full portal-tabs-wrap").props("dense align=left") as tabs:
         tab_of = {}
         for key, title, section, _draw in specs:
             label = f"{title} ({section.total})"
@@ -238,8 +238,7 @@ def record_sections(record: ClientRecord) -> None:
 def _table(key: str, columns: tuple[tuple[str, str, str], ...], rows: list[dict[str, Any]]) -> ui.table:
     table = ui.table(columns=table_columns(*columns), rows=rows, row_key="id").classes("w-full")
     table.props("flat dense wrap-cells").mark(key)
-    table.props["no-data-label"] = _("Nothing yet.")
-    return table
+    return quiet_empty(table)
 
 
 def _invoices(section: Section[client_record.InvoiceItem]) -> None:
@@ -248,8 +247,8 @@ def _invoices(section: Section[client_record.InvoiceItem]) -> None:
             "id": i.id,
             "number": i.number,
             "href": f"/admin/invoices/{i.id}",
-            "status": _status("overdue" if i.overdue else i.status),
-            "status_en": STATUS_LABELS.get("overdue" if i.overdue else i.status, ""),
+            "status": _status(status.invoice_display_status(i.status, overdue=i.overdue)),
+            "status_en": STATUS_LABELS.get(status.invoice_display_status(i.status, overdue=i.overdue), ""),
             "issue_date": _day(i.issue_date),
             "due_date": _day(i.due_date),
             "total": money_cell(i.total_minor, i.currency),
@@ -414,9 +413,9 @@ def _audit(section: Section[client_record.AuditItem]) -> None:
             "id": a.id,
             "at": _moment(a.at),
             "who": a.who,
-            "action": a.action,
-            "subject": a.subject,
-            "details": ", ".join(f"{k}: {v}" for k, v in a.details.items()),
+            "action": a.action,  # the code, for tests and filters; people read the sentence
+            "sentence": a.sentence,
+            "details": a.details_text,
         }
         for a in section.items
     ]

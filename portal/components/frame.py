@@ -82,9 +82,14 @@ def _is_current(target: str, path: str) -> bool:
 
 
 def apply_theme(branding: Branding | None) -> None:
-    """Colours and the shared stylesheet."""
-    ui.colors(primary=branding.theme_color if branding else "#2563eb")
-    ui.add_head_html('<link rel="stylesheet" href="/static/portal.css">')
+    """Colours, the shared stylesheet and script, and the hint under a table wider than its card."""
+    # positive: Quasar's #21ba45 is too light for white text (AA contrast, checked by axe in the e2e tests)
+    ui.colors(primary=branding.theme_color if branding else "#2563eb", positive="#2e7d32")
+    ui.add_head_html(
+        '<link rel="stylesheet" href="/static/portal.css"><script src="/static/portal.js" defer></script>'
+    )
+    hint = ui.element("span").classes("hidden")  # read by static/portal.js, as data
+    hint.props["data-portal-scroll-hint"] = _("Scroll the table sideways to see all its columns →")
 
 
 def impersonation_banner(actor: Actor) -> None:
@@ -134,10 +139,16 @@ def _notice() -> None:
 
 
 def _drawer(actor: Actor, path: str) -> ui.left_drawer:
-    """The console navigation: open beside the page on wide screens, over it on narrow ones."""
-    with ui.left_drawer(value=None).props("bordered width=220").classes("bg-white p-0") as drawer:
+    """The console navigation: open beside the page on wide screens, over it on narrow ones.
+
+    Quasar decides by the width (`show-if-above`) and tells the server; `value=None` would instead ask the
+    browser on connect and log a TimeoutError when the answer takes over a second."""
+    drawer = ui.left_drawer(value=False).props("show-if-above bordered width=220").classes("bg-white p-0")
+    with drawer:
         drawer.mark("nav-drawer")
-        with ui.list().classes("w-full pt-2").props("padding"):
+        nav = ui.element("nav").classes("w-full")
+        nav.props["aria-label"] = _("Console")
+        with nav, ui.list().classes("w-full pt-2").props("padding"):
             for label, target, icon in _nav(actor):
                 current = _is_current(target, path)
                 item = ui.item().props("clickable tag=a" + (" active" if current else ""))
@@ -173,7 +184,7 @@ def frame(
                 logo.props["alt"] = _("Logo")
                 ui.label(branding.name).classes("text-lg font-semibold truncate").mark("org-name")
                 if not console:
-                    with ui.row().classes("gap-1 max-sm:hidden no-wrap"):
+                    with ui.row().classes("gap-1 max-sm:hidden no-wrap").props("role=navigation"):
                         for label, target, _icon in _nav(actor):
                             ui.link(_(label), target).classes(
                                 "px-2 py-1 rounded text-gray-700 no-underline"
@@ -202,10 +213,11 @@ def frame(
                         ui.menu_item(_("Sign out"), on_click=on_sign_out).mark("sign-out")
     if console:
         drawer = _drawer(actor, path)
-        menu.on_click(drawer.toggle)
-    with ui.column().classes("w-full max-w-5xl mx-auto p-4 gap-4") as content:
+        menu.on_click(lambda: drawer.run_method("toggle"))  # the browser knows whether it is open
+    with ui.column().classes("w-full max-w-5xl mx-auto p-4 gap-4").props("role=main") as content:
         _notice()
-        ui.label(title).classes("text-2xl font-semibold").mark("page-title")
+        heading = ui.label(title).classes("text-2xl font-semibold").props('role=heading aria-level="1"')
+        heading.mark("page-title")
         yield content
 
 

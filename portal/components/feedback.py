@@ -66,13 +66,16 @@ class Feedback:
 
 
 async def guarded(action: Callable[[], Awaitable[object]], button: ui.button | None = None) -> object | None:
-    """Run a service call; show a domain error in a notification and return None."""
+    """Run a service call; show a domain error in a notification and return None. The notification comes
+    from the page, so it shows even when the button's section was redrawn meanwhile."""
+    page = ui.context.client
     if button is not None:
         button.disable()
     try:
         return await action()
     except DomainError as exc:
-        ui.notify(exc.message, type="negative", multi_line=True)
+        with page:
+            ui.notify(exc.message, type="negative", multi_line=True)
         return None
     finally:
         if button is not None and not button.is_deleted:

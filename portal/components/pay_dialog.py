@@ -1,6 +1,11 @@
-"""The Pay dialog: pay an invoice or credit request with a saved card, a new card, or (invoices) credit."""
+"""The Pay dialog: pay an invoice or credit request with a saved card, a new card, or (invoices) credit.
+
+After a payment the dialog shows the new state (what was paid, the receipt) instead of the old amount due,
+and tells the page (`on_paid(text)`), which says it where it stays and redraws its sections once."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from nicegui import ui
 
@@ -20,7 +25,7 @@ CREDIT = "credit"
 class PayDialog:
     """Pay one invoice: with a saved method (the default preselected), a new card, or credit."""
 
-    def __init__(self, actor: Actor, on_paid) -> None:
+    def __init__(self, actor: Actor, on_paid: Callable[[str], object]) -> None:
         self.actor = actor
         self.on_paid = on_paid
         self.item: Payable | None = None
@@ -44,7 +49,7 @@ class PayDialog:
             self.receipt = ui.link(_("View your receipt"), "#").mark("pay-receipt")
             self.receipt.set_visibility(False)
             with ui.row().classes("w-full justify-end"):
-                ui.button(_("Close"), on_click=self.dialog.close).props("flat")
+                ui.button(_("Close"), on_click=self.dialog.close).props("flat").mark("pay-close")
                 self.button = (
                     ui.button(_("Pay"), on_click=self.pay).props("color=green-7").mark("pay-confirm")
                 )
@@ -78,6 +83,8 @@ class PayDialog:
         self.amount.set_text(format_money(item.amount_due_minor, item.currency, locale))
         self.message.set_text("")
         self.message.classes(remove="text-red-700 text-green-700")
+        self.choice.set_visibility(True)
+        self.button.set_visibility(True)
         self.button.set_enabled(True)
         self.dialog.open()
 
@@ -106,18 +113,16 @@ class PayDialog:
                 used = await credit_payments.pay_from_credit(
                     actor=self.actor, invoice_id=item.id, amount_minor=wanted
                 )
-                text = _(
-                    "{amount} of credit applied.", amount=format_money(used, item.currency, get_locale())
-                )
-                self._done(text, ok=True)
+                money = format_money(used, item.currency, get_locale())
+                self._paid(_("{amount} of credit applied.", amount=money), used, item.amount_due_minor)
                 return
             outcome = await charges.pay_with_saved_method(
                 actor=self.actor, purpose=item.purpose, target_id=item.id, method_id=int(choice)
             )
-            self._done(outcome.message, ok=outcome.status in ("succeeded", "processing"))
-            if outcome.status == "succeeded" and outcome.payment_id:
-                self.receipt.props["href"] = f"/billing/receipts/{outcome.payment_id}"
-                self.receipt.set_visibility(True)
+            if outcome.status == "succeeded":
+                self._paid(outcome.message, outcome.amount_minor, item.amount_due_minor, outcome.payment_id)
+            else:
+                self._done(outcome.message, ok=outcome.status == "processing")
         except DomainError as exc:
             self._done(exc.message, ok=False)
         finally:
@@ -127,10 +132,31 @@ class PayDialog:
         """The amount field shows only when paying with credit (full by default, or part of it)."""
         self.credit_amount.set_visibility(self.choice.value == CREDIT)
 
+    def _paid(self, text: str, paid_minor: int, due_minor: int, payment_id: int | None = None) -> None:
+        """The dialog's new state after a payment: what was paid and what is still due, the receipt; the
+        choices and the Pay button give way; the page hears of it."""
+        item = self.item
+        assert item is not None
+        locale = get_locale()
+        self.title.set_text(_("Payment received"))
+        self.amount.set_text(format_money(paid_minor, item.currency, locale))
+        left = due_minor - paid_minor
+        if left > 0:
+            text = " ".join(
+                (text, _("Still due: {amount}.", amount=format_money(left, item.currency, locale)))
+            )
+        self.choice.set_visibility(False)
+        self.credit_amount.set_visibility(False)
+        self.button.set_visibility(False)
+        if payment_id is not None:
+            self.receipt.props["href"] = f"/billing/receipts/{payment_id}"
+            self.receipt.set_visibility(True)
+        self._done(text, ok=True)
+
     def _done(self, text: str, *, ok: bool) -> None:
         self.message.set_text(text)
         self.message.classes(replace="text-green-700" if ok else "text-red-700")
         if ok:
-            self.on_paid()
+            self.on_paid(text)
         else:
             self.button.set_enabled(True)

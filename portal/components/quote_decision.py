@@ -13,4 +13,4 @@ def decision_notice(decided: quotes.QuoteView) -> str:
         return _("{document} approved.", document=decided.label)
     if decided.status == "declined":
         return _("{document} declined.", document=decided.label)
-    return f"{decided.label}: {local_label(decided.status)}."
+    return _("{document}: {status}.", document=decided.label, status=local_label(decided.status))

@@ -12,14 +12,14 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
-from portal import events, i18n
+from portal import i18n
 from portal.billing import quotes
 from portal.clients import dashboard, profiles
 from portal.clients.dashboard import Payable
 from portal.components import billing_sections, guard
 from portal.components.badges import money_label
 from portal.components.frame import signed_in_frame
-from portal.components.live_updates import in_page_language
+from portal.components.live_updates import Announcer, follow_events, live_method
 from portal.components.pay_dialog import PayDialog
 from portal.components.quote_decision import decision_notice
 from portal.core.actors import Actor
@@ -96,15 +96,24 @@ def _header(profile: profiles.ClientProfile) -> None:
 
 
 class Dashboard:
-    """The live parts of My Billing for one signed-in client (or an admin viewing as that client)."""
+    """The live parts of My Billing for one signed-in client (or an admin viewing as that client).
+
+    Each part is a `LiveSection`: a payment here and the event it publishes ask for the same redraw, which
+    happens once. What an action did is said by the page's `Announcer`, which no redraw removes."""
 
     def __init__(self, actor: Actor, brand: Branding) -> None:
         self.actor = actor
         self.client_id = actor.client_id or 0
         self.brand = brand
         self.locale = i18n.get_locale()
-        self.dialog = PayDialog(actor, on_paid=self.refresh)
+        self.announcer = Announcer("billing-message")
+        self.dialog = PayDialog(actor, on_paid=self.paid)
         self.shown: dict[str, list[Any]] = {}  # what the subscriptions and cards sections show now
+
+    def paid(self, text: str) -> None:
+        """After a payment from the Pay dialog: say so on the page and redraw what it changed."""
+        self.announcer.say(text, notify=False)
+        self.refresh()
 
     def refresh(self) -> None:
         """Redraw the live parts (after a payment here, or an event from elsewhere): the to-do always, the
@@ -128,7 +137,7 @@ class Dashboard:
         """An amount in the reader's locale."""
         return format_money(amount_minor, currency, self.locale)
 
-    @ui.refreshable_method
+    @live_method
     async def todo(self) -> None:
         """Balances and the one to-do panel."""
         items = await dashboard.payables(actor=self.actor, client_id=self.client_id)
@@ -165,7 +174,7 @@ class Dashboard:
         return self.brand.gateway_mode == "sandbox"
 
     def _balances(self, totals: dict[str, int], credit: dict[str, int]) -> None:
-        with ui.row().classes("w-full gap-4"):
+        with ui.row().classes("w-full gap-4").mark("balances"):
             with ui.card().classes("grow"):
                 ui.label(_("Open balance")).classes("text-sm text-gray-600")
                 if not totals:
@@ -188,8 +197,8 @@ class Dashboard:
                 {
                     "key": key,
                     "number": number,
-                    "issue_date": item.issue_date.isoformat(),
-                    "due_date": item.due_date.isoformat() if item.due_date else "",
+                    "issue_date": i18n.format_date(item.issue_date, self.locale),
+                    "due_date": i18n.format_date(item.due_date, self.locale),
                     "amount_due": self.money(item.amount_due_minor, item.currency),
                     "status": local_label(item.status),
                     "status_key": item.status,
@@ -197,7 +206,7 @@ class Dashboard:
                     "view_label": _("View"),
                     "view_aria": _("View {number}", number=number),
                     "pay_label": _("Pay now"),
-                    "pay_aria": _("Pay {number}", number=number),
+                    "pay_aria": _("Pay now: {number}", number=number),  # holds the visible "Pay now"
                 }
             )
         table = ui.table(columns=payable_columns(), rows=rows, row_key="key").classes("w-full")
@@ -205,15 +214,21 @@ class Dashboard:
         table.add_slot("body-cell-number", NUMBER_CELL)
         table.add_slot("body-cell-status", STATUS_CELL)
         table.add_slot("body-cell-actions", ACTIONS_CELL)
-        table.on("pay", lambda e: self.dialog.open(by_key[e.args], sandbox=self.sandbox))
+        table.on("pay", lambda e: self._pay(by_key.get(e.args)))
+
+    async def _pay(self, item: Payable | None) -> None:
+        if item is not None:  # a row of a table that was redrawn since: nothing to open
+            await self.dialog.open(item, sandbox=self.sandbox)
 
     def _quote_row(self, quote: quotes.QuoteView) -> None:
         with ui.row().classes("w-full items-center justify-between no-wrap").mark(f"quote-{quote.id}"):
             with ui.column().classes("gap-0"):
-                ui.label(f"{quote.label}: {quote.title}").classes("font-medium")
+                ui.label(_("{document}: {title}", document=quote.label, title=quote.title)).classes(
+                    "font-medium"
+                )
                 valid = ""
                 if quote.valid_until:
-                    until = i18n.format_date(quote.valid_until, fmt="dd MMM y")
+                    until = i18n.format_date(quote.valid_until, self.locale)
                     valid = " · " + _("valid until {date}", date=until)
                 ui.label(f"{self.money(quote.total_minor, quote.currency)}{valid}").classes(
                     "text-sm text-gray-600"
@@ -230,18 +245,19 @@ class Dashboard:
                 ).mark(f"decline-{quote.id}")
 
     async def _decide(self, quote: quotes.QuoteView, approve: bool, comment: str = "") -> None:
+        self.announcer.clear()
         try:
             decided = await quotes.decide(
                 actor=self.actor, quote_id=quote.id, approve=approve, comment=comment
             )
         except DomainError as exc:
-            ui.notify(exc.message, type="negative")
+            self.announcer.say(exc.message, ok=False)
             return
-        ui.notify(decision_notice(decided), type="positive")
+        self.announcer.say(decision_notice(decided))
         self.todo.refresh()
 
     def _decline(self, quote: quotes.QuoteView) -> None:
-        with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
+        with self.announcer.place(), ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
             ui.label(_("Decline {document}?", document=quote.label)).classes("text-lg font-semibold")
             comment = (
                 ui.textarea(_("Comment (optional)"))
@@ -257,42 +273,26 @@ class Dashboard:
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=dialog.close).props("flat")
                 ui.button(_("Decline"), on_click=confirm).props("color=red-7").mark("decline-confirm")
+        dialog.on("hide", dialog.delete)
         dialog.open()
 
-    @ui.refreshable_method
+    @live_method
     async def subscriptions(self) -> None:
         """The subscriptions section."""
-        await billing_sections.subscriptions_section(self.actor, shown=self._shown("subscriptions"))
+        await billing_sections.subscriptions_section(
+            self.actor, self.announcer, on_change=self.refresh, shown=self._shown("subscriptions")
+        )
 
-    @ui.refreshable_method
+    @live_method
     async def methods(self) -> None:
         """The payment methods section."""
-        await billing_sections.payment_methods_section(self.actor, shown=self._shown("methods"))
+        await billing_sections.payment_methods_section(
+            self.actor, self.announcer, on_change=self.refresh, shown=self._shown("methods")
+        )
 
     def follow_events(self) -> None:
         """Refresh when something happens to this client's money, until the browser tab goes away."""
-
-        client = ui.context.client
-        refresh_page = _in_client(client, lambda _event: self.refresh())
-
-        def on_event(event: events.Event) -> None:
-            # every open page hears every event: look at the client id before entering the page's context
-            if event.client_id == self.client_id:
-                refresh_page(event)
-
-        stops = [events.subscribe(name, on_event) for name in LIVE_EVENTS]
-        client.on_delete(lambda: [stop() for stop in stops])
-
-
-def _in_client(client, handler):
-    """Run an event handler inside the page's client context and language (events come from other tasks)."""
-
-    def wrapped(event: events.Event) -> None:
-        if client.id not in type(client).instances:
-            return
-        in_page_language(client, handler, event)
-
-    return wrapped
+        follow_events(self.client_id, self.refresh, LIVE_EVENTS)
 
 
 def register() -> None:
@@ -310,7 +310,7 @@ def register() -> None:
                 ui.label(_("Thank you! Your payment is being confirmed.")).classes("text-green-700").mark(
                     "paid-banner"
                 )
-            page = Dashboard(actor, brand)
+            page = Dashboard(actor, brand)  # its message line sits here, above the sections
             await page.todo()
             with ui.card().classes("w-full").mark("subscriptions"):
                 ui.label(_("Subscriptions")).classes("text-lg font-semibold")

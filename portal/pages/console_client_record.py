@@ -14,12 +14,12 @@ from portal.components.client_record_sections import client_header, record_secti
 from portal.components.credit_request_dialog import open_new_credit_request
 from portal.components.frame import signed_in_frame
 from portal.components.impersonate import impersonate_button
-from portal.components.live_updates import follow_money_events
+from portal.components.live_updates import follow_money_events, live_method
 from portal.components.record_lookup import client_not_found
 from portal.components.record_payment import open_record_payment
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError, InvalidInput, NotFound
-from portal.domain.money import parse_amount
+from portal.domain.money import format_money, parse_amount
 from portal.i18n import _
 from portal.payments import ledger
 from portal.payments.branding import branding
@@ -55,7 +55,7 @@ class RecordPage:
     async def refresh(self) -> None:
         self.content.refresh()
 
-    @ui.refreshable_method
+    @live_method
     async def content(self) -> None:
         """Everything below the title; a refresh reloads the record."""
         record, self.preloaded = self.preloaded, None
@@ -117,25 +117,29 @@ class RecordPage:
             impersonate_button(self.actor, client_id=cid, client_name=header.name)
 
     async def invite(self) -> None:
+        page = ui.context.client  # the button may be redrawn away meanwhile; the page stays
         try:
             sent = await invitations.invite_client(actor=self.actor, client_id=self.client_id)
         except DomainError as exc:
-            ui.notify(exc.message, type="negative")
+            with page:
+                ui.notify(exc.message, type="negative")
             return
-        ui.notify(
-            _(
-                "A set-password link was emailed to {email}; it works once, until {moment}.",
-                email=sent.email,
-                moment=i18n.format_datetime(sent.expires_at),
-            ),
-            type="positive",
-        )
+        with page:
+            ui.notify(
+                _(
+                    "A set-password link was emailed to {email}; it works once, until {moment}.",
+                    email=sent.email,
+                    moment=i18n.format_datetime(sent.expires_at),
+                ),
+                type="positive",
+            )
         self.content.refresh()
 
     async def adjust_credit(self, header: Header) -> None:
         """The credit adjustment dialog: add or remove, an amount, a currency, a required reason."""
         choices = sorted({header.currency, *header.credit})
-        with ui.dialog().mark("credit-dialog") as dialog, ui.card().classes("w-full max-w-md gap-3"):
+        page = ui.context.client  # the dialog belongs to the page: a redraw of the record keeps it
+        with page, ui.dialog().mark("credit-dialog") as dialog, ui.card().classes("w-full max-w-md gap-3"):
             ui.label(_("Adjust credit of {name}", name=header.name)).classes("text-lg font-semibold")
             direction = (
                 ui.radio({"add": _("Add credit"), "remove": _("Remove credit")}, value="add")
@@ -180,7 +184,8 @@ class RecordPage:
                     error.set_text(exc.message)
                     return
                 dialog.submit(True)
-                ui.notify(_("Credit adjusted."), type="positive")
+                shown = format_money(minor, currency.value or "", i18n.get_locale())  # as it was understood
+                ui.notify(_("Credit adjusted by {amount}.", amount=shown), type="positive")
 
             with ui.row().classes("w-full justify-end"):
                 ui.button(_("Cancel"), on_click=lambda: dialog.submit(False)).props("flat no-caps").mark(

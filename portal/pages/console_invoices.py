@@ -13,7 +13,7 @@ from fastapi import Request
 from nicegui import ui
 
 from portal import i18n
-from portal.billing import invoice_editor, invoice_list, line_input
+from portal.billing import invoice_editor, invoice_list, invoices, line_input
 from portal.billing.invoice_editor import InvoiceEditorView, InvoiceForm
 from portal.billing.invoice_list import InvoicePage
 from portal.components import guard
@@ -22,20 +22,20 @@ from portal.components.document_editor import (
     DocumentList,
     DraftEditor,
     date_field,
-    line_table,
     long_text_field,
-    pair,
     pdf_link,
     text_block,
 )
 from portal.components.document_editor import money_text as _money
 from portal.components.feedback import guarded
 from portal.components.frame import signed_in_frame
-from portal.components.live_updates import follow_money_events
+from portal.components.invoice_summary import invoice_summary
+from portal.components.live_updates import follow_money_events, live_method
 from portal.components.record_lookup import client_picker, not_found, query_id
 from portal.components.record_payment import open_record_payment
 from portal.core.actors import Actor
 from portal.domain.errors import NotFound
+from portal.domain.status import invoice_label
 from portal.i18n import _
 from portal.payments.branding import branding
 
@@ -59,7 +59,7 @@ def status_text(status: str) -> str:
         "open": _("Open"),
         "overdue": _("Overdue"),
         "paid": _("Paid"),
-        "deleted": _("Void"),
+        "deleted": invoice_label("deleted"),
     }.get(status, status)
 
 
@@ -157,8 +157,8 @@ class InvoiceEditor(DraftEditor):
 
 
 def confirm_void(actor: Actor, invoice_id: int, question: str, after: Callable[[], None]) -> None:
-    """A confirmation dialog before voiding an invoice."""
-    with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
+    """A confirmation dialog before voiding an invoice (on the page: a redraw behind it keeps it)."""
+    with ui.context.client, ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
         ui.label(question).classes("text-lg font-semibold")
         ui.label(_("Its payment links stop working. This cannot be undone."))
 
@@ -170,7 +170,7 @@ def confirm_void(actor: Actor, invoice_id: int, question: str, after: Callable[[
 
         with ui.row().classes("w-full justify-end"):
             ui.button(_("Cancel"), on_click=dialog.close).props("flat")
-            ui.button(_("Void"), on_click=confirm).props("color=red-7").mark("void-confirm")
+            ui.button(_("Void invoice"), on_click=confirm).props("color=red-7").mark("void-confirm")
     dialog.open()
 
 
@@ -190,10 +190,10 @@ class InvoiceDocument:
         self.preloaded: InvoiceEditorView | None = view
 
     def refresh(self) -> None:
-        """Redraw (after an action here, or money moving elsewhere)."""
+        """Redraw (after an action here, or money moving elsewhere); two at once give one redraw."""
         self.body.refresh()
 
-    @ui.refreshable_method
+    @live_method
     async def body(self) -> None:
         """Everything below the title."""
         view, self.preloaded = self.preloaded, None
@@ -209,7 +209,6 @@ class InvoiceDocument:
             return
         detail = view.detail
         assert detail is not None
-        money = lambda amount: _money(amount, detail.currency)  # noqa: E731
         with ui.card().classes("w-full gap-2"):
             with ui.row().classes("w-full items-center justify-between gap-3"):
                 with ui.row().classes("items-center gap-2"):
@@ -223,29 +222,15 @@ class InvoiceDocument:
                     ).classes("text-gray-600")
                     ui.link(view.client.name, f"/admin/clients/{view.client.id}").mark("client-link")
                 self._actions(view)
-            if view.status == "deleted":
-                note = _("This invoice is void. Its payment links no longer work.")
-            else:
-                note = _(
-                    "This invoice has been sent, so its lines can no longer be edited. "
-                    "Void it and duplicate it to make changes."
-                )
+            note = invoices.locked_note(
+                view.status,
+                total_minor=detail.total_minor,
+                amount_due_minor=detail.amount_due_minor,
+                credited_minor=detail.credit_applied_minor,
+            )
             ui.label(note).classes("text-sm text-gray-600").mark("locked-note")
         with ui.card().classes("w-full"):
-            line_table(detail.lines, detail.currency, "invoice-lines")
-            with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
-                pair(_("Subtotal"), money(detail.subtotal_minor))
-                for tax in detail.tax_by_rate:
-                    pair(tax.label, money(tax.tax_minor))
-                pair(_("Total"), money(detail.total_minor), strong=True, marker="total")
-                if detail.payments:
-                    pair(_("Payments"), money(-sum(p.amount_minor for p in detail.payments)), marker="paid")
-                if detail.credits:
-                    pair(_("Credit applied"), money(-detail.credit_applied_minor), marker="credit-applied")
-                if detail.refunds:
-                    pair(_("Refunded"), money(sum(r.amount_minor for r in detail.refunds)), marker="refunded")
-                ui.separator()
-                pair(_("Amount due"), money(detail.amount_due_minor), strong=True, marker="amount-due")
+            invoice_summary(detail.presentation)  # as the client, the PDF, the pay link and the email show it
         self._money_table(view)
         text_block(_("Notes"), detail.notes, "invoice-notes")
 
@@ -262,8 +247,9 @@ class InvoiceDocument:
                 resend = ui.button(_("Resend"), icon="forward_to_inbox").props("outline no-caps")
                 resend.on_click(lambda: self.resend(resend)).mark("resend")
             ui.button(_("Duplicate"), on_click=self.duplicate).props("flat no-caps").mark("duplicate")
-            if view.status == "open":
-                ui.button(_("Void"), on_click=self.ask_void).props("flat color=red-7 no-caps").mark("void")
+            if view.status == "open" and detail.amount_due_minor == detail.total_minor:  # no money on it
+                void = ui.button(_("Void invoice"), on_click=self.ask_void).props("flat color=red-7 no-caps")
+                void.mark("void")
 
     def _money_table(self, view: InvoiceEditorView) -> None:
         detail = view.detail
@@ -326,11 +312,13 @@ class InvoiceDocument:
         """Email the invoice again with a new link."""
         assert self.invoice_id is not None
         invoice_id = self.invoice_id
+        page = ui.context.client  # the button may be redrawn away meanwhile; the page stays
         sent_to = await guarded(
             lambda: invoice_editor.resend_invoice(actor=self.actor, invoice_id=invoice_id), button
         )
         if sent_to:
-            ui.notify(_("Sent again to {email}.", email=sent_to), type="positive")
+            with page:
+                ui.notify(_("Sent again to {email}.", email=sent_to), type="positive")
 
     async def duplicate(self) -> None:
         """A new draft with the same lines."""
@@ -368,7 +356,7 @@ class InvoiceList(DocumentList):
                         "draft": _("Draft"),
                         "open": _("Open"),
                         "paid": _("Paid"),
-                        "deleted": _("Void"),
+                        "deleted": invoice_label("deleted"),
                     },
                     value="",
                     label=_("Status"),
@@ -433,11 +421,12 @@ class InvoiceList(DocumentList):
 
     def page_text(self, result: InvoicePage) -> str:
         """'Page 1 of 3 · 42 invoices'."""
-        return _(
-            "Page {page} of {pages} · {total} invoices",
+        return i18n.ngettext(
+            "Page {page} of {pages} · {count} invoice",
+            "Page {page} of {pages} · {count} invoices",
+            result.total,
             page=result.page,
             pages=result.pages,
-            total=result.total,
         )
 
 

@@ -11,6 +11,7 @@ from portal import events, i18n
 from portal.billing import overview
 from portal.components import guard
 from portal.components.frame import signed_in_frame
+from portal.components.live_updates import LiveSection
 from portal.components.tables import LINK_CELL
 from portal.core.actors import Actor
 from portal.core.audit import AuditRow
@@ -76,7 +77,7 @@ def _chart(data: overview.DailyPayments) -> None:
                 "text-gray-600"
             ).mark("no-payments")
             return
-        days = [i18n.format_date(day, fmt="d MMM") for day in data.days]
+        days = [i18n.format_date(day) for day in data.days]
         series = [
             {
                 "name": currency,
@@ -111,7 +112,7 @@ def _activity(actor: Actor, rows: list[AuditRow]) -> None:
         columns = [
             _col("at", _("When")),
             _col("who", _("Who")),
-            _col("action", _("What")),
+            _col("sentence", _("What happened")),
             _col("client", _("Client")),
             _col("details", _("Details")),
         ]
@@ -121,6 +122,7 @@ def _activity(actor: Actor, rows: list[AuditRow]) -> None:
                 "at": i18n.format_datetime(row.at),
                 "who": row.actor_name,
                 "action": row.action_label,
+                "sentence": row.sentence,
                 "client": row.client_name,
                 "href": f"/admin/clients/{row.client_id}" if row.client_id else "",
                 "details": row.details,
@@ -213,8 +215,7 @@ def register() -> None:
     async def overview_page(actor: Actor) -> None:
         with signed_in_frame(actor, await branding(), _("Overview")):
 
-            @ui.refreshable
-            async def body() -> None:
+            async def draw() -> None:
                 data = await overview.get_overview(actor=actor)
                 _review(data.needs_review)
                 _receivables(data.receivables)
@@ -222,5 +223,6 @@ def register() -> None:
                 _expiring(data.expiring_requests)
                 _activity(actor, data.activity)
 
+            body = LiveSection(draw, name="overview")
             await body()
             _follow_payments(body.refresh)

@@ -24,7 +24,8 @@ from portal.components.badges import status_badge
 from portal.components.document_editor import pair as _pair
 from portal.components.document_editor import text_block as _text_block
 from portal.components.frame import signed_in_frame
-from portal.components.live_updates import follow_money_events
+from portal.components.invoice_summary import invoice_summary, totals_block
+from portal.components.live_updates import Announcer, follow_money_events, live_method
 from portal.components.pay_dialog import PayDialog
 from portal.components.quote_decision import decision_notice
 from portal.components.tables import LINK_CELL
@@ -91,7 +92,7 @@ def _not_found(actor: Actor, brand: Branding, what: str) -> None:
 
 def _day(value: date | None) -> str:
     """'05 Nov 2026' / '05 nov. 2026'."""
-    return i18n.format_date(value, fmt="dd MMM y") if value else ""
+    return i18n.format_date(value) if value else ""
 
 
 def _line_rows(
@@ -125,17 +126,23 @@ class InvoiceScreen:
         self.brand = brand
         self.invoice_id = detail.id
         self.preloaded: documents.InvoiceDetail | None = detail
-        self.dialog = PayDialog(actor, on_paid=self.refresh)
+        self.announcer = Announcer("invoice-message")
+        self.dialog = PayDialog(actor, on_paid=self.paid)
 
     def refresh(self) -> None:
-        """Redraw the invoice (after a payment here or elsewhere)."""
+        """Redraw the invoice (after a payment here or elsewhere); two at once give one redraw."""
         self.body.refresh()
+
+    def paid(self, text: str) -> None:
+        """After a payment from the Pay dialog: say so where it stays, redraw the invoice."""
+        self.announcer.say(text, notify=False)
+        self.refresh()
 
     def money(self, amount_minor: int, currency: str) -> str:
         """An amount in the viewer's locale."""
         return format_money(amount_minor, currency, i18n.get_locale())
 
-    @ui.refreshable_method
+    @live_method
     async def body(self) -> None:
         """Everything below the title."""
         detail, self.preloaded = self.preloaded, None
@@ -147,8 +154,7 @@ class InvoiceScreen:
                 return
         self._summary(detail)
         with ui.card().classes("w-full"):
-            _lines_table(_line_rows(detail.lines, detail.currency, i18n.get_locale()), "invoice-lines")
-            self._totals(detail)
+            invoice_summary(detail.presentation)
         self._applied(detail)
         _text_block(_("Notes"), _(detail.notes) if detail.notes else "", "invoice-notes")
         if detail.can_pay and detail.organization.bank_details.strip():
@@ -185,28 +191,6 @@ class InvoiceScreen:
                     ui.button(_("Pay now"), on_click=lambda: self.pay(detail)).props(
                         "color=green-7 no-caps"
                     ).mark("pay-now")
-
-    def _totals(self, detail: documents.InvoiceDetail) -> None:
-        with ui.column().classes("w-full max-w-sm ml-auto gap-1"):
-            _pair(_("Subtotal"), self.money(detail.subtotal_minor, detail.currency))
-            for tax in detail.tax_by_rate:
-                _pair(tax.label, self.money(tax.tax_minor, detail.currency))
-            _pair(_("Total"), self.money(detail.total_minor, detail.currency), strong=True, marker="total")
-            if detail.payments:
-                paid = sum(p.amount_minor for p in detail.payments)
-                _pair(_("Payments"), self.money(-paid, detail.currency))
-            if detail.credits:
-                _pair(_("Credit applied"), self.money(-detail.credit_applied_minor, detail.currency))
-            if detail.refunds:
-                back = sum(r.amount_minor for r in detail.refunds)
-                _pair(_("Refunded"), self.money(back, detail.currency))
-            ui.separator()
-            _pair(
-                _("Amount due"),
-                self.money(detail.amount_due_minor, detail.currency),
-                strong=True,
-                marker="amount-due",
-            )
 
     def _applied(self, detail: documents.InvoiceDetail) -> None:
         rows = [
@@ -280,12 +264,13 @@ class QuoteScreen:
         self.actor = actor
         self.quote_id = view.id
         self.preloaded: quotes.QuoteView | None = view
+        self.announcer = Announcer("quote-message")
 
     def money(self, amount_minor: int, currency: str) -> str:
         """An amount in the viewer's locale."""
         return format_money(amount_minor, currency, i18n.get_locale())
 
-    @ui.refreshable_method
+    @live_method
     async def body(self) -> None:
         """Everything below the title."""
         view, self.preloaded = self.preloaded, None
@@ -361,15 +346,15 @@ class QuoteScreen:
                 actor=self.actor, quote_id=self.quote_id, approve=approve, comment=comment
             )
         except DomainError as exc:
-            ui.notify(exc.message, type="negative")
+            self.announcer.say(exc.message, ok=False)
             self.body.refresh()
             return
-        ui.notify(decision_notice(decided), type="positive")
+        self.announcer.say(decision_notice(decided))
         self.body.refresh()
 
     def ask_decline(self, view: quotes.QuoteView) -> None:
-        """A dialog with an optional comment before declining."""
-        with ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
+        """A dialog with an optional comment before declining (on the page: the redraw keeps it)."""
+        with self.announcer.place(), ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
             ui.label(_("Decline {document}?", document=view.label)).classes("text-lg font-semibold")
             comment = ui.textarea(_("Comment (optional)")).props(f"outlined maxlength={quotes.COMMENT_LIMIT}")
             comment.classes("w-full").mark("decline-comment")
@@ -430,6 +415,13 @@ def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
             )
             table.mark("receipt-invoices")
             table.add_slot("body-cell-number", LINK_CELL)
+        for settled in detail.settled:
+            if settled.presentation is not None:
+                with ui.card().classes("w-full gap-1").mark("receipt-invoice-totals"):
+                    ui.label(_("Invoice {number} now stands as follows:", number=settled.number)).classes(
+                        "font-semibold"
+                    )
+                    totals_block(settled.presentation)
 
 
 # -- PDF downloads ----------------------------------------------------------------------------------

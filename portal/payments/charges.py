@@ -109,6 +109,8 @@ class PayOutcome:
     message: str
     payment_id: int | None = None
     redirect_url: str = ""
+    amount_minor: int = 0  # the amount of this payment (succeeded or processing), in `currency`
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -338,7 +340,9 @@ async def charge_pending(
     except GatewayError as exc:
         if exc.retryable:  # charged or not: the next click (or reconciliation) asks the gateway
             log.warning("charge for payment %s not confirmed: %s", payment.id, exc.message)
-            return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
+            return PayOutcome(
+                "processing", _(PROCESSING_MESSAGE), payment.id, "", payment.amount_minor, payment.currency
+            )
         await fail_payment(payment_id=payment.id, message=exc.message)
         return PayOutcome("failed", exc.message, payment.id)
     if result is None:
@@ -449,12 +453,15 @@ async def _finish(
     """Settle, fail or keep a pending payment by the gateway's answer."""
     if result.status == ChargeStatus.succeeded:
         await settle(payment_id=payment.id, gateway_payment_id=result.payment_ref)
-        return PayOutcome("succeeded", _("Thank you! Your payment was received."), payment.id)
+        received = _("Thank you! We received {amount}.", amount=_money(payment))
+        return PayOutcome("succeeded", received, payment.id, "", payment.amount_minor, payment.currency)
     if result.status == ChargeStatus.processing:
         await Payment.filter(id=payment.id, gateway_payment_id=None).update(
             gateway_payment_id=result.payment_ref
         )
-        return PayOutcome("processing", _(PROCESSING_MESSAGE), payment.id)
+        return PayOutcome(
+            "processing", _(PROCESSING_MESSAGE), payment.id, "", payment.amount_minor, payment.currency
+        )
     message = result.message
     if result.status == ChargeStatus.requires_action:
         message = _(needs_payer)
@@ -513,6 +520,7 @@ async def start_checkout(
             customer_ref=customer,
             method_kinds=(method_kind,),
             save_method=save_method or await _is_recurring(target),
+            locale=get_locale(),  # the hosted page speaks the language of the page the payer came from
         )
         await Payment.filter(id=payment.id).update(
             gateway_checkout_id=session.session_id, checkout_url=session.url
@@ -591,3 +599,8 @@ async def auto_charge_if_enabled(
             html=email.html,
         )
     return outcome
+
+
+def _money(payment: Payment) -> str:
+    """The payment's amount in the reader's locale."""
+    return format_money(payment.amount_minor, payment.currency, get_locale())

@@ -25,9 +25,9 @@ from portal.core.actors import Actor, check_client_access, require_client
 from portal.core.clock import now_utc, today
 from portal.db.models import Client, GatewayCustomer, PaymentMethod, Subscription
 from portal.domain.errors import Conflict, InvalidInput, NotFound
-from portal.domain.status import LIVE
+from portal.domain.status import LIVE, brand_label, local_label
 from portal.events import Event, publish
-from portal.i18n import N_, _
+from portal.i18n import N_, _, get_locale
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayError, NewCard, PaymentGateway
 
@@ -53,11 +53,12 @@ class MethodView:
     is_default: bool
     expires_soon: bool
     expired: bool
+    kept_because: str = ""  # why it cannot be deleted now (it pays a running subscription), else ''
 
     @property
     def label(self) -> str:
         """'Visa •••• 4242'."""
-        return f"{self.brand.replace('_', ' ').title()} •••• {self.last4}"
+        return f"{brand_label(self.brand) or local_label(self.kind)} •••• {self.last4}"
 
     @property
     def expiry(self) -> str:
@@ -79,10 +80,15 @@ async def list_methods(*, actor: Actor, client_id: int) -> list[MethodView]:
     """The client's saved methods of the gateway account in use, default first, with expiry warnings."""
     rows = await payment_methods(actor=actor, client_id=client_id)
     now = today()
+    paying: dict[int, list[str]] = {}
+    subs = Subscription.filter(payment_method_id__in=[row.id for row in rows], status__in=list(LIVE))
+    for sub in await subs.prefetch_related("plan").order_by("id"):
+        paying.setdefault(sub.payment_method_id, []).append(subscription_name(sub))
     views = []
     for row in rows:
         soon, expired = expiry_state(row.exp_month, row.exp_year, on=now)
-        views.append(MethodView(*_fields(row), expires_soon=soon, expired=expired))
+        kept = refusal_message(row, paying[row.id]) if row.id in paying else ""
+        views.append(MethodView(*_fields(row), expires_soon=soon, expired=expired, kept_because=kept))
     return views
 
 
@@ -116,6 +122,7 @@ async def start_add_card(*, actor: Actor, return_url: str) -> str:
             success_url=back,
             cancel_url=back,
             idempotency_key=f"client:{client_id}:setup:{secrets.token_hex(8)}",
+            locale=get_locale(),  # the card page speaks the language of the page the client came from
         )
     except GatewayError as exc:
         raise Conflict(_("The card form could not be opened: {problem}", problem=exc.message)) from exc
@@ -171,6 +178,7 @@ class SetupPage:
     session_id: str
     status: str  # open | complete
     return_url: str
+    locale: str = ""  # the language the page is shown in (the one the client asked in); empty: unknown
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,12 @@ async def sandbox_setup_page(*, session_id: str) -> SetupPage:
         data = await selector.sandbox().setup_details(session_id)
     except GatewayError as exc:
         raise NotFound(_(SETUP_NOT_FOUND)) from exc
-    return SetupPage(session_id=data["id"], status=data["status"], return_url=data["success_url"])
+    return SetupPage(
+        session_id=data["id"],
+        status=data["status"],
+        return_url=data["success_url"],
+        locale=str(data.get("locale") or ""),
+    )
 
 
 async def complete_sandbox_setup(
@@ -266,7 +279,7 @@ async def make_default(*, actor: Actor, method_id: int) -> None:
     await publish(Event("payment_method.changed", client_id=method.client_id, data={"method_id": method.id}))
 
 
-def refusal_message(method: PaymentMethod, names: list[str]) -> str:
+def refusal_message(method: PaymentMethod | MethodRow, names: list[str]) -> str:
     """Why a method that pays subscriptions cannot be deleted, naming them."""
     card = method.kind == "card"
     quoted = [f"“{name}”" for name in names]
@@ -391,7 +404,7 @@ class MethodRow:
     def label(self) -> str:
         """'Visa •••• 4242 (12/2028)'."""
         expiry = f" ({self.exp_month:02d}/{self.exp_year})" if self.exp_month and self.exp_year else ""
-        return f"{self.brand.replace('_', ' ').title()} •••• {self.last4}{expiry}"
+        return f"{brand_label(self.brand) or local_label(self.kind)} •••• {self.last4}{expiry}"
 
 
 async def payment_methods(*, actor: Actor, client_id: int) -> list[MethodRow]:
@@ -425,7 +438,7 @@ METHOD_LABELS = {
 def method_label(method: str, saved: PaymentMethod | None = None) -> str:
     """'Visa •••• 4242' for a saved card, else 'Bank transfer', 'Cash', 'Card'... (in the current locale)"""
     if saved is not None and saved.kind == "card" and saved.last4:
-        return f"{saved.brand.replace('_', ' ').title() or _('Card')} •••• {saved.last4}"
+        return f"{brand_label(saved.brand) or _('Card')} •••• {saved.last4}"
     return _(METHOD_LABELS.get(method, method.replace("_", " ").capitalize()))
 
 

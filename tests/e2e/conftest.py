@@ -34,6 +34,36 @@ STARTUP_TIMEOUT = 60.0
 TEST_ONLY_VARIABLES = ("PYTEST_CURRENT_TEST", "NICEGUI_USER_SIMULATION", "NICEGUI_SCREEN_TEST_PORT")
 
 
+# The log of every portal server started here, so that each test can be failed on what its servers logged.
+SERVER_LOGS: list[Path] = []
+# a traceback, or a line logged at ERROR or CRITICAL by Python's logging or by uvicorn
+PROBLEM_MARKERS = ("Traceback (most recent call last)", "ERROR", "CRITICAL")
+
+
+def server_problems(text: str) -> list[str]:
+    """The lines of a server log that show a traceback or an error."""
+    return [line for line in text.splitlines() if any(marker in line for marker in PROBLEM_MARKERS)]
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors() -> Iterator[None]:
+    """Fail the test when a portal server logged a traceback or an error while it ran (the page may look
+    fine while a handler failed behind it)."""
+    sizes = {path: path.stat().st_size if path.exists() else 0 for path in SERVER_LOGS}
+    yield
+    found = []
+    for path in list(SERVER_LOGS):
+        if not path.exists():
+            continue
+        with path.open(errors="replace") as log:
+            log.seek(sizes.get(path, 0))
+            text = log.read()
+        if server_problems(text):
+            found.append(f"{path}:\n{text[-6000:]}")
+    if found:
+        pytest.fail("The portal server logged an error during this test:\n" + "\n".join(found), pytrace=False)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -132,6 +162,7 @@ def served_portal(
     base_url = f"http://127.0.0.1:{port}"
     log_path = workdir / "server.log"
     log = log_path.open("w")
+    SERVER_LOGS.append(log_path)
     process = subprocess.Popen(
         [sys.executable, "main.py"],
         cwd=REPO_ROOT,
@@ -166,7 +197,11 @@ def served_portal(
             process.kill()
             process.wait(timeout=10)
         log.close()
+        problems = server_problems(_tail(log_path, 100000))
+        SERVER_LOGS.remove(log_path)
         shutil.rmtree(workdir, ignore_errors=True)
+    if problems:  # logged after the test's own check (while stopping, say)
+        pytest.fail("The portal server logged an error:\n" + "\n".join(problems[-40:]), pytrace=False)
 
 
 def read_head(sock: socket.socket) -> str:

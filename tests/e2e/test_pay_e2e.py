@@ -11,6 +11,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
 
+from portal.i18n import translate
 from tests.e2e.test_login_e2e import (
     CLIENT_EMAIL,
     DEMO_PASSWORD,
@@ -24,6 +25,9 @@ from tests.e2e.test_login_e2e import (
 
 PAY_BUTTONS = (By.XPATH, "//button[normalize-space(.)='Pay now']")
 
+# the confirmation of a payment, which names its amount ("Thank you! We received $240.00.")
+RECEIVED = (By.XPATH, "//body//*[starts-with(normalize-space(text()), 'Thank you! We received')]")
+
 
 def _invoice_numbers(driver: WebDriver) -> list[str]:
     """The invoice numbers on the page; read again when a live refresh replaced a cell while reading."""
@@ -35,15 +39,19 @@ def _invoice_numbers(driver: WebDriver) -> list[str]:
     return [cell.text.strip() for cell in driver.find_elements(*INVOICE_NUMBER_CELLS)]
 
 
-def _open_dialog_for_first_invoice(driver: WebDriver, base_url: str, email: str = CLIENT_EMAIL) -> str:
+def _open_dialog_for_first_invoice(
+    driver: WebDriver, base_url: str, email: str = CLIENT_EMAIL, locale: str = "en"
+) -> str:
     """Sign in and open the Pay dialog of the client's first open invoice (each test pays its own client's
-    invoices: the tests share one server and its demo data)."""
+    invoices: the tests share one server and its demo data); `locale` is the language the client's record
+    says, which the portal speaks from sign-in."""
     _sign_in(driver, base_url, email, DEMO_PASSWORD)
     _wait(driver).until(_path_is("/billing"))
     _wait(driver).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))
     number = _invoice_numbers(driver)[0]
-    _wait(driver).until(EC.element_to_be_clickable(PAY_BUTTONS)).click()
-    _wait_visible(driver, _text(f"Pay invoice {number}"))
+    pay_now = (By.XPATH, f"//button[normalize-space(.)='{translate('Pay now', locale)}']")
+    _wait(driver).until(EC.element_to_be_clickable(pay_now)).click()
+    _wait_visible(driver, _text(translate("Pay invoice {number}", locale, number=number)))
     return number
 
 
@@ -54,7 +62,7 @@ def test_the_demo_client_pays_an_invoice_with_the_saved_card(
     _wait_visible(browser, _text("Sandbox: no real money moves"))
     browser.save_screenshot(str(artifacts_dir / "e2e-pay-dialog.png"))
     _wait(browser).until(EC.element_to_be_clickable((By.XPATH, "//button[normalize-space(.)='Pay']"))).click()
-    _wait_visible(browser, _text("Thank you! Your payment was received."))
+    _wait_visible(browser, RECEIVED)
     _wait(browser).until(lambda d: number not in _invoice_numbers(d))
     browser.save_screenshot(str(artifacts_dir / "e2e-paid.png"))
 
@@ -62,23 +70,24 @@ def test_the_demo_client_pays_an_invoice_with_the_saved_card(
 def test_a_new_card_is_declined_then_accepted_on_the_sandbox_checkout(
     portal_server: str, browser: WebDriver, artifacts_dir: Path
 ) -> None:
-    number = _open_dialog_for_first_invoice(browser, portal_server, "emile@demo.test")  # EUR
-    _wait(browser).until(
-        EC.element_to_be_clickable((By.XPATH, "//*[normalize-space(text())='A new card']"))
-    ).click()
-    _wait(browser).until(EC.element_to_be_clickable((By.XPATH, "//button[normalize-space(.)='Pay']"))).click()
-    _wait_visible(browser, _text("Sandbox checkout"))
+    # EUR, and Émile's record says Français: the portal and the sandbox's page speak French
+    number = _open_dialog_for_first_invoice(browser, portal_server, "emile@demo.test", "fr")
+    _wait(browser).until(EC.element_to_be_clickable(_text(translate("A new card", "fr")))).click()
+    pay_dialog = (By.XPATH, f"//button[normalize-space(.)='{translate('Pay', 'fr')}']")
+    _wait(browser).until(EC.element_to_be_clickable(pay_dialog)).click()
+    _wait_visible(browser, _text(translate("Sandbox checkout", "fr")))
     card = _wait_visible(browser, (By.NAME, "cardnumber"))
     card.send_keys("4000 0000 0000 0002")
     _wait_visible(browser, (By.NAME, "exp")).send_keys("12/39")
     _wait_visible(browser, (By.NAME, "cvc")).send_keys("123")
-    pay = (By.XPATH, "//button[starts-with(normalize-space(.), 'Pay ')]")
+    pay = (By.XPATH, f"//button[starts-with(normalize-space(.), '{translate('Pay', 'fr')} ')]")
     _wait(browser).until(EC.element_to_be_clickable(pay)).click()
-    _wait_visible(browser, _text("Your card was declined. Please use another card or contact your bank."))
+    declined = "Your card was declined. Please use another card or contact your bank."
+    _wait_visible(browser, _text(translate(declined, "fr")))
     browser.save_screenshot(str(artifacts_dir / "e2e-checkout-declined.png"))
     card.send_keys(Keys.CONTROL, "a")  # clear() bypasses Vue's input event; select and retype like a person
     card.send_keys("4242 4242 4242 4242")
     _wait(browser).until(EC.element_to_be_clickable(pay)).click()
     _wait(browser).until(_path_is("/billing"))
-    _wait_visible(browser, _text("Thank you! Your payment is being confirmed."))
+    _wait_visible(browser, _text(translate("Thank you! Your payment is being confirmed.", "fr")))
     _wait(browser).until(lambda d: number not in _invoice_numbers(d))

@@ -1,6 +1,6 @@
 """My Billing's payment methods and subscriptions, as the demo client (Ada Lovelace) sees them, in sandbox
-mode: default and expiry badges, delete refused while a card pays a subscription, make default, add a card
-on the sandbox setup page, and Manage → cancel at period end → resume."""
+mode: default and expiry badges, no Delete (but the reason) while a card pays a subscription, make default,
+add a card on the sandbox setup page, and Manage → cancel at period end → resume."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 from nicegui import ui
 from nicegui.testing import User
 
+from portal import i18n
 from portal.db.models import Client, PaymentMethod, Subscription
 from tests.ui.conftest import sign_in
 
@@ -42,7 +43,7 @@ async def _billing(user: User) -> None:
 
 
 def _day(value) -> str:
-    return f"{value.day} {value:%B %Y}"
+    return i18n.format_date(value, "en")
 
 
 async def test_the_cards_show_the_default_and_the_expiring_soon_badges(user: User) -> None:
@@ -55,20 +56,16 @@ async def test_the_cards_show_the_default_and_the_expiring_soon_badges(user: Use
     await user.should_see(marker=f"method-expires-soon-{master}")
     await user.should_not_see(marker=f"method-expires-soon-{visa}")
     await user.should_see("Expires soon")
-    await user.should_see(marker=f"method-delete-{visa}")
+    await user.should_see(marker=f"method-delete-{master}")
     await user.should_not_see(marker=f"method-make-default-{visa}")  # it already is
 
 
-async def test_deleting_the_visa_that_pays_website_care_is_refused_with_the_reason(user: User) -> None:
+async def test_the_visa_that_pays_website_care_offers_no_delete_and_says_why(user: User) -> None:
     await _billing(user)
     _, visa, _ = await _ada_cards()
-    user.find(marker=f"method-delete-{visa}").click()
-    await user.should_see("Delete Visa •••• 4242? You can add it again later.", retries=20)
-    user.find(marker="method-delete-confirm").click()
-    await user.should_see(REFUSAL, retries=50)
-    assert (await PaymentMethod.get(id=visa)).detached_at is None
-    await user.should_see(marker=f"method-{visa}")
-    await user.should_not_see(marker="method-delete-dialog")  # the question is gone once answered
+    await user.should_see(marker=f"method-kept-{visa}", content=REFUSAL)
+    await user.should_not_see(marker=f"method-delete-{visa}")  # never a question answered by a refusal
+    assert await PaymentMethod.filter(id=visa, detached_at=None).exists()
 
 
 async def test_keeping_the_card_in_the_confirmation_deletes_nothing(user: User) -> None:
@@ -180,7 +177,10 @@ async def test_manage_switches_the_card_and_then_the_visa_can_be_deleted(user: U
     select.set_value(master)
     user.find(marker="subscription-save-method").click()
     await user.should_see(marker=f"subscription-method-{sub.id}", content="Mastercard •••• 4444", retries=50)
+    await user.should_see("Website Care is now paid with Mastercard •••• 4444.")  # said on the page
 
+    await user.should_see(marker=f"method-delete-{visa}", retries=50)  # free to go now
+    await user.should_not_see(marker=f"method-kept-{visa}")
     user.find(marker=f"method-delete-{visa}").click()
     await user.should_see(marker="method-delete-confirm", retries=20)
     user.find(marker="method-delete-confirm").click()

@@ -25,7 +25,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.conftest import SERVER_LOGS, _server_env
+from tests.e2e.conftest import ServedPortal, _server_env
 
 AXE_DIR = Path(__file__).resolve().parent / "axe"
 AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
@@ -187,15 +187,10 @@ class Tour:
         ]
 
 
-def tour_of(base_url: str) -> Tour:
-    """Look up the demo records in the database of the session's portal server (the `portal_server` fixture:
-    its log sits beside its SQLite file) and issue payment links for open invoices."""
-    candidates = [
-        path.parent / "portal.sqlite3" for path in SERVER_LOGS if path.parent.name.startswith("portal-e2e-")
-    ]
-    candidates = [path for path in candidates if path.exists()]
-    assert candidates, "the portal_server fixture's database was not found"
-    database_url = f"sqlite:///{candidates[-1]}"
+def tour_of(served: ServedPortal) -> Tour:
+    """Look up the demo records in the database of the tours' own portal (the `tour_portal` fixture) and
+    issue payment links for open invoices."""
+    database_url = served.database_url
     result = subprocess.run(
         [sys.executable, "-c", PREPARE, database_url],
         cwd=AXE_DIR.parents[2],
@@ -208,7 +203,7 @@ def tour_of(base_url: str) -> Tour:
     assert result.returncode == 0, f"looking up the demo records failed:\n{result.stdout}\n{result.stderr}"
     ids = json.loads(result.stdout.strip().splitlines()[-1])
     return Tour(
-        url=base_url,
+        url=served.url,
         client_id=ids["client"],
         invoice_id=ids["invoice"],
         payment_id=ids["payment"],

@@ -216,6 +216,14 @@ def read_head(sock: socket.socket) -> str:
 
 
 @pytest.fixture(scope="session")
+def tour_portal() -> Iterator[ServedPortal]:
+    """A demo portal that only the page tours use (accessibility, phone widths): nothing pays its invoices,
+    so the records they open are there whatever order the tests run in."""
+    with served_portal("portal-tour-") as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
 def portal_server() -> Iterator[str]:
     """Start the portal with the demo data on a free loopback port; yield its base URL."""
     with served_portal("portal-e2e-") as served:

@@ -2,7 +2,7 @@
 WCAG 2.1 A/AA or of axe's best practices on any page of the client side, the payment link and the console,
 at 1280 px, in English and in French; and closing a dialog gives the focus back to the button that opened it.
 
-One browser per role; the pages are those of the session's demo portal (`portal_server`). A page that cannot
+One browser per role; the pages are those of the tours' own demo portal (`tour_portal`). A page that cannot
 be opened is a failure too. The language is switched in the account menu and switched back afterwards (it is
 stored on the demo accounts the other tests sign in with).
 """
@@ -19,7 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
 
 from tests.e2e.axe_check import Tour, Violation, axe_violations, settle, switch_language, tour_of
-from tests.e2e.conftest import chromium
+from tests.e2e.conftest import ServedPortal, chromium
 from tests.e2e.test_login_e2e import ADMIN_EMAIL, CLIENT_EMAIL, DEMO_PASSWORD, _path_is, _sign_in, _wait
 
 PAY_NOW = {"en": "Pay now", "fr": "Payer maintenant"}
@@ -27,8 +27,8 @@ LANGUAGES = ["en", "fr"]
 
 
 @pytest.fixture(scope="module")
-def tour(portal_server: str) -> Tour:
-    return tour_of(portal_server)
+def tour(tour_portal: ServedPortal) -> Tour:
+    return tour_of(tour_portal)
 
 
 class Audit:
@@ -56,9 +56,9 @@ class Audit:
 
 
 @pytest.fixture
-def client_browser(portal_server: str) -> Iterator[WebDriver]:
+def client_browser(tour: Tour) -> Iterator[WebDriver]:
     with chromium() as driver:
-        _sign_in(driver, portal_server, CLIENT_EMAIL, DEMO_PASSWORD)
+        _sign_in(driver, tour.url, CLIENT_EMAIL, DEMO_PASSWORD)
         _wait(driver).until(_path_is("/billing"))
         yield driver
 
@@ -131,9 +131,9 @@ def test_the_client_side_and_the_payment_link_have_no_serious_violation(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_console_has_no_serious_violation(tour: Tour, portal_server: str, language: str) -> None:
+def test_the_console_has_no_serious_violation(tour: Tour, language: str) -> None:
     with chromium() as driver:
-        _sign_in(driver, portal_server, ADMIN_EMAIL, DEMO_PASSWORD)
+        _sign_in(driver, tour.url, ADMIN_EMAIL, DEMO_PASSWORD)
         _wait(driver).until(_path_is("/admin"))
         if language != "en":
             switch_language(driver, language)

@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.e2e.axe_check import Tour, settle, switch_language, tour_of
-from tests.e2e.conftest import chromium
+from tests.e2e.conftest import ServedPortal, chromium
 from tests.e2e.test_login_e2e import ADMIN_EMAIL, CLIENT_EMAIL, DEMO_PASSWORD, _path_is, _sign_in, _wait
 
 WIDTH, HEIGHT = 375, 800
@@ -65,8 +65,8 @@ return {page, width, tables, problems};
 
 
 @pytest.fixture(scope="module")
-def tour(portal_server: str) -> Tour:
-    return tour_of(portal_server)
+def tour(tour_portal: ServedPortal) -> Tour:
+    return tour_of(tour_portal)
 
 
 class PhoneCheck:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import gettext
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -68,6 +69,17 @@ def best_match(accept_language: str | None) -> str:
         if code in SUPPORTED and quality > 0:
             choices.append((-quality, index, code))
     return min(choices)[2] if choices else DEFAULT
+
+
+@contextmanager
+def locale_scope(locale: str | None) -> Iterator[str]:
+    """Use `locale` inside the block only, then whatever was used before (a test, a message for one
+    recipient): unlike `set_locale`, nothing leaks into what runs after the block in the same context."""
+    token = _locale_var.set(normalize_locale(locale))
+    try:
+        yield _locale_var.get()
+    finally:
+        _locale_var.reset(token)
 
 
 def set_locale(locale: str | None) -> str:

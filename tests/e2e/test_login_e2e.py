@@ -17,14 +17,14 @@ from selenium.webdriver.support.ui import WebDriverWait
 CLIENT_EMAIL = "client@demo.test"
 ADMIN_EMAIL = "admin@demo.test"
 DEMO_PASSWORD = "demo-password"
-WAIT_SECONDS = 20
+WAIT_SECONDS = 30  # a loaded CI machine answers a payment in seconds, not tens of them
 
 SIGN_IN_BUTTON = (By.XPATH, "//button[normalize-space(.)='Sign in']")
 INVOICE_NUMBER_CELLS = (By.XPATH, "//table//td[starts-with(normalize-space(.), 'INV-')]")
 
 
 def _wait(driver: WebDriver) -> WebDriverWait:
-    """Wait up to 20 s; an element Vue re-rendered meanwhile is simply looked up again."""
+    """Wait up to WAIT_SECONDS; an element Vue re-rendered meanwhile is simply looked up again."""
     return WebDriverWait(
         driver, WAIT_SECONDS, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
     )

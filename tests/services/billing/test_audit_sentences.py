@@ -33,9 +33,10 @@ def _raw(text: str) -> str | None:
 
 @pytest.fixture(params=["en", "fr"])
 def locale(request: pytest.FixtureRequest) -> Iterator[str]:
-    i18n.set_locale(request.param)
-    yield request.param
-    i18n.set_locale("en")
+    # a scope, not set_locale: a sync fixture runs in the session's own context, and a locale left set
+    # there would be inherited by every later test's tasks (the French login test then read English)
+    with i18n.locale_scope(request.param) as code:
+        yield code
 
 
 async def _paid_invoice(world: World) -> str:

@@ -21,6 +21,7 @@ from portal.billing import quotes
 from portal.clients import dashboard, profiles
 from portal.core.actors import Actor
 from portal.domain.status import Role
+from portal.pages.billing import TODO_ROWS
 from portal.payments import ledger
 from portal.payments import methods as method_views
 from portal.payments.branding import branding
@@ -56,6 +57,7 @@ class MyBilling:
     """Everything /billing shows, as the services return it."""
 
     profile: profiles.ClientProfile
+    summary: dashboard.OpenSummary
     payables: list[dashboard.Payable]
     credit: dict[str, int]
     quotes: list[quotes.QuoteView]
@@ -73,15 +75,15 @@ async def my_billing(actor: Actor) -> MyBilling:
         i18n.set_locale(actor.locale)  # guard.page: the page's language
         profile = await profiles.get_profile(actor=actor, client_id=client_id)
         await branding()
-        payables = await dashboard.payables(actor=actor, client_id=client_id)  # Dashboard.todo
+        summary = await dashboard.open_summary(actor=actor, client_id=client_id)  # Dashboard.todo
+        payables = await dashboard.payables(actor=actor, client_id=client_id, limit=TODO_ROWS)
         credit = await ledger.credit_balances(actor=actor, client_id=client_id)
         waiting = await quotes.awaiting_decision(actor=actor, client_id=client_id)
         expiring = await dashboard.expiring_cards(actor=actor, client_id=client_id)
-        subs = await client_subscriptions.list_subscriptions(
-            actor=actor, client_id=client_id
-        )  # subscriptions_section
-        methods = await method_views.list_methods(actor=actor, client_id=client_id)  # payment_methods_section
-    return MyBilling(profile, payables, credit, waiting, expiring, subs, methods)
+        # below the fold, drawn once the browser is connected (after the first answer)
+        subs = await client_subscriptions.list_subscriptions(actor=actor, client_id=client_id)
+        methods = await method_views.list_methods(actor=actor, client_id=client_id)
+    return MyBilling(profile, summary, payables, credit, waiting, expiring, subs, methods)
 
 
 # The same data in plain SQL: one statement per kind of row, run through the same database client.
@@ -100,7 +102,14 @@ MY_BILLING_SQL = {
                i.total_minor - COALESCE(SUM(a.amount_minor), 0) AS amount_due_minor
         FROM invoice i LEFT JOIN allocation a ON a.invoice_id = i.id
         WHERE i.client_id = $1 AND i.status = 'open'
-        GROUP BY i.id ORDER BY i.due_date, i.id""",
+        GROUP BY i.id ORDER BY i.due_date, i.id LIMIT """
+    + str(TODO_ROWS),
+    "open_totals": """
+        SELECT t.currency, COUNT(*) AS n, SUM(t.owed) AS owed FROM (
+            SELECT i.currency, i.total_minor - COALESCE(
+                (SELECT SUM(a.amount_minor) FROM allocation a WHERE a.invoice_id = i.id), 0) AS owed
+            FROM invoice i WHERE i.client_id = $1 AND i.status = 'open') t
+        GROUP BY t.currency""",
     "credit_requests": """
         SELECT id, description, created_at, due_date, currency, amount_minor
         FROM credit_request WHERE client_id = $1 AND status = 'pending' ORDER BY id""",
@@ -155,6 +164,13 @@ def same_data(page: MyBilling, raw: dict[str, list[dict[str, Any]]]) -> list[str
         r["id"] for r in raw["credit_requests"]
     ]:
         problems.append("pending credit requests differ")
+    owed = {r["currency"]: int(r["owed"]) for r in raw["open_totals"]}
+    for r in raw["credit_requests"]:
+        owed[r["currency"]] = owed.get(r["currency"], 0) + int(r["amount_minor"])
+    if page.summary.totals != dict(sorted(owed.items())):
+        problems.append("the open balance per currency differs")
+    if page.summary.invoices != sum(int(r["n"]) for r in raw["open_totals"]):
+        problems.append("the count of open invoices differs")
     if page.credit != {r["currency"]: int(r["total"]) for r in raw["credit"] if r["total"]}:
         problems.append("credit balances differ")
     if sorted(q.id for q in page.quotes) != sorted(r["id"] for r in raw["quotes"]):

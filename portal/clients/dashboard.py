@@ -1,15 +1,22 @@
-"""The client's to-do list: what to pay (invoices and credit requests), cards about to expire."""
+"""The client's to-do list: what to pay (invoices and credit requests), cards about to expire.
+
+A client may have a thousand open invoices: the dashboard shows the oldest due few (`payables` with a
+`limit`), counts and sums them all in the database (`open_summary`), and pages through the rest
+(`open_invoices_page`); what a page costs does not grow with what the client owes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
+from tortoise.functions import Count, Sum
+
 from portal.billing import invoices
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
-from portal.db.models import CreditRequest
-from portal.domain.status import CreditRequestStatus
+from portal.core.paging import Page, bounds
+from portal.db.models import Allocation, CreditRequest, Invoice
+from portal.domain.status import CreditRequestStatus, InvoiceStatus
 from portal.i18n import _
 from portal.payments import methods
 from portal.payments.methods import MethodRow
@@ -41,11 +48,57 @@ class Payable:
         return "open" if self.purpose == "invoice" else "pending"
 
 
-async def payables(*, actor: Actor, client_id: int) -> list[Payable]:
-    """Open invoices and pending credit requests, the earliest due first."""
+@dataclass(frozen=True)
+class OpenSummary:
+    """Everything the client has to pay, counted and summed by the database."""
+
+    invoices: int  # open invoices
+    requests: int  # pending credit requests
+    totals: dict[str, int]  # owed per currency, both kinds together
+
+    @property
+    def count(self) -> int:
+        """Open invoices and pending credit requests."""
+        return self.invoices + self.requests
+
+
+async def open_summary(*, actor: Actor, client_id: int) -> OpenSummary:
+    """How many open invoices and pending credit requests, and what is owed per currency: three aggregate
+    statements (invoice totals, their allocations, credit requests), whatever the number of rows."""
     check_client_access(actor, client_id)
-    title = _("Invoice {number}")  # translated once, filled in for each of possibly a thousand invoices
-    items = [  # straight from the rows (a client may have a thousand open invoices)
+    totals: dict[str, int] = {}
+    open_invoices = Invoice.filter(client_id=client_id, status=InvoiceStatus.open)
+    invoiced = (
+        await open_invoices.annotate(n=Count("id"), owed=Sum("total_minor"))
+        .group_by("currency")
+        .values("currency", "n", "owed")
+    )
+    allocated = (
+        await Allocation.filter(invoice__client_id=client_id, invoice__status=InvoiceStatus.open)
+        .annotate(paid=Sum("amount_minor"))
+        .group_by("currency")
+        .values("currency", "paid")
+    )
+    requested = (
+        await CreditRequest.filter(client_id=client_id, status=CreditRequestStatus.pending)
+        .annotate(n=Count("id"), owed=Sum("amount_minor"))
+        .group_by("currency")
+        .values("currency", "n", "owed")
+    )
+    for row in invoiced + requested:
+        totals[row["currency"]] = totals.get(row["currency"], 0) + int(row["owed"] or 0)
+    for row in allocated:
+        totals[row["currency"]] = totals.get(row["currency"], 0) - int(row["paid"] or 0)
+    return OpenSummary(
+        invoices=sum(int(row["n"]) for row in invoiced),
+        requests=sum(int(row["n"]) for row in requested),
+        totals=dict(sorted(totals.items())),
+    )
+
+
+def _invoice_payables(rows: list[dict]) -> list[Payable]:
+    title = _("Invoice {number}")  # translated once, filled in for each row
+    return [
         Payable(
             "invoice",
             row["id"],
@@ -56,24 +109,46 @@ async def payables(*, actor: Actor, client_id: int) -> list[Payable]:
             row["currency"],
             row["amount_due_minor"],
         )
-        for row in await invoices.summary_rows(invoices.open_query(client_id))
+        for row in rows
     ]
-    for credit in await CreditRequest.filter(
-        client_id=client_id, status=CreditRequestStatus.pending
-    ).order_by("id"):
-        items.append(
-            Payable(
-                "credit_request",
-                credit.id,
-                f"CR-{credit.id}",
-                credit.description or _("Credit request"),
-                credit.created_at.date(),
-                credit.due_date,
-                credit.currency,
-                credit.amount_minor,
-            )
+
+
+async def _request_payables(client_id: int) -> list[Payable]:
+    requests = CreditRequest.filter(client_id=client_id, status=CreditRequestStatus.pending).order_by("id")
+    return [
+        Payable(
+            "credit_request",
+            credit.id,
+            f"CR-{credit.id}",
+            credit.description or _("Credit request"),
+            credit.created_at.date(),
+            credit.due_date,
+            credit.currency,
+            credit.amount_minor,
         )
+        for credit in await requests
+    ]
+
+
+async def payables(*, actor: Actor, client_id: int, limit: int | None = None) -> list[Payable]:
+    """Pending credit requests, then open invoices, the earliest due first; with `limit`, the credit
+    requests and the `limit` oldest due invoices only (one statement for those, whatever the count)."""
+    check_client_access(actor, client_id)
+    query = invoices.open_query(client_id)
+    if limit is not None:
+        query = query.limit(limit)
+    items = await _request_payables(client_id) + _invoice_payables(await invoices.summary_rows(query))
     return sorted(items, key=lambda p: (p.due_date or date.max, p.id))
+
+
+async def open_invoices_page(*, actor: Actor, client_id: int, page: int, page_size: int) -> Page[Payable]:
+    """One page of the client's open invoices, oldest due first, and how many there are in all."""
+    check_client_access(actor, client_id)
+    page, page_size = bounds(page, page_size)
+    query = invoices.open_query(client_id)
+    total = await query.count()
+    rows = await invoices.summary_rows(query.offset((page - 1) * page_size).limit(page_size))
+    return Page(_invoice_payables(rows), total, page, page_size)
 
 
 def totals_by_currency(items: list[Payable]) -> dict[str, int]:

@@ -85,6 +85,20 @@ class LiveSection:
         finally:
             self._stop()
 
+    def later(self, placeholder: str) -> None:
+        """Show `placeholder` now and draw the section once the browser is connected: a section below the
+        fold does not hold up the page's first answer and paint."""
+        self.box = ui.element("div").classes("contents")
+        with self.box:
+            ui.label(placeholder).classes("text-gray-600").props("role=status")
+        background_tasks.create(self._when_connected(ui.context.client), name=f"draw {self.name}")
+
+    async def _when_connected(self, page: Client) -> None:
+        await page.connected()
+        if self.box is not None and not self.box.is_deleted and not page.is_deleted:
+            with page:
+                await self.refresh()
+
     def refresh(self) -> Awaitable[None]:
         """Ask for a redraw; coalesces with one already running or asked for."""
         if self.box is None or self.box.is_deleted:

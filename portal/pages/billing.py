@@ -21,11 +21,11 @@ from portal.components.badges import money_label
 from portal.components.frame import signed_in_frame
 from portal.components.live_updates import Announcer, follow_events, live_method
 from portal.components.pay_dialog import PayDialog
+from portal.components.payables_table import payables_table
 from portal.components.quote_decision import decision_notice
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError
 from portal.domain.money import format_money
-from portal.domain.status import local_label
 from portal.i18n import _
 from portal.payments import ledger, methods
 from portal.payments.branding import Branding, branding
@@ -39,44 +39,8 @@ LIVE_EVENTS = (
     "subscription.changed",
 )
 
-# on phones the dates and the View button give way (the number links the invoice) so that the amount, the
-# status and Pay now stay in view
-HIDE_ON_PHONE = {"classes": "gt-xs", "headerClasses": "gt-xs"}
-
-
-def payable_columns() -> list[dict]:
-    """The columns of the to-do table, titled in the current locale."""
-    return [
-        {"name": "number", "label": _("Invoice"), "field": "number", "align": "left"},
-        {"name": "issue_date", "label": _("Issued"), "field": "issue_date", "align": "left", **HIDE_ON_PHONE},
-        {"name": "due_date", "label": _("Due"), "field": "due_date", "align": "left", **HIDE_ON_PHONE},
-        {"name": "amount_due", "label": _("Amount due"), "field": "amount_due", "align": "right"},
-        {"name": "status", "label": _("Status"), "field": "status", "align": "left"},
-        {"name": "actions", "label": "", "field": "key", "align": "right"},
-    ]
-
-
-# the badge colour follows the status key; the label is the translated status
-STATUS_CELL = """
-<q-td :props="props">
-  <q-badge rounded :color="{overdue: 'red', open: 'blue', pending: 'orange'}[props.row.status_key] || 'grey'"
-           :label="props.value" />
-</q-td>
-"""
-NUMBER_CELL = """
-<q-td :props="props">
-  <a v-if="props.row.view" :href="props.row.view" class="text-primary">{{ props.value }}</a>
-  <span v-else>{{ props.value }}</span>
-</q-td>
-"""
-ACTIONS_CELL = """
-<q-td :props="props" class="q-gutter-xs">
-  <q-btn v-if="props.row.view" flat dense no-caps color="primary" :label="props.row.view_label"
-         :href="props.row.view" class="gt-xs" :aria-label="props.row.view_aria" />
-  <q-btn unelevated dense no-caps color="green-7" :label="props.row.pay_label"
-         :aria-label="props.row.pay_aria" @click="() => $parent.$emit('pay', props.row.key)" />
-</q-td>
-"""
+# the to-do shows the oldest due few; the rest are counted and one click away (/billing/open)
+TODO_ROWS = 10
 
 
 def _header(profile: profiles.ClientProfile) -> None:
@@ -139,18 +103,31 @@ class Dashboard:
 
     @live_method
     async def todo(self) -> None:
-        """Balances and the one to-do panel."""
-        items = await dashboard.payables(actor=self.actor, client_id=self.client_id)
+        """Balances and the one to-do panel: the oldest due few of what to pay (all of it counted and summed
+        by the database), quotes to decide, cards to replace, credit to use."""
+        summary = await dashboard.open_summary(actor=self.actor, client_id=self.client_id)
+        items = await dashboard.payables(actor=self.actor, client_id=self.client_id, limit=TODO_ROWS)
         credit = await ledger.credit_balances(actor=self.actor, client_id=self.client_id)
         waiting = await quotes.awaiting_decision(actor=self.actor, client_id=self.client_id)
         expiring = await dashboard.expiring_cards(actor=self.actor, client_id=self.client_id)
-        self._balances(dashboard.totals_by_currency(items), credit)
+        self._balances(summary.totals, credit)
         with ui.card().classes("w-full gap-2").mark("todo"):
             ui.label(_("To do")).classes("text-lg font-semibold")
             if not (items or waiting or expiring):
                 ui.label(_("Nothing to do: you are all paid up. Thank you!")).mark("no-open-invoices")
             if items:
-                self._payables(items)
+                payables_table(items, self._pay)
+            if summary.count > len(items):
+                with ui.row().classes("w-full items-center justify-between").mark("more-open"):
+                    ui.label(
+                        i18n.ngettext(
+                            "The oldest due {shown} of your {count} open item are shown here.",
+                            "The oldest due {shown} of your {count} open items are shown here.",
+                            summary.count,
+                            shown=i18n.format_number(len(items), self.locale),
+                        )
+                    ).classes("text-sm text-gray-600")
+                    ui.link(_("See all open invoices"), "/billing/open").mark("all-open")
             for quote in waiting:
                 self._quote_row(quote)
             for card in expiring:
@@ -188,37 +165,8 @@ class Dashboard:
                 text = ", ".join(self.money(v, c) for c, v in sorted(credit.items()))
                 ui.label(text or _("No credit")).classes("text-xl").mark("credit")
 
-    def _payables(self, items: list[Payable]) -> None:
-        by_key = {f"{i.purpose}:{i.id}": i for i in items}
-        rows = []
-        for key, item in by_key.items():
-            number = item.number if item.purpose == "invoice" else item.title
-            rows.append(
-                {
-                    "key": key,
-                    "number": number,
-                    "issue_date": i18n.format_date(item.issue_date, self.locale),
-                    "due_date": i18n.format_date(item.due_date, self.locale),
-                    "amount_due": self.money(item.amount_due_minor, item.currency),
-                    "status": local_label(item.status),
-                    "status_key": item.status,
-                    "view": f"/billing/invoices/{item.id}" if item.purpose == "invoice" else "",
-                    "view_label": _("View"),
-                    "view_aria": _("View {number}", number=number),
-                    "pay_label": _("Pay now"),
-                    "pay_aria": _("Pay now: {number}", number=number),  # holds the visible "Pay now"
-                }
-            )
-        table = ui.table(columns=payable_columns(), rows=rows, row_key="key").classes("w-full")
-        table.props("flat dense wrap-cells").mark("open-invoices")
-        table.add_slot("body-cell-number", NUMBER_CELL)
-        table.add_slot("body-cell-status", STATUS_CELL)
-        table.add_slot("body-cell-actions", ACTIONS_CELL)
-        table.on("pay", lambda e: self._pay(by_key.get(e.args)))
-
-    async def _pay(self, item: Payable | None) -> None:
-        if item is not None:  # a row of a table that was redrawn since: nothing to open
-            await self.dialog.open(item, sandbox=self.sandbox)
+    async def _pay(self, item: Payable) -> None:
+        await self.dialog.open(item, sandbox=self.sandbox)
 
     def _quote_row(self, quote: quotes.QuoteView) -> None:
         with ui.row().classes("w-full items-center justify-between no-wrap").mark(f"quote-{quote.id}"):
@@ -312,11 +260,12 @@ def register() -> None:
                 )
             page = Dashboard(actor, brand)  # its message line sits here, above the sections
             await page.todo()
+            # below the fold: drawn once the browser is connected, after the first paint
             with ui.card().classes("w-full").mark("subscriptions"):
                 ui.label(_("Subscriptions")).classes("text-lg font-semibold")
-                await page.subscriptions()
+                page.subscriptions.later(_("Loading your subscriptions…"))
             with ui.card().classes("w-full").props("id=payment-methods").mark("payment-methods"):
                 ui.label(_("Payment methods")).classes("text-lg font-semibold")
-                await page.methods()
+                page.methods.later(_("Loading your payment methods…"))
             ui.link(_("Payment history, receipts and access log"), "/billing/history").mark("history-link")
             page.follow_events()

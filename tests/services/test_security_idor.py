@@ -79,6 +79,10 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
     "clients.profiles.get_profile": [lambda i: {"client_id": i.foreign_client}],
     "payments.methods.payment_methods": [lambda i: {"client_id": i.foreign_client}],
     "clients.dashboard.payables": [lambda i: {"client_id": i.foreign_client}],
+    "clients.dashboard.open_summary": [lambda i: {"client_id": i.foreign_client}],
+    "clients.dashboard.open_invoices_page": [
+        lambda i: {"client_id": i.foreign_client, "page": 1, "page_size": 25}
+    ],
     "clients.dashboard.expiring_cards": [lambda i: {"client_id": i.foreign_client}],
     "billing.documents.get_invoice": [
         lambda i: {"invoice_id": i.foreign_open_invoice},

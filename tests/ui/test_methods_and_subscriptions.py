@@ -38,8 +38,9 @@ async def _ada_cards() -> tuple[int, int, int]:
 
 async def _billing(user: User) -> None:
     await sign_in(user, "client@demo.test")
-    await user.should_see(marker="payment-methods", retries=50)
-    await user.should_see(marker="subscriptions", retries=20)
+    # the two sections below the fold are drawn once the browser is connected
+    await user.should_see(marker="methods-list", retries=50)
+    await user.should_see(marker="subscriptions-list", retries=50)
 
 
 def _day(value) -> str:

@@ -8,7 +8,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -32,8 +36,10 @@ def _click(driver: WebDriver, xpath: str) -> None:
     def clicked(d: WebDriver) -> bool:
         try:
             EC.element_to_be_clickable((By.XPATH, xpath))(d).click()
-        except (StaleElementReferenceException, AttributeError):
-            return False  # AttributeError: not clickable yet (the condition returned False)
+        except (StaleElementReferenceException, ElementClickInterceptedException, AttributeError):
+            return (
+                False  # re-rendered, a dialog still sliding in, or not clickable yet (the condition: False)
+            )
         return True
 
     _wait(driver).until(clicked)

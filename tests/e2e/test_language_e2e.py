@@ -17,9 +17,11 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from portal.i18n import format_date, pgettext, translate
 from tests.e2e.conftest import served_portal
+from tests.e2e.test_dashboard_e2e import _click
 from tests.e2e.test_login_e2e import (
     DEMO_PASSWORD,
     INVOICE_NUMBER_CELLS,
+    _connected,
     _path_is,
     _sign_in,
     _text,
@@ -92,9 +94,10 @@ def test_a_french_client_reads_french_dates_and_a_french_sandbox_checkout(
     browser.save_screenshot(str(artifacts_dir / "e2e-language-billing-fr.png"))
 
     # the sandbox's hosted checkout page: French words and French money
-    _wait(browser).until(EC.element_to_be_clickable(_button(fr("Pay now")))).click()
-    _wait(browser).until(EC.element_to_be_clickable(_text(fr("A new card")))).click()
-    _wait(browser).until(EC.element_to_be_clickable(_button(fr("Pay")))).click()
+    _connected(browser)  # a click before the websocket is up is lost
+    _click(browser, _button(fr("Pay now"))[1])
+    _click(browser, _text(fr("A new card"))[1])  # retried while the dialog slides in
+    _click(browser, _button(fr("Pay"))[1])
     _wait_visible(browser, _text(fr("Sandbox checkout")))
     checkout = _body(browser)
     assert _plain(fr("Sandbox: no real money moves")) in checkout

@@ -23,7 +23,7 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from portal.i18n import translate
 from tests.e2e.conftest import ServedPortal, chromium, served_portal
-from tests.e2e.test_login_e2e import ADMIN_EMAIL, CLIENT_EMAIL, DEMO_PASSWORD, _sign_in, _wait
+from tests.e2e.test_login_e2e import ADMIN_EMAIL, CLIENT_EMAIL, DEMO_PASSWORD, _connected, _sign_in, _wait
 
 # a redraw asked for by the live-update event lands within this time after the action's own one
 SETTLE_SECONDS = 1.5
@@ -101,6 +101,8 @@ def _quoted(text: str) -> str:
 
 
 def _click(driver: WebDriver, xpath: str) -> None:
+    _connected(driver)  # a click before the websocket is up is lost
+
     def clicked(d: WebDriver) -> bool:
         for element in _visible(d, xpath):
             try:
@@ -173,6 +175,7 @@ def test_deciding_quotes_on_my_billing_confirms_each_decision(
     _my_billing_sections_once(driver, t)
     assert _visible(driver, approved), "the confirmation of the approval did not stay"
     _click(driver, f"//button[normalize-space(.)={_quoted(t('Decline'))}]")
+    _see(driver, _dialog("//textarea"))  # the question is open (its comment field) before answering it
     _click(driver, _dialog(f"//button[normalize-space(.)={_quoted(t('Decline'))}]"))
     declined = _containing(_around(t, "{document} declined.", "document")[1])
     _see(driver, declined)

@@ -55,9 +55,20 @@ def _fill_login_form(driver: WebDriver, email: str, password: str) -> WebElement
     return password_input
 
 
+def _connected(driver: WebDriver) -> None:
+    """Wait for the page's websocket and its handshake (NiceGUI holds a click's event until then; waiting
+    keeps a test's timing out of that queue on a loaded machine)."""
+    _wait(driver).until(
+        lambda d: d.execute_script(
+            "return !!(window.socket && window.socket.connected && window.did_handshake)"
+        )
+    )
+
+
 def _sign_in(driver: WebDriver, base_url: str, email: str, password: str) -> None:
     driver.get(f"{base_url}/login")
     _fill_login_form(driver, email, password)
+    _connected(driver)
     _wait(driver).until(EC.element_to_be_clickable(SIGN_IN_BUTTON)).click()
 
 

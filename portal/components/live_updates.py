@@ -21,6 +21,7 @@ from nicegui import Client, background_tasks, ui
 from portal import events, i18n
 
 MONEY_EVENTS = ("payment.recorded", "payment.failed", "payment.refunded")
+CONNECT_WAIT_SECONDS = 60.0  # how long a section drawn `later` waits for its page's browser
 OwnerT = TypeVar("OwnerT")
 
 
@@ -94,7 +95,10 @@ class LiveSection:
         background_tasks.create(self._when_connected(ui.context.client), name=f"draw {self.name}")
 
     async def _when_connected(self, page: Client) -> None:
-        await page.connected()
+        try:
+            await page.connected(timeout=CONNECT_WAIT_SECONDS)
+        except TimeoutError:  # never connected (a prefetch, a bot, a closed tab): nothing to draw for
+            return
         if self.box is not None and not self.box.is_deleted and not page.is_deleted:
             with page:
                 await self.refresh()

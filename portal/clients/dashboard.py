@@ -151,14 +151,6 @@ async def open_invoices_page(*, actor: Actor, client_id: int, page: int, page_si
     return Page(_invoice_payables(rows), total, page, page_size)
 
 
-def totals_by_currency(items: list[Payable]) -> dict[str, int]:
-    """What is owed in each currency."""
-    totals: dict[str, int] = {}
-    for item in items:
-        totals[item.currency] = totals.get(item.currency, 0) + item.amount_due_minor
-    return dict(sorted(totals.items()))
-
-
 async def expiring_cards(*, actor: Actor, client_id: int) -> list[MethodRow]:
     """Saved cards to replace: expired, or in their last month within the next 30 days (one rule with the
     payment methods section's badge: `methods.expiry_state`)."""

@@ -41,13 +41,20 @@ def in_page_language(client: Any, handler: Callable[..., object], *args: Any) ->
         context.run(run)
 
 
-def follow_events(client_id: int | None, refresh: Callable[[], object], names: tuple[str, ...]) -> None:
-    """Call `refresh` (in the page's language) when one of the events `names` concerns this client, until
-    the browser tab goes away. Every open page hears every event: the client id is looked at first."""
+def follow_events(
+    client_id: int | None,
+    refresh: Callable[[], object],
+    names: tuple[str, ...],
+    *,
+    every_client: bool = False,
+) -> None:
+    """Call `refresh` (in the page's language) when one of the events `names` concerns this client (or any
+    client, with `every_client`), until the browser tab goes away. Every open page hears every event: the
+    client id is looked at first."""
     page = ui.context.client
 
     def on_event(event: events.Event) -> None:
-        if event.client_id != client_id or page.id not in Client.instances:
+        if (not every_client and event.client_id != client_id) or page.id not in Client.instances:
             return
         in_page_language(page, refresh)
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from nicegui import ui
 
-from portal import events, i18n
+from portal import i18n
 from portal.billing import overview
 from portal.components import guard
 from portal.components.frame import signed_in_frame
-from portal.components.live_updates import LiveSection
+from portal.components.live_updates import LiveSection, follow_events
 from portal.components.tables import LINK_CELL
 from portal.core.actors import Actor
 from portal.core.audit import AuditRow
@@ -194,20 +193,6 @@ def _review(rows: list[overview.ReviewPayment]) -> None:
         table.add_slot("body-cell-client", LINK_CELL)
 
 
-def _follow_payments(refresh: Callable[[], object]) -> None:
-    """Redraw when money moves anywhere, until the browser tab goes away."""
-    page = ui.context.client
-
-    def on_event(_event: events.Event) -> None:
-        if page.id not in type(page).instances:
-            return
-        with page:
-            refresh()
-
-    stops = [events.subscribe(name, on_event) for name in LIVE_EVENTS]
-    page.on_delete(lambda: [stop() for stop in stops])
-
-
 def register() -> None:
     """Add /admin."""
 
@@ -225,4 +210,4 @@ def register() -> None:
 
             body = LiveSection(draw, name="overview")
             await body()
-            _follow_payments(body.refresh)
+            follow_events(None, body.refresh, LIVE_EVENTS, every_client=True)  # money moving anywhere

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Protocol
 
 from fpdf import FPDF
-from fpdf.enums import TableBordersLayout, TableCellFillMode
-from fpdf.fonts import FontFace
 
 from portal import i18n
 from portal.billing.documents import InvoiceDetail, Letterhead, Party, ReceiptDetail, tax_summary
@@ -67,6 +65,8 @@ def _encodable(text: str) -> bool:
 
 def pdf_text(text: str) -> str:
     """`text` as the PDF prints it: unchanged within Windows-1252, else folded, stripped or '?'."""
+    if "\t" not in text and "\r" not in text and _encodable(text):  # nearly always: nothing to change
+        return text
     out: list[str] = []
     for ch in text or "":
         if ch in _DROPPED:
@@ -152,16 +152,62 @@ class _Document(FPDF):
         self.set_text_color(*GREY)
         if self.org.footer:
             text = " · ".join(line.strip() for line in self.org.footer.splitlines() if line.strip())
-            self.multi_cell(PAGE_WIDTH, 3.8, pdf_text(text), align="C", new_x="LMARGIN", new_y="NEXT")
+            self.lines(pdf_text(text), width=PAGE_WIDTH, height=3.8, align="C")
+            self.set_x(self.l_margin)
         page = translate("Page {page} of {pages}", self.locale, page=self.page_no(), pages="{nb}")
         self.cell(PAGE_WIDTH, 4, page, align="C")
 
     # -- small drawing helpers ----------------------------------------------------------------------
+    def wrap(self, text: str, width: float) -> list[str]:
+        """`text` as the lines that fit a cell `width` wide in the current font: its own line breaks, then
+        breaks between words (a word wider than the cell is cut). Each width is measured once, so this
+        costs in proportion to the text (fpdf2's `multi_cell` measures each line again for every
+        character it adds: most of a document's time went there)."""
+        room = width - 2 * self.c_margin
+        space = self.width_of(" ")
+        out: list[str] = []
+        for paragraph in text.split("\n"):
+            if self.width_of(paragraph) <= room:
+                out.append(paragraph)
+                continue
+            line, used = "", 0.0
+            for word in paragraph.split(" "):
+                size = self.width_of(word)
+                if line and used + space + size <= room:
+                    line, used = f"{line} {word}", used + space + size
+                    continue
+                if line:
+                    out.append(line)
+                while size > room and len(word) > 1:  # a word wider than the cell: cut it
+                    cut = len(word) - 1
+                    while cut > 1 and self.width_of(word[:cut]) > room:
+                        cut -= 1
+                    out.append(word[:cut])
+                    word = word[cut:]
+                    size = self.width_of(word)
+                line, used = word, size
+            out.append(line)
+        return out
+
+    def width_of(self, text: str) -> float:
+        """The width of `text` in the current font (fpdf2's `get_string_width` builds styled fragments
+        for every call; the font's own widths are all a plain text needs)."""
+        plain = text if text.isascii() else self.normalize_text(text)
+        try:
+            return self.current_font.get_text_width(plain, self.font_size_pt, None)[1] / self.k
+        except KeyError:  # a character the font's width table lacks: let fpdf2 work it out
+            return self.get_string_width(text)
+
+    def lines(self, text: str, *, width: float, height: float, align: str = "L") -> None:
+        """Text wrapped to `width`, one cell per line, from the current position down (x kept)."""
+        for line in self.wrap(text, width):
+            self.cell(width, height, line, align=align, new_x="LEFT", new_y="NEXT")
+
     def text_block(self, text: str, *, width: float, size: float = 9, bold: bool = False, grey: bool = False):
         """Multi-line plain text at the current position."""
         self.set_font(FONT, "B" if bold else "", size)
         self.set_text_color(*(GREY if grey else (0, 0, 0)))
-        self.multi_cell(width, size * 0.45, pdf_text(text), new_x="LEFT", new_y="NEXT")
+        self.lines(pdf_text(text), width=width, height=size * 0.45)
 
     def pair(self, label: str, value: str, *, bold: bool = False, label_width: float = 130) -> None:
         """A right-aligned label and amount, for totals."""
@@ -193,11 +239,11 @@ def _letterhead(pdf: _Document) -> None:
     pdf.set_xy(pdf.l_margin + 70, top)
     pdf.set_font(FONT, "B", 14)
     pdf.set_text_color(0, 0, 0)
-    pdf.multi_cell(110, 6.5, pdf_text(org.name), align="R", new_x="LEFT", new_y="NEXT")
+    pdf.lines(pdf_text(org.name), width=110, height=6.5, align="R")
     if org.address:
         pdf.set_font(FONT, "", 9)
         pdf.set_text_color(*GREY)
-        pdf.multi_cell(110, 4.2, pdf_text(org.address), align="R", new_x="LEFT", new_y="NEXT")
+        pdf.lines(pdf_text(org.address), width=110, height=4.2, align="R")
     pdf.set_y(max(bottom, pdf.get_y()) + 5)
 
 
@@ -237,29 +283,74 @@ def _parties(pdf: _Document, caption: str, client: Party, facts: Sequence[tuple[
     pdf.set_y(max(left_bottom, pdf.get_y()) + 6)
 
 
+TABLE_LINE = 5.0  # mm per line of text in a table cell
+TABLE_PADDING = 1.2  # mm around a cell's text
+TABLE_STRIPE = (246, 247, 249)  # the background of every other row
+TABLE_RULE = (210, 210, 210)  # the lines between rows
+
+
 def _table(pdf: _Document, headings: Sequence[str], rows: Sequence[Sequence[str]], widths, aligns) -> None:
-    """A table with a tinted heading row; long descriptions wrap."""
+    """A table with a heading row in the theme colour, every other row tinted and a rule between rows;
+    long texts wrap. Drawn with one `cell` per line of text: fpdf2's own `table()` lays every cell out
+    twice with `multi_cell`, which cost most of a document's time."""
     color = _rgb(pdf.org.theme_color)
-    pdf.set_font(FONT, "", 9)
+    aligns = [{"LEFT": "L", "RIGHT": "R", "CENTER": "C"}.get(str(a).upper(), "L") for a in aligns]
+    margin, pdf.c_margin = pdf.c_margin, 0  # a cell's text is inset by the padding alone
+    pdf.set_draw_color(*TABLE_RULE)
+    pdf.set_font(FONT, "B", 9)
+    heading = _wrapped(pdf, headings, widths)
+    _table_row(pdf, heading, widths, aligns, fill=color, ink=_ink_on(color))
+    for n, row in enumerate(rows):
+        pdf.set_font(FONT, "", 9)
+        cells = _wrapped(pdf, row, widths)
+        if _height(cells) > pdf.page_break_trigger - pdf.get_y():
+            pdf.add_page()  # the row goes to the next page, under the headings again
+            pdf.set_font(FONT, "B", 9)
+            _table_row(pdf, heading, widths, aligns, fill=color, ink=_ink_on(color))
+            pdf.set_font(FONT, "", 9)
+        _table_row(pdf, cells, widths, aligns, fill=TABLE_STRIPE if n % 2 == 0 else None, ink=(0, 0, 0))
+        if n < len(rows) - 1:
+            pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + sum(widths), pdf.get_y())
+    pdf.c_margin = margin
     pdf.set_text_color(0, 0, 0)
-    pdf.set_draw_color(210, 210, 210)
-    pdf.set_fill_color(255, 255, 255)  # the table takes its default cell background from the current fill
-    with pdf.table(
-        col_widths=widths,
-        width=PAGE_WIDTH,
-        text_align=aligns,
-        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
-        headings_style=FontFace(emphasis="BOLD", color=_ink_on(color), fill_color=color),
-        cell_fill_color=(246, 247, 249),
-        cell_fill_mode=TableCellFillMode.ROWS,
-        line_height=5,
-        padding=1.2,
-        markdown=False,
-    ) as table:
-        table.row([pdf_text(h) for h in headings])
-        for row in rows:
-            table.row([pdf_text(cell) for cell in row])
+    pdf.set_x(pdf.l_margin)
     pdf.ln(3)
+
+
+def _wrapped(pdf: _Document, cells: Sequence[str], widths: Sequence[float]) -> list[list[str]]:
+    """Each cell's text as the lines it takes in its column (current font)."""
+    return [pdf.wrap(pdf_text(cell), w - 2 * TABLE_PADDING) for cell, w in zip(cells, widths, strict=True)]
+
+
+def _height(cells: Sequence[Sequence[str]]) -> float:
+    return max(len(lines) for lines in cells) * TABLE_LINE + 2 * TABLE_PADDING
+
+
+def _table_row(
+    pdf: _Document,
+    cells: Sequence[Sequence[str]],
+    widths: Sequence[float],
+    aligns: Sequence[str],
+    *,
+    fill: tuple[int, int, int] | None,
+    ink: tuple[int, int, int],
+) -> None:
+    """One row at the current height, in the current font: its background, then each cell's lines,
+    centred in the row's height."""
+    height = _height(cells)
+    top, x = pdf.get_y(), pdf.l_margin
+    if fill is not None:
+        pdf.set_fill_color(*fill)
+        pdf.rect(x, top, sum(widths), height, style="F")
+    pdf.set_text_color(*ink)
+    for lines, width, align in zip(cells, widths, aligns, strict=True):
+        first = top + (height - len(lines) * TABLE_LINE) / 2
+        for k, line in enumerate(lines):
+            if line:
+                pdf.set_xy(x + TABLE_PADDING, first + k * TABLE_LINE)
+                pdf.cell(width - 2 * TABLE_PADDING, TABLE_LINE, line, align=align)
+        x += width
+    pdf.set_xy(pdf.l_margin, top + height)
 
 
 def _line_rows(lines: Sequence[_Line], currency: str, locale: str) -> list[list[str]]:

@@ -1,6 +1,7 @@
 """The console overview: what is owed, what came in, what happened, what needs attention.
 
-Receivables are SQL sums (invoice totals minus their allocations, per currency): no invoice is loaded.
+Receivables are SQL aggregates (the open invoices' totals, and the allocations on them, per currency with
+the overdue part beside them) and the payments one more: no invoice, allocation or payment row is loaded.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from tortoise.expressions import Case, RawSQL, When
 from tortoise.functions import Count, Sum
-from tortoise.queryset import QuerySet
 
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
@@ -85,48 +86,46 @@ class Overview:
     needs_review: list[ReviewPayment]
 
 
-async def _sums(
-    query_invoices: QuerySet[Invoice], query_allocations: QuerySet[Allocation]
-) -> dict[str, tuple[int, int]]:
-    """currency -> (sum of totals minus allocations, invoice count)."""
-    totals = (
-        await query_invoices.group_by("currency")
-        .annotate(total=Sum("total_minor"), n=Count("id"))
-        .values("currency", "total", "n")
-    )
-    allocated = (
-        await query_allocations.group_by("currency")
-        .annotate(total=Sum("amount_minor"))
-        .values("currency", "total")
-    )
-    paid = {row["currency"]: int(row["total"] or 0) for row in allocated}
-    return {
-        row["currency"]: (int(row["total"] or 0) - paid.get(row["currency"], 0), int(row["n"] or 0))
-        for row in totals
-    }
-
-
 async def receivables(*, actor: Actor) -> list[Receivable]:
-    """Open and overdue amounts due per currency, from SQL aggregates (staff only)."""
+    """Open and overdue amounts due per currency (staff only), as the ledger defines them: the open
+    invoices' totals minus their allocations (payments, credit applied, refunds as negative rows).
+
+    Two SQL aggregates, each grouped by currency and by whether the invoice is past due: the open invoices'
+    totals and counts, and the allocations on them (a join, summed by the database). No row is loaded."""
     require_staff(actor)
     on = today()
-    open_sums = await _sums(
-        Invoice.filter(status=InvoiceStatus.open), Allocation.filter(invoice__status=InvoiceStatus.open)
+    # 1 and 0 written into the SQL: as bound parameters PostgreSQL would not know their type
+    invoice_late = Case(When(due_date__lt=on, then=RawSQL("1")), default=RawSQL("0"))
+    allocation_late = Case(When(invoice__due_date__lt=on, then=RawSQL("1")), default=RawSQL("0"))
+    totals = (
+        await Invoice.filter(status=InvoiceStatus.open)
+        .annotate(late=invoice_late)
+        .group_by("currency", "late")
+        .annotate(count=Count("id"), total=Sum("total_minor"))
+        .values("currency", "late", "count", "total")
     )
-    overdue_sums = await _sums(
-        Invoice.filter(status=InvoiceStatus.open, due_date__lt=on),
-        Allocation.filter(invoice__status=InvoiceStatus.open, invoice__due_date__lt=on),
+    allocated = (
+        await Allocation.filter(invoice__status=InvoiceStatus.open)
+        .annotate(late=allocation_late)
+        .group_by("invoice__currency", "late")
+        .annotate(total=Sum("amount_minor"))
+        .values("invoice__currency", "late", "total")
     )
-    return [
-        Receivable(
-            currency=currency,
-            open_minor=amount,
-            open_count=count,
-            overdue_minor=overdue_sums.get(currency, (0, 0))[0],
-            overdue_count=overdue_sums.get(currency, (0, 0))[1],
-        )
-        for currency, (amount, count) in sorted(open_sums.items())
-    ]
+    sums: dict[str, list[int]] = {}  # currency -> [open, open count, overdue, overdue count]
+
+    def add(currency: str, late: object, amount: object, count: object = 0) -> None:
+        found = sums.setdefault(currency, [0, 0, 0, 0])
+        found[0] += int(amount or 0)
+        found[1] += int(count or 0)
+        if int(late or 0):
+            found[2] += int(amount or 0)
+            found[3] += int(count or 0)
+
+    for row in totals:
+        add(row["currency"], row["late"], row["total"], row["count"])
+    for row in allocated:  # an allocation lowers what is due on the invoice it settles, in its currency
+        add(row["invoice__currency"], row["late"], -int(row["total"] or 0))
+    return [Receivable(currency, *found) for currency, found in sorted(sums.items())]
 
 
 async def payments_by_day(*, actor: Actor, days: int = CHART_DAYS) -> DailyPayments:

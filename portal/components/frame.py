@@ -148,18 +148,17 @@ def _drawer(actor: Actor, path: str) -> ui.left_drawer:
         drawer.mark("nav-drawer")
         nav = ui.element("nav").classes("w-full")
         nav.props["aria-label"] = _("Console")
-        with nav, ui.list().classes("w-full pt-2").props("padding"):
+        with nav.classes("flex flex-col pt-2 pr-2"):
             for label, target, icon in _nav(actor):
+                # one element a link, icon and label included (every console page draws them before its own)
+                link = ui.button(_(label), icon=icon).props("flat no-caps align=left size=md")
+                link.props["href"] = target
                 current = _is_current(target, path)
-                item = ui.item().props("clickable tag=a" + (" active" if current else ""))
-                item.props["href"] = target
-                item.classes("rounded-r-full mr-2" + (" bg-blue-50 text-primary" if current else ""))
-                item.mark(f"nav-{_slug(target)}")
-                with item:
-                    with ui.item_section().props("avatar"):
-                        ui.icon(icon)
-                    with ui.item_section():
-                        ui.item_label(_(label))
+                link.classes("w-full rounded-r-full py-2" + (" bg-blue-50 font-semibold" if current else ""))
+                link.props["color"] = "primary" if current else "grey-9"
+                if current:
+                    link.props["aria-current"] = "page"
+                link.mark(f"nav-{_slug(target)}")
     return drawer
 
 
@@ -201,16 +200,15 @@ def frame(
                         ui.menu_item(f"{actor.name} ({actor.email})" if actor.email else actor.name).props(
                             "disable"
                         )
-                        ui.separator()
-                        for code, language in LABELS.items():
+                        # groups ruled off by a border, not separator elements (every page draws this menu)
+                        for index, (code, language) in enumerate(LABELS.items()):
                             chosen = "✓ " if code == actor.locale else ""
                             switch = lambda code=code: _switch_language(actor, code)  # noqa: E731
                             item = set_props(
                                 ui.menu_item(f"{chosen}{language}", on_click=switch), {"lang": code}
                             )
-                            item.mark(f"language-{code}")
-                        ui.separator()
-                        ui.menu_item(_("Sign out"), on_click=on_sign_out).mark("sign-out")
+                            item.classes("border-t" if index == 0 else "").mark(f"language-{code}")
+                        ui.menu_item(_("Sign out"), on_click=on_sign_out).classes("border-t").mark("sign-out")
     if console:
         drawer = _drawer(actor, path)
         menu.on_click(lambda: drawer.run_method("toggle"))  # the browser knows whether it is open

@@ -90,7 +90,8 @@ class Client(Model, TimestampMixin):
 
     class Meta:
         table = "client"
-        indexes = (("name",), ("company",))
+        # the console's list: active clients in name order (its page and count), and their currencies
+        indexes = (("name",), ("company",), ("archived", "name", "id"), ("archived", "currency"))
 
 
 class GatewayCustomer(Model, TimestampMixin):

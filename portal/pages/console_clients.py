@@ -67,7 +67,8 @@ LIST_COLUMNS = (
 
 async def _list_page(actor: Actor) -> None:
     state: dict[str, Any] = {"search": "", "page": 1, "overdue": False, "currency": ""}
-    currencies = await profiles.client_currencies(actor=actor)
+    first = await profiles.list_clients(actor=actor, page=1, with_currencies=True)  # and the filter's choices
+    currencies = first.currencies
     with signed_in_frame(actor, await branding(), _("Clients")):
         with ui.row().classes("w-full items-center gap-3"):
             search = (
@@ -85,10 +86,9 @@ async def _list_page(actor: Actor) -> None:
                 .mark("filter-currency")
             )
             overdue = ui.checkbox(_("Has overdue invoices")).mark("filter-overdue")
-            ui.space()
             ui.button(
                 _("New client"), icon="add", on_click=lambda: ui.navigate.to("/admin/clients/new")
-            ).props("no-caps").mark("new-client")
+            ).props("no-caps").classes("ml-auto").mark("new-client")
         table = ui.table(columns=table_columns(*LIST_COLUMNS), rows=[], row_key="id").classes("w-full")
         table.props("flat").mark("clients")
         table.add_slot("body-cell-name", NAME_CELL)
@@ -102,14 +102,19 @@ async def _list_page(actor: Actor) -> None:
             next_button = ui.button(_("Next"), on_click=lambda: go(1)).props("flat no-caps").mark("next-page")
 
     async def load() -> None:
-        result = await profiles.list_clients(
-            actor=actor,
-            search=state["search"],
-            page=state["page"],
-            has_overdue=state["overdue"],
-            currency=state["currency"],
+        show(
+            await profiles.list_clients(
+                actor=actor,
+                search=state["search"],
+                page=state["page"],
+                has_overdue=state["overdue"],
+                currency=state["currency"],
+            )
         )
+
+    def show(result: profiles.ClientPage) -> None:
         state["page"] = result.page
+        overdue_word = _("Overdue")  # translated once, not per row
         table.rows = [
             {
                 "id": row.id,
@@ -119,7 +124,7 @@ async def _list_page(actor: Actor) -> None:
                 "currency": row.currency,
                 "open_due": " · ".join(money_cell(v, c) for c, v in sorted(row.open_due.items())),
                 "has_overdue": row.has_overdue,
-                "overdue": _("Overdue") if row.has_overdue else "",
+                "overdue": overdue_word if row.has_overdue else "",
             }
             for row in result.rows
         ]
@@ -148,4 +153,4 @@ async def _list_page(actor: Actor) -> None:
     search.on_value_change(on_filter)
     overdue.on_value_change(on_filter)
     currency.on_value_change(on_filter)
-    await load()
+    show(first)

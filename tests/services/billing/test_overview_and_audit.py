@@ -3,12 +3,15 @@ activity) and the audit log (filters, paging, details in words), with the role r
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from tortoise.log import db_client_logger
 
 from portal.accounts import impersonation
 from portal.accounts.sessions import load_actor
@@ -17,9 +20,9 @@ from portal.billing.invoices import LineDraft
 from portal.core import audit
 from portal.core.actors import Actor
 from portal.core.clock import now_utc, today
-from portal.db.models import AuditEntry, BillingRequest, Invoice, Payment
+from portal.db.models import AuditEntry, BillingRequest, Client, Invoice, Payment
 from portal.domain.errors import Forbidden, InvalidInput, NotFound
-from portal.payments import ledger
+from portal.payments import credit_payments, ledger, refunds
 from tests.services.conftest import World
 
 
@@ -49,6 +52,26 @@ async def _paid(world: World, invoice_id: int, amount: int, currency: str, clien
     )
 
 
+@contextmanager
+def _statements() -> Iterator[list[str]]:
+    """The SQL statements run inside the block."""
+    seen: list[str] = []
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.funcName.startswith("execute_"):
+                seen.append(str(record.args[0] if record.args else record.msg))
+
+    handler, level = Handler(logging.DEBUG), db_client_logger.level
+    db_client_logger.addHandler(handler)
+    db_client_logger.setLevel(logging.DEBUG)
+    try:
+        yield seen
+    finally:
+        db_client_logger.removeHandler(handler)
+        db_client_logger.setLevel(level)
+
+
 # -- receivables -------------------------------------------------------------------------------------
 async def test_receivables_are_amounts_due_per_currency_with_the_overdue_part(
     world: World, monkeypatch: pytest.MonkeyPatch
@@ -70,6 +93,60 @@ async def test_receivables_are_amounts_due_per_currency_with_the_overdue_part(
     assert [(r.currency, r.open_minor, r.open_count, r.overdue_minor, r.overdue_count) for r in rows] == [
         ("JPY", 3_000, 1, 3_000, 1),
         ("USD", 13_000, 2, 3_000, 1),
+    ]
+
+
+async def test_receivables_are_the_ledgers_amounts_due_summed_by_the_database(world: World) -> None:
+    """Partial payments, credit applied and a refund that reopens a paid invoice, in three currencies: the
+    overview's SQL aggregates say exactly what the ledger's own amount_due says, invoice by invoice."""
+    carol = await Client.create(name="Carol Cole", email="carol@x.test", currency="EUR")
+    partly = await _invoice(world, 10_000)  # USD, due later
+    await _paid(world, partly, 2_500, "USD", world.alice_id)
+    refunded = await _invoice(world, 5_000, due_in=-3)  # paid in full, then 1,500 given back: open again
+    payment = await ledger.record_offline_payment(
+        actor=world.staff,
+        client_id=world.alice_id,
+        amount_minor=5_000,
+        currency="USD",
+        method="cash",
+        received_on=today(),
+        invoice_id=refunded,
+    )
+    await refunds.refund_payment(actor=world.staff, payment_id=payment.payment_id, amount_minor=1_500)
+    on_credit = await _invoice(world, 3_000, due_in=-20)  # overdue, 1,200 of it paid from credit
+    await ledger.adjust_credit(
+        actor=world.staff, client_id=world.alice_id, amount_minor=1_200, currency="USD", note="goodwill"
+    )
+    await credit_payments.pay_from_credit(actor=world.staff, invoice_id=on_credit)
+    settled = await _invoice(world, 800, due_in=-5)
+    await _paid(world, settled, 800, "USD", world.alice_id)  # paid: owes nothing
+    await _invoice(world, 9_999, send=False)  # a draft is not owed
+    late_yen = await _invoice(world, 7_000, client_id=world.bob_id, due_in=-1)
+    await _paid(world, late_yen, 1_000, "JPY", world.bob_id)
+    await _invoice(world, 4_000, client_id=world.bob_id)
+    await _invoice(world, 12_345, client_id=carol.id, due_in=5)
+
+    expected: dict[str, list[int]] = {}
+    for invoice in await Invoice.filter(status="open"):
+        due = await ledger.amount_due(invoice)
+        late = invoice.due_date < today()
+        row = expected.setdefault(invoice.currency, [0, 0, 0, 0])
+        row[0] += due
+        row[1] += 1
+        row[2] += due if late else 0
+        row[3] += 1 if late else 0
+    with _statements() as seen:
+        rows = await overview.receivables(actor=world.staff)
+
+    # two aggregates (the invoices' totals, the allocations on them), whatever the number of invoices
+    assert len(seen) == 2 and all("SUM(" in sql and "GROUP BY" in sql for sql in seen), seen
+    assert {
+        r.currency: [r.open_minor, r.open_count, r.overdue_minor, r.overdue_count] for r in rows
+    } == expected
+    assert [(r.currency, r.open_minor, r.open_count, r.overdue_minor, r.overdue_count) for r in rows] == [
+        ("EUR", 12_345, 1, 0, 0),
+        ("JPY", 10_000, 2, 6_000, 1),
+        ("USD", 7_500 + 1_500 + 1_800, 3, 1_500 + 1_800, 2),
     ]
 
 

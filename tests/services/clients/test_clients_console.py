@@ -200,6 +200,24 @@ async def test_the_list_stays_three_queries_with_ten_thousand_clients(
     assert any("IN (SELECT" in sql for sql in counter.statements)  # the filter is SQL, not Python
 
 
+async def test_the_first_page_brings_the_currencies_and_still_costs_three_queries(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await Client.create(name="Yann Yen", email="yann@x.test", currency="JPY")
+    await Client.create(name="Old Client", email="old@x.test", currency="EUR", archived=True)
+    counter = QueryCounter(monkeypatch)
+    first = await profiles.list_clients(actor=world.staff, page=1, page_size=2, with_currencies=True)
+    assert first.currencies == ("JPY", "USD")  # an archived client's currency is not offered
+    assert (first.total, first.pages, [r.name for r in first.rows]) == (3, 2, ["Alice Archer", "Bob Baker"])
+    assert len(counter.statements) == 3, counter.statements  # counted per currency, the page, what is due
+
+    counter.statements.clear()
+    yen = await profiles.list_clients(actor=world.staff, currency="JPY", with_currencies=True)
+    assert yen.currencies == ("JPY", "USD") and yen.total == 2  # filtered: counted on its own
+    assert [r.name for r in yen.rows] == ["Bob Baker", "Yann Yen"]
+    assert (await profiles.list_clients(actor=world.staff)).currencies == ()  # not asked for
+
+
 # -- create and edit -------------------------------------------------------------------------------------
 async def test_create_client_stores_clean_values_and_audits(world: World) -> None:
     client_id = await profiles.create_client(

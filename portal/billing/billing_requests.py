@@ -23,17 +23,18 @@ from portal.core.actors import Actor, require_staff
 from portal.core.clock import now_utc, today
 from portal.core.organization import get_organization
 from portal.core.paging import Page, bounds, fetch
-from portal.db.models import BillingRequest, Client, Invoice
+from portal.db.models import BillingRequest, Client, Invoice, Organization, OutboxEmail
 from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import MAX_AMOUNT_MINOR, normalize_currency, parse_amount
 from portal.domain.status import BillingRequestStatus, BillingType, Interval, InvoiceStatus, check_transition
 from portal.i18n import N_, _, translate
 from portal.mail import request_emails
-from portal.mail.outbox import enqueue
+from portal.mail.outbox import enqueue, enqueue_many, queued
 from portal.payments import links
 from portal.payments.gateways import selector
 
 LIFETIME = timedelta(hours=24)
+EXPIRY_BATCH_SIZE = 500  # requests expired per transaction
 
 
 @dataclass(frozen=True)
@@ -333,31 +334,53 @@ async def _void_invoice(request_id: int) -> None:
     )
 
 
-async def expire_due() -> int:
-    """Mark every pending request whose 24 hours are over as expired (and void its invoice)."""
+async def expire_due(*, batch_size: int = EXPIRY_BATCH_SIZE) -> int:
+    """Mark every pending request whose 24 hours are over as expired, void its invoice and tell the payer
+    (once: the email's dedupe key); returns how many. `batch_size` requests per transaction, each batch
+    the same five statements however many it expires: the due requests (locked, others' locks skipped on
+    PostgreSQL), one update of them, one of their invoices, their clients, one insert of the emails."""
+    org = await get_organization()
     count = 0
+    while True:
+        expired, seen = await _expire_batch(org, batch_size)
+        count += expired
+        if seen < batch_size or not expired:
+            return count
+
+
+async def _expire_batch(org: Organization, batch_size: int) -> tuple[int, int]:
+    """Expire one batch in one transaction; (how many this run expired, how many it read)."""
     async with in_transaction():
-        due = await BillingRequest.select_for_update(skip_locked=True).filter(
-            status=BillingRequestStatus.pending, expires_at__lte=now_utc()
+        due = (
+            await BillingRequest.select_for_update(skip_locked=True)
+            .filter(status=BillingRequestStatus.pending, expires_at__lte=now_utc())
+            .order_by("id")
+            .limit(batch_size)
         )
-        for request in due:
-            changed = await BillingRequest.filter(id=request.id, status=BillingRequestStatus.pending).update(
-                status=BillingRequestStatus.expired
-            )
-            if changed:
-                await _void_invoice(request.id)
-                await _email_expired(request)
-                count += 1
-    return count
+        if not due:
+            return 0, 0
+        ids = [request.id for request in due]
+        # every row read is still pending here: PostgreSQL holds their locks, SQLite has one writer
+        changed = await BillingRequest.filter(id__in=ids, status=BillingRequestStatus.pending).update(
+            status=BillingRequestStatus.expired
+        )
+        await Invoice.filter(billing_request_id__in=ids, status=InvoiceStatus.open).update(
+            status=InvoiceStatus.deleted
+        )
+        client_ids = list({request.client_id for request in due if request.client_id is not None})
+        clients = (
+            {client.id: client for client in await Client.filter(id__in=client_ids)} if client_ids else {}
+        )
+        await enqueue_many(
+            [_expired_email(org, request, clients.get(request.client_id or 0)) for request in due]
+        )
+    return changed, len(due)
 
 
-async def _email_expired(request: BillingRequest) -> None:
-    """Tell the payer the request can no longer be paid (once: the dedupe key), inside the expiry."""
-    client = await Client.get_or_none(id=request.client_id) if request.client_id is not None else None
-    message = request_emails.billing_request_expired(
-        org=await get_organization(), request=request, client=client
-    )
-    await enqueue(
+def _expired_email(org: Organization, request: BillingRequest, client: Client | None) -> OutboxEmail:
+    """Tell the payer the request can no longer be paid (once: the dedupe key)."""
+    message = request_emails.billing_request_expired(org=org, request=request, client=client)
+    return queued(
         kind="billing_request_expired",
         to=request.email,
         client_id=request.client_id,

@@ -8,7 +8,7 @@ PDF format the same numbers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -529,25 +529,26 @@ async def get_receipt(*, actor: Actor, payment_id: int) -> ReceiptDetail:
 
 @dataclass(frozen=True)
 class PayLinkPage:
-    """What the public payment page shows: the link, the invoice's lines and totals (for an invoice), and
-    the newest payment made for the document (to say how much was received, or is being confirmed)."""
+    """What the public payment page shows: the link, the newest payment made for the document (to say how
+    much was received, or is being confirmed), and for an invoice a way to read its lines and totals
+    (`details`, one more read), which the page draws after its first paint."""
 
     link: LinkView
-    presentation: InvoicePresentation | None
     received: LatestPayment | None
     pending: LatestPayment | None
+    details: Callable[[], Awaitable[InvoicePresentation | None]] | None = None
 
 
-async def pay_link_page(*, token: str) -> PayLinkPage:
-    """The payment page of a link; NotFound for an unknown, tampered or revoked token."""
-    link = await links.view(token=token)
-    presentation = None
-    if link.purpose == "invoice":
-        invoice = await Invoice.get(id=link.target_id)
-        presentation = await load_presentation(invoice)
-    return PayLinkPage(
-        link=link,
-        presentation=presentation,
-        received=await latest_payment(purpose=link.purpose, target_id=link.target_id),
-        pending=await latest_payment(purpose=link.purpose, target_id=link.target_id, pending=True),
-    )
+async def pay_link_page(*, token: str, confirming: bool = False) -> PayLinkPage:
+    """The payment page of a link; NotFound for an unknown, tampered or revoked token. Reads only what
+    the link's state shows: the payment received (a paid link), the payment being confirmed (an open one
+    the payer came back to, `confirming`); the invoice's lines are read when `details` is awaited."""
+    opened = await links.open_link(token=token)
+    link = opened.link
+    received = pending = None
+    if link.state == "paid":
+        received = await latest_payment(purpose=link.purpose, target_id=link.target_id)
+    elif link.state == "open" and confirming:
+        pending = await latest_payment(purpose=link.purpose, target_id=link.target_id, pending=True)
+    details = opened.invoice_presentation if opened.invoice is not None and link.state != "expired" else None
+    return PayLinkPage(link=link, received=received, pending=pending, details=details)

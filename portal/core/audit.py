@@ -434,3 +434,19 @@ async def record(
         details=details or {},
         ip=ip,
     )
+
+
+async def record_system_many(
+    *, action: str, entries: Sequence[tuple[str, int | None, dict[str, Any]]]
+) -> None:
+    """Append many entries of one action done by the portal itself (a batch job, no actor) in one
+    statement: each entry is (subject, client id, details)."""
+    if entries:
+        await AuditEntry.bulk_create(
+            [
+                AuditEntry(
+                    actor_id=None, on_behalf_of_id=client_id, action=action, subject=subject, details=details
+                )
+                for subject, client_id, details in entries
+            ]
+        )

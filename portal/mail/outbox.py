@@ -58,3 +58,35 @@ async def enqueue(
             return None
         raise
     return row.id
+
+
+def queued(
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    client_id: int | None = None,
+    dedupe_key: str | None = None,
+    reply_to: str = "",
+) -> OutboxEmail:
+    """One email as an unsaved outbox row, for a batch job that stores many with `enqueue_many`."""
+    return OutboxEmail(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        message_id=f"<{secrets.token_hex(16)}@billing-portal>",
+        client_id=client_id,
+        to_address=to,
+        reply_to=reply_to,
+        subject=one_line(subject, SUBJECT_MAX),
+        text_body=text,
+        html_body=html,
+    )
+
+
+async def enqueue_many(rows: list[OutboxEmail]) -> None:
+    """Queue many emails in one statement, inside the caller's transaction. A row whose dedupe key is
+    queued already is left out (the database's unique key), as `enqueue` does for one."""
+    if rows:
+        await OutboxEmail.bulk_create(rows, ignore_conflicts=True)

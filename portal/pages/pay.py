@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Request
 from nicegui import ui
 
@@ -13,6 +15,8 @@ from portal.components.browser_session import page_locale
 from portal.components.card_form import card_fields
 from portal.components.frame import apply_theme
 from portal.components.invoice_summary import invoice_summary
+from portal.components.live_updates import LiveSection
+from portal.core import organization
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
 from portal.i18n import _
@@ -49,8 +53,22 @@ def _paid(page: PayLinkPage) -> None:
                 "pay-received"
             )
         ui.label(_("Reference: {reference}", reference=link.reference)).classes("text-gray-600")
-        if page.presentation is not None:
-            invoice_summary(page.presentation)
+        _invoice_details(page)
+
+
+def _invoice_details(page: PayLinkPage) -> None:
+    """The invoice's lines and totals, as on its page and PDF, read and drawn once the browser is
+    connected: they come after what to pay and how, so they do not hold up the page's first answer."""
+    details = page.details
+    if details is None:  # not an invoice
+        return
+
+    async def draw() -> None:
+        presentation = await details()
+        if presentation is not None:
+            invoice_summary(presentation)
+
+    LiveSection(draw, name="invoice details").later(_("Loading the invoice's lines…"))
 
 
 def _expired(link: LinkView, token: str) -> None:
@@ -80,6 +98,24 @@ def _expired(link: LinkView, token: str) -> None:
         button = ui.button(_("Email me a new link"), on_click=renew).mark("renew-link")
 
 
+def _method_tabs(methods: list[tuple[str, Callable[[], None]]]) -> None:
+    """One tab per way to pay; a tab's content is built when it is first opened (the first one at once),
+    so the page a payer waits for holds only what they see."""
+    with ui.tabs().classes("w-full portal-tabs-wrap").props("no-caps") as tabs:
+        for name, _build in methods:
+            ui.tab(name)
+    panels = ui.tab_panels(tabs, value=methods[0][0]).classes("w-full")
+    waiting = dict(methods)
+
+    def show(name: object) -> None:
+        if (build := waiting.pop(str(name), None)) is not None:
+            with panels, ui.tab_panel(str(name)):
+                build()
+
+    show(methods[0][0])
+    tabs.on_value_change(lambda event: show(event.value))
+
+
 def _open(page: PayLinkPage, token: str, paid_flag: bool) -> None:
     link = page.link
     with _card(link.title):
@@ -101,14 +137,11 @@ def _open(page: PayLinkPage, token: str, paid_flag: bool) -> None:
             else:
                 confirming = _("Thank you! We are confirming your payment with the bank.")
             ui.label(confirming).classes("text-green-700").mark("pay-processing")
-        if page.presentation is not None:  # an invoice: its lines and totals, as on its page and PDF
-            invoice_summary(page.presentation)
-        else:
-            with ui.row().classes("w-full justify-between items-baseline"):
-                ui.label(_("Amount due")).classes("text-lg")
-                ui.label(link.money(link.amount_due_minor)).classes(
-                    "text-2xl font-semibold tabular-nums"
-                ).mark("amount-due")
+        with ui.row().classes("w-full justify-between items-baseline"):
+            ui.label(_("Amount due")).classes("text-lg")
+            ui.label(link.money(link.amount_due_minor)).classes("text-2xl font-semibold tabular-nums").mark(
+                "amount-due"
+            )
         if link.due_date:
             due = i18n.format_date(link.due_date)
             ui.label(_("Due {date}", date=due)).classes("text-gray-600")
@@ -126,39 +159,36 @@ def _open(page: PayLinkPage, token: str, paid_flag: bool) -> None:
                 button.props(remove="loading")
             ui.navigate.to(outcome.redirect_url)
 
-        with ui.tabs().classes("w-full portal-tabs-wrap").props("no-caps") as tabs:
-            card_tab = ui.tab(_("Card"))
-            transfer_tab = ui.tab(_("Bank transfer"))
-            debit_tab = ui.tab(_("Direct debit"))
-        with ui.tab_panels(tabs, value=card_tab).classes("w-full"):
-            with ui.tab_panel(card_tab):
-                ui.label(_("Pay with a debit or credit card on a secure page."))
-                card_button = ui.button(_("Pay {amount} by card", amount=link.money(link.amount_due_minor)))
-                card_button.mark("pay-card")
-                card_button.on_click(lambda: checkout("card", card_button))
-            with ui.tab_panel(transfer_tab):
-                ui.label(_("Transfer the amount to:"))
-                ui.label(link.bank_details or _("Ask us for our bank details.")).classes(
-                    "whitespace-pre-line"
-                ).mark("bank-details")
-                ui.label(_("Quote this reference: {reference}", reference=link.reference)).classes(
-                    "font-semibold"
-                ).mark("bank-reference")
-                ui.label(
-                    _("Transfers take a few days to arrive; we mark the invoice paid when they do.")
-                ).classes("text-gray-600 text-sm")
-            with ui.tab_panel(debit_tab):
-                ui.label(_("Authorise a one-off debit from your bank account."))
-                debit_button = ui.button(
-                    _("Pay {amount} by direct debit", amount=link.money(link.amount_due_minor))
-                )
-                debit_button.mark("pay-debit")
-                debit_button.on_click(lambda: checkout("direct_debit", debit_button))
-        with ui.row().classes("gap-4 text-sm"):
-            if link.privacy_url:
-                ui.link(_("Privacy policy"), link.privacy_url, new_tab=True)
-            if link.terms_url:
-                ui.link(_("Terms of service"), link.terms_url, new_tab=True)
+        def card() -> None:
+            ui.label(_("Pay with a debit or credit card on a secure page."))
+            button = ui.button(_("Pay {amount} by card", amount=link.money(link.amount_due_minor)))
+            button.mark("pay-card").on_click(lambda: checkout("card", button))
+
+        def transfer() -> None:
+            ui.label(_("Transfer the amount to:"))
+            ui.label(link.bank_details or _("Ask us for our bank details.")).classes(
+                "whitespace-pre-line"
+            ).mark("bank-details")
+            ui.label(_("Quote this reference: {reference}", reference=link.reference)).classes(
+                "font-semibold"
+            ).mark("bank-reference")
+            ui.label(
+                _("Transfers take a few days to arrive; we mark the invoice paid when they do.")
+            ).classes("text-gray-600 text-sm")
+
+        def debit() -> None:
+            ui.label(_("Authorise a one-off debit from your bank account."))
+            button = ui.button(_("Pay {amount} by direct debit", amount=link.money(link.amount_due_minor)))
+            button.mark("pay-debit").on_click(lambda: checkout("direct_debit", button))
+
+        _method_tabs([(_("Card"), card), (_("Bank transfer"), transfer), (_("Direct debit"), debit)])
+        _invoice_details(page)  # an invoice's lines and totals, under the ways to pay
+        if link.privacy_url or link.terms_url:
+            with ui.row().classes("gap-4 text-sm"):
+                if link.privacy_url:
+                    ui.link(_("Privacy policy"), link.privacy_url, new_tab=True)
+                if link.terms_url:
+                    ui.link(_("Terms of service"), link.terms_url, new_tab=True)
 
 
 def register() -> None:
@@ -169,11 +199,14 @@ def register() -> None:
         browser = i18n.best_match(request.headers.get("accept-language"))
         i18n.set_locale(browser)  # until the link says whose it is
         ui.page_title(_("Pay"))
-        apply_theme(await branding())
-        with ui.column().classes("w-full min-h-screen p-4 items-stretch justify-center"):
+        with organization.page_scope():  # the theme, the link and the gateway's mode read the row once
+            apply_theme(await branding())
             try:
-                page = await documents.pay_link_page(token=token)
+                page = await documents.pay_link_page(token=token, confirming=bool(paid))
             except NotFound:
+                page = None
+        with ui.column().classes("w-full min-h-screen p-4 items-stretch justify-center"):
+            if page is None:
                 _not_found()
                 return
             link = page.link

@@ -11,15 +11,17 @@ hours a new click makes a new link: the earlier one keeps working until it expir
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from tortoise.expressions import RawSQL
 from tortoise.transactions import in_transaction
 
 from portal.config import get_settings
 from portal.core.clock import now_utc, today
 from portal.core.organization import get_organization
 from portal.db.models import (
+    Allocation,
     BillingRequest,
     Client,
     CreditRequest,
@@ -30,6 +32,7 @@ from portal.db.models import (
 )
 from portal.domain.errors import Conflict, NotFound
 from portal.domain.money import format_money
+from portal.domain.presentation import InvoicePresentation
 from portal.domain.status import BillingRequestStatus, CreditRequestStatus, InvoiceStatus
 from portal.domain.tokens import hash_token, new_token
 from portal.i18n import N_, _, format_datetime, get_locale, translate
@@ -38,21 +41,13 @@ from portal.mail.outbox import enqueue
 from portal.mail.worker import FAILED, QUEUED, SENDING
 from portal.payments import charges, ledger
 from portal.payments.gateways import selector
+from portal.payments.presentation import invoice_presentation
 
 INVOICE_LINK_DAYS = 30
 RENEWAL_WINDOW = timedelta(hours=24)
 """A new link emailed within this window is not sent again for the same document."""
 RENEWALS_PER_ADDRESS = 3
 """At most this many new-link emails to one address within the window, across all its documents."""
-
-
-@dataclass(frozen=True)
-class LinkLine:
-    """One line as the payment page lists it."""
-
-    description: str
-    quantity: str
-    amount: str
 
 
 @dataclass(frozen=True)
@@ -78,11 +73,28 @@ class LinkView:
     can_renew: bool
     success_url: str = ""
     cancel_url: str = ""
-    lines: list[LinkLine] = field(default_factory=list)
 
     def money(self, amount_minor: int) -> str:
         """An amount of this document's currency, formatted for the payer."""
         return format_money(amount_minor, self.currency, self.locale or get_locale())
+
+
+@dataclass(frozen=True)
+class OpenedLink:
+    """A link's view and, for an invoice, the invoice row behind it, so that the payment page can draw the
+    invoice's lines and totals after its first paint (`invoice_presentation`)."""
+
+    link: LinkView
+    invoice: Invoice | None = None
+
+    async def invoice_presentation(self) -> InvoicePresentation | None:
+        """The invoice's lines and totals block, from its lines and allocation rows (two reads). None when
+        the link is not for an invoice."""
+        if self.invoice is None:
+            return None
+        lines = await InvoiceLine.filter(invoice_id=self.invoice.id).order_by("position", "id")
+        allocations = await Allocation.filter(invoice_id=self.invoice.id).order_by("created_at", "id")
+        return invoice_presentation(self.invoice, lines, allocations)
 
 
 NOT_VALID = N_("This payment link is not valid.")
@@ -118,6 +130,19 @@ async def _issue(*, purpose: str, target_id: int, expires_at: datetime) -> tuple
     return token, row
 
 
+def new_invoice_links(targets: list[tuple[int, datetime]]) -> tuple[list[str], list[PaymentLink]]:
+    """Links for many invoices at once (a batch job): the tokens, and the unsaved rows to insert in one
+    statement with `PaymentLink.bulk_create` inside the caller's transaction."""
+    tokens, rows = [], []
+    for invoice_id, expires_at in targets:
+        token, digest = new_token()
+        tokens.append(token)
+        rows.append(
+            PaymentLink(token_hash=digest, purpose="invoice", invoice_id=invoice_id, expires_at=expires_at)
+        )
+    return tokens, rows
+
+
 def url_for(token: str) -> str:
     """The address of the payment page for a token."""
     return f"{get_settings().public_url.rstrip('/')}/pay/{token}"
@@ -144,7 +169,28 @@ def _target_of(link: PaymentLink) -> int:
 
 async def view(*, token: str) -> LinkView:
     """What a link shows; NotFound for an unknown, tampered or revoked token."""
-    link = await _link(token)
+    return (await open_link(token=token)).link
+
+
+# what the allocations of a link's invoice add up to (the ledger's amount due is its total minus this)
+_ALLOCATED = RawSQL(
+    'COALESCE((SELECT SUM("allocation"."amount_minor") FROM "allocation" '
+    'WHERE "allocation"."invoice_id" = "payment_link"."invoice_id"), 0)'
+)
+
+
+async def open_link(*, token: str) -> OpenedLink:
+    """What a link shows, with the invoice behind it; NotFound for an unknown, tampered or revoked token.
+    An invoice's link is one read (the link, its invoice and client, and the sum of the invoice's
+    allocations), besides the organization (read once per page build)."""
+    link = (
+        await PaymentLink.filter(token_hash=hash_token(token or ""))
+        .select_related("invoice__client")
+        .annotate(allocated=_ALLOCATED)
+        .first()
+    )
+    if link is None or link.revoked_at is not None:
+        raise NotFound(_(NOT_VALID))
     org = await get_organization()
     common = {
         "org_name": org.name,
@@ -155,16 +201,15 @@ async def view(*, token: str) -> LinkView:
     }
     expired = link.expires_at <= now_utc()
     if link.purpose == "invoice":
-        invoice = await Invoice.get(id=link.invoice_id)
-        if invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
+        invoice = link.invoice
+        if invoice is None or invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted):
             raise NotFound(_(NOT_VALID))
-        client = await Client.get(id=invoice.client_id)
-        due = await ledger.amount_due(invoice)
-        lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position")
+        client = invoice.client
+        due = invoice.total_minor - int(link.allocated or 0)  # the ledger's amount due
         state = (
             "paid" if invoice.status == InvoiceStatus.paid or due <= 0 else ("expired" if expired else "open")
         )
-        return LinkView(
+        view = LinkView(
             state=state,
             purpose="invoice",
             target_id=invoice.id,
@@ -177,16 +222,9 @@ async def view(*, token: str) -> LinkView:
             reference=invoice.number or "",
             locale=client.locale,
             can_renew=state == "expired",
-            lines=[
-                LinkLine(
-                    row.description,
-                    f"{row.quantity.normalize():f}",
-                    format_money(row.gross_minor, invoice.currency, client.locale),
-                )
-                for row in lines
-            ],
             **common,
         )
+        return OpenedLink(view, invoice)
     if link.purpose == "billing_request":
         request = await BillingRequest.get(id=link.billing_request_id)
         if request.status == BillingRequestStatus.deleted:
@@ -201,42 +239,46 @@ async def view(*, token: str) -> LinkView:
             if request.status == BillingRequestStatus.paid
             else ("expired" if expired or request_expired else "open")
         )
-        return LinkView(
-            state=state,
-            purpose="billing_request",
-            target_id=request.id,
-            title=request.description or translate(BILLING_REQUEST, reader_locale),
-            currency=request.currency,
-            amount_due_minor=request.amount_minor,
-            total_minor=request.amount_minor,
-            due_date=None,
-            client_name=client.name if client else request.email,
-            reference=f"BR-{request.id}",
-            locale=client.locale if client else "",
-            can_renew=False,
-            success_url=request.success_url,
-            cancel_url=request.cancel_url,
-            **common,
+        return OpenedLink(
+            LinkView(
+                state=state,
+                purpose="billing_request",
+                target_id=request.id,
+                title=request.description or translate(BILLING_REQUEST, reader_locale),
+                currency=request.currency,
+                amount_due_minor=request.amount_minor,
+                total_minor=request.amount_minor,
+                due_date=None,
+                client_name=client.name if client else request.email,
+                reference=f"BR-{request.id}",
+                locale=client.locale if client else "",
+                can_renew=False,
+                success_url=request.success_url,
+                cancel_url=request.cancel_url,
+                **common,
+            )
         )
     credit = await CreditRequest.get(id=link.credit_request_id)
     if credit.status == CreditRequestStatus.deleted:
         raise NotFound(_(NOT_VALID))
     client = await Client.get(id=credit.client_id)
     state = "paid" if credit.status == CreditRequestStatus.paid else ("expired" if expired else "open")
-    return LinkView(
-        state=state,
-        purpose="credit_request",
-        target_id=credit.id,
-        title=credit.description or translate(CREDIT_REQUEST, client.locale),
-        currency=credit.currency,
-        amount_due_minor=credit.amount_minor,
-        total_minor=credit.amount_minor,
-        due_date=credit.due_date,
-        client_name=client.name,
-        reference=f"CR-{credit.id}",
-        locale=client.locale,
-        can_renew=state == "expired",
-        **common,
+    return OpenedLink(
+        LinkView(
+            state=state,
+            purpose="credit_request",
+            target_id=credit.id,
+            title=credit.description or translate(CREDIT_REQUEST, client.locale),
+            currency=credit.currency,
+            amount_due_minor=credit.amount_minor,
+            total_minor=credit.amount_minor,
+            due_date=credit.due_date,
+            client_name=client.name,
+            reference=f"CR-{credit.id}",
+            locale=client.locale,
+            can_renew=state == "expired",
+            **common,
+        )
     )
 
 

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from nicegui import core
+from nicegui import Client, core
 from nicegui.testing import User
 
 from portal.accounts import sessions
@@ -65,3 +65,28 @@ async def signed_in_user(user_id: int, path: str) -> User:
     )
     await user.open(f"/auth/session?token={token}")
     return user
+
+
+async def signed_in_client(user_id: int) -> httpx.AsyncClient:
+    """A browser signed in as `user_id`, with no page open: the one-time session token a sign-in issues,
+    exchanged at /auth/session (a plain route) like after a real sign-in. For plain GETs of whole pages."""
+    client = http_client()
+    response = await client.get("/healthz")  # any request starts a browser session
+    response.raise_for_status()
+    token = await sessions.issue_session_token(user_id=user_id, bound_to=_session_id(client), next_url="/")
+    response = await client.get(f"/auth/session?token={token}")
+    if response.status_code != 303 or response.headers.get("location", "").startswith("/login"):
+        raise AssertionError(f"/auth/session did not sign user {user_id} in ({response.status_code})")
+    return client
+
+
+def close_unconnected_pages() -> list[int]:
+    """Delete every page (NiceGUI client) that no websocket has connected to, as the server does when a
+    tab goes away (there after the reconnect timeout, or a minute for a page never connected): a plain
+    GET leaves one behind, with its element tree and event subscriptions. Returns each one's element
+    count."""
+    stale = [client for client in list(Client.instances.values()) if not client.has_socket_connection]
+    counts = [len(client.elements) for client in stale]
+    for client in stale:
+        client.delete()
+    return counts

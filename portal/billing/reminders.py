@@ -2,12 +2,13 @@
 
 Reminders follow the organization's schedule (`reminder_offsets`, days relative to the due date: -3 is
 three days before, 0 the day itself, 7 a week after). Each (invoice, offset) is sent once: the
-`ReminderSent` row is written in the same transaction as the email, under the table's unique
+`ReminderSent` row is written in the same transaction as the queued email, under the table's unique
 (invoice, offset_days) constraint (`INSERT ... ON CONFLICT DO NOTHING RETURNING`: only the pairs inserted
-now get their email), so a second run or a second process finds it and sends nothing. The invoices are
-claimed first with `select_for_update(skip_locked=True)` (PostgreSQL; a no-op on SQLite, where the unique
-constraint alone is the guard). The work goes in batches of `BATCH_SIZE` invoices, each with the same
-few statements however many reminders it sends.
+now get their email), so a second run or a second process finds it and queues nothing. The database
+chooses the invoices, in batches of `BATCH_SIZE`, each one read and three writes however many it sends.
+
+The email itself is written when the outbox worker sends it (`write_reminder`), seconds later: with the
+amount due and a payment link of that moment, and not at all if the invoice was paid in between.
 
 A day the job did not run is caught up with the latest offset whose day has come, not with every missed
 one, and only within `CATCH_UP_DAYS`: turning reminders on does not mail every old unpaid invoice.
@@ -18,13 +19,12 @@ its due date gets no "due in three days" reminder).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from portal.core import audit
@@ -32,16 +32,14 @@ from portal.core.clock import now_utc, today
 from portal.core.organization import get_organization
 from portal.db.models import (
     Invoice,
-    Organization,
     OutboxEmail,
     Payment,
-    PaymentLink,
-    ReminderSent,
     Subscription,
 )
 from portal.domain.status import InvoiceStatus, PaymentStatus, SubscriptionStatus
 from portal.mail import invoice_emails, payment_emails
 from portal.mail.outbox import enqueue, enqueue_many, queued
+from portal.mail.worker import Written, register_writer
 from portal.payments import links
 from portal.payments.ledger import allocated_by_invoice
 
@@ -51,6 +49,7 @@ CATCH_UP_DAYS = 7
 BATCH_SIZE = 500  # invoices read per batch; each batch costs the same statements however many it sends
 MAX_OFFSET_DAYS = 365
 PAID_STATUSES = (PaymentStatus.succeeded, PaymentStatus.partially_refunded, PaymentStatus.refunded)
+KIND = "reminder"
 
 
 @dataclass
@@ -71,27 +70,15 @@ def clean_offsets(raw: object) -> list[int]:
     return sorted(found)
 
 
-def offset_due(*, due_date: date, issue_date: date, offsets: Sequence[int], on: date) -> int | None:
-    """The latest offset whose day (due date + offset) has come by `on`, within the catch-up window and
-    not before the issue date; None when no reminder is due."""
-    due = [
-        offset
-        for offset in offsets
-        if issue_date <= due_date + timedelta(days=offset) <= on
-        and (on - (due_date + timedelta(days=offset))).days <= CATCH_UP_DAYS
-    ]
-    return max(due) if due else None
-
-
 async def send_due_reminders(*, on: date | None = None, batch_size: int = BATCH_SIZE) -> ReminderReport:
     """Queue today's reminders (one per invoice at most, each (invoice, offset) once); safe to run again.
 
-    The open invoices whose reminder window has come are read `batch_size` at a time, oldest due first
-    (keyset paging on the due date and id, by the (status, due_date) index), and each batch costs the
-    same few statements however many reminders it sends: four reads (the window's invoices as plain
-    values, what is allocated to them, the reminders sent already, then the invoices that get a reminder
-    in full with their clients), then one transaction that claims the invoices, records the reminders,
-    and stores the links, the emails and the audit entries, each in one statement.
+    Each batch is one read and one transaction of three writes, however many reminders it sends: the
+    database picks the next `batch_size` invoices due for a reminder (open, something still due, the
+    latest offset whose day has come and no reminder at it or a later one yet; keyset paging on the due
+    date and id), then records the (invoice, offset) pairs, queues the emails and writes the audit entries.
+    The emails are written when they are sent (`write_reminder`): with the amount due and a fresh payment
+    link of that moment, or not at all when the invoice has been paid meanwhile.
     """
     report = ReminderReport()
     org = await get_organization()
@@ -101,153 +88,146 @@ async def send_due_reminders(*, on: date | None = None, batch_size: int = BATCH_
     on = on or today()
     after: tuple[date, int] | None = None
     while True:
-        batch = await _candidates(on=on, offsets=offsets, after=after, limit=batch_size)
+        batch = await _due(on=on, offsets=offsets, after=after, limit=batch_size)
+        report.candidates += len(batch)
         if batch:
-            await _send_batch(org, batch, offsets=offsets, on=on, report=report)
-            after = (batch[-1]["due_date"], batch[-1]["id"])
+            await _send_batch(batch, on=on, report=report)
+            after = (batch[-1].due_date, batch[-1].invoice_id)
         if len(batch) < batch_size:
             return report
 
 
-async def _candidates(
-    *, on: date, offsets: Sequence[int], after: tuple[date, int] | None, limit: int
-) -> list[dict[str, Any]]:
-    """The next `limit` open invoices whose due date lies in the reminder window, as the values that
-    decide whether one gets a reminder (most do not: sent already, or paid)."""
-    query = Invoice.filter(
-        status=InvoiceStatus.open,
-        billing_request_id=None,  # a billing request expires after 24 hours instead
-        client__reminders_enabled=True,
-        client__archived=False,
-        due_date__gte=on - timedelta(days=max(offsets) + CATCH_UP_DAYS),
-        due_date__lte=on - timedelta(days=min(offsets)),
-    )
-    if after is not None:
-        query = query.filter(Q(due_date__gt=after[0]) | Q(due_date=after[0], id__gt=after[1]))
-    return (
-        await query.order_by("due_date", "id")
-        .limit(limit)
-        .values("id", "due_date", "issue_date", "total_minor")
-    )
-
-
-@dataclass
-class _Reminder:
-    invoice: Invoice
+@dataclass(frozen=True)
+class _Due:
+    invoice_id: int
+    client_id: int
+    email: str
+    due_date: date
     offset: int
-    link: PaymentLink
-    email: OutboxEmail
-    stage: str
 
 
-async def _send_batch(
-    org: Organization,
-    batch: list[dict[str, Any]],
-    *,
-    offsets: Sequence[int],
-    on: date,
-    report: ReminderReport,
-) -> None:
-    plan = [
-        (row, offset)
-        for row in batch
-        if (
-            offset := offset_due(
-                due_date=row["due_date"], issue_date=row["issue_date"], offsets=offsets, on=on
-            )
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+async def _due(*, on: date, offsets: Sequence[int], after: tuple[date, int] | None, limit: int) -> list[_Due]:
+    """The next `limit` invoices due for a reminder on `on`, oldest due first, in one statement."""
+    connection = connections.get("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    params: list[object] = []
+
+    def param(value: object) -> str:
+        params.append(value if postgres or not isinstance(value, date) else value.isoformat())
+        return f"${len(params)}" if postgres else "?"
+
+    def shifted(days: int) -> str:  # the due date moved by a whole number of days
+        return f'(i."due_date" + {int(days)})' if postgres else f"date(i.\"due_date\", '{int(days):+d} days')"
+
+    # the latest offset whose day has come, within the catch-up window and not before the issue date
+    cases = " ".join(
+        f'WHEN i."due_date" BETWEEN {param(on - timedelta(days=o + CATCH_UP_DAYS))} '
+        f'AND {param(on - timedelta(days=o))} AND i."issue_date" <= {shifted(o)} THEN {int(o)}'
+        for o in sorted(offsets, reverse=True)
+    )
+    window = (
+        f'i."due_date" BETWEEN {param(on - timedelta(days=max(offsets) + CATCH_UP_DAYS))} '
+        f"AND {param(on - timedelta(days=min(offsets)))}"
+    )
+    keyset = ""
+    if after is not None:
+        day, last = after
+        keyset = (
+            f' AND (i."due_date" > {param(day)} OR (i."due_date" = {param(day)} AND i."id" > {param(last)}))'
         )
-        is not None
+    rows = await connection.execute_query_dict(
+        f"""SELECT * FROM (
+            SELECT i."id", i."client_id", c."email", i."due_date", CASE {cases} END AS "offset_days",
+                   i."total_minor" - (SELECT COALESCE(SUM(a."amount_minor"), 0) FROM "allocation" a
+                                      WHERE a."invoice_id" = i."id") AS "due"
+            FROM "invoice" i JOIN "client" c ON c."id" = i."client_id"
+            WHERE i."status" = 'open' AND i."billing_request_id" IS NULL
+              AND c."reminders_enabled" AND NOT c."archived" AND {window}{keyset}
+        ) d
+        WHERE d."due" > 0 AND d."offset_days" IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM "reminder_sent" r
+                          WHERE r."invoice_id" = d."id" AND r."offset_days" >= d."offset_days")
+        ORDER BY d."due_date", d."id" LIMIT {int(limit)}""",
+        params,
+    )
+    return [
+        _Due(int(r["id"]), int(r["client_id"]), str(r["email"]), _day(r["due_date"]), int(r["offset_days"]))
+        for r in rows
     ]
-    allocated = await allocated_by_invoice([row["id"] for row, _ in plan])
-    sent_before = await _sent_offsets(row["id"] for row, _ in plan)
-    chosen: dict[int, tuple[int, int]] = {}  # invoice id: (offset, amount due)
-    for row, offset in plan:
-        due = row["total_minor"] - allocated.get(row["id"], 0)
-        if due <= 0:
-            continue
-        report.candidates += 1
-        if any(o >= offset for o in sent_before.get(row["id"], ())):
-            report.already_sent += 1
-            continue
-        chosen[row["id"]] = (offset, due)
-    if not chosen:
-        return
-    ready: list[_Reminder] = []
-    for invoice in (
-        await Invoice.filter(id__in=list(chosen)).order_by("due_date", "id").select_related("client")
-    ):
-        offset, due = chosen[invoice.id]
-        try:
-            ready.append(_prepare(org, invoice, offset=offset, amount_due_minor=due, on=on))
-        except Exception:  # one invoice's problem must not stop the others: nothing of it is stored
-            log.exception("reminder for invoice %d (offset %d) not sent", invoice.id, offset)
-            report.failed += 1
-    if not ready:
-        return
+
+
+async def _send_batch(batch: list[_Due], *, on: date, report: ReminderReport) -> None:
+    """One transaction: record each (invoice, offset) unless another run has, then queue the emails and
+    write the audit entries of the ones recorded now. A failure stores nothing: the next run retries."""
     try:
-        sent = await _store(ready)
+        async with in_transaction() as connection:
+            recorded = await _record(connection, [(d.invoice_id, d.offset) for d in batch])
+            mine = [d for d in batch if (d.invoice_id, d.offset) in recorded]
+            if mine:
+                await enqueue_many(
+                    [
+                        queued(
+                            kind=KIND,
+                            to=d.email,
+                            client_id=d.client_id,
+                            dedupe_key=f"reminder:{d.invoice_id}:{d.offset}",
+                            subject="",
+                            text="",
+                            values={"invoice": d.invoice_id, "offset": d.offset, "on": on.isoformat()},
+                        )
+                        for d in mine
+                    ],
+                    connection=connection,
+                )
+                await audit.record_system_many(
+                    connection=connection,
+                    action="invoice.reminder",
+                    entries=[
+                        (
+                            f"invoice:{d.invoice_id}",
+                            d.client_id,
+                            {"offset_days": d.offset, "stage": invoice_emails.reminder_stage(d.due_date, on)},
+                        )
+                        for d in mine
+                    ],
+                )
     except Exception:  # the batch's transaction rolled back: nothing of it is stored, the next run retries
-        log.exception("reminders for %d invoices not sent", len(ready))
-        report.failed += len(ready)
+        log.exception("reminders for %d invoices not queued", len(batch))
+        report.failed += len(batch)
         return
-    report.sent += sent
-    report.already_sent += len(ready) - sent
+    report.sent += len(mine)
+    report.already_sent += len(batch) - len(mine)
 
 
-def _prepare(
-    org: Organization, invoice: Invoice, *, offset: int, amount_due_minor: int, on: date
-) -> _Reminder:
-    """The reminder's link and email, built before anything is stored."""
-    (token,), (link,) = links.new_invoice_links([(invoice.id, links.invoice_link_expiry(invoice.due_date))])
+async def write_reminder(row: OutboxEmail) -> Written | None:
+    """A queued reminder, written as it is sent: the amount due now and a fresh payment link, or nothing
+    when the invoice is no longer open or nothing is due on it."""
+    values = row.values or {}
+    invoice = await Invoice.get_or_none(id=int(values["invoice"])).select_related("client")
+    if invoice is None or invoice.status != InvoiceStatus.open:
+        return None
+    due = invoice.total_minor - (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
+    if due <= 0:
+        return None
+    token = await links.issue(
+        purpose="invoice", target_id=invoice.id, expires_at=links.invoice_link_expiry(invoice.due_date)
+    )
     email = invoice_emails.reminder(
-        org=org,
+        org=await get_organization(),
         invoice=invoice,
         client=invoice.client,
         link=links.url_for(token),
-        amount_due_minor=amount_due_minor,
-        on=on,
+        amount_due_minor=due,
+        on=date.fromisoformat(str(values["on"])),
     )
-    row = queued(
-        kind="reminder",
-        to=invoice.client.email,
-        client_id=invoice.client_id,
-        dedupe_key=f"reminder:{invoice.id}:{offset}",
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-    )
-    return _Reminder(invoice, offset, link, row, invoice_emails.reminder_stage(invoice.due_date, on))
+    return Written(email.subject, email.text, email.html)
 
 
-async def _store(ready: list[_Reminder]) -> int:
-    """One transaction: claim the invoices still open (rows another process holds are skipped), record
-    each (invoice, offset) unless it is recorded already, then store the links, emails and audit entries
-    of the reminders recorded now; returns how many."""
-    async with in_transaction() as connection:
-        held = await (
-            Invoice.select_for_update(skip_locked=True)
-            .filter(id__in=[r.invoice.id for r in ready], status=InvoiceStatus.open)
-            .only("id")
-        )
-        open_ids = {inv.id for inv in held}
-        claimable = [r for r in ready if r.invoice.id in open_ids]
-        recorded = await _record(connection, [(r.invoice.id, r.offset) for r in claimable])
-        mine = [r for r in claimable if (r.invoice.id, r.offset) in recorded]
-        if mine:
-            await PaymentLink.bulk_create([r.link for r in mine])
-            await enqueue_many([r.email for r in mine])
-            await audit.record_system_many(
-                action="invoice.reminder",
-                entries=[
-                    (
-                        f"invoice:{r.invoice.id}",
-                        r.invoice.client_id,
-                        {"offset_days": r.offset, "stage": r.stage},
-                    )
-                    for r in mine
-                ],
-            )
-    return len(mine)
+register_writer(KIND, write_reminder)
 
 
 async def _record(connection: BaseDBAsyncClient, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
@@ -268,15 +248,6 @@ async def _record(connection: BaseDBAsyncClient, pairs: list[tuple[int, int]]) -
         params,
     )
     return {(int(row["invoice_id"]), int(row["offset_days"])) for row in rows}
-
-
-async def _sent_offsets(invoice_ids: Iterable[int]) -> dict[int, list[int]]:
-    ids = list(invoice_ids)
-    found: dict[int, list[int]] = {}
-    if ids:
-        for row in await ReminderSent.filter(invoice_id__in=ids).values("invoice_id", "offset_days"):
-            found.setdefault(row["invoice_id"], []).append(row["offset_days"])
-    return found
 
 
 # -- failed subscription renewals ---------------------------------------------------------------------

@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from portal.core import audit_text
 from portal.core.actors import Actor, require_admin, require_staff
 from portal.core.audit_text import METHOD_LABELS, RecordName
+from portal.core.clock import now_utc
 from portal.core.paging import Page
+from portal.db.bulk import insert_rows
 from portal.db.models import (
     Allocation,
     AuditEntry,
@@ -437,16 +441,28 @@ async def record(
 
 
 async def record_system_many(
-    *, action: str, entries: Sequence[tuple[str, int | None, dict[str, Any]]]
+    *,
+    action: str,
+    entries: Sequence[tuple[str, int | None, dict[str, Any]]],
+    connection: BaseDBAsyncClient | None = None,
 ) -> None:
     """Append many entries of one action done by the portal itself (a batch job, no actor) in one
-    statement: each entry is (subject, client id, details)."""
-    if entries:
-        await AuditEntry.bulk_create(
-            [
-                AuditEntry(
-                    actor_id=None, on_behalf_of_id=client_id, action=action, subject=subject, details=details
-                )
-                for subject, client_id, details in entries
-            ]
-        )
+    statement, inside the caller's transaction (pass its connection): each entry is (subject, client id,
+    details)."""
+    at = now_utc()
+    await insert_rows(
+        AuditEntry,
+        [
+            {
+                "actor_id": None,
+                "on_behalf_of_id": client_id,
+                "action": action,
+                "subject": subject,
+                "details": details,
+                "ip": "",
+                "at": at,
+            }
+            for subject, client_id, details in entries
+        ],
+        connection=connection,
+    )

@@ -137,6 +137,7 @@ class OutboxStatus(StrEnum):
     sending = "sending"
     sent = "sent"
     failed = "failed"
+    skipped = "skipped"  # written at send time, and nothing was left to say (the invoice paid meanwhile)
 
 
 def _table(rows: Mapping[S, set[S]]) -> dict[S, frozenset[S]]:
@@ -272,6 +273,7 @@ LABELS: dict[str, str] = {
     "purchase": N_("Purchase"),
     "queued": N_("Queued"),
     "sending": N_("Sending"),
+    "skipped": N_("Not needed"),  # an email written at send time that had nothing left to say
     "overdue": N_("Overdue"),  # shown for an open invoice past its due date
     "void": VOID,  # an invoice's display status for its stored `deleted` (translated with its context)
 }

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from portal.core.clock import now_utc
+from portal.db.bulk import insert_rows
 from portal.db.models import OutboxEmail
+from portal.domain.status import OutboxStatus
 
 SUBJECT_MAX = 300  # OutboxEmail.subject
 _BREAKS = re.compile(r"[ \t]*[\r\n\v\f\x85\u2028\u2029]+[ \t]*")
@@ -31,8 +36,10 @@ async def enqueue(
     client_id: int | None = None,
     dedupe_key: str | None = None,
     reply_to: str = "",
+    values: dict[str, Any] | None = None,
 ) -> int | None:
     """Queue one email; with a dedupe key, the same message is queued once (returns None the second time).
+    With `values` (and an empty subject and text) it is written when it is sent (mail/worker.py).
 
     Call it inside the business transaction: the email is stored (as a savepoint) with the change it
     announces and the worker sends it only after that commits. The subject is made one line and cut to
@@ -52,6 +59,7 @@ async def enqueue(
                 subject=subject,
                 text_body=text,
                 html_body=html,
+                values=values,
             )
     except IntegrityError:
         if dedupe_key and await OutboxEmail.exists(dedupe_key=dedupe_key):
@@ -70,23 +78,29 @@ def queued(
     client_id: int | None = None,
     dedupe_key: str | None = None,
     reply_to: str = "",
-) -> OutboxEmail:
-    """One email as an unsaved outbox row, for a batch job that stores many with `enqueue_many`."""
-    return OutboxEmail(
-        kind=kind,
-        dedupe_key=dedupe_key,
-        message_id=f"<{secrets.token_hex(16)}@billing-portal>",
-        client_id=client_id,
-        to_address=to,
-        reply_to=reply_to,
-        subject=one_line(subject, SUBJECT_MAX),
-        text_body=text,
-        html_body=html,
-    )
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One email as a row to queue, for a batch job that stores many with `enqueue_many`; with `values`
+    (and an empty subject and text) it is written when it is sent (mail/worker.py)."""
+    return {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "message_id": f"<{secrets.token_hex(16)}@billing-portal>",
+        "client_id": client_id,
+        "to_address": to,
+        "reply_to": reply_to,
+        "subject": one_line(subject, SUBJECT_MAX),
+        "text_body": text,
+        "html_body": html,
+        "values": values,
+        "status": OutboxStatus.queued.value,
+        "attempts": 0,
+        "last_error": "",
+        "created_at": now_utc(),
+    }
 
 
-async def enqueue_many(rows: list[OutboxEmail]) -> None:
-    """Queue many emails in one statement, inside the caller's transaction. A row whose dedupe key is
-    queued already is left out (the database's unique key), as `enqueue` does for one."""
-    if rows:
-        await OutboxEmail.bulk_create(rows, ignore_conflicts=True)
+async def enqueue_many(rows: list[dict[str, Any]], *, connection: BaseDBAsyncClient | None = None) -> None:
+    """Queue many emails in one statement, inside the caller's transaction (pass its connection). A row
+    whose dedupe key is queued already is left out (the database's unique key), as `enqueue` does for one."""
+    await insert_rows(OutboxEmail, rows, connection=connection, skip_conflicts=True)

@@ -8,11 +8,17 @@ transaction, so no lock is held while the network is slow.
 While a row is "sending", `next_attempt_at` holds the end of its lease (claim time + 10 minutes). A row
 still "sending" after its lease means the process died mid-send: it is sent again, with the same
 Message-ID, so the receiving side can recognise the duplicate. Every claim counts as an attempt.
+
+Most rows are written when they are queued. A row with `values` and no subject is written when it is sent,
+by the writer registered for its kind (`register_writer`; the reminders register theirs): the writer and the
+row's new subject and bodies are one transaction, and a writer that finds nothing left to say (the invoice
+was paid since) leaves the row "skipped". A writer that fails counts as a failed attempt, retried later.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,10 +31,30 @@ from portal.mail.transport import MailError, SmtpConfig, build_message, send, sm
 
 log = logging.getLogger(__name__)
 
-QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
 BACKOFF_MINUTES = (1, 5, 15, 60, 240)  # after the n-th failed attempt; the last value repeats
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=10)  # a row "sending" for longer than this was left behind by a dead process
+
+
+@dataclass(frozen=True)
+class Written:
+    """An email as its writer wrote it at send time."""
+
+    subject: str
+    text: str
+    html: str = ""
+
+
+Writer = Callable[[OutboxEmail], Awaitable[Written | None]]
+"""Writes a row queued with `values`; None when there is nothing left to say."""
+WRITERS: dict[str, Writer] = {}
+
+
+def register_writer(kind: str, writer: Writer) -> None:
+    """Let the worker write the rows of `kind` queued with `values` (a module that queues them registers
+    its writer when it is imported)."""
+    WRITERS[kind] = writer
 
 
 @dataclass
@@ -38,11 +64,12 @@ class FlushReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    skipped: int = 0  # written at send time with nothing left to say
 
     @property
     def total(self) -> int:
         """Rows handled in this run."""
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + self.skipped
 
 
 def backoff(attempts: int) -> timedelta:
@@ -133,7 +160,40 @@ async def _mark_unsent(row: OutboxEmail, error: MailError, at: datetime) -> str:
     return QUEUED
 
 
+async def _write(row: OutboxEmail) -> MailError | bool:
+    """Write a row queued with `values` (True), or leave it skipped (False); the error when its writer
+    is missing or failed (nothing of that attempt is stored)."""
+    writer = WRITERS.get(row.kind)
+    if writer is None:
+        return MailError(f"No writer for {row.kind!r} emails is loaded.", False)
+    mine = OutboxEmail.filter(id=row.id, status=SENDING, attempts=row.attempts)
+    try:
+        async with in_transaction():
+            written = await writer(row)
+            if written is None:
+                await mine.update(status=SKIPPED, next_attempt_at=None, last_error="")
+                return False
+            await mine.update(subject=written.subject, text_body=written.text, html_body=written.html)
+    except Exception as exc:
+        log.exception("outbox %d (%s): could not be written", row.id, row.kind)
+        return MailError(f"The message could not be written ({type(exc).__name__}: {exc}).", False)
+    row.subject, row.text_body, row.html_body = written.subject, written.text, written.html
+    return True
+
+
 async def _process(row: OutboxEmail, config: SmtpConfig, at: datetime, report: FlushReport) -> None:
+    if row.values is not None and not row.subject:
+        written = await _write(row)
+        if written is False:
+            report.skipped += 1
+            log.info("outbox %d (%s) to %s: nothing left to say, not sent", row.id, row.kind, row.to_address)
+            return
+        if isinstance(written, MailError):
+            if await _mark_unsent(row, written, at) == FAILED:
+                report.failed += 1
+            else:
+                report.retried += 1
+            return
     error = await _attempt(row, config)
     if error is None:
         await _mark_sent(row, at)

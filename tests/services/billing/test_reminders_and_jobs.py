@@ -45,8 +45,9 @@ DUE = date(2026, 11, 16)
 
 
 @pytest.fixture
-async def frozen(world: World) -> AsyncIterator[World]:
-    """The world with the clock stopped at NOW (given back to the real clock afterwards)."""
+async def frozen(world: World, smtp_sink: SmtpSink) -> AsyncIterator[World]:
+    """The world with the clock stopped at NOW (given back to the real clock afterwards), and an SMTP sink
+    for the outbox worker, which writes each reminder as it sends it."""
     set_now(NOW)
     try:
         yield world
@@ -70,8 +71,14 @@ async def invoice(
     )
 
 
+async def sent_reminders() -> list[OutboxEmail]:
+    """The reminders as the outbox worker wrote and sent them (it writes each one when it sends it)."""
+    await flush_outbox()
+    return await OutboxEmail.filter(kind="reminder").order_by("id")
+
+
 async def reminder_subjects() -> list[str]:
-    return [row.subject for row in await OutboxEmail.filter(kind="reminder").order_by("id")]
+    return [row.subject for row in await sent_reminders()]
 
 
 async def offsets_sent(invoice_id: int) -> list[int]:
@@ -157,7 +164,7 @@ async def test_a_reminder_caught_up_after_the_due_date_is_worded_as_overdue(froz
     assert (await reminders.send_due_reminders()).sent == 1
 
     assert await offsets_sent(invoice_id) == [0]
-    (row,) = await OutboxEmail.filter(kind="reminder")
+    (row,) = await sent_reminders()
     assert row.subject.startswith("Overdue: ") and "still unpaid" in row.text_body
 
 
@@ -194,7 +201,7 @@ async def test_a_paid_invoice_gets_no_reminder_and_a_part_paid_one_asks_for_the_
     assert (await reminders.send_due_reminders()).sent == 1
 
     assert await offsets_sent(paid) == []
-    (row,) = await OutboxEmail.filter(kind="reminder")
+    (row,) = await sent_reminders()
     assert "$60.00" in row.text_body and (await Invoice.get(id=part)).number in row.subject
 
 
@@ -259,11 +266,12 @@ async def test_a_reminder_day_before_the_invoice_existed_is_skipped(frozen: Worl
     assert await offsets_sent(exact) == [-3]
 
 
-async def test_a_reminder_that_fails_leaves_nothing_half_done_and_is_sent_by_the_next_run(
-    frozen: World, monkeypatch: pytest.MonkeyPatch
+async def test_a_reminder_that_cannot_be_written_is_retried_and_the_others_go_out(
+    frozen: World, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = await invoice(frozen)
     fine = await invoice(frozen, client_id=frozen.bob_id)
+    await flush_outbox()  # the invoice emails themselves
     real = invoice_emails.reminder
 
     def reminder(*, invoice: Invoice, **kwargs: object) -> compose.Email:
@@ -273,15 +281,42 @@ async def test_a_reminder_that_fails_leaves_nothing_half_done_and_is_sent_by_the
 
     on_day(DUE)
     monkeypatch.setattr(invoice_emails, "reminder", reminder)
-    report = await reminders.send_due_reminders()
+    assert (await reminders.send_due_reminders()).sent == 2
+    report = await flush_outbox()
 
-    assert (report.sent, report.failed) == (1, 1)
-    assert await offsets_sent(fine) == [0] and await offsets_sent(broken) == []
-    assert await OutboxEmail.filter(kind="reminder").count() == 1
+    assert (report.sent, report.retried) == (1, 1)
+    assert [m.rcpt_tos for m in smtp_sink.messages if "due today" in str(m.message["Subject"])] == [
+        ("bob@x.test",)
+    ]
+    left = await OutboxEmail.get(dedupe_key=f"reminder:{broken}:0")
+    assert (left.status, left.subject) == ("queued", "") and "template exploded" in left.last_error
 
     monkeypatch.setattr(invoice_emails, "reminder", real)
+    assert (await flush_outbox(now=now_utc() + timedelta(minutes=2))).sent == 1
+    assert (await OutboxEmail.get(id=left.id)).status == "sent"
+    assert (await reminders.send_due_reminders()).sent == 0  # recorded once, sent once
+    assert await offsets_sent(broken) == [0] and await offsets_sent(fine) == [0]
+
+
+async def test_a_reminder_for_an_invoice_paid_before_it_is_sent_is_not_sent(frozen: World) -> None:
+    invoice_id = await invoice(frozen)
+    await flush_outbox()
+    on_day(DUE)
     assert (await reminders.send_due_reminders()).sent == 1
-    assert await offsets_sent(broken) == [0]
+    await ledger.record_offline_payment(
+        actor=frozen.staff,
+        client_id=frozen.alice_id,
+        amount_minor=10_000,
+        currency="USD",
+        method="bank_transfer",
+        received_on=DUE,
+        invoice_id=invoice_id,
+    )
+
+    report = await flush_outbox()
+
+    row = await OutboxEmail.get(kind="reminder")
+    assert report.skipped == 1 and (row.status, row.subject) == ("skipped", "")
 
 
 async def test_the_database_refuses_a_second_row_for_the_same_invoice_and_offset(frozen: World) -> None:
@@ -477,7 +512,7 @@ async def test_each_job_run_logs_one_line_with_its_counts_and_a_second_run_does_
     second = await jobs.run_all_once()
 
     assert second["expire billing requests"] == {"expired": 0}
-    assert second["send payment reminders"] == {"sent": 0, "already sent": 1, "failed": 0}
+    assert second["send payment reminders"] == {"sent": 0, "already sent": 0, "failed": 0}
     assert second["send queued email"] == {"sent": 2, "retried": 0, "failed": 0}  # reminder + expiry
     third = await jobs.run_all_once()
     assert third["send queued email"] == {"sent": 0, "retried": 0, "failed": 0}

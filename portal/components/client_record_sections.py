@@ -12,9 +12,10 @@ from nicegui import ui
 from portal import i18n
 from portal.clients import client_record
 from portal.clients.client_record import ClientRecord, Header, Section
+from portal.components.refund_dialog import REFUND_CELL
 from portal.components.tables import LINK_CELL, money_cell, quiet_empty, table_columns
 from portal.domain import status
-from portal.i18n import N_, _
+from portal.i18n import N_, _, pgettext
 
 STATUS_LABELS = {  # the domain's labels, plus the states only these lists show
     **status.LABELS,
@@ -133,7 +134,10 @@ PAYMENT_COLUMNS = (
     ("amount", N_("Amount"), "right"),
     ("status", N_("Status"), "left"),
     ("refunds", N_("Refunds"), "left"),
+    ("refund", "", "right"),
 )
+REFUNDABLE = ("succeeded", "partially_refunded")
+RECEIPTS = (*REFUNDABLE, "refunded")  # payments with a receipt (staff see it at /admin/receipts/{id})
 EMAIL_COLUMNS = (
     ("queued_at", N_("Queued"), "left"),
     ("subject", N_("Subject"), "left"),
@@ -195,8 +199,9 @@ def client_header(header: Header) -> None:
             ).mark("reminders-state")
 
 
-def record_sections(record: ClientRecord) -> None:
-    """One tab per list of the record, each with its count."""
+def record_sections(record: ClientRecord, *, on_refund: Callable[[Any], object] | None = None) -> None:
+    """One tab per list of the record, each with its count; `on_refund` gets a payment row's `refund`
+    event (`{payment_id}`) and opens the refund dialog (no Refund buttons without it)."""
     specs: list[tuple[str, str, Section[Any], Callable[[Section[Any]], None]]] = [
         ("invoices", _("Invoices"), record.invoices, _invoices),
         ("quotes", _("Estimates & proposals"), record.quotes, _quotes),
@@ -205,7 +210,7 @@ def record_sections(record: ClientRecord) -> None:
         ("subscriptions", _("Subscriptions"), record.subscriptions, _subscriptions),
         ("payment-methods", _("Payment methods"), record.methods, _methods),
         ("credit-ledger", _("Credit ledger"), record.credit, _credit),
-        ("payments", _("Payments"), record.payments, _payments),
+        ("payments", _("Payments"), record.payments, lambda section: _payments(section, on_refund)),
         ("emails", _("Emails"), record.emails, _emails),
         ("audit", _("Audit trail"), record.audit, _audit),
     ]
@@ -362,7 +367,9 @@ def _credit(section: Section[client_record.CreditItem]) -> None:
     _table("credit-ledger", CREDIT_COLUMNS, rows)
 
 
-def _payments(section: Section[client_record.PaymentItem]) -> None:
+def _payments(
+    section: Section[client_record.PaymentItem], on_refund: Callable[[Any], object] | None = None
+) -> None:
     rows = [
         {
             "id": p.id,
@@ -381,10 +388,24 @@ def _payments(section: Section[client_record.PaymentItem]) -> None:
                 + (f" ({r.reason})" if r.reason else "")
                 for r in p.refunds
             ),
+            "payment_id": p.id,
+            "href": f"/admin/receipts/{p.id}" if on_refund is not None and p.status in RECEIPTS else "",
+            "refundable": on_refund is not None
+            and p.status in REFUNDABLE
+            and p.refunded_minor < p.amount_minor,
+            "refund": pgettext("action", "Refund") if on_refund is not None else "",
+            "refund_label": _(
+                "Refund the payment of {amount}", amount=money_cell(p.amount_minor, p.currency)
+            ),
         }
         for p in section.items
     ]
-    _table("payments", PAYMENT_COLUMNS, rows).add_slot("body-cell-status", BADGE_CELL)
+    table = _table("payments", PAYMENT_COLUMNS, rows)
+    table.add_slot("body-cell-status", BADGE_CELL)
+    if on_refund is not None:
+        table.add_slot("body-cell-refund", REFUND_CELL)
+        table.add_slot("body-cell-method", LINK_CELL)
+        table.on("refund", on_refund)
 
 
 def _emails(section: Section[client_record.EmailItem]) -> None:

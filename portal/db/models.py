@@ -28,6 +28,7 @@ class Organization(Model):
     default_currency = fields.CharField(max_length=CURRENCY, default="USD")
     default_locale = fields.CharField(max_length=10, default="en")
     apply_credit_automatically = fields.BooleanField(default=False)
+    email_offline_receipts = fields.BooleanField(default=True)  # a receipt for cash, transfer, cheque
     # invoice template
     logo_path = fields.CharField(max_length=300, default="")
     theme_color = fields.CharField(max_length=7, default="#2563eb")
@@ -296,6 +297,7 @@ class Invoice(Model, TimestampMixin):
     )
     sent_at = fields.DatetimeField(null=True)
     paid_at = fields.DatetimeField(null=True)
+    awaiting_transfer_since = fields.DatetimeField(null=True)  # the client said a bank transfer is coming
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
@@ -391,6 +393,7 @@ class CreditRequest(Model, TimestampMixin):
     status = fields.CharField(max_length=STATUS, default="pending")
     due_date = fields.DateField(null=True)
     paid_at = fields.DatetimeField(null=True)
+    awaiting_transfer_since = fields.DatetimeField(null=True)  # the client said a bank transfer is coming
 
     class Meta:
         table = "credit_request"
@@ -484,6 +487,7 @@ class CreditEntry(Model, TimestampMixin):
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    idempotency_key = fields.CharField(max_length=200, null=True, unique=True)  # a use of credit, once
 
     class Meta:
         table = "credit_entry"
@@ -581,6 +585,9 @@ class OutboxEmail(Model, TimestampMixin):
     subject = fields.CharField(max_length=300)
     text_body = fields.TextField()
     html_body = fields.TextField(default="")
+    # an email written when it is sent, not when it is queued (a reminder: the amount due and the link of
+    # that moment): what its writer needs; subject and bodies stay empty until then (mail/worker.py)
+    values = fields.JSONField(null=True)
     status = fields.CharField(max_length=STATUS, default="queued")
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True)

@@ -1,5 +1,5 @@
-"""The emails about payments: a new payment link, a receipt, a charge that failed (auto-charge or a
-subscription renewal)."""
+"""The emails about payments: a new payment link, a receipt, a refund receipt, a charge that failed
+(auto-charge or a subscription renewal)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from portal.db.models import (
     Organization,
     Payment,
     PaymentMethod,
+    Refund,
     Subscription,
 )
 from portal.domain.presentation import InvoicePresentation
@@ -90,7 +91,8 @@ def new_link(
 
 
 # -- payments -----------------------------------------------------------------------------------------
-def _method_label(payment: Payment, saved: PaymentMethod | None, locale: str) -> str:
+def method_label(payment: Payment, saved: PaymentMethod | None, locale: str) -> str:
+    """How a payment was made, in words: the saved card or account ("Visa ending in 4242"), or the way."""
     method = translate(METHODS.get(payment.method, METHODS["other"]), locale)
     if saved is not None and saved.last4:
         return translate(
@@ -100,6 +102,61 @@ def _method_label(payment: Payment, saved: PaymentMethod | None, locale: str) ->
             last4=saved.last4,
         )
     return method
+
+
+def payment_rows(payment: Payment, saved: PaymentMethod | None, locale: str) -> list[tuple[str, str]]:
+    """The details every receipt opens with: the amount, the date, how it was paid, the reference."""
+    rows = [
+        (translate(L_AMOUNT, locale), money(payment.amount_minor, payment.currency, locale)),
+        (translate(L_DATE, locale), format_date(payment.received_on, locale)),
+        (translate(L_PAID_WITH, locale), method_label(payment, saved, locale)),
+    ]
+    if payment.reference.strip():
+        rows.append((translate(L_REFERENCE, locale), payment.reference.strip()))
+    return rows
+
+
+def credit_added(credited_minor: int, currency: str, locale: str) -> list[Block]:
+    """The sentence about the part of a payment that became credit, when any did."""
+    if not credited_minor:
+        return []
+    return [
+        para(
+            N_("{amount} was added to your account credit and will be used for your next invoices."),
+            locale,
+            strong=("amount",),
+            amount=money(credited_minor, currency, locale),
+        )
+    ]
+
+
+def receipt_email(
+    *,
+    org: Organization,
+    payment: Payment,
+    client: Client,
+    subject: str,
+    heading: str,
+    blocks: list[Block],
+    can_sign_in: bool,
+) -> Email:
+    """A receipt's email around its `blocks`: the link to the receipt page when the client can sign in."""
+    if can_sign_in:
+        blocks.append(
+            button(
+                client.locale,
+                translate(N_("View your receipt"), client.locale),
+                portal_url(f"/billing/receipts/{payment.id}"),
+            )
+        )
+    return compose_email(
+        name=client.name,
+        locale=client.locale,
+        subject=subject,
+        heading=heading,
+        blocks=blocks,
+        brand_=brand(org),
+    )
 
 
 def receipt(
@@ -130,13 +187,7 @@ def receipt(
             date=format_date(payment.received_on, locale),
         ),
     ]
-    rows = [
-        (translate(L_AMOUNT, locale), amount),
-        (translate(L_DATE, locale), format_date(payment.received_on, locale)),
-        (translate(L_PAID_WITH, locale), _method_label(payment, saved_method, locale)),
-    ]
-    if payment.reference.strip():
-        rows.append((translate(L_REFERENCE, locale), payment.reference.strip()))
+    rows = payment_rows(payment, saved_method, locale)
     for allocation in allocations:
         rows.append(
             (
@@ -159,30 +210,95 @@ def receipt(
             )
         )
         blocks += invoice_blocks(presentation, locale, lines=False)
-    if credited_minor:
+    blocks += credit_added(credited_minor, payment.currency, locale)
+    heading = translate(N_("Payment received"), locale)
+    return receipt_email(
+        org=org,
+        payment=payment,
+        client=client,
+        subject=subject,
+        heading=heading,
+        blocks=blocks,
+        can_sign_in=can_sign_in,
+    )
+
+
+def refund_receipt(
+    *,
+    org: Organization,
+    payment: Payment,
+    refund: Refund,
+    client: Client,
+    saved_method: PaymentMethod | None,
+    invoice_numbers: Sequence[str],
+    credit_taken_minor: int,
+    can_sign_in: bool,
+) -> Email:
+    """A receipt for money given back: the amount of `refund`, its date and reason, the payment it comes
+    from (`payment`, paid with `saved_method`), where it goes (the original card or account for an online
+    payment; paid out by the agency for an offline one), the invoices it reopened (`invoice_numbers`),
+    the credit it took back (`credit_taken_minor`), and a link to the receipt when the client
+    `can_sign_in`."""
+    b = brand(org)
+    locale = client.locale
+    amount = money(refund.amount_minor, refund.currency, locale)
+    paid = money(payment.amount_minor, payment.currency, locale)
+    when = format_date(refund.created_at, locale)
+    subject = translate(N_("Refund from {org}: {amount}"), locale, org=b.name, amount=amount)
+    method = method_label(payment, saved_method, locale)
+    if payment.source == "online":
+        where = translate(N_("to {method}, the way you paid"), locale, method=method)
+    else:
+        where = translate(N_("paid out to you ({method})"), locale, method=method)
+    blocks: list[Block] = [
+        para(
+            N_("We refunded {amount} of your payment of {paid} on {date}, {where}."),
+            locale,
+            strong=("amount",),
+            amount=amount,
+            paid=paid,
+            date=when,
+            where=where,
+        ),
+    ]
+    rows = [
+        (translate(N_("Refunded"), locale), amount),
+        (translate(L_DATE, locale), when),
+        (translate(N_("Original payment"), locale), f"{paid} · {format_date(payment.received_on, locale)}"),
+        (translate(L_PAID_WITH, locale), method),
+    ]
+    if payment.reference.strip():
+        rows.append((translate(L_REFERENCE, locale), payment.reference.strip()))
+    if refund.reason.strip():
+        # the gateway's own reason is stored in English and translated here; staff's is shown as typed
+        rows.append((translate(N_("Reason"), locale), translate(refund.reason.strip(), locale)))
+    blocks.append(Details(rows))
+    if payment.source == "online":
+        blocks.append(
+            para(N_("Depending on your bank, it can take a few days to show on your statement."), locale)
+        )
+    if credit_taken_minor:
         blocks.append(
             para(
-                N_("{amount} was added to your account credit and will be used for your next invoices."),
+                N_("{amount} of account credit from this payment was taken back."),
                 locale,
                 strong=("amount",),
-                amount=money(credited_minor, payment.currency, locale),
+                amount=money(credit_taken_minor, payment.currency, locale),
             )
         )
-    if can_sign_in:
+    for number in invoice_numbers:
         blocks.append(
-            button(
-                locale,
-                translate(N_("View your receipt"), locale),
-                portal_url(f"/billing/receipts/{payment.id}"),
-            )
+            para(N_("Invoice {number} is open again for what was refunded."), locale, number=number)
         )
-    return compose_email(
-        name=client.name,
-        locale=locale,
+    heading = translate(N_("Refund made"), locale)
+    return receipt_email(
+        org=org,
+        payment=payment,
+        client=client,
         subject=subject,
-        heading=translate(N_("Payment received"), locale),
+        heading=heading,
         blocks=blocks,
-        brand_=b,
+        can_sign_in=can_sign_in,
     )
 
 

@@ -8,6 +8,8 @@ from portal.pages import (
     console_client_form,
     console_client_record,
     console_clients,
+    console_exports,
+    console_import,
     console_invoices,
     console_overview,
     console_plans,
@@ -18,6 +20,7 @@ from portal.pages import (
     login,
     open_invoices,
     pay,
+    pay_all,
     sandbox_setup,
     set_password,
     settings_billing,
@@ -26,6 +29,7 @@ from portal.pages import (
     settings_payments,
     settings_reminders,
     settings_template,
+    statements,
 )
 
 
@@ -38,17 +42,21 @@ def register_all() -> None:
         sandbox_setup,
         documents,
         history,
+        statements,
         open_invoices,
+        pay_all,
         pay,
         console_overview,
         console_clients,
         console_client_form,  # /admin/clients/new before /admin/clients/{client_id}
+        console_import,  # /admin/clients/import before /admin/clients/{client_id}
         console_client_record,
         console_invoices,
         console_quotes,
         console_requests,
         console_plans,
         console_audit,
+        console_exports,
         settings_organization,
         settings_billing,
         settings_template,

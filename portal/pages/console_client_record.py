@@ -17,6 +17,7 @@ from portal.components.impersonate import impersonate_button
 from portal.components.live_updates import follow_money_events, live_method
 from portal.components.record_lookup import client_not_found
 from portal.components.record_payment import open_record_payment
+from portal.components.refund_dialog import RefundAction
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError, InvalidInput, NotFound
 from portal.domain.money import format_money, parse_amount
@@ -49,6 +50,7 @@ class RecordPage:
             client_not_found(self.actor, brand)
             return
         with signed_in_frame(self.actor, brand, self.preloaded.header.name):
+            self.refunds = RefundAction(self.actor, on_done=self.content.refresh)
             await self.content()
         follow_money_events(self.client_id, self.content.refresh)
 
@@ -83,7 +85,7 @@ class RecordPage:
                         count=record.failed_emails,
                     )
                 )
-        record_sections(record)
+        record_sections(record, on_refund=self.refunds.on_table_event)
 
     def _actions(self, header: Header) -> None:
         cid = self.client_id
@@ -99,6 +101,7 @@ class RecordPage:
             link(_("New estimate"), f"/admin/quotes/new?client={cid}&kind=estimate", "action-new-estimate")
             link(_("New proposal"), f"/admin/quotes/new?client={cid}&kind=proposal", "action-new-proposal")
             link(_("New billing request"), f"/admin/requests/new?client={cid}", "action-new-billing-request")
+            link(_("Statement"), f"/admin/clients/{cid}/statement", "action-statement", "summarize")
             ui.button(
                 _("New credit request"),
                 on_click=lambda: open_new_credit_request(self.actor, client_id=cid, on_done=self.refresh),

@@ -33,10 +33,12 @@ from portal.components.invoice_summary import invoice_summary
 from portal.components.live_updates import follow_money_events, live_method
 from portal.components.record_lookup import client_picker, not_found, query_id
 from portal.components.record_payment import open_record_payment
+from portal.components.refund_dialog import REFUND_CELL, RefundAction
+from portal.components.tables import LINK_CELL
 from portal.core.actors import Actor
 from portal.domain.errors import NotFound
 from portal.domain.status import invoice_label
-from portal.i18n import _
+from portal.i18n import _, pgettext
 from portal.payments.branding import branding
 
 
@@ -188,6 +190,7 @@ class InvoiceDocument:
         self.invoice_id = view.id
         self.client_id = view.client.id
         self.preloaded: InvoiceEditorView | None = view
+        self.refunds = RefundAction(actor, on_done=self.refresh)  # says what happened above the redraws
 
     def refresh(self) -> None:
         """Redraw (after an action here, or money moving elsewhere); two at once give one redraw."""
@@ -213,6 +216,9 @@ class InvoiceDocument:
             with ui.row().classes("w-full items-center justify-between gap-3"):
                 with ui.row().classes("items-center gap-2"):
                     status_badge(view.display_status)
+                    if detail.awaiting_transfer_since and view.status == "open":  # the client said so
+                        awaiting = ui.badge(_("Awaiting transfer"), color="purple").props("rounded")
+                        awaiting.mark("awaiting-transfer")
                     ui.label(
                         _(
                             "Issued {issued} · Due {due}",
@@ -229,6 +235,10 @@ class InvoiceDocument:
                 credited_minor=detail.credit_applied_minor,
             )
             ui.label(note).classes("text-sm text-gray-600").mark("locked-note")
+            if detail.payments and view.status in ("open", "paid"):
+                ui.label(_("To refund a payment, press Refund beside it under Payments and credit.")).classes(
+                    "text-sm text-gray-600"
+                ).mark("refund-hint")
         with ui.card().classes("w-full"):
             invoice_summary(detail.presentation)  # as the client, the PDF, the pay link and the email show it
         self._money_table(view)
@@ -243,6 +253,17 @@ class InvoiceDocument:
                 ui.button(_("Record payment"), icon="payments", on_click=self.record_payment).props(
                     "no-caps color=green-7"
                 ).mark("record-payment")
+                ui.button(  # the record-payment dialog on its "Pay from credit" tab (issue 15 item 2)
+                    _("Pay from credit"),
+                    icon="savings",
+                    on_click=lambda: open_record_payment(
+                        self.actor,
+                        client_id=self.client_id,
+                        invoice_id=self.invoice_id,
+                        on_done=self.refresh,
+                        mode="credit",
+                    ),
+                ).props("outline no-caps").mark("pay-from-credit")
             if view.status == "open":
                 resend = ui.button(_("Resend"), icon="forward_to_inbox").props("outline no-caps")
                 resend.on_click(lambda: self.resend(resend)).mark("resend")
@@ -255,6 +276,9 @@ class InvoiceDocument:
         detail = view.detail
         assert detail is not None
         money = lambda amount: _money(amount, detail.currency)  # noqa: E731
+        taken_back: dict[int | None, int] = {}  # what refunds took back from this invoice, per payment
+        for r in detail.refunds:
+            taken_back[r.payment_id] = taken_back.get(r.payment_id, 0) + r.amount_minor
         rows = [
             {
                 "id": f"p{i}",
@@ -262,6 +286,12 @@ class InvoiceDocument:
                 "what": p.method,
                 "reference": p.reference,
                 "amount": money(p.amount_minor),
+                "payment_id": p.payment_id,
+                "href": f"/admin/receipts/{p.payment_id}" if p.has_receipt else "",
+                "refundable": view.status in ("open", "paid")
+                and taken_back.get(p.payment_id, 0) < p.amount_minor,
+                "refund": pgettext("action", "Refund"),
+                "refund_label": _("Refund the payment of {amount}", amount=money(p.amount_minor)),
             }
             for i, p in enumerate(detail.payments)
         ]
@@ -297,10 +327,13 @@ class InvoiceDocument:
                 {"name": "what", "label": _("How"), "field": "what", "align": "left"},
                 {"name": "reference", "label": _("Reference"), "field": "reference", "align": "left"},
                 {"name": "amount", "label": _("Amount"), "field": "amount", "align": "right"},
+                {"name": "refund", "label": "", "field": "refund", "align": "right"},
             ]
-            ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props("flat").mark(
-                "invoice-payments"
-            )
+            table = ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").props("flat")
+            table.mark("invoice-payments")
+            table.add_slot("body-cell-what", LINK_CELL)  # the payment's receipt
+            table.add_slot("body-cell-refund", REFUND_CELL)
+            table.on("refund", self.refunds.on_table_event)
 
     async def record_payment(self) -> None:
         """The shared record-payment dialog, for this invoice."""

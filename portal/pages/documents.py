@@ -1,4 +1,5 @@
-"""/billing/invoices/{id}, /billing/quotes/{id}, /billing/receipts/{id} and the PDF downloads.
+"""/billing/invoices/{id}, /billing/quotes/{id}, /billing/receipts/{id} and the PDF downloads; staff see a
+receipt at /admin/receipts/{id}, with Refund.
 
 Each screen asks one service for its document and shows it; the live part redraws after a payment or a
 decision here, or when a payment for this client is recorded anywhere in the process. The PDF routes are
@@ -28,11 +29,12 @@ from portal.components.invoice_summary import invoice_summary, totals_block
 from portal.components.live_updates import Announcer, follow_money_events, live_method
 from portal.components.pay_dialog import PayDialog
 from portal.components.quote_decision import decision_notice
+from portal.components.refund_dialog import RefundAction
 from portal.components.tables import LINK_CELL
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
-from portal.i18n import N_, _
+from portal.i18n import N_, _, pgettext
 from portal.payments.branding import Branding, branding
 
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
@@ -281,10 +283,14 @@ class QuoteScreen:
                 ui.label(_("This estimate or proposal is no longer available.")).mark("not-found")
                 return
         with ui.card().classes("w-full gap-2"):
-            with ui.row().classes("items-center gap-2"):
-                status_badge(view.status)
+            with ui.row().classes("w-full items-center gap-2"):
+                status_badge(view.display_status)
                 if view.title:
                     ui.label(view.title).classes("text-lg font-semibold").mark("quote-title")
+                ui.space()
+                ui.link(_("Download PDF"), f"/billing/quotes/{view.id}/pdf").props("download").mark(
+                    "quote-pdf"
+                )
             if view.valid_until:
                 validity = _(
                     "Issued {issued} · valid until {until}",
@@ -370,7 +376,7 @@ class QuoteScreen:
 
 
 # -- receipt ----------------------------------------------------------------------------------------
-def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
+def _receipt(actor: Actor, detail: documents.ReceiptDetail, invoice_base: str = "/billing/invoices") -> None:
     money = lambda amount: format_money(amount, detail.currency, i18n.get_locale())  # noqa: E731
     with ui.card().classes("w-full gap-2"):
         with ui.row().classes("w-full items-center justify-between"):
@@ -404,7 +410,7 @@ def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
                     "id": s.invoice_id,
                     "number": s.number,
                     "amount": money(s.amount_minor),
-                    "href": f"/billing/invoices/{s.invoice_id}",
+                    "href": f"{invoice_base}/{s.invoice_id}",
                 }
                 for s in detail.settled
             ]
@@ -422,6 +428,46 @@ def _receipt(actor: Actor, detail: documents.ReceiptDetail) -> None:
                         "font-semibold"
                     )
                     totals_block(settled.presentation)
+
+
+class StaffReceipt:
+    """A receipt as staff see it (/admin/receipts/{id}): the client's receipt, with Refund while something
+    is left to refund; it redraws after a refund here or money moving for the client elsewhere."""
+
+    def __init__(self, actor: Actor, detail: documents.ReceiptDetail) -> None:
+        self.actor = actor
+        self.payment_id = detail.payment_id
+        self.preloaded: documents.ReceiptDetail | None = detail
+        self.refunds = RefundAction(actor, on_done=self.refresh)
+
+    def refresh(self) -> None:
+        """Redraw the receipt; two at once give one redraw."""
+        self.body.refresh()
+
+    @live_method
+    async def body(self) -> None:
+        detail, self.preloaded = self.preloaded, None
+        if detail is None:
+            try:
+                detail = await documents.get_receipt(actor=self.actor, payment_id=self.payment_id)
+            except NotFound as exc:
+                ui.label(exc.message).mark("not-found")
+                return
+        if detail.status in ("succeeded", "partially_refunded"):
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.label(
+                    _(
+                        "Kept after refunds: {amount}",
+                        amount=format_money(detail.kept_minor, detail.currency, i18n.get_locale()),
+                    )
+                ).classes("font-medium").mark("receipt-kept")
+                ui.space()
+                ui.button(
+                    pgettext("action", "Refund"),
+                    icon="undo",
+                    on_click=lambda: self.refunds.open(self.payment_id),
+                ).props("no-caps outline color=red-7").mark("refund-payment")
+        _receipt(self.actor, detail, "/admin/invoices")
 
 
 # -- PDF downloads ----------------------------------------------------------------------------------
@@ -529,3 +575,16 @@ def register() -> None:
         with signed_in_frame(actor, brand, detail.title):
             _receipt(actor, detail)
             ui.link(_("Payment history"), "/billing/history")
+
+    @guard.page("/admin/receipts/{payment_id}", access=guard.Access.staff, title="Receipt")
+    async def staff_receipt_page(actor: Actor, payment_id: int) -> None:
+        brand = await branding()
+        try:
+            detail = await documents.get_receipt(actor=actor, payment_id=payment_id)
+        except NotFound:
+            _not_found(actor, brand, "receipt")
+            return
+        ui.page_title(detail.title)
+        with signed_in_frame(actor, brand, detail.title):
+            await StaffReceipt(actor, detail).body()
+            ui.link(_("Back to invoices"), "/admin/invoices").mark("back")

@@ -1,4 +1,5 @@
-"""/settings/billing (admins only): default currency, automatic credit, and the tax rates."""
+"""/settings/billing (admins only): default currency, automatic credit, receipts for offline payments, and
+the tax rates."""
 
 from __future__ import annotations
 
@@ -55,6 +56,15 @@ class BillingForm:
                     "as far as it goes."
                 )
             ).classes("text-sm text-gray-600")
+            self.offline_receipts = ui.switch(
+                _("Email a receipt for offline payments"), value=view.email_offline_receipts
+            ).mark("offline-receipts")
+            ui.label(
+                _(
+                    "When staff record a cash, bank transfer or cheque payment, the client gets a receipt by "
+                    "email, as for payments made online. Refunds always send a refund receipt."
+                )
+            ).classes("text-sm text-gray-600")
             with ui.row().classes("items-start gap-2 no-wrap"):
                 ui.icon("calculate").classes("text-gray-500")
                 ui.label(_(ROUNDING_RULE)).classes("text-sm").mark("rounding-rule")
@@ -68,6 +78,7 @@ class BillingForm:
                 actor=self.actor,
                 default_currency=self.currency.value or "",
                 apply_credit_automatically=bool(self.credit.value),
+                email_offline_receipts=bool(self.offline_receipts.value),
             ),
         )
         if view is not None:

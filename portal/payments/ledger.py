@@ -28,6 +28,7 @@ from portal.domain.status import (
 )
 from portal.events import Event, publish
 from portal.i18n import _, get_locale
+from portal.payments.receipts import queue_offline_receipt
 
 REFERENCE_MAX_LENGTH = 200
 """The length of Payment.reference."""
@@ -259,6 +260,7 @@ async def _record_offline(
             client_id=client_id,
             details={"amount_minor": amount_minor, "currency": currency, "method": method},
         )
+        await queue_offline_receipt(payment)  # the client's receipt, when the organization sends them
     await publish(Event("payment.recorded", client_id=client_id, data={"payment_id": payment.id}))
     return PaymentResult(payment.id, plan.allocations, plan.remainder_minor)
 

@@ -1,10 +1,14 @@
-"""Refunds: staff refunds through the gateway, refunds the gateway reports, and the ledger rows that reverse a
-payment's allocations and credit."""
+"""Refunds: staff refunds through the gateway (online payments) or paid out by hand (offline ones), refunds
+the gateway reports, the ledger rows that reverse a payment's allocations and credit, and the refund
+receipt each refund emails once."""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date
 
 from tortoise.transactions import in_transaction
 
@@ -15,6 +19,7 @@ from portal.db.models import (
     CreditEntry,
     Invoice,
     Payment,
+    PaymentMethod,
     Refund,
 )
 from portal.domain.errors import Conflict, InvalidInput, NotFound
@@ -37,9 +42,76 @@ from portal.payments.ledger import (
     allocated_by_invoice,
     credit_balance,
 )
+from portal.payments.methods import method_label
+from portal.payments.receipts import queue_refund_receipt
 from portal.payments.settlement import lock_client_of
 
+REASON_MAX_LENGTH = 500
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _StaffAsk:
+    """A staff refund waiting for the gateway's answer: a gateway that reports the refund while it is
+    being made (the sandbox does, inline) records it with the staff member's name, reason and key."""
+
+    payment_id: int
+    actor: Actor
+    reason: str
+    idempotency_key: str
+
+
+_asking: ContextVar[_StaffAsk | None] = ContextVar("refund_asking", default=None)
+
+
+@dataclass(frozen=True)
+class RefundOffer:
+    """What the refund dialog shows about a payment: how much it was, how much can still be refunded, and
+    where the money goes (back to the original method online; paid out by hand offline)."""
+
+    payment_id: int
+    client_id: int | None
+    currency: str
+    amount_minor: int
+    refunded_minor: int
+    refundable_minor: int
+    online: bool
+    method: str  # 'Visa •••• 4242', 'Cash' (in the current locale)
+    received_on: date
+    reference: str
+
+    @property
+    def can_refund(self) -> bool:
+        """Something is left to refund."""
+        return self.refundable_minor > 0
+
+
+async def refund_offer(*, actor: Actor, payment_id: int) -> RefundOffer:
+    """The refund dialog's facts for one payment (staff only); 'not found' for an unknown payment."""
+    require_staff(actor)
+    payment = await Payment.get_or_none(id=payment_id)
+    if payment is None:
+        raise NotFound(_("That payment does not exist."))
+    refundable = 0
+    if payment.status in (PaymentStatus.succeeded, PaymentStatus.partially_refunded):
+        credit, placed = await _reversible(payment)
+        refundable = max(0, min(payment.amount_minor - payment.refunded_minor, credit + placed))
+    saved = (
+        await PaymentMethod.get_or_none(id=payment.payment_method_id) if payment.payment_method_id else None
+    )
+    return RefundOffer(
+        payment_id=payment.id,
+        client_id=payment.client_id,
+        currency=payment.currency,
+        amount_minor=payment.amount_minor,
+        refunded_minor=payment.refunded_minor,
+        refundable_minor=refundable,
+        online=payment.source == PaymentSource.online and bool(payment.gateway_payment_id),
+        method=method_label(payment.method, saved),
+        received_on=payment.received_on,
+        reference=payment.reference,
+    )
 
 
 async def refund_payment(
@@ -54,12 +126,21 @@ async def refund_payment(
     """Refund all or part of a payment; the invoices it paid are reopened for what is taken back.
 
     `idempotency_key` (one per refund dialog) makes a double click or a retry one refund; without it,
-    every call is a refund of its own, checked again under the lock when it is recorded.
+    every call is a refund of its own, checked again under the lock when it is recorded. Online payments are
+    refunded to their original method through the gateway; offline ones are recorded as paid out.
     """
     require_staff(actor)
+    reason = reason.strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidInput(
+            _("The reason is too long ({max} characters at most).", max=REASON_MAX_LENGTH), field="reason"
+        )
     payment = await Payment.get_or_none(id=payment_id)
     if payment is None:
         raise NotFound(_("That payment does not exist."))
+    key = f"payment:{payment.id}:refund:{idempotency_key or secrets.token_hex(8)}"
+    if idempotency_key and (done := await Refund.get_or_none(idempotency_key=key)):
+        return done.id  # a double click: the first one made the refund
     if payment.status not in (PaymentStatus.succeeded, PaymentStatus.partially_refunded):
         raise Conflict(_("Only a received payment can be refunded."))
     if amount_minor <= 0:
@@ -67,18 +148,20 @@ async def refund_payment(
     async with in_transaction():
         await lock_client_of(payment.id)
         payment = await Payment.select_for_update().get(id=payment_id)
+        if idempotency_key and (done := await Refund.get_or_none(idempotency_key=key)):
+            return done.id
         await _check_refundable(payment, amount_minor)
-    key = f"payment:{payment.id}:refund:{idempotency_key or secrets.token_hex(8)}"
-    if idempotency_key and (done := await Refund.get_or_none(idempotency_key=key)):
-        return done.id
     if payment.source == PaymentSource.online and payment.gateway_payment_id:
         gateway = gateway or await selector.current_gateway()
+        token = _asking.set(_StaffAsk(payment.id, actor, reason, key))
         try:
             result = await gateway.refund(
                 payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
             )
         except GatewayError as exc:  # e.g. a refund racing this one already took the rest
             raise Conflict(_("The refund was not made: {problem}", problem=exc.message)) from exc
+        finally:
+            _asking.reset(token)
         fresh = await gateway.retrieve_payment(payment_ref=payment.gateway_payment_id)
         return await record_refund(
             payment_id=payment.id,
@@ -156,12 +239,19 @@ async def record_refund(
     and reason on the row the event wrote). Money the gateway returned beyond what could be taken back
     (credit already spent) is recorded all the same and the payment is flagged for review.
     """
+    ask = _asking.get()
+    if actor is None and ask is not None and ask.payment_id == payment_id:
+        # the gateway reports the refund a staff member is making right now (inline): it is theirs
+        actor, reason, idempotency_key = ask.actor, ask.reason, ask.idempotency_key
     async with in_transaction():
         await lock_client_of(payment_id)
         payment = await Payment.select_for_update().get(id=payment_id)
         if gateway_refund_id and (done := await Refund.get_or_none(gateway_refund_id=gateway_refund_id)):
             return done.id
         if idempotency_key and (done := await Refund.get_or_none(idempotency_key=idempotency_key)):
+            if gateway_refund_id and done.gateway_refund_id is None:
+                done.gateway_refund_id = gateway_refund_id
+                await done.save(update_fields=["gateway_refund_id"])
             return done.id  # the same refund asked for twice
         if gateway_total_refunded is not None:
             missing = min(gateway_total_refunded, payment.amount_minor) - payment.refunded_minor
@@ -175,7 +265,10 @@ async def record_refund(
             if gateway_refund_id and adopted is not None:
                 adopted.gateway_refund_id, adopted.reason = gateway_refund_id, reason or adopted.reason
                 adopted.created_by_id = (actor.impersonator_id or actor.user_id) if actor else None
-                await adopted.save(update_fields=["gateway_refund_id", "reason", "created_by_id"])
+                adopted.idempotency_key = adopted.idempotency_key or idempotency_key
+                await adopted.save(
+                    update_fields=["gateway_refund_id", "reason", "created_by_id", "idempotency_key"]
+                )
                 return adopted.id
             raise Conflict(_("This payment is already fully refunded."))
         refund = await Refund.create(
@@ -205,8 +298,14 @@ async def record_refund(
             action="payment.refund",
             subject=f"payment:{payment.id}",
             client_id=payment.client_id,
-            details={"amount_minor": missing},
+            details={
+                "amount_minor": missing,
+                "currency": payment.currency,
+                "reason": reason,
+                "source": payment.source,
+            },
         )
+        await queue_refund_receipt(payment, refund)  # once per refund (its own dedupe key)
     await publish(Event("payment.refunded", client_id=payment.client_id, data={"payment_id": payment.id}))
     return refund.id
 

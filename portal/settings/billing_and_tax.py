@@ -1,4 +1,5 @@
-"""Billing settings (default currency, automatic use of credit) and the tax rates."""
+"""Billing settings (default currency, automatic use of credit, receipts for offline payments) and the tax
+rates."""
 
 from __future__ import annotations
 
@@ -45,11 +46,12 @@ class TaxRateView:
 
 @dataclass(frozen=True)
 class BillingView:
-    """Default currency, automatic use of credit and the tax rates."""
+    """Default currency, automatic use of credit, receipts for offline payments and the tax rates."""
 
     default_currency: str
     apply_credit_automatically: bool
     tax_rates: list[TaxRateView]
+    email_offline_receipts: bool = True
 
 
 def currencies() -> dict[str, str]:
@@ -127,13 +129,19 @@ async def get_billing_settings(*, actor: Actor) -> BillingView:
         default_currency=org.default_currency,
         apply_credit_automatically=org.apply_credit_automatically,
         tax_rates=await list_tax_rates(actor=actor, include_archived=True),
+        email_offline_receipts=org.email_offline_receipts,
     )
 
 
 async def update_billing(
-    *, actor: Actor, default_currency: str, apply_credit_automatically: bool
+    *,
+    actor: Actor,
+    default_currency: str,
+    apply_credit_automatically: bool,
+    email_offline_receipts: bool | None = None,
 ) -> BillingView:
-    """Change the default currency of new clients and invoices, and whether credit pays new invoices."""
+    """Change the default currency of new clients and invoices, whether credit pays new invoices, and
+    whether clients get a receipt by email for offline payments (None: unchanged)."""
     require_admin(actor)
     try:
         currency = normalize_currency(default_currency or "")
@@ -143,6 +151,8 @@ async def update_billing(
         raise InvalidInput(message, field="default_currency") from None
     org = await get_organization()
     clean = {"default_currency": currency, "apply_credit_automatically": bool(apply_credit_automatically)}
+    if email_offline_receipts is not None:
+        clean["email_offline_receipts"] = bool(email_offline_receipts)
     await update_fields(org, clean, actor, "settings.billing", lambda changed: {f: clean[f] for f in changed})
     return await get_billing_settings(actor=actor)
 

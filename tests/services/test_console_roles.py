@@ -29,6 +29,7 @@ from tortoise import Tortoise
 
 from portal.billing import billing_requests, invoices
 from portal.billing.invoices import LineDraft
+from portal.clients import imports
 from portal.core.actors import Actor
 from portal.core.clock import now_utc, today
 from portal.db.models import Client, ImpersonationSession, Quote, QuoteLine, TaxRate
@@ -331,6 +332,19 @@ RULES: list[Rule] = [
         "payments.refunds",
         "refund_payment",
         lambda r: {"payment_id": r.online_payment_id, "amount_minor": 100},
+    ),
+    Rule("payments.refunds", "refund_offer", lambda r: {"payment_id": r.online_payment_id}),
+    # the accountant's files and the clients import
+    Rule(
+        "billing.exports",
+        "open_export",
+        lambda r: {"kind": "payments", "date_from": "2026-01-01", "date_to": "2026-12-31"},
+    ),
+    Rule("clients.imports", "preview_import", lambda r: {"data": b"name,email\nNew Co,new@co.test\n"}),
+    Rule(
+        "clients.imports",
+        "confirm_import",
+        lambda r: {"preview": imports.ImportPreview(key="roles", filename="clients.csv", rows=())},
     ),
     Rule("payments.charges", "set_auto_charge", lambda r: {"client_id": r.alice, "enabled": True}),
     # plans and subscriptions

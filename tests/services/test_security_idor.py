@@ -91,6 +91,14 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
     ],
     "billing.documents.get_receipt": [lambda i: {"payment_id": i.foreign_receipt}],
     "clients.history.get_history": [lambda i: {"client_id": i.foreign_client}],
+    "billing.quotes.decided_quotes": [lambda i: {"client_id": i.foreign_client, "limit": 10}],
+    # refused on whose client it is, before the period is read
+    "billing.statements.build_statement": [
+        lambda i: {"client_id": i.foreign_client, "start": None, "end": None}
+    ],
+    "billing.statements.statement_document": [
+        lambda i: {"client_id": i.foreign_client, "start": None, "end": None}
+    ],
     "billing.invoices.get_invoice_summary": [
         lambda i: {"invoice_id": i.foreign_open_invoice},
         lambda i: {"invoice_id": i.foreign_paid_invoice},
@@ -101,6 +109,10 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
     "payments.methods.make_default": [lambda i: {"method_id": i.foreign_card}],
     "payments.methods.delete_method": [lambda i: {"method_id": i.foreign_card}],
     "payments.credit_payments.pay_from_credit": [
+        lambda i: {"invoice_id": i.foreign_open_invoice},
+        lambda i: {"invoice_id": i.foreign_paid_invoice},
+    ],
+    "payments.credit_payments.credit_offer": [
         lambda i: {"invoice_id": i.foreign_open_invoice},
         lambda i: {"invoice_id": i.foreign_paid_invoice},
     ],
@@ -121,6 +133,20 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
         lambda i: {"purpose": "credit_request", "target_id": i.foreign_paid_credit_request, **URLS},
         lambda i: {"purpose": "billing_request", "target_id": i.foreign_billing_request, **URLS},
         lambda i: {"purpose": "billing_request", "target_id": i.foreign_expired_billing_request, **URLS},
+    ],
+    "payments.bank_transfer.details": [
+        lambda i: {"purpose": "invoice", "target_id": i.foreign_open_invoice},
+        lambda i: {"purpose": "credit_request", "target_id": i.foreign_credit_request},
+    ],
+    "payments.bank_transfer.mark_awaiting": [
+        lambda i: {"purpose": "invoice", "target_id": i.foreign_open_invoice},
+        lambda i: {"purpose": "invoice", "target_id": i.foreign_paid_invoice},
+        lambda i: {"purpose": "credit_request", "target_id": i.foreign_credit_request},
+        lambda i: {"purpose": "credit_request", "target_id": i.foreign_paid_credit_request},
+    ],
+    "payments.pay_all.overview": [lambda i: {"client_id": i.foreign_client, "currency": "USD"}],
+    "payments.pay_all.pay_with_saved_method": [
+        lambda i: {"currency": "JPY", "expected_minor": 5000, "method_id": i.foreign_card}
     ],
     "billing.quote_editor.quote_document": [
         lambda i: {"quote_id": i.foreign_sent_quote},

@@ -49,6 +49,7 @@ async def _open_pay_dialog(user: User, status: str) -> dict:
 
 
 async def test_a_client_pays_the_overdue_invoice_with_the_default_card(user: User) -> None:
+    receipts = await OutboxEmail.filter(kind="receipt").count()  # the demo's offline payment has one
     overdue = await _open_pay_dialog(user, "Overdue")
     choice = user.find(marker="pay-with").elements.pop()
     assert isinstance(choice, ui.radio)
@@ -58,7 +59,7 @@ async def test_a_client_pays_the_overdue_invoice_with_the_default_card(user: Use
     await user.should_see("Thank you! We received", retries=50)
     await _wait_for(lambda: len(_rows(user)) == 1, "the paid invoice to leave the list")
     assert all(r["key"] != overdue["key"] for r in _rows(user))
-    assert await OutboxEmail.filter(kind="receipt").count() == 1
+    assert await OutboxEmail.filter(kind="receipt").count() == receipts + 1
 
 
 async def test_a_client_uses_credit_and_the_rest_stays_due(user: User) -> None:

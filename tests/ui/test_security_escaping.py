@@ -48,11 +48,19 @@ from portal.db.models import (
     Payment,
     Quote,
     QuoteLine,
+    Refund,
     Subscription,
 )
 from portal.db.models import User as UserRow
 from portal.domain.status import Role
-from portal.mail import account_emails, compose, invoice_emails, payment_emails, request_emails
+from portal.mail import (
+    account_emails,
+    compose,
+    invoice_emails,
+    pay_all_emails,
+    payment_emails,
+    request_emails,
+)
 from portal.payments import ledger
 from portal.payments.presentation import invoice_presentation
 from tests.ui.conftest import sign_in
@@ -371,6 +379,41 @@ MESSAGES: dict[str, Build] = {
         org=r.org, subscription=r.subscription, client=r.client, reason=f"Declined {SCRIPT}"
     ),
     "quote_sent": lambda r: invoice_emails.quote_sent(org=r.org, quote=r.quote, client=r.client, link=LINK),
+    "receipt_email": lambda r: payment_emails.receipt_email(
+        org=r.org,
+        payment=r.payment,
+        client=r.client,
+        subject=f"Receipt {SCRIPT}",
+        heading=f"Paid {SCRIPT}",
+        blocks=payment_emails.credit_added(100, r.payment.currency, r.client.locale),
+        can_sign_in=True,
+    ),
+    "refund_receipt": lambda r: payment_emails.refund_receipt(
+        org=r.org,
+        payment=r.payment,
+        refund=Refund(
+            id=1,
+            payment_id=r.payment.id,
+            amount_minor=500,
+            currency=r.payment.currency,
+            reason=f"Goodwill {SCRIPT}",
+            created_at=now_utc(),
+        ),
+        client=r.client,
+        saved_method=None,
+        invoice_numbers=[f"INV {SCRIPT}"],
+        credit_taken_minor=100,
+        can_sign_in=True,
+    ),
+    "pay_all_receipt": lambda r: pay_all_emails.receipt(
+        org=r.org,
+        payment=r.payment,
+        client=r.client,
+        saved_method=None,
+        documents=[("invoice", f"INV {SCRIPT}", 100), ("credit_request", f"Retainer {SCRIPT}", 200)],
+        credited_minor=50,
+        can_sign_in=True,
+    ),
 }
 
 

@@ -54,6 +54,8 @@ NOT_ID_ROUTES = {
     "/sandbox/setup/{session_id}": "the sandbox gateway's card setup session (80 random bits)",
     "/uploads/{name}": "the logo: a random file name, a re-encoded PNG that every page shows",
     "/uploads/avatars/{name}": "an avatar: a random file name, a re-encoded PNG",
+    "/admin/exports/{kind}.csv": "the kind of file (invoices, payments, refunds, credit); staff only",
+    "/billing/pay-all/{currency}": "a currency code: the page shows the signed-in client's own documents",
 }
 PARAMETERS = {  # parameter name -> attribute of `Records`
     "client_id": "client_id",
@@ -98,9 +100,14 @@ def _id_routes() -> set[str]:
     return {path for path in _paths() if "{" in path}
 
 
+FIXED = {"kind": "payments", "currency": "USD"}  # the NOT_ID_ROUTES parameters that hold no id
+
+
 def _fill(path: str, records: Records | None) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name in FIXED:
+            return FIXED[name]
         return str(getattr(records, PARAMETERS[name]) if records else MISSING)
 
     return PARAM.sub(value, path)

@@ -34,6 +34,8 @@ from portal.payments import links
 from portal.payments.gateways import selector
 
 LIFETIME = timedelta(hours=24)
+LOOSE_CURRENCY = "KWD"
+"""A currency with three decimals: the amount is read in it while the typed currency is wrong."""
 EXPIRY_BATCH_SIZE = 500  # requests expired per transaction
 
 
@@ -199,7 +201,7 @@ def _raise_if_any(problems: dict[str, str | None]) -> None:
 async def create_billing_request(
     *,
     actor: Actor,
-    client_id: int,
+    client_id: int | None,
     email: str,
     currency: str,
     amount_minor: int | None = None,
@@ -214,14 +216,23 @@ async def create_billing_request(
     """Validate every field, store the request and its invoice, and email the payment link.
 
     The amount is `amount_minor`, or `amount_text` as typed (parsed for the currency in `locale`). Every
-    wrong field is reported at once (`InvalidFields.errors`), and nothing is stored.
+    wrong field, the client included, is reported at once (`InvalidFields.errors`), and nothing is stored.
     """
     require_staff(actor)
     problems: dict[str, str | None] = {}
+    client = await Client.get_or_none(id=client_id) if client_id is not None else None
+    if client is None:
+        problems["client"] = (
+            _("Choose the client this request is for.")
+            if client_id is None
+            else _("That client does not exist. Choose one from the list.")
+        )
     email, problems["email"] = _check_email(email)
     currency, problems["currency"] = _check_currency(currency)
     if problems["currency"] is None:
         amount_minor, problems["amount"] = _check_amount(amount_minor, amount_text, currency, locale)
+    else:  # no currency to read it in: still say when it is missing or no number at all
+        problems["amount"] = _check_amount(amount_minor, amount_text, LOOSE_CURRENCY, locale)[1]
     production = get_settings().is_production
     success_url, problems["success_url"] = _check_url(success_url, field="success_url", production=production)
     cancel_url, problems["cancel_url"] = _check_url(cancel_url, field="cancel_url", production=production)
@@ -233,10 +244,7 @@ async def create_billing_request(
             "The description is too long ({max} characters at most).", max=DESCRIPTION_MAX_LENGTH
         )
     _raise_if_any(problems)
-    assert amount_minor is not None and kind is not None
-    client = await Client.get_or_none(id=client_id)
-    if client is None:
-        raise NotFound(_("That client does not exist."))
+    assert amount_minor is not None and kind is not None and client is not None
     now = now_utc()
     async with in_transaction():
         request = await BillingRequest.create(

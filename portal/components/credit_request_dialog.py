@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 
 from nicegui import ui
 
@@ -12,7 +12,7 @@ from portal import i18n
 from portal.clients import profiles
 from portal.core.actors import Actor
 from portal.core.clock import today
-from portal.domain.errors import DomainError, InvalidInput
+from portal.domain.errors import DomainError, InvalidFields
 from portal.domain.money import format_money, parse_amount
 from portal.i18n import _
 from portal.payments import credit_requests
@@ -88,19 +88,20 @@ class CreditRequestDialog:
     def open(self) -> None:
         self.dialog.open()
 
-    def _due_date(self) -> date:
-        try:
-            return date.fromisoformat((self.due_date.value or "").strip())
-        except ValueError:
-            raise InvalidInput(_("Enter the date the credit should be paid by."), field="due_date") from None
-
     def show_error(self, exc: DomainError) -> None:
-        field = getattr(exc, "field", None)
-        if field in self.fields:
-            self.fields[field].error = exc.message
-            self.message.set_text(_("Please correct the field marked in red. Nothing was sent."))
-        else:
-            self.message.set_text(exc.message)
+        """Each wrong field says why, all at once; anything else goes under the form."""
+        problems = (
+            exc.errors if isinstance(exc, InvalidFields) else {getattr(exc, "field", None): exc.message}
+        )
+        marked = False
+        for field, message in problems.items():
+            if field in self.fields:
+                self.fields[field].error = message
+                marked = True
+            else:
+                self.message.set_text(message)
+        if marked and not self.message.text:
+            self.message.set_text(_("Please correct the fields marked in red. Nothing was sent."))
 
     async def send(self) -> None:
         if self.busy:
@@ -111,18 +112,18 @@ class CreditRequestDialog:
         for element in self.fields.values():
             element.error = None
         self.message.set_text("")
-        currency = (self.currency.value or "").strip().upper()
+        currency = (self.currency.value or "").strip().upper() or self.profile.currency
         try:
-            due_date = self._due_date()
-            amount = parse_amount(self.amount.value or "", currency, self.locale)
             await credit_requests.create_credit_request(
                 actor=self.actor,
                 client_id=self.profile.id,
-                amount_minor=amount,
+                amount_text=self.amount.value or "",
+                locale=self.locale,
                 currency=currency,
                 description=self.description.value or "",
-                due_date=due_date,
+                due_date_text=self.due_date.value or "",
             )
+            amount = parse_amount(self.amount.value or "", currency, self.locale)
         except DomainError as exc:
             self.show_error(exc)
             self.busy = False

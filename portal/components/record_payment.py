@@ -17,7 +17,8 @@ from portal.core.clock import today
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_amount, format_money, parse_amount
 from portal.i18n import N_, _
-from portal.payments import ledger
+from portal.payments import credit_payments, ledger
+from portal.payments.credit_payments import CreditOffer
 from portal.payments.ledger import OverpaymentNeedsConfirmation
 
 OnDone = Callable[[], Awaitable[None] | None]
@@ -25,7 +26,7 @@ OnDone = Callable[[], Awaitable[None] | None]
 RECEIPT_URL = "/billing/receipts/{payment_id}/pdf"
 """Where staff open a receipt (the receipt page itself is the client's; the PDF route serves staff too)."""
 
-OFFLINE, ONLINE = "offline", "online"
+OFFLINE, ONLINE, CREDIT = "offline", "online", "credit"
 OFFLINE_METHODS = {
     "bank_transfer": N_("Bank transfer"),
     "cash": N_("Cash"),
@@ -56,7 +57,14 @@ class RecordPaymentDialog:
     """One opening of the dialog: offline or online, for one client (and maybe one invoice)."""
 
     def __init__(
-        self, actor: Actor, context: PaymentContext, *, invoice_id: int | None, on_done: OnDone | None
+        self,
+        actor: Actor,
+        context: PaymentContext,
+        *,
+        invoice_id: int | None,
+        on_done: OnDone | None,
+        credit: dict[str, int] | None = None,
+        mode: str = OFFLINE,
     ) -> None:
         self.actor = actor
         self.context = context
@@ -64,6 +72,9 @@ class RecordPaymentDialog:
         self.locale = i18n.get_locale()
         self.offline_key = f"offline:console:{_new_key()}"  # one per opening: a double click records once
         self.charge_key = _new_key()  # one per opening, renewed after a decline
+        self.credit_key = _new_key()  # one per opening: a double click uses credit once
+        self.credit = credit or {}
+        self.offer: CreditOffer | None = None
         self.busy = False
         self.invoices = {inv.id: inv for inv in context.invoices}
         chosen = invoice_id if invoice_id in self.invoices else None
@@ -74,17 +85,26 @@ class RecordPaymentDialog:
             ui.label(_("Record a payment from {client}", client=context.client_name)).classes(
                 "text-lg font-semibold"
             ).mark("record-payment-title")
-            self.mode = ui.toggle(
-                {OFFLINE: _("Received offline"), ONLINE: _("Charge a saved method")},
-                value=OFFLINE,
-                on_change=self._show_mode,
-            ).mark("payment-mode")
+            self.mode = (
+                ui.toggle(
+                    {
+                        OFFLINE: _("Received offline"),
+                        ONLINE: _("Charge a saved method"),
+                        CREDIT: _("Pay from credit"),
+                    },
+                    value=mode if mode in (OFFLINE, ONLINE, CREDIT) else OFFLINE,
+                    on_change=self._show_mode,
+                )
+                .classes("flex-wrap")
+                .mark("payment-mode")
+            )
             if invoice_id is not None and chosen is None:
                 ui.label(
                     _("That invoice is not open any more; the payment goes to the open invoices.")
                 ).classes("text-sm text-orange-700").mark("payment-invoice-closed")
             self._offline_section(chosen)
             self._online_section(chosen)
+            self._credit_section(chosen)
             self.message = ui.label().props("role=alert").mark("payment-message")
             self.receipt = ui.link(_("Open the receipt"), "#", new_tab=True).mark("payment-receipt")
             self.receipt.set_visibility(False)
@@ -198,6 +218,134 @@ class RecordPaymentDialog:
                     color="orange",
                 ).props("outline").mark("charge-mode")
 
+    def _credit_section(self, chosen: int | None) -> None:
+        """Pay one invoice from the client's credit: what is available and what is left, before confirming."""
+        ctx = self.context
+        with ui.column().classes("w-full gap-2").mark("credit-section") as self.by_credit:
+            if not ctx.invoices:
+                ui.label(_("Nothing is due: there is no open invoice to pay.")).classes("text-gray-600")
+            with_credit = [inv.id for inv in ctx.invoices if self.credit.get(inv.currency, 0) > 0]
+            first = chosen or (with_credit or [inv.id for inv in ctx.invoices] or [None])[0]
+            self.credit_invoice = (
+                ui.select(
+                    {inv.id: self._invoice_label(inv) for inv in ctx.invoices},
+                    value=first,
+                    label=_("Invoice"),
+                    on_change=self.load_offer,
+                )
+                .props("outlined")
+                .classes("w-full")
+                .mark("credit-invoice")
+            )
+            self.credit_available = ui.label().classes("font-medium").mark("credit-available")
+            self.credit_amount = (
+                ui.input(_("Credit to use"), on_change=self._preview_credit)
+                .props("outlined inputmode=decimal autocomplete=off")
+                .classes("w-full")
+                .mark("credit-amount")
+            )
+            self.credit_preview = ui.label().classes("text-sm").mark("credit-preview")
+            self.credit_reason = ui.label().classes("text-sm text-orange-800").mark("credit-reason")
+
+    async def load_offer(self) -> None:
+        """Ask what credit can do for the chosen invoice, and show it."""
+        invoice_id = self.credit_invoice.value
+        self.offer = None
+        if invoice_id is not None:
+            try:
+                self.offer = await credit_payments.credit_offer(actor=self.actor, invoice_id=int(invoice_id))
+            except DomainError as exc:
+                self.credit_reason.set_text(exc.message)
+        offer = self.offer
+        if offer is None:
+            self.credit_available.set_text("")
+            self.credit_amount.set_visibility(False)
+            self.credit_preview.set_text("")
+            self._label_submit()
+            return
+        self.credit_available.set_text(
+            _("Credit available: {amount}", amount=self.money(offer.credit_minor, offer.currency))
+        )
+        self.credit_amount.props["suffix"] = offer.currency
+        self.credit_amount.set_visibility(offer.usable)
+        self.credit_amount.set_value(format_amount(offer.max_minor, offer.currency, self.locale))
+        self.credit_amount.props(remove="readonly")
+        if offer.recurring:
+            self.credit_amount.props("readonly")  # a recurring request is paid whole
+        self.credit_reason.set_text(offer.reason or self._renewal_note(offer))
+        self._preview_credit()
+        self._label_submit()
+
+    def _renewal_note(self, offer: CreditOffer) -> str:
+        if not offer.recurring:
+            return ""
+        return _(
+            "A recurring request: credit pays the first period, then the subscription renews on {card}.",
+            card=offer.renews_on,
+        )
+
+    def _credit_wanted(self) -> int:
+        assert self.offer is not None
+        return parse_amount(self.credit_amount.value or "", self.offer.currency, self.locale)
+
+    def _preview_credit(self) -> None:
+        """Credit left and still due after this payment, as typed (nothing moves until confirmed)."""
+        offer = self.offer
+        self.credit_amount.error = None
+        if offer is None or not offer.usable:
+            self.credit_preview.set_text("")
+            return
+        try:
+            wanted = self._credit_wanted()
+        except InvalidInput as exc:
+            self.credit_amount.error = exc.message
+            self.credit_preview.set_text("")
+            return
+        self.credit_preview.set_text(
+            _(
+                "Credit left after this payment: {left}. Still due on {number}: {due}.",
+                left=self.money(offer.credit_left(wanted), offer.currency),
+                number=offer.number,
+                due=self.money(max(offer.due_left(wanted), 0), offer.currency),
+            )
+        )
+
+    async def pay_credit(self) -> bool:
+        """Use the client's credit on the chosen invoice (once, however often the button is pressed)."""
+        self.clear_errors()
+        offer = self.offer
+        if offer is None or not offer.usable:
+            self.say(offer.reason if offer and offer.reason else _("Choose an invoice."), ok=False)
+            return False
+        try:
+            wanted = self._credit_wanted()
+            used = await credit_payments.pay_from_credit(
+                actor=self.actor,
+                invoice_id=offer.invoice_id,
+                amount_minor=wanted,
+                idempotency_key=self.credit_key,
+            )
+        except DomainError as exc:
+            if getattr(exc, "field", None) == "amount":
+                self.credit_amount.error = exc.message
+                self.say(_("Please correct the field marked in red. Nothing was recorded."), ok=False)
+            else:
+                self.say(exc.message, ok=False)
+            return False
+        text = _(
+            "{amount} of credit applied to {number}. Credit left: {left}. Still due: {due}.",
+            amount=self.money(used, offer.currency),
+            number=offer.number,
+            left=self.money(offer.credit_left(used), offer.currency),
+            due=self.money(max(offer.due_left(used), 0), offer.currency),
+        )
+        if offer.recurring:
+            text += " " + _("The subscription started; it renews on {card}.", card=offer.renews_on)
+        self.credit_amount.disable()
+        self.credit_invoice.disable()
+        await self.finish(text, None)
+        return True
+
     def _invoice_label(self, inv: OpenInvoice) -> str:
         due = self.money(inv.amount_due_minor, inv.currency)
         if inv.is_overdue:
@@ -252,8 +400,9 @@ class RecordPaymentDialog:
 
     def _show_mode(self) -> None:
         online = self.mode.value == ONLINE
-        self.offline.set_visibility(not online)
+        self.offline.set_visibility(self.mode.value == OFFLINE)
         self.online.set_visibility(online)
+        self.by_credit.set_visibility(self.mode.value == CREDIT)
         self.message.set_text("")
         self._label_submit()
 
@@ -264,6 +413,9 @@ class RecordPaymentDialog:
             self.submit.set_text(_("Charge"))
             can = self.charge_invoice.value is not None and self.charge_method.value is not None
             self.submit.set_enabled(can and not self.busy)
+        elif self.mode.value == CREDIT:
+            self.submit.set_text(_("Pay from credit"))
+            self.submit.set_enabled(self.offer is not None and self.offer.usable and not self.busy)
         else:
             self.submit.set_text(_("Record payment"))
             self.submit.set_enabled(not self.busy)
@@ -304,6 +456,8 @@ class RecordPaymentDialog:
         try:
             if self.mode.value == ONLINE:
                 finished = await self.charge()
+            elif self.mode.value == CREDIT:
+                finished = await self.pay_credit()
             else:
                 finished = await self.record()
         finally:
@@ -410,12 +564,22 @@ class RecordPaymentDialog:
 
 
 async def open_record_payment(
-    actor: Actor, *, client_id: int, invoice_id: int | None = None, on_done: OnDone | None = None
+    actor: Actor,
+    *,
+    client_id: int,
+    invoice_id: int | None = None,
+    on_done: OnDone | None = None,
+    mode: str = OFFLINE,
 ) -> None:
-    """Open the dialog; `on_done` runs after a payment is recorded."""
+    """Open the dialog (`mode` CREDIT: on paying from credit); `on_done` runs after a payment is recorded."""
     try:
         context = await staff_charges.payment_context(actor=actor, client_id=client_id)
+        credit = await ledger.credit_balances(actor=actor, client_id=client_id)
     except DomainError as exc:
         ui.notify(exc.message, type="negative")
         return
-    RecordPaymentDialog(actor, context, invoice_id=invoice_id, on_done=on_done).open()
+    view = RecordPaymentDialog(
+        actor, context, invoice_id=invoice_id, on_done=on_done, credit=credit, mode=mode
+    )
+    await view.load_offer()
+    view.open()

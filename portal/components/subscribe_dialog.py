@@ -10,7 +10,7 @@ from nicegui import ui
 
 from portal import i18n
 from portal.core.actors import Actor
-from portal.domain.errors import DomainError, InvalidInput
+from portal.domain.errors import DomainError, InvalidFields, InvalidInput
 from portal.domain.money import format_money
 from portal.i18n import _
 from portal.subscriptions import subscribe
@@ -78,6 +78,8 @@ class SubscribeDialog:
                 )
             ).classes("text-sm text-gray-600").mark("subscribe-no-card")
         self.summary = ui.label().classes("text-sm text-gray-700").mark("subscribe-summary")
+        self.confirm_currency = ui.checkbox().mark("subscribe-confirm-currency")
+        self.currency_error = ui.label().classes("text-sm text-red-700").mark("subscribe-currency-error")
         self._show_summary()
         self.error = ui.label().classes("text-red-700").props("role=alert").mark("subscribe-error")
         with ui.row().classes("w-full justify-end gap-2"):
@@ -91,6 +93,8 @@ class SubscribeDialog:
 
     def _show_summary(self) -> None:
         plan = self.plans.get(self.plan.value) if self.plan.value is not None else None
+        if hasattr(self, "confirm_currency"):
+            self._ask_currency(plan)
         if plan is None:
             self.summary.set_text(
                 _("The first period is charged to the card now; the gateway charges the next ones.")
@@ -105,10 +109,43 @@ class SubscribeDialog:
             )
         )
 
+    def _ask_currency(self, plan: PlanView | None) -> None:
+        """A plan in another currency than the client's: an explicit tick naming both currencies."""
+        other = plan is not None and plan.currency != self.options.client_currency
+        self.confirm_currency.set_value(False)
+        self.currency_error.set_text("")
+        self.confirm_currency.set_visibility(other)
+        if plan is not None and other:
+            self.confirm_currency.set_text(
+                _(
+                    "Charge {client} in {plan_currency}, although their account is in {client_currency}",
+                    client=self.options.client_name,
+                    plan_currency=plan.currency,
+                    client_currency=self.options.client_currency,
+                )
+            )
+
     def _clear(self) -> None:
         self.plan.error = None
         self.method.error = None
+        self.currency_error.set_text("")
         self.error.set_text("")
+
+    def _show_errors(self, exc: DomainError) -> None:
+        """Each wrong field says why, all at once."""
+        if isinstance(exc, InvalidFields):
+            problems = exc.errors
+        else:
+            problems = {exc.field if isinstance(exc, InvalidInput) else "": exc.message}
+        for field, message in problems.items():
+            if field == "plan":
+                self.plan.error = message
+            elif field == "method":
+                self.method.error = message
+            elif field == "confirm_currency":
+                self.currency_error.set_text(message)
+            else:
+                self.error.set_text(message)
 
     async def submit(self) -> None:
         self._clear()
@@ -121,15 +158,10 @@ class SubscribeDialog:
                 plan_id=self.plan.value,
                 method_id=self.method.value,
                 idempotency_key=self.key,
+                confirm_currency=bool(self.confirm_currency.value),
             )
         except DomainError as exc:
-            field = exc.field if isinstance(exc, InvalidInput) else None
-            if field == "plan":
-                self.plan.error = exc.message
-            elif field == "method":
-                self.method.error = exc.message
-            else:
-                self.error.set_text(exc.message)
+            self._show_errors(exc)
             return
         finally:
             self.button.props(remove="loading")

@@ -14,7 +14,7 @@ from portal.components import guard
 from portal.components.frame import signed_in_frame
 from portal.components.subscribe_dialog import open_subscribe
 from portal.core.actors import Actor
-from portal.domain.errors import DomainError, InvalidInput
+from portal.domain.errors import DomainError, InvalidFields, InvalidInput
 from portal.domain.money import format_amount, format_money
 from portal.i18n import N_, _
 from portal.payments.branding import branding
@@ -125,7 +125,8 @@ class PlanEditor:
                 )
             with ui.row().classes("w-full no-wrap items-start gap-2"):
                 self.interval_count = (
-                    ui.number(_("Billed every"), value=plan.interval_count if plan else 1, min=1, step=1)
+                    # no `min`: NiceGUI would silently turn 0 or -2 into 1; the service says what is wrong
+                    ui.number(_("Billed every"), value=plan.interval_count if plan else 1, step=1)
                     .props("outlined")
                     .classes("w-36")
                     .mark("plan-interval-count")
@@ -201,11 +202,18 @@ class PlanEditor:
         self.error.set_text("")
 
     def _show(self, exc: DomainError) -> None:
-        field = exc.field if isinstance(exc, InvalidInput) else None
-        if field in self.fields:
-            self.fields[field].error = exc.message
+        """Each wrong field says why, all at once; anything else goes under the form."""
+        if isinstance(exc, InvalidFields):
+            problems = exc.errors
+        elif isinstance(exc, InvalidInput):
+            problems = {exc.field or "": exc.message}
         else:
-            self.error.set_text(exc.message)
+            problems = {"": exc.message}
+        for field, message in problems.items():
+            if field in self.fields:
+                self.fields[field].error = message
+            else:
+                self.error.set_text(message)
 
     async def _run(self, action: Callable[[], Awaitable[Any]], done: str) -> None:
         self._clear()

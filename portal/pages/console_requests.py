@@ -369,15 +369,12 @@ class RequestForm:
         if not self.send_button.enabled:
             return
         self.clear_errors()
-        if self.client.value is None:
-            self.show_errors(InvalidInput(_("Choose the client this request is for."), field="client"))
-            return
         self.send_button.set_enabled(False)
         self.send_button.props("loading")
         try:
             sent = await billing_requests.create_billing_request(
                 actor=self.actor,
-                client_id=int(self.client.value),
+                client_id=int(self.client.value) if self.client.value is not None else None,
                 email=self.email.value or "",
                 currency=self.currency.value or "",
                 amount_text=self.amount.value or "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
@@ -11,7 +12,7 @@ from portal.core import audit
 from portal.core.actors import Actor, require_staff
 from portal.core.organization import get_organization
 from portal.db.models import Plan, Subscription
-from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from portal.domain.money import normalize_currency, parse_amount
 from portal.domain.status import LIVE, Interval, SubscriptionStatus
 from portal.i18n import N_, _, get_locale, ngettext
@@ -117,42 +118,51 @@ def _clean(
     interval: str,
     interval_count: int | str | float | None,
     locale: str | None,
-) -> _PlanFields:
-    """Check every field; the first problem is raised with the field it belongs to."""
+) -> tuple[_PlanFields, dict[str, str]]:
+    """Check every field at once: the cleaned fields and each wrong field's message (empty when none)."""
+    errors: dict[str, str] = {}
     name = " ".join((name or "").split())
     if not name:
-        raise InvalidInput(_("Enter the plan's name."), field="name")
-    if len(name) > NAME_MAX:
-        raise InvalidInput(_("The name can be at most {max} characters.", max=NAME_MAX), field="name")
+        errors["name"] = _("Enter the plan's name.")
+    elif len(name) > NAME_MAX:
+        errors["name"] = _("The name can be at most {max} characters.", max=NAME_MAX)
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX:
-        raise InvalidInput(
-            _("The description can be at most {max} characters.", max=DESCRIPTION_MAX), field="description"
-        )
+        errors["description"] = _("The description can be at most {max} characters.", max=DESCRIPTION_MAX)
+    amount = 0
     try:
         currency = normalize_currency(currency or "")
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, field="currency") from None
-    try:
-        amount = parse_amount(price or "", currency, locale or get_locale())
-    except InvalidInput as exc:
-        raise InvalidInput(exc.message, field="price") from None
-    if amount <= 0:
-        raise InvalidInput(_("The price must be greater than zero."), field="price")
-    if interval not in MAX_COUNT:
-        raise InvalidInput(
-            _("Choose how often the plan is billed: days, weeks, months or years."), field="interval"
-        )
+        errors["currency"] = exc.message
+    else:
+        try:
+            amount = parse_amount(price or "", currency, locale or get_locale())
+        except InvalidInput as exc:
+            errors["price"] = exc.message
+        else:
+            if amount <= 0:
+                errors["price"] = _("The price must be greater than zero.")
     count = _count(interval_count)
-    top = MAX_COUNT[interval]
-    if count is None or not 1 <= count <= top:
-        message = (
+    if interval not in MAX_COUNT:
+        errors["interval"] = _("Choose how often the plan is billed: days, weeks, months or years.")
+    elif count is None or not 1 <= count <= MAX_COUNT[interval]:
+        top = MAX_COUNT[interval]
+        errors["interval_count"] = (
             _("Plans billed in years renew every year: enter 1.")
             if top == 1
             else _("Enter a whole number of {unit} from 1 to {max}.", unit=_(UNITS[interval]), max=top)
         )
-        raise InvalidInput(message, field="interval_count")
-    return _PlanFields(name, description, amount, currency, interval, count)
+    return _PlanFields(name, description, amount, currency, interval, count or 0), errors
+
+
+async def _checked(*, plan_id: int | None, locale: str | None, **values: Any) -> _PlanFields:
+    """The cleaned fields, or InvalidFields naming every wrong field at once (nothing is written)."""
+    fields, errors = _clean(locale=locale, **values)
+    if "name" not in errors and (taken := await _name_taken(fields.name, plan_id=plan_id)):
+        errors["name"] = taken
+    if errors:
+        raise InvalidFields(errors)
+    return fields
 
 
 def _count(value: int | str | float | None) -> int | None:
@@ -167,12 +177,18 @@ def _count(value: int | str | float | None) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-async def _check_name_free(name: str, *, plan_id: int | None) -> None:
+async def _name_taken(name: str, *, plan_id: int | None) -> str | None:
     query = Plan.filter(name__iexact=name)
     if plan_id is not None:
         query = query.exclude(id=plan_id)
     if await query.exists():
-        raise InvalidInput(_("There is already a plan named “{name}”.", name=name), field="name")
+        return _("There is already a plan named “{name}”.", name=name)
+    return None
+
+
+async def _check_name_free(name: str, *, plan_id: int | None) -> None:
+    if (taken := await _name_taken(name, plan_id=plan_id)) is not None:
+        raise InvalidInput(taken, field="name")
 
 
 async def create_plan(
@@ -188,7 +204,8 @@ async def create_plan(
 ) -> PlanView:
     """Staff: a new plan; `price` is the text typed in the plan's currency (parsed for `locale`)."""
     require_staff(actor)
-    fields = _clean(
+    fields = await _checked(
+        plan_id=None,
         name=name,
         description=description,
         price=price,
@@ -220,7 +237,10 @@ async def update_plan(
 ) -> PlanView:
     """Staff: change a plan; subscriptions already running keep the price and period they started with."""
     require_staff(actor)
-    fields = _clean(
+    if not await Plan.exists(id=plan_id):
+        raise NotFound(_(PLAN_NOT_FOUND))
+    fields = await _checked(
+        plan_id=plan_id,
         name=name,
         description=description,
         price=price,

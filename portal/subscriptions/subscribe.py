@@ -24,7 +24,7 @@ from portal.core import audit
 from portal.core.actors import Actor, require_staff
 from portal.core.clock import now_utc, today
 from portal.db.models import Client, Invoice, Payment, PaymentMethod, Plan, Subscription
-from portal.domain.errors import Conflict, InvalidInput, NotFound
+from portal.domain.errors import Conflict, InvalidFields, InvalidInput, NotFound
 from portal.domain.periods import period_length
 from portal.domain.status import InvoiceStatus, PaymentStatus, SubscriptionStatus
 from portal.events import Event, publish
@@ -42,12 +42,24 @@ CLIENT_NOT_FOUND = N_("That client does not exist.")
 
 
 # -- subscribing a client -------------------------------------------------------------------------
+def currency_question(plan_currency: str, client_currency: str, client_name: str) -> str:
+    """What staff confirm before a client is charged in another currency than their own."""
+    return _(
+        "This plan is billed in {plan_currency}, but {client} pays in {client_currency}. "
+        "Confirm that {client} is charged in {plan_currency}.",
+        plan_currency=plan_currency,
+        client_currency=client_currency,
+        client=client_name,
+    )
+
+
 @dataclass(frozen=True)
 class SubscribeOptions:
     """What the subscribe dialog offers: the active plans and the client's usable saved cards (masked)."""
 
     client_id: int
     client_name: str
+    client_currency: str  # a plan in another currency needs an explicit confirmation
     mode: str  # sandbox | test | live
     plans: list[PlanView]
     methods: list[MethodRow]
@@ -63,6 +75,7 @@ async def subscribe_options(*, actor: Actor, client_id: int) -> SubscribeOptions
     return SubscribeOptions(
         client_id=client.id,
         client_name=client.name,
+        client_currency=client.currency,
         mode=await selector.current_mode(),
         plans=await list_plans(actor=actor, include_archived=False),
         methods=methods,
@@ -88,9 +101,18 @@ def _payment_key(idempotency_key: str) -> str:
 
 
 async def subscribe(
-    *, actor: Actor, client_id: int, plan_id: int | None, method_id: int | None, idempotency_key: str
+    *,
+    actor: Actor,
+    client_id: int,
+    plan_id: int | None,
+    method_id: int | None,
+    idempotency_key: str,
+    confirm_currency: bool = False,
 ) -> SubscribeResult:
     """Staff: subscribe a client to an active plan, charging the first period now to a saved card.
+
+    A plan priced in another currency than the client's is refused unless `confirm_currency` is True (the
+    dialog asks, naming both currencies); every wrong field is reported at once (`InvalidFields`).
 
     The same `idempotency_key` (one per dialog opening) always gives the same subscription: a second call
     finishes what the first started (it never charges twice) and reports the same outcome.
@@ -103,7 +125,7 @@ async def subscribe(
     payment = await Payment.get_or_none(idempotency_key=_payment_key(key))
     fresh = payment is None
     if payment is None:
-        payment = await _begin(actor, gateway, client_id, plan_id, method_id, key)
+        payment = await _begin(actor, gateway, client_id, plan_id, method_id, key, confirm_currency)
     elif payment.client_id != client_id:
         raise InvalidInput(_("This form was used for another client. Close it and open it again."))
     return await _drive(actor, gateway, payment, fresh=fresh)
@@ -116,13 +138,17 @@ async def _begin(
     plan_id: int | None,
     method_id: int | None,
     key: str,
+    confirm_currency: bool,
 ) -> Payment:
     """Check everything, then write the subscription (incomplete), the first period's invoice and its
     pending payment in one transaction, under the client's lock."""
+    problems: dict[str, str] = {}
     if plan_id is None:
-        raise InvalidInput(_("Choose a plan."), field="plan")
+        problems["plan"] = _("Choose a plan.")
     if method_id is None:
-        raise InvalidInput(_("Choose the card to charge."), field="method")
+        problems["method"] = _("Choose the card to charge.")
+    if problems:
+        raise InvalidFields(problems)
     async with in_transaction():
         client = await Client.select_for_update().get_or_none(id=client_id)
         if client is None:
@@ -139,22 +165,25 @@ async def _begin(
             )
         plan = await Plan.get_or_none(id=plan_id)
         if plan is None:
-            raise InvalidInput(_(PLAN_NOT_FOUND), field="plan")
-        if not plan.active:
-            raise InvalidInput(
-                _("“{plan}” is archived and no longer offered. Choose another plan.", plan=plan.name),
-                field="plan",
+            problems["plan"] = _(PLAN_NOT_FOUND)
+        elif not plan.active:
+            problems["plan"] = _(
+                "“{plan}” is archived and no longer offered. Choose another plan.", plan=plan.name
             )
+        elif plan.currency != client.currency and not confirm_currency:
+            problems["confirm_currency"] = currency_question(plan.currency, client.currency, client.name)
         method = await PaymentMethod.get_or_none(id=method_id, client_id=client.id, detached_at__isnull=True)
         if method is None:
-            raise InvalidInput(_("Choose one of {client}'s saved cards.", client=client.name), field="method")
-        if method.gateway != gateway.key:
-            raise InvalidInput(
-                _("This card was saved with another payment account and cannot be charged now."),
-                field="method",
+            problems["method"] = _("Choose one of {client}'s saved cards.", client=client.name)
+        elif method.gateway != gateway.key:
+            problems["method"] = _(
+                "This card was saved with another payment account and cannot be charged now."
             )
-        if method.kind != "card":
-            raise InvalidInput(_("Subscriptions are charged to a card. Choose a saved card."), field="method")
+        elif method.kind != "card":
+            problems["method"] = _("Subscriptions are charged to a card. Choose a saved card.")
+        if problems:
+            raise InvalidFields(problems)
+        assert plan is not None and method is not None
         if await Subscription.filter(
             client_id=client.id, plan_id=plan.id, status__in=list(STARTABLE)
         ).exists():

@@ -154,6 +154,10 @@ async def test_staff_subscribe_the_demo_client_with_their_sandbox_card_and_the_c
         ),
         "the summary",
     )
+    # Ada pays in USD: the EUR plan is confirmed by name of both currencies (issue 15 item 10)
+    confirm = _element(user, "subscribe-confirm-currency")
+    assert confirm.visible and confirm.text == "Charge Ada Lovelace in EUR, although their account is in USD"
+    confirm.set_value(True)
     user.find(marker="subscribe-confirm").click()
     user.find(marker="subscribe-confirm").click()  # a double click subscribes once
     await user.should_see("The subscription started and the first period was paid.", retries=100)

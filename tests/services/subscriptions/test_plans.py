@@ -598,8 +598,13 @@ async def test_the_subscriptions_list_filters_by_status_plan_and_client_and_page
     b = await subscribe.subscribe(
         actor=world.staff, client_id=world.bob_id, plan_id=hosting, method_id=bob_card, idempotency_key="b"
     )
-    c = await subscribe.subscribe(
-        actor=world.staff, client_id=world.bob_id, plan_id=care, method_id=bob_card, idempotency_key="c"
+    c = await subscribe.subscribe(  # Bob pays in JPY: a USD plan is confirmed (issue 15 item 10)
+        actor=world.staff,
+        client_id=world.bob_id,
+        plan_id=care,
+        method_id=bob_card,
+        idempotency_key="c",
+        confirm_currency=True,
     )
     await client_subscriptions.cancel_now(actor=world.staff, subscription_id=c.subscription_id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -146,6 +146,7 @@ class InvoiceDetail:
     organization: Letterhead
     presentation: InvoicePresentation  # the lines and totals block every view of the invoice draws
     locale: str = "en"  # the client's: the PDF is written in it
+    awaiting_transfer_since: datetime | None = None  # the client said a bank transfer is coming
 
     @property
     def title(self) -> str:
@@ -451,6 +452,7 @@ async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
     party, locale = await _party(invoice.client_id)
     return InvoiceDetail(
         id=invoice.id,
+        awaiting_transfer_since=invoice.awaiting_transfer_since,
         number=invoice_number(invoice),
         status=invoice.status,
         currency=invoice.currency,

@@ -34,6 +34,7 @@ class Payable:
     due_date: date | None
     currency: str
     amount_due_minor: int
+    awaiting_transfer: bool = False  # the client said a bank transfer is on its way
 
     @property
     def is_overdue(self) -> bool:
@@ -42,7 +43,9 @@ class Payable:
 
     @property
     def status(self) -> str:
-        """'overdue', 'open' or 'pending' (credit requests)."""
+        """'awaiting_transfer', 'overdue', 'open' or 'pending' (credit requests)."""
+        if self.awaiting_transfer:
+            return "awaiting_transfer"
         if self.is_overdue:
             return "overdue"
         return "open" if self.purpose == "invoice" else "pending"
@@ -96,8 +99,17 @@ async def open_summary(*, actor: Actor, client_id: int) -> OpenSummary:
     )
 
 
-def _invoice_payables(rows: list[dict]) -> list[Payable]:
+async def _invoice_payables(rows: list[dict]) -> list[Payable]:
+    """The rows as payables, marked when a transfer is awaited (one statement for the page's rows)."""
     title = _("Invoice {number}")  # translated once, filled in for each row
+    ids = [row["id"] for row in rows]
+    awaiting = set(
+        await Invoice.filter(id__in=ids, awaiting_transfer_since__not_isnull=True).values_list(
+            "id", flat=True
+        )
+        if ids
+        else []
+    )
     return [
         Payable(
             "invoice",
@@ -108,6 +120,7 @@ def _invoice_payables(rows: list[dict]) -> list[Payable]:
             row["due_date"],
             row["currency"],
             row["amount_due_minor"],
+            row["id"] in awaiting,
         )
         for row in rows
     ]
@@ -125,6 +138,7 @@ async def _request_payables(client_id: int) -> list[Payable]:
             credit.due_date,
             credit.currency,
             credit.amount_minor,
+            credit.awaiting_transfer_since is not None,
         )
         for credit in await requests
     ]
@@ -137,7 +151,7 @@ async def payables(*, actor: Actor, client_id: int, limit: int | None = None) ->
     query = invoices.open_query(client_id)
     if limit is not None:
         query = query.limit(limit)
-    items = await _request_payables(client_id) + _invoice_payables(await invoices.summary_rows(query))
+    items = await _request_payables(client_id) + await _invoice_payables(await invoices.summary_rows(query))
     return sorted(items, key=lambda p: (p.due_date or date.max, p.id))
 
 
@@ -148,7 +162,7 @@ async def open_invoices_page(*, actor: Actor, client_id: int, page: int, page_si
     query = invoices.open_query(client_id)
     total = await query.count()
     rows = await invoices.summary_rows(query.offset((page - 1) * page_size).limit(page_size))
-    return Page(_invoice_payables(rows), total, page, page_size)
+    return Page(await _invoice_payables(rows), total, page, page_size)
 
 
 async def expiring_cards(*, actor: Actor, client_id: int) -> list[MethodRow]:

@@ -1,4 +1,6 @@
-"""The Pay dialog: pay an invoice or credit request with a saved card, a new card, or (invoices) credit.
+"""The Pay dialog: pay an invoice or credit request with a saved card, a new card, a direct debit, a bank
+transfer (the bank details and the reference; the document then shows as awaiting it) or (invoices) credit:
+the ways of `payment_choices`, the same as on the payment-link page.
 
 After a payment the dialog shows the new state (what was paid, the receipt) instead of the old amount due,
 and tells the page (`on_paid(text)`), which says it where it stays and redraws its sections once."""
@@ -10,20 +12,19 @@ from collections.abc import Callable
 from nicegui import ui
 
 from portal.clients.dashboard import Payable
+from portal.components.payment_choices import CHECKOUT_KINDS, CREDIT, TRANSFER, Offer, PaymentChoices
 from portal.config import get_settings
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError
 from portal.domain.money import format_amount, format_money, parse_amount
 from portal.i18n import _, get_locale
-from portal.payments import charges, credit_payments, ledger
+from portal.payments import bank_transfer, charges, credit_payments, ledger
 from portal.payments.methods import payment_methods
-
-NEW_CARD = "new"
-CREDIT = "credit"
 
 
 class PayDialog:
-    """Pay one invoice: with a saved method (the default preselected), a new card, or credit."""
+    """Pay one invoice or credit request: a saved method (the default preselected), a new card, a direct
+    debit, a bank transfer, or credit."""
 
     def __init__(self, actor: Actor, on_paid: Callable[[str], object]) -> None:
         self.actor = actor
@@ -34,13 +35,7 @@ class PayDialog:
         with self.dialog, ui.card().classes("w-full max-w-md gap-3"):
             self.title = ui.label().classes("text-lg font-semibold")
             self.amount = ui.label().classes("text-2xl font-semibold tabular-nums").mark("pay-amount")
-            self.choice = (
-                ui.radio({}, on_change=self._show_credit_amount).props("name=pay-with").mark("pay-with")
-            )
-            self.credit_amount = (
-                ui.input(_("Credit to use")).props("outlined dense inputmode=decimal").classes("w-full")
-            ).mark("credit-amount")
-            self.credit_amount.set_visibility(False)
+            self.choices = PaymentChoices(on_change=self._relabel)
             # shown by `open` (not bound to self.sandbox: a binding to a plain attribute is polled ten
             # times a second for every open page)
             self.sandbox_badge = ui.badge(_("Sandbox: no real money moves"), color="orange").props("outline")
@@ -54,6 +49,12 @@ class PayDialog:
                     ui.button(_("Pay"), on_click=self.pay).props("color=green-7").mark("pay-confirm")
                 )
 
+    @property
+    def choice(self) -> ui.radio:
+        """The radio of ways to pay (its value: a saved method's id, "new", "direct_debit", "transfer" or
+        "credit")."""
+        return self.choices.radio
+
     async def open(self, item: Payable, *, sandbox: bool, prefer_credit: bool = False) -> None:
         """Fill the dialog for an invoice or credit request and show it (the default card preselected)."""
         self.item, self.sandbox = item, sandbox
@@ -62,18 +63,19 @@ class PayDialog:
         assert client_id is not None
         methods = await payment_methods(actor=self.actor, client_id=client_id)
         credit = (await ledger.credit_balances(actor=self.actor, client_id=client_id)).get(item.currency, 0)
-        options: dict[str, str] = {str(m.id): m.label for m in methods if m.kind == "card"}
-        options[NEW_CARD] = _("A new card")
+        transfer = await bank_transfer.details(actor=self.actor, purpose=item.purpose, target_id=item.id)
         locale = get_locale()
-        if (
-            credit > 0 and item.purpose == "invoice"
-        ):  # credit pays invoices; buying credit with credit is moot
-            available = format_money(credit, item.currency, locale)
-            options[CREDIT] = _("My credit ({amount} available)", amount=available)
-        first = CREDIT if prefer_credit and CREDIT in options else next(iter(options))
-        self.credit_amount.set_value(format_amount(min(credit, item.amount_due_minor), item.currency, locale))
-        self.choice.set_options(options, value=first)
-        self._show_credit_amount()
+        # credit pays invoices; buying credit with credit is moot
+        usable = credit > 0 and item.purpose == "invoice"
+        self.choices.offer(
+            Offer(
+                cards={m.id: m.label for m in methods if m.kind == "card"},
+                credit_available=format_money(credit, item.currency, locale) if usable else "",
+            ),
+            credit_amount=format_amount(min(credit, item.amount_due_minor), item.currency, locale),
+            transfer=(transfer.bank_details, transfer.reference),
+            prefer_credit=prefer_credit,
+        )
         self.receipt.set_visibility(False)
         self.title.set_text(
             _("Pay invoice {number}", number=item.number)
@@ -83,10 +85,13 @@ class PayDialog:
         self.amount.set_text(format_money(item.amount_due_minor, item.currency, locale))
         self.message.set_text("")
         self.message.classes(remove="text-red-700 text-green-700")
-        self.choice.set_visibility(True)
         self.button.set_visibility(True)
         self.button.set_enabled(True)
+        self._relabel()
         self.dialog.open()
+
+    def _relabel(self) -> None:
+        self.button.set_text(self.choices.confirm_label())
 
     async def pay(self) -> None:
         """Pay with the chosen way; the button stays disabled while the gateway answers."""
@@ -95,9 +100,9 @@ class PayDialog:
             return
         self.button.set_enabled(False)
         self.button.props("loading")
-        choice = self.choice.value
+        choice = self.choices.value
         try:
-            if choice == NEW_CARD:
+            if choice in CHECKOUT_KINDS:
                 base = get_settings().public_url.rstrip("/")
                 outcome = await charges.start_checkout(
                     actor=self.actor,
@@ -105,11 +110,22 @@ class PayDialog:
                     target_id=item.id,
                     success_url=f"{base}/billing?paid={item.id}",
                     cancel_url=f"{base}/billing",
+                    method_kind=CHECKOUT_KINDS[choice],
                 )
                 ui.navigate.to(outcome.redirect_url)
                 return
+            if choice == TRANSFER:
+                await bank_transfer.mark_awaiting(actor=self.actor, purpose=item.purpose, target_id=item.id)
+                self.title.set_text(_("Awaiting your transfer"))
+                self.button.set_visibility(False)
+                self.choices.radio.set_visibility(False)
+                self._done(
+                    _("Thank you: we are expecting your transfer. This stays payable until it arrives."),
+                    ok=True,
+                )
+                return
             if choice == CREDIT:
-                wanted = parse_amount(self.credit_amount.value or "", item.currency, get_locale())
+                wanted = parse_amount(self.choices.credit_amount.value or "", item.currency, get_locale())
                 used = await credit_payments.pay_from_credit(
                     actor=self.actor, invoice_id=item.id, amount_minor=wanted
                 )
@@ -128,10 +144,6 @@ class PayDialog:
         finally:
             self.button.props(remove="loading")
 
-    def _show_credit_amount(self) -> None:
-        """The amount field shows only when paying with credit (full by default, or part of it)."""
-        self.credit_amount.set_visibility(self.choice.value == CREDIT)
-
     def _paid(self, text: str, paid_minor: int, due_minor: int, payment_id: int | None = None) -> None:
         """The dialog's new state after a payment: what was paid and what is still due, the receipt; the
         choices and the Pay button give way; the page hears of it."""
@@ -145,8 +157,7 @@ class PayDialog:
             text = " ".join(
                 (text, _("Still due: {amount}.", amount=format_money(left, item.currency, locale)))
             )
-        self.choice.set_visibility(False)
-        self.credit_amount.set_visibility(False)
+        self.choices.set_visibility(False)
         self.button.set_visibility(False)
         if payment_id is not None:
             self.receipt.props["href"] = f"/billing/receipts/{payment_id}"

@@ -23,7 +23,9 @@ HIDE_ON_PHONE = {"classes": "gt-xs", "headerClasses": "gt-xs"}
 # the badge colour follows the status key; the label is the translated status
 STATUS_CELL = """
 <q-td :props="props">
-  <q-badge rounded :color="{overdue: 'red', open: 'blue', pending: 'orange'}[props.row.status_key] || 'grey'"
+  <q-badge rounded
+           :color="{overdue: 'red', open: 'blue', pending: 'orange', awaiting_transfer: 'purple'}[
+             props.row.status_key] || 'grey'"
            :label="props.value" />
 </q-td>
 """
@@ -58,6 +60,8 @@ def payable_rows(items: list[Payable]) -> list[dict]:
     locale = i18n.get_locale()
     pay_label = _("Pay now")
     statuses = {status: local_label(status) for status in {item.status for item in items}}
+    if "awaiting_transfer" in statuses:
+        statuses["awaiting_transfer"] = _("Awaiting transfer")
     rows = []
     for item in items:
         number = item.number if item.purpose == "invoice" else item.title

@@ -80,6 +80,25 @@ def allocate(amount_minor: int, items: Sequence[OpenItem], *, target_id: int | N
     return AllocationPlan(allocations=allocations, remainder_minor=remaining)
 
 
+def allocate_documents(
+    amount_minor: int, items: Sequence[OpenItem], *, whole: frozenset[int]
+) -> AllocationPlan:
+    """Pay everything due at once: spread a payment over open items oldest due first, where the items in
+    `whole` (credit requests, which buy their amount whole) are paid in full or passed over; the rest is
+    remainder (credit)."""
+    _require_positive_int(amount_minor)
+    _check_items(items)
+    remaining = amount_minor
+    allocations: list[tuple[int, int]] = []
+    for item in sorted(items, key=_payment_order):
+        share = min(remaining, item.amount_due_minor)
+        if share <= 0 or (item.id in whole and share < item.amount_due_minor):
+            continue
+        allocations.append((item.id, share))
+        remaining -= share
+    return AllocationPlan(allocations=allocations, remainder_minor=remaining)
+
+
 def credit_to_apply(
     *,
     balance_minor: int,

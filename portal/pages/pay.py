@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import Request
 from nicegui import ui
 
@@ -16,6 +14,7 @@ from portal.components.card_form import card_fields
 from portal.components.frame import apply_theme
 from portal.components.invoice_summary import invoice_summary
 from portal.components.live_updates import LiveSection
+from portal.components.payment_choices import link_methods
 from portal.core import organization
 from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
@@ -98,24 +97,6 @@ def _expired(link: LinkView, token: str) -> None:
         button = ui.button(_("Email me a new link"), on_click=renew).mark("renew-link")
 
 
-def _method_tabs(methods: list[tuple[str, Callable[[], None]]]) -> None:
-    """One tab per way to pay; a tab's content is built when it is first opened (the first one at once),
-    so the page a payer waits for holds only what they see."""
-    with ui.tabs().classes("w-full portal-tabs-wrap").props("no-caps") as tabs:
-        for name, _build in methods:
-            ui.tab(name)
-    panels = ui.tab_panels(tabs, value=methods[0][0]).classes("w-full")
-    waiting = dict(methods)
-
-    def show(name: object) -> None:
-        if (build := waiting.pop(str(name), None)) is not None:
-            with panels, ui.tab_panel(str(name)):
-                build()
-
-    show(methods[0][0])
-    tabs.on_value_change(lambda event: show(event.value))
-
-
 def _open(page: PayLinkPage, token: str, paid_flag: bool) -> None:
     link = page.link
     with _card(link.title):
@@ -159,29 +140,25 @@ def _open(page: PayLinkPage, token: str, paid_flag: bool) -> None:
                 button.props(remove="loading")
             ui.navigate.to(outcome.redirect_url)
 
-        def card() -> None:
-            ui.label(_("Pay with a debit or credit card on a secure page."))
-            button = ui.button(_("Pay {amount} by card", amount=link.money(link.amount_due_minor)))
-            button.mark("pay-card").on_click(lambda: checkout("card", button))
+        async def promise_transfer(button: ui.button) -> None:
+            error.set_text("")
+            try:
+                await links.promise_transfer(token=token)
+            except DomainError as exc:
+                error.set_text(exc.message)
+                return
+            button.set_visibility(False)
+            ui.label(_("Thank you: we are expecting your transfer.")).classes("text-green-700").mark(
+                "transfer-promised"
+            )
 
-        def transfer() -> None:
-            ui.label(_("Transfer the amount to:"))
-            ui.label(link.bank_details or _("Ask us for our bank details.")).classes(
-                "whitespace-pre-line"
-            ).mark("bank-details")
-            ui.label(_("Quote this reference: {reference}", reference=link.reference)).classes(
-                "font-semibold"
-            ).mark("bank-reference")
-            ui.label(
-                _("Transfers take a few days to arrive; we mark the invoice paid when they do.")
-            ).classes("text-gray-600 text-sm")
-
-        def debit() -> None:
-            ui.label(_("Authorise a one-off debit from your bank account."))
-            button = ui.button(_("Pay {amount} by direct debit", amount=link.money(link.amount_due_minor)))
-            button.mark("pay-debit").on_click(lambda: checkout("direct_debit", button))
-
-        _method_tabs([(_("Card"), card), (_("Bank transfer"), transfer), (_("Direct debit"), debit)])
+        link_methods(
+            amount=link.money(link.amount_due_minor),
+            bank_details=link.bank_details,
+            reference=link.reference,
+            checkout=checkout,
+            promise_transfer=promise_transfer if link.purpose != "billing_request" else None,
+        )
         _invoice_details(page)  # an invoice's lines and totals, under the ways to pay
         if link.privacy_url or link.terms_url:
             with ui.row().classes("gap-4 text-sm"):

@@ -279,7 +279,7 @@ async def pay_with_saved_method(
     earlier = await _conclude_earlier(purpose=purpose, target_id=target_id, actor=actor, gateway=gateway)
     if earlier is not None and earlier[1].status != "failed":
         return earlier[1]  # the earlier attempt paid it, or the bank is still on it: nothing more to charge
-    with _calling_gateway() as calling:
+    with calling_gateway() as calling:
         async with in_transaction():
             target = await load_target(purpose=purpose, target_id=target_id, lock=True, visible_to=actor)
             if method_id is None:
@@ -306,7 +306,7 @@ async def pay_with_saved_method(
 
 
 @contextmanager
-def _calling_gateway() -> Iterator[Callable[[int], None]]:
+def calling_gateway() -> Iterator[Callable[[int], None]]:
     """Within the block, payments passed to the function it gives are being charged by this process (see
     `_IN_FLIGHT`); they are forgotten when the block ends, however it ends."""
     marked: list[int] = []
@@ -403,6 +403,15 @@ async def _conclude_earlier(
     )
     if earlier is None:
         return None
+    told = await conclude_pending(earlier, gateway)
+    return None if told is None else (earlier, told)
+
+
+async def conclude_pending(earlier: Payment, gateway: PaymentGateway) -> PayOutcome | None:
+    """Ask the gateway at once what became of a pending attempt (see `_conclude_earlier`) and settle, fail
+    or keep it; what to tell the payer, or None when it never reached the gateway (closed: nothing moved).
+    Raises Conflict while this process is still calling the gateway for it, or when the gateway cannot
+    answer now."""
     if earlier.id in _IN_FLIGHT or earlier.gateway != gateway.key:
         raise Conflict(_(IN_PROGRESS_MESSAGE))
     method = (
@@ -421,7 +430,7 @@ async def _conclude_earlier(
         amount = format_money(earlier.amount_minor, earlier.currency, get_locale())
         paid_with = methods.method_label(earlier.method, method)
         told = replace(told, message=_(EARLIER_PAID_MESSAGE, amount=amount, method=paid_with))
-    return earlier, told
+    return told
 
 
 async def _find_at_gateway(payment: Payment, gateway: PaymentGateway) -> GatewayPayment | None:
@@ -486,7 +495,7 @@ async def start_checkout(
     earlier = await _conclude_earlier(purpose=purpose, target_id=target_id, actor=actor, gateway=gateway)
     if earlier is not None and earlier[1].status != "failed":  # paid by it, or the bank is on it
         return replace(earlier[1], redirect_url=success_url)
-    with _calling_gateway() as calling:
+    with calling_gateway() as calling:
         async with in_transaction():
             target = await load_target(purpose=purpose, target_id=target_id, lock=True, visible_to=actor)
             if await Payment.filter(
@@ -540,6 +549,7 @@ def _metadata(payment: Payment) -> dict[str, str]:
     target_id = {
         "billing_request": payment.billing_request_id,
         "credit_request": payment.credit_request_id,
+        "pay_all": payment.currency,  # everything due in one currency (payments.pay_all)
     }.get(payment.purpose, payment.invoice_id)
     return {"portal_payment_id": str(payment.id), "purpose": payment.purpose, "target_id": str(target_id)}
 

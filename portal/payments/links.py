@@ -39,7 +39,7 @@ from portal.i18n import N_, _, format_datetime, get_locale, translate
 from portal.mail import payment_emails
 from portal.mail.outbox import enqueue
 from portal.mail.worker import FAILED, QUEUED, SENDING
-from portal.payments import charges, ledger
+from portal.payments import bank_transfer, charges, ledger
 from portal.payments.gateways import selector
 from portal.payments.presentation import invoice_presentation
 
@@ -298,6 +298,19 @@ async def pay_with_new_method(*, token: str, method_kind: str = "card") -> charg
         success_url=current.success_url or f"{here}?paid=1",
         cancel_url=current.cancel_url or here,
     )
+
+
+async def promise_transfer(*, token: str) -> None:
+    """The payer of a link says a bank transfer is on its way: the invoice or credit request shows as
+    awaiting it (it stays payable). Not for a billing request, which is paid online within its 24 hours."""
+    current = await view(token=token)
+    if current.state == "paid":
+        raise Conflict(_("This has already been paid. Thank you!"))
+    if current.state == "expired":
+        raise Conflict(_("This link has expired."))
+    if current.purpose not in ("invoice", "credit_request"):
+        raise Conflict(_("A billing request is paid online. Please pay it by card or direct debit."))
+    await bank_transfer.mark_awaiting(actor=None, purpose=current.purpose, target_id=current.target_id)
 
 
 async def send_fresh_link(*, token: str) -> Renewal:

@@ -28,7 +28,7 @@ from portal.domain.status import (
 )
 from portal.events import Event, publish
 from portal.i18n import N_, _
-from portal.mail.outbox import enqueue
+from portal.payments import pay_all_ledger
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import (
     GatewayError,
@@ -40,7 +40,8 @@ from portal.payments.ledger import (
     lock_open_items,
 )
 from portal.payments.methods import upsert_method
-from portal.payments.receipts import receipt_email
+from portal.payments.pay_all_ledger import PAY_ALL
+from portal.payments.receipts import queue_receipt
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ async def settle(*, payment_id: int, gateway_payment_id: str = "", amount_minor:
 
 async def _allocate(payment: Payment) -> None:
     """Put received money where the payer meant it; anything that cannot be placed is flagged, never lost."""
+    if payment.purpose == PAY_ALL and payment.client_id is not None:
+        await pay_all_ledger.place(payment)  # oldest due first over one currency, and its one receipt
+        return
     if payment.purpose == "credit_request":
         credit = await CreditRequest.select_for_update().get(id=payment.credit_request_id)
         if credit.status == CreditRequestStatus.pending:
@@ -147,19 +151,8 @@ async def _flag(payment: Payment, note: str) -> None:
 
 
 async def _queue_receipt(payment: Payment) -> None:
-    if payment.client_id is None:
-        return
-    client = await Client.get(id=payment.client_id)
-    email = await receipt_email(payment, client)
-    await enqueue(
-        kind="receipt",
-        to=client.email,
-        client_id=client.id,
-        dedupe_key=f"receipt:payment:{payment.id}",
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-    )
+    if payment.purpose != PAY_ALL:  # a pay-all receipt, listing every document, is queued by `place`
+        await queue_receipt(payment)
 
 
 async def _after_settle(payment: Payment) -> None:

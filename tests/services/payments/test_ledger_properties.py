@@ -3,8 +3,9 @@
 A `RuleBasedStateMachine` drives the real services on the real database: create an invoice, record an
 offline payment (partial, exact or over, to one invoice or oldest due first), use credit (all or part),
 adjust credit (add, or remove within or beyond the balance), refund part or all of a payment, pay online
-with the sandbox default card. After every step the invariants below are checked; a step that is refused
-with `InvalidInput` or `Conflict` must be refused exactly when the rules say so, and must change nothing.
+with the sandbox default card, pay everything due at once (`pay_everything`). After every step the
+invariants below are checked; a step that is refused with `InvalidInput` or `Conflict` must be refused
+exactly when the rules say so, and must change nothing.
 
 Tortoise is async and needs its connections on the test's event loop, while hypothesis' state machines are
 synchronous: the machine runs in a worker thread (`asyncio.to_thread`, which copies the context holding
@@ -60,12 +61,13 @@ from hypothesis.stateful import (
 )
 from tortoise.models import Model
 
+from portal.billing import statements
 from portal.core.clock import today
 from portal.db import models
 from portal.db.models import Allocation, CreditEntry, Invoice, Payment, Refund, SandboxObject
 from portal.domain.errors import Conflict, InvalidInput
 from portal.domain.status import CreditReason, InvoiceStatus, PaymentStatus
-from portal.payments import charges, credit_payments, ledger
+from portal.payments import charges, credit_payments, ledger, pay_all
 from portal.payments import refunds as refunds_module
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card, invoice_for, sandbox
@@ -485,6 +487,46 @@ class LedgerMachine(RuleBasedStateMachine):
         assert (paid["status"], paid["amount_minor"]) == (PaymentStatus.succeeded, due)
         assert target not in self.dues
         return paid["id"]
+
+    @precondition(lambda self: self.dues)
+    @rule(target=payments, shown_stale=st.booleans())
+    def pay_everything(self, shown_stale: bool) -> Any:
+        """Pay everything due at once with the saved card (payments.pay_all): oldest due first, one payment;
+        a figure that is no longer what is due (`shown_stale`) is refused and charges nothing."""
+        dues = self.dues
+        total = sum(dues.values())
+        outcome = self.step(
+            pay_all.pay_with_saved_method(
+                actor=self.world.alice,
+                currency=CURRENCY,
+                expected_minor=total + 1 if shown_stale else total,
+                gateway=sandbox(),
+            ),
+            Conflict if shown_stale else None,
+        )
+        if outcome is None:
+            return multiple()
+        assert outcome.status == "succeeded", outcome
+        paid = self.state.payment(outcome.payment_id)
+        assert (paid["status"], paid["amount_minor"]) == (PaymentStatus.succeeded, total)
+        assert not self.dues
+        return paid["id"]
+
+    @rule()
+    def statement_closes_on_the_ledger(self) -> None:
+        """The statement of the whole period closes on what the ledger says is owed minus credit; its open
+        invoices are the ledger's amounts due and its credit the credit ledger."""
+        statement = self.run(
+            statements.build_statement(
+                actor=self.world.staff, client_id=self.world.alice_id, start=statements.EARLIEST, end=today()
+            )
+        )
+        owed, credit = sum(self.dues.values()), self.credit
+        assert statement.closing.get(CURRENCY, 0) == owed - credit, (statement.closing, owed, credit)
+        for block in statement.blocks:
+            assert (block.currency, block.opening_minor) == (CURRENCY, 0)
+            assert (block.open_minor, block.credit_at_end_minor) == (owed, credit)
+            assert block.open_minor - block.unapplied_minor == block.closing_minor
 
 
 async def test_ledger_invariants_hold_under_random_operations(world: World) -> None:

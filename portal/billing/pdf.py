@@ -537,8 +537,12 @@ def quote_pdf(
     ]
     if view.valid_until:
         facts.append((translate("Valid until", locale), _day(view.valid_until, locale)))
-    facts.append((translate("Status", locale), translate(status_label(view.status), locale)))
+    facts.append((translate("Status", locale), translate(status_label(view.display_status), locale)))
+    if view.decision_date is not None:  # approved, declined or expired: the decision and its day
+        facts.append((translate("Decided", locale), _day(view.decision_date, locale)))
     _parties(pdf, translate("PREPARED FOR", locale), client, facts)
+    if view.decision_comment:
+        _notes(pdf, translate("Client's comment", locale), view.decision_comment)
     if view.title:
         pdf.text_block(view.title, width=PAGE_WIDTH, size=11, bold=True)
         pdf.ln(2)

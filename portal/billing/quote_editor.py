@@ -37,7 +37,7 @@ from portal.billing.line_input import (
     raise_first,
     tax_choices,
 )
-from portal.billing.quotes import QuoteView, get_quote, quote_number
+from portal.billing.quotes import QuoteView, display_status, get_quote, quote_number
 from portal.config import get_settings
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
@@ -413,6 +413,8 @@ class QuoteRow:
     issue_date: date
     valid_until: date | None
     total_minor: int
+    decided_on: date | None = None  # the day of the decision (the last valid day of an expired one)
+    decision_comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -464,13 +466,15 @@ async def list_quotes(
             title=q.title,
             client_id=q.client_id,
             client_name=q.client.name,
-            status=QuoteStatus.expired
-            if q.status == QuoteStatus.sent and q.valid_until is not None and q.valid_until < today()
-            else q.status,
+            status=display_status(q.status, q.valid_until),
             currency=q.currency,
             issue_date=q.issue_date,
             valid_until=q.valid_until,
             total_minor=q.total_minor,
+            decided_on=q.decided_at.date()
+            if q.decided_at
+            else (q.valid_until if display_status(q.status, q.valid_until) == QuoteStatus.expired else None),
+            decision_comment=q.decision_comment,
         )
         for q in quotes
     ]

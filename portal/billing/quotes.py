@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from portal import i18n
@@ -73,6 +74,76 @@ class QuoteView:
     def awaiting_decision(self) -> bool:
         """Sent and still valid: the client can approve or decline it."""
         return self.status == QuoteStatus.sent and (self.valid_until is None or self.valid_until >= today())
+
+    @property
+    def display_status(self) -> str:
+        """'expired' for a sent one past its date, else the status."""
+        return display_status(self.status, self.valid_until)
+
+    @property
+    def decision_date(self) -> date | None:
+        """When it was decided: the day of the decision, or the last valid day of an expired one."""
+        if self.decided_at is not None:
+            return self.decided_at.date()
+        return self.valid_until if self.display_status == QuoteStatus.expired else None
+
+
+def display_status(status: str, valid_until: date | None) -> str:
+    """A quote's status as people see it: a sent one past its 'valid until' date has expired."""
+    if status == QuoteStatus.sent and valid_until is not None and valid_until < today():
+        return QuoteStatus.expired
+    return status
+
+
+DECIDED = (QuoteStatus.approved, QuoteStatus.declined, QuoteStatus.expired, QuoteStatus.converted)
+
+
+@dataclass(frozen=True)
+class DecidedQuote:
+    """An estimate or proposal that is no longer open: what the client (or time) decided, and when."""
+
+    id: int
+    kind: str
+    number: str
+    title: str
+    status: str  # approved | declined | expired | converted
+    decided_on: date | None
+    comment: str
+    total_minor: int
+    currency: str
+
+    @property
+    def label(self) -> str:
+        """'Estimate EST-2026-0001' in the locale."""
+        return _(LABELS[self.kind], number=self.number) if self.kind in LABELS else self.number
+
+
+async def decided_quotes(*, actor: Actor, client_id: int, limit: int) -> tuple[list[DecidedQuote], int]:
+    """A client's decided estimates and proposals, newest first (the latest `limit`), and how many in all."""
+    check_client_access(actor, client_id)
+    query = Quote.filter(
+        Q(client_id=client_id)
+        & (Q(status__in=list(DECIDED)) | Q(status=QuoteStatus.sent, valid_until__lt=today()))
+    )
+    rows = await query.order_by("-issue_date", "-id").limit(limit)
+    items = []
+    for q in rows:
+        status = display_status(q.status, q.valid_until)
+        decided = q.decided_at.date() if q.decided_at else (q.valid_until if status == "expired" else None)
+        items.append(
+            DecidedQuote(
+                id=q.id,
+                kind=q.kind,
+                number=q.number or f"#{q.id}",
+                title=q.title,
+                status=status,
+                decided_on=decided,
+                comment=q.decision_comment,
+                total_minor=q.total_minor,
+                currency=q.currency,
+            )
+        )
+    return items, await query.count()
 
 
 def quote_number(number: str | None, status: str, quote_id: int) -> str:

@@ -1,5 +1,6 @@
-"""A client's history: paid invoices, payments and receipts, refunds, the credit ledger, and who from the
-agency viewed the portal as the client (impersonation sessions). Newest first, each list capped."""
+"""A client's history: paid invoices, payments and receipts, refunds, the credit ledger, decided estimates
+and proposals, and who from the agency viewed the portal as the client (impersonation
+sessions). Newest first, each list capped."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tortoise.functions import Sum
 
 from portal import i18n
 from portal.billing.documents import RECEIPT_STATUSES, invoice_number
+from portal.billing.quotes import DecidedQuote, decided_quotes
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import now_utc
 from portal.db.models import CreditEntry, ImpersonationSession, Invoice, Payment, Refund
@@ -142,6 +144,7 @@ class History:
     refunds: Section[RefundEntry]
     credit: Section[CreditLedgerEntry]
     access: Section[AccessEntry]
+    quotes: Section[DecidedQuote]
 
 
 async def _paid_invoices(client_id: int, limit: int) -> Section[PaidInvoice]:
@@ -242,4 +245,5 @@ async def get_history(*, actor: Actor, client_id: int, limit: int = LIMIT) -> Hi
         refunds=await _refunds(client_id, limit),
         credit=await _credit(client_id, limit),
         access=await _access(client_id, limit),
+        quotes=Section(*await decided_quotes(actor=actor, client_id=client_id, limit=limit)),
     )

@@ -220,6 +220,18 @@ def _decision(view: QuoteEditorView) -> None:
 
 
 # -- the list ---------------------------------------------------------------------------------------
+def _decision_text(row: quote_editor.QuoteRow) -> str:
+    """'Declined on Dec 3, 2026 · Too expensive', 'Expired on ...', or nothing while it is open."""
+    if row.decided_on is None or row.status not in ("approved", "declined", "expired", "converted"):
+        return ""
+    day = i18n.format_date(row.decided_on)
+    text = {
+        "declined": _("Declined on {date}", date=day),
+        "expired": _("Expired on {date}", date=day),
+    }.get(row.status) or _("Approved on {date}", date=day)
+    return f"{text} · {row.decision_comment}" if row.decision_comment else text
+
+
 def _columns() -> list[dict]:
     return [
         {"name": "number", "label": _("Number"), "field": "number", "align": "left"},
@@ -229,6 +241,7 @@ def _columns() -> list[dict]:
         {"name": "status", "label": _("Status"), "field": "status_label", "align": "left"},
         {"name": "issued", "label": _("Issued"), "field": "issued", "align": "left"},
         {"name": "valid_until", "label": _("Valid until"), "field": "valid_until", "align": "left"},
+        {"name": "decision", "label": _("Decision"), "field": "decision", "align": "left"},
         {"name": "total", "label": _("Total"), "field": "total", "align": "right"},
     ]
 
@@ -301,6 +314,7 @@ class QuoteList(DocumentList):
                 "issued": i18n.format_date(row.issue_date),
                 "valid_until": i18n.format_date(row.valid_until),
                 "total": _money(row.total_minor, row.currency),
+                "decision": _decision_text(row),
             }
             for row in result.rows
         ]

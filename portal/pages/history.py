@@ -1,4 +1,5 @@
-"""/billing/history: paid invoices, payments with receipts, refunds, the credit ledger, and access history."""
+"""/billing/history: the statement of account, paid invoices, payments with receipts, refunds, the credit
+ledger, decided estimates and proposals (with their PDF), and access history."""
 
 from __future__ import annotations
 
@@ -46,6 +47,25 @@ CREDIT_COLUMNS = [
     _col("amount", N_("Amount"), "right"),
     _col("balance", N_("Balance"), "right"),
 ]
+QUOTE_COLUMNS = [
+    _col("document", N_("Estimate or proposal")),
+    _col("decision", N_("Decision")),
+    _col("decided_on", N_("Date")),
+    _col("comment", N_("Comment")),
+    _col("total", N_("Total"), "right"),
+    _col("pdf", "", "right"),
+]
+PDF_CELL = """
+<q-td :props="props">
+  <a :href="props.row.pdf_href" class="text-primary" download>{{ props.value }}</a>
+</q-td>
+"""
+DECISIONS = {
+    "approved": N_("Approved"),
+    "converted": N_("Approved"),
+    "declined": N_("Declined"),
+    "expired": N_("Expired"),
+}
 ACCESS_COLUMNS = [
     _col("admin", N_("Who")),
     _col("started", N_("Started")),
@@ -60,6 +80,9 @@ EMPTY = {
         "You have no credit history. Credit from overpayments or adjustments will show here."
     ),
     "access-history": N_("Nobody from our team has viewed your account as you."),
+    "decided-quotes": N_(
+        "No decided estimates or proposals yet. Those you approve or decline will show here."
+    ),
 }
 
 
@@ -108,6 +131,15 @@ def register() -> None:
         money = lambda amount, currency: format_money(amount, currency, locale)  # noqa: E731
         ui.page_title(_("History"))
         with signed_in_frame(actor, await branding(), _("History")):
+            with ui.card().classes("w-full gap-1").mark("statement-card"):
+                ui.label(_("Statement of account")).classes("text-lg font-semibold")
+                ui.label(
+                    _(
+                        "Opening and closing balances, every invoice, payment, refund and credit of a period "
+                        "you choose, and what is overdue; as a page or a PDF."
+                    )
+                ).classes("text-sm text-gray-600")
+                ui.link(_("Open my statement"), "/billing/statement").mark("statement-link")
             rows = [
                 {
                     "id": i.id,
@@ -161,6 +193,26 @@ def register() -> None:
                 for c in data.credit.items
             ]
             _section(_("Credit"), "credit-ledger", data.credit, CREDIT_COLUMNS, rows)
+
+            rows = [
+                {
+                    "id": q.id,
+                    "document": " · ".join(part for part in (q.label, q.title) if part),
+                    "href": f"/billing/quotes/{q.id}",
+                    "decision": _(DECISIONS.get(q.status, q.status)),
+                    "status": q.status,
+                    "decided_on": _day(q.decided_on),
+                    "comment": q.comment,
+                    "total": money(q.total_minor, q.currency),
+                    "pdf": _("PDF"),
+                    "pdf_href": f"/billing/quotes/{q.id}/pdf",
+                }
+                for q in data.quotes.items
+            ]
+            table = _section(_("Estimates and proposals"), "decided-quotes", data.quotes, QUOTE_COLUMNS, rows)
+            if table:
+                table.add_slot("body-cell-document", LINK_CELL)
+                table.add_slot("body-cell-pdf", PDF_CELL)
 
             rows = [
                 {

@@ -309,6 +309,12 @@ def _clean(form: ClientForm) -> tuple[ClientForm, dict[str, str]]:
     return cleaned, errors
 
 
+def check_form(form: ClientForm) -> tuple[ClientForm, dict[str, str]]:
+    """The create form's own checks, without the database: the trimmed form and a message per wrong field
+    (the client import checks each row of a file with them)."""
+    return _clean(form)
+
+
 async def _email_problem(email: str, *, client_id: int | None) -> str | None:
     """Another client has this email, or (for a client with a login) someone else signs in with it."""
     other = await Client.filter(email__iexact=email).exclude(id=client_id or 0).first()

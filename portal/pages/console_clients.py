@@ -89,6 +89,11 @@ async def _list_page(actor: Actor) -> None:
             ui.button(
                 _("New client"), icon="add", on_click=lambda: ui.navigate.to("/admin/clients/new")
             ).props("no-caps").classes("ml-auto").mark("new-client")
+            ui.button(
+                _("Import clients"),
+                icon="upload_file",
+                on_click=lambda: ui.navigate.to("/admin/clients/import"),
+            ).props("no-caps outline").mark("import-clients")
         table = ui.table(columns=table_columns(*LIST_COLUMNS), rows=[], row_key="id").classes("w-full")
         table.props("flat").mark("clients")
         table.add_slot("body-cell-name", NAME_CELL)

@@ -37,6 +37,7 @@ STAFF_NAV = [
     (N_("Quotes"), "/admin/quotes", "request_quote"),
     (N_("Billing requests"), "/admin/requests", "send"),
     (N_("Plans"), "/admin/plans", "autorenew"),
+    (N_("Exports"), "/admin/exports", "download"),
 ]
 ADMIN_NAV = [
     (N_("Audit log"), "/admin/audit", "history"),
@@ -138,6 +139,44 @@ def _notice() -> None:
         dismiss.props["aria-label"] = _("Dismiss")
 
 
+class NavLinks(ui.element, component="nav_links.js"):
+    """The navigation as one element (every signed-in page draws it before its own content): plain
+    links drawn by the browser from a list, each label Vue-escaped text."""
+
+    def __init__(self, links: list[dict[str, Any]], *, label: str, icons: bool, link_class: str) -> None:
+        super().__init__()
+        self._props.update(
+            {
+                "links": links,
+                "label": label,
+                "icons": icons,
+                "link-class": link_class,
+                "current-class": "bg-blue-50 font-semibold text-primary",
+                "other-class": "text-gray-800",
+            }
+        )
+
+    def _displayed_contents(self, *, only_visible: bool) -> list:
+        """The link labels, as the page shows them (what NiceGUI's element filter and tests read)."""
+        return [link["label"] for link in self._props["links"]]
+
+
+def _nav_links(actor: Actor, path: str, *, label: str, drawer: bool) -> NavLinks:
+    """The console's drawer links (with icons) or the client's header links, marked `nav-<page>` each."""
+    entries = _nav(actor)
+    links = [
+        {"href": target, "label": _(text), "icon": icon, "current": _is_current(target, path)}
+        for text, target, icon in entries
+    ]
+    link_class = (
+        "flex items-center gap-4 w-full rounded-r-full pl-4 pr-2 py-2 no-underline hover:bg-gray-100"
+        if drawer
+        else "px-2 py-1 rounded no-underline hover:bg-gray-100"
+    )
+    nav = NavLinks(links, label=label, icons=drawer, link_class=link_class)
+    return nav.mark(*(f"nav-{_slug(target)}" for _text, target, _icon in entries))
+
+
 def _drawer(actor: Actor, path: str) -> ui.left_drawer:
     """The console navigation: open beside the page on wide screens, over it on narrow ones.
 
@@ -146,19 +185,7 @@ def _drawer(actor: Actor, path: str) -> ui.left_drawer:
     drawer = ui.left_drawer(value=False).props("show-if-above bordered width=220").classes("bg-white p-0")
     with drawer:
         drawer.mark("nav-drawer")
-        nav = ui.element("nav").classes("w-full")
-        nav.props["aria-label"] = _("Console")
-        with nav.classes("flex flex-col pt-2 pr-2"):
-            for label, target, icon in _nav(actor):
-                # one element a link, icon and label included (every console page draws them before its own)
-                link = ui.button(_(label), icon=icon).props("flat no-caps align=left size=md")
-                link.props["href"] = target
-                current = _is_current(target, path)
-                link.classes("w-full rounded-r-full py-2" + (" bg-blue-50 font-semibold" if current else ""))
-                link.props["color"] = "primary" if current else "grey-9"
-                if current:
-                    link.props["aria-current"] = "page"
-                link.mark(f"nav-{_slug(target)}")
+        _nav_links(actor, path, label=_("Console"), drawer=True).classes("flex flex-col w-full pt-2 pr-2")
     return drawer
 
 
@@ -183,11 +210,8 @@ def frame(
                 logo.props["alt"] = _("Logo")
                 ui.label(branding.name).classes("text-lg font-semibold truncate").mark("org-name")
                 if not console:
-                    with ui.row().classes("gap-1 max-sm:hidden no-wrap").props("role=navigation"):
-                        for label, target, _icon in _nav(actor):
-                            ui.link(_(label), target).classes(
-                                "px-2 py-1 rounded text-gray-700 no-underline"
-                            ).mark(f"nav-{_slug(target)}")
+                    top = _nav_links(actor, path, label=_("Main"), drawer=False)
+                    top.classes("flex gap-1 max-sm:hidden no-wrap")
             with ui.row().classes("items-center gap-2 no-wrap"):
                 if branding.gateway_mode != "live":
                     ui.badge(

@@ -23,6 +23,7 @@ from portal.components.live_updates import Announcer, follow_events, live_method
 from portal.components.pay_dialog import PayDialog
 from portal.components.payables_table import payables_table
 from portal.components.quote_decision import decision_notice
+from portal.components.quote_table import quotes_table
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError
 from portal.domain.money import format_money
@@ -71,8 +72,17 @@ class Dashboard:
         self.brand = brand
         self.locale = i18n.get_locale()
         self.announcer = Announcer("billing-message")
-        self.dialog = PayDialog(actor, on_paid=self.paid)
+        self._dialog: PayDialog | None = None
         self.shown: dict[str, list[Any]] = {}  # what the subscriptions and cards sections show now
+
+    @property
+    def dialog(self) -> PayDialog:
+        """The Pay dialog, made when it is first wanted (most visits pay nothing; the page is drawn
+        sooner without it); it belongs to the page, which no redraw of a section takes away."""
+        if self._dialog is None:
+            with self.announcer.place():
+                self._dialog = PayDialog(self.actor, on_paid=self.paid)
+        return self._dialog
 
     def paid(self, text: str) -> None:
         """After a payment from the Pay dialog: say so on the page and redraw what it changed."""
@@ -128,8 +138,8 @@ class Dashboard:
                         )
                     ).classes("text-sm text-gray-600")
                     ui.link(_("See all open invoices"), "/billing/open").mark("all-open")
-            for quote in waiting:
-                self._quote_row(quote)
+            if waiting:
+                quotes_table(waiting, on_approve=lambda q: self._decide(q, True), on_decline=self._decline)
             for card in expiring:
                 with ui.row().classes("w-full items-center justify-between").mark("expiring-card"):
                     ui.label(_("{card} expires soon: replace it to keep payments going.", card=card.label))
@@ -157,9 +167,14 @@ class Dashboard:
                 if not totals:
                     ui.label(_("Nothing to pay")).classes("text-xl").mark("total-open")
                 for currency, amount in totals.items():
-                    money_label(amount, currency, locale=self.locale).classes("text-xl font-semibold").mark(
-                        "total-open"
-                    )
+                    with ui.row().classes("items-baseline gap-3"):
+                        money_label(amount, currency, locale=self.locale).classes(
+                            "text-xl font-semibold"
+                        ).mark("total-open")
+                        if amount > 0:  # one payment for everything due in this currency
+                            pay_all = ui.link(_("Pay all"), f"/billing/pay-all/{currency}")
+                            pay_all.mark(f"pay-all-{currency}")
+                            pay_all.props["aria-label"] = _("Pay all due in {currency}", currency=currency)
             with ui.card().classes("grow"):
                 ui.label(_("Credit available")).classes("text-sm text-gray-600")
                 text = ", ".join(self.money(v, c) for c, v in sorted(credit.items()))
@@ -167,30 +182,6 @@ class Dashboard:
 
     async def _pay(self, item: Payable) -> None:
         await self.dialog.open(item, sandbox=self.sandbox)
-
-    def _quote_row(self, quote: quotes.QuoteView) -> None:
-        with ui.row().classes("w-full items-center justify-between no-wrap").mark(f"quote-{quote.id}"):
-            with ui.column().classes("gap-0"):
-                ui.label(_("{document}: {title}", document=quote.label, title=quote.title)).classes(
-                    "font-medium"
-                )
-                valid = ""
-                if quote.valid_until:
-                    until = i18n.format_date(quote.valid_until, self.locale)
-                    valid = " · " + _("valid until {date}", date=until)
-                ui.label(f"{self.money(quote.total_minor, quote.currency)}{valid}").classes(
-                    "text-sm text-gray-600"
-                )
-            with ui.row().classes("gap-1 no-wrap"):
-                ui.button(
-                    _("View"), on_click=lambda q=quote: ui.navigate.to(f"/billing/quotes/{q.id}")
-                ).props("flat dense no-caps")
-                ui.button(_("Approve"), on_click=lambda q=quote: self._decide(q, True)).props(
-                    "dense no-caps color=green-7"
-                ).mark(f"approve-{quote.id}")
-                ui.button(_("Decline"), on_click=lambda q=quote: self._decline(q)).props(
-                    "flat dense no-caps color=red-7"
-                ).mark(f"decline-{quote.id}")
 
     async def _decide(self, quote: quotes.QuoteView, approve: bool, comment: str = "") -> None:
         self.announcer.clear()

@@ -157,6 +157,9 @@ class Tour:
         pages = [
             "/billing",
             "/billing/history",
+            "/billing/open",
+            "/billing/statement",
+            "/billing/pay-all/USD",
             f"/billing/invoices/{self.invoice_id}",
             f"/billing/receipts/{self.payment_id}",
         ]
@@ -169,6 +172,10 @@ class Tour:
             "/admin/clients",
             f"/admin/clients/{self.client_id}",
             f"/admin/clients/{self.client_id}/edit",
+            f"/admin/clients/{self.client_id}/statement",
+            "/admin/clients/import",
+            f"/admin/receipts/{self.payment_id}",
+            "/admin/exports",
             "/admin/invoices",
             f"/admin/invoices/{self.invoice_id}",
             f"/admin/invoices/new?client={self.client_id}",

@@ -168,18 +168,20 @@ async def test_admins_get_all_eight_console_links(user: User) -> None:
         await user.should_see(marker=f"nav-{name}")
     drawer = _element(user, "nav-drawer")
     assert isinstance(drawer, ui.left_drawer)
-    links = [e for e in drawer.descendants() if e.props.get("href")]  # one element a link
-    assert [e.props.get("href") for e in links] == [
+    (nav,) = [e for e in drawer.descendants() if e.props.get("links")]  # the links: one element
+    links = nav.props["links"]
+    assert [link["href"] for link in links] == [
         "/admin",
         "/admin/clients",
         "/admin/invoices",
         "/admin/quotes",
         "/admin/requests",
         "/admin/plans",
+        "/admin/exports",
         "/admin/audit",
         "/settings/organization",
     ]
-    assert [e.props.get("aria-current") for e in links][:2] == ["page", None]  # where we are
+    assert [link["current"] for link in links][:2] == [True, False]  # where we are
 
 
 async def test_a_client_cannot_open_the_overview(user: User) -> None:

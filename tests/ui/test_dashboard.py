@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from nicegui import ui
 from nicegui.testing import User
@@ -14,11 +15,28 @@ from portal.db.models import User as UserRow
 from portal.domain.status import Role
 from portal.payments import credit_requests, ledger
 from tests.ui.conftest import sign_in
+from tests.ui.test_pay_now import _emit
 
 
 async def _dashboard(user: User) -> None:
     await sign_in(user, "client@demo.test")
     await user.should_see("My Billing", retries=50)
+
+
+def _quote_rows(user: User) -> list[dict]:
+    found = user.find(marker="quotes").elements
+    return found.pop().rows if found else []
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    for _ in range(100):
+        try:
+            if check():
+                return
+        except AssertionError:  # the section is being redrawn: its table is not there this instant
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
 
 
 def _rows(user: User) -> list[dict]:
@@ -34,15 +52,19 @@ async def test_estimates_and_proposals_wait_for_a_decision(user: User) -> None:
     await _dashboard(user)
     estimate = await Quote.get(kind="estimate")
     proposal = await Quote.get(kind="proposal")
-    await user.should_see(f"Estimate {estimate.number}: Mobile app prototype")  # its number, never a draft's
-    await user.should_see(f"Proposal {proposal.number}: Annual retainer 2027")
-    user.find(marker=f"approve-{estimate.id}").click()
-    await user.should_not_see(marker=f"quote-{estimate.id}", retries=50)
-    user.find(marker=f"decline-{proposal.id}").click()
+    await user.should_see(marker="quotes")
+    table = user.find(marker="quotes").elements.pop()
+    assert [(r["document"], r["title"]) for r in table.rows] == [  # their numbers, never a draft's
+        (f"Estimate {estimate.number}", "Mobile app prototype"),
+        (f"Proposal {proposal.number}", "Annual retainer 2027"),
+    ]
+    _emit(user, table, "approve", estimate.id)
+    await _until(lambda: [r["id"] for r in _quote_rows(user)] == [proposal.id])
+    _emit(user, user.find(marker="quotes").elements.pop(), "decline", proposal.id)
     await user.should_see(f"Decline Proposal {proposal.number}?", retries=20)
     user.find(marker="decline-comment").type("Too early for us")
     user.find(marker="decline-confirm").click()
-    await user.should_not_see(marker=f"quote-{proposal.id}", retries=50)
+    await user.should_not_see(marker="quotes", retries=50)
     decided = {q.kind: q for q in await Quote.all()}
     assert decided["estimate"].status == "approved" and decided["estimate"].decided_at is not None
     assert decided["proposal"].status == "declined"

@@ -66,8 +66,9 @@ class MyBilling:
     methods: list[method_views.MethodView]
 
 
-async def my_billing(actor: Actor) -> MyBilling:
-    """The services /billing calls, in the page's order (portal/pages/billing.py + billing_sections.py)."""
+async def my_billing_first(actor: Actor) -> tuple:
+    """What the first answer to GET /billing reads (portal/pages/billing.py: the guard, the header, the
+    balances and the to-do panel), in the page's order."""
     client_id = actor.client_id
     assert client_id is not None
     with page_scope():
@@ -80,10 +81,23 @@ async def my_billing(actor: Actor) -> MyBilling:
         credit = await ledger.credit_balances(actor=actor, client_id=client_id)
         waiting = await quotes.awaiting_decision(actor=actor, client_id=client_id)
         expiring = await dashboard.expiring_cards(actor=actor, client_id=client_id)
-        # below the fold, drawn once the browser is connected (after the first answer)
+    return profile, summary, payables, credit, waiting, expiring
+
+
+async def my_billing_later(actor: Actor) -> tuple:
+    """What the page reads once the browser is connected, below the fold (billing_sections.py): the
+    subscriptions and the payment methods."""
+    client_id = actor.client_id
+    assert client_id is not None
+    with page_scope():
         subs = await client_subscriptions.list_subscriptions(actor=actor, client_id=client_id)
         methods = await method_views.list_methods(actor=actor, client_id=client_id)
-    return MyBilling(profile, summary, payables, credit, waiting, expiring, subs, methods)
+    return subs, methods
+
+
+async def my_billing(actor: Actor) -> MyBilling:
+    """The services /billing calls, first answer and below the fold, in the page's order."""
+    return MyBilling(*await my_billing_first(actor), *await my_billing_later(actor))
 
 
 # The same data in plain SQL: one statement per kind of row, run through the same database client.

@@ -101,14 +101,20 @@ async def authenticate(*, email: str, password: str, ip: str = "") -> Actor:
     return actor
 
 
-async def _actor_for(user: User) -> Actor:
+async def _actor_for(user: User, *, client_locale: str | None = None) -> Actor:
+    """The actor a user acts as; `client_locale`: their client record's language, when read already."""
+    locale = (
+        normalize_locale(client_locale)
+        if client_locale is not None and user.role == Role.client
+        else await reading_locale(user)
+    )
     return Actor(
         user_id=user.id,
         role=Role(user.role),
         email=user.email,
         name=user.full_name or user.email,
         client_id=user.client_id if user.role == Role.client else None,
-        locale=await reading_locale(user),
+        locale=locale,
     )
 
 
@@ -189,10 +195,10 @@ async def load_actor(*, user_id: int | None, impersonation_id: int | None = None
     """Reload the session's user from the database (None when signed out, gone or deactivated)."""
     if user_id is None:
         return None
-    user = await User.get_or_none(id=user_id)
+    user = await User.get_or_none(id=user_id).select_related("client")  # one statement, every page
     if user is None or not user.is_active:
         return None
-    actor = await _actor_for(user)
+    actor = await _actor_for(user, client_locale=user.client.locale if user.client_id else None)
     if impersonation_id is None or user.role != Role.admin:
         return actor
     session = await ImpersonationSession.get_or_none(id=impersonation_id, admin_id=user.id)

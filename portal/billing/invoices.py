@@ -343,17 +343,21 @@ async def summary_rows(query: QuerySet[Invoice]) -> list[dict[str, Any]]:
     rows = (
         await query.annotate(allocated=Coalesce(Sum("allocations__amount_minor"), 0))
         .group_by("id")
-        .values(*SUMMARY_FIELDS, "allocated")  # dicts: only the dates are converted (values_list: all)
+        .values(*SUMMARY_FIELDS, "allocated", "awaiting_transfer_since")  # dicts: only dates converted
     )
     for row in rows:
         row["number"] = row["number"] or f"Draft {row['id']}"
         row["amount_due_minor"] = row["total_minor"] - int(row.pop("allocated"))
+        row["awaiting_transfer"] = row.pop("awaiting_transfer_since") is not None
     return rows
 
 
 async def summaries_of(query: QuerySet[Invoice]) -> list[InvoiceSummary]:
     """Summaries of the invoices a query selects, in its order, with their amounts due (one statement)."""
-    return [InvoiceSummary(**row) for row in await summary_rows(query)]
+    return [
+        InvoiceSummary(**{k: v for k, v in row.items() if k != "awaiting_transfer"})
+        for row in await summary_rows(query)
+    ]
 
 
 def open_query(client_id: int) -> QuerySet[Invoice]:

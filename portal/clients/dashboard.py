@@ -9,17 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from tortoise.expressions import RawSQL
 from tortoise.functions import Count, Sum
 
 from portal.billing import invoices
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.core.paging import Page, bounds
-from portal.db.models import Allocation, CreditRequest, Invoice
+from portal.db.models import CreditRequest, Invoice
 from portal.domain.status import CreditRequestStatus, InvoiceStatus
 from portal.i18n import _
 from portal.payments import methods
 from portal.payments.methods import MethodRow
+
+# what the open invoices of a group still owe: their totals less what is allocated to each
+OWED = (
+    'SUM("total_minor" - COALESCE((SELECT SUM(a."amount_minor") FROM "allocation" a '
+    'WHERE a."invoice_id" = "invoice"."id"), 0))'
+)
 
 
 @dataclass(frozen=True)
@@ -66,21 +73,15 @@ class OpenSummary:
 
 
 async def open_summary(*, actor: Actor, client_id: int) -> OpenSummary:
-    """How many open invoices and pending credit requests, and what is owed per currency: three aggregate
-    statements (invoice totals, their allocations, credit requests), whatever the number of rows."""
+    """How many open invoices and pending credit requests, and what is owed per currency: two aggregate
+    statements (the invoices less their allocations, the credit requests), whatever the number of rows."""
     check_client_access(actor, client_id)
     totals: dict[str, int] = {}
-    open_invoices = Invoice.filter(client_id=client_id, status=InvoiceStatus.open)
     invoiced = (
-        await open_invoices.annotate(n=Count("id"), owed=Sum("total_minor"))
+        await Invoice.filter(client_id=client_id, status=InvoiceStatus.open)
+        .annotate(n=Count("id"), owed=RawSQL(OWED))
         .group_by("currency")
         .values("currency", "n", "owed")
-    )
-    allocated = (
-        await Allocation.filter(invoice__client_id=client_id, invoice__status=InvoiceStatus.open)
-        .annotate(paid=Sum("amount_minor"))
-        .group_by("currency")
-        .values("currency", "paid")
     )
     requested = (
         await CreditRequest.filter(client_id=client_id, status=CreditRequestStatus.pending)
@@ -90,8 +91,6 @@ async def open_summary(*, actor: Actor, client_id: int) -> OpenSummary:
     )
     for row in invoiced + requested:
         totals[row["currency"]] = totals.get(row["currency"], 0) + int(row["owed"] or 0)
-    for row in allocated:
-        totals[row["currency"]] = totals.get(row["currency"], 0) - int(row["paid"] or 0)
     return OpenSummary(
         invoices=sum(int(row["n"]) for row in invoiced),
         requests=sum(int(row["n"]) for row in requested),
@@ -99,17 +98,9 @@ async def open_summary(*, actor: Actor, client_id: int) -> OpenSummary:
     )
 
 
-async def _invoice_payables(rows: list[dict]) -> list[Payable]:
-    """The rows as payables, marked when a transfer is awaited (one statement for the page's rows)."""
+def _invoice_payables(rows: list[dict]) -> list[Payable]:
+    """The rows as payables, marked when the client said a bank transfer is on its way."""
     title = _("Invoice {number}")  # translated once, filled in for each row
-    ids = [row["id"] for row in rows]
-    awaiting = set(
-        await Invoice.filter(id__in=ids, awaiting_transfer_since__not_isnull=True).values_list(
-            "id", flat=True
-        )
-        if ids
-        else []
-    )
     return [
         Payable(
             "invoice",
@@ -120,7 +111,7 @@ async def _invoice_payables(rows: list[dict]) -> list[Payable]:
             row["due_date"],
             row["currency"],
             row["amount_due_minor"],
-            row["id"] in awaiting,
+            row["awaiting_transfer"],
         )
         for row in rows
     ]
@@ -151,7 +142,7 @@ async def payables(*, actor: Actor, client_id: int, limit: int | None = None) ->
     query = invoices.open_query(client_id)
     if limit is not None:
         query = query.limit(limit)
-    items = await _request_payables(client_id) + await _invoice_payables(await invoices.summary_rows(query))
+    items = await _request_payables(client_id) + _invoice_payables(await invoices.summary_rows(query))
     return sorted(items, key=lambda p: (p.due_date or date.max, p.id))
 
 
@@ -162,7 +153,7 @@ async def open_invoices_page(*, actor: Actor, client_id: int, page: int, page_si
     query = invoices.open_query(client_id)
     total = await query.count()
     rows = await invoices.summary_rows(query.offset((page - 1) * page_size).limit(page_size))
-    return Page(await _invoice_payables(rows), total, page, page_size)
+    return Page(_invoice_payables(rows), total, page, page_size)
 
 
 async def expiring_cards(*, actor: Actor, client_id: int) -> list[MethodRow]:

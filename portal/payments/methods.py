@@ -82,7 +82,7 @@ async def list_methods(*, actor: Actor, client_id: int) -> list[MethodView]:
     now = today()
     paying: dict[int, list[str]] = {}
     subs = Subscription.filter(payment_method_id__in=[row.id for row in rows], status__in=list(LIVE))
-    for sub in await subs.prefetch_related("plan").order_by("id"):
+    for sub in await subs.select_related("plan").order_by("id"):
         paying.setdefault(sub.payment_method_id, []).append(subscription_name(sub))
     views = []
     for row in rows:

@@ -169,7 +169,7 @@ def _nav_links(actor: Actor, path: str, *, label: str, drawer: bool) -> NavLinks
         for text, target, icon in entries
     ]
     link_class = (
-        "flex items-center gap-4 w-full rounded-r-full pl-4 pr-2 py-2 no-underline hover:bg-gray-100"
+        "flex no-wrap items-center gap-4 w-full rounded-r-full pl-4 pr-2 py-2 no-underline hover:bg-gray-100"
         if drawer
         else "px-2 py-1 rounded no-underline hover:bg-gray-100"
     )

@@ -2,12 +2,17 @@
 transfer (the bank details and the reference; the document then shows as awaiting it) or (invoices) credit:
 the ways of `payment_choices`, the same as on the payment-link page.
 
+Credit is offered as `credit_payments.credit_offer` says: a recurring billing request's invoice is paid
+whole from credit and starts its subscription on the card it renews on (said before paying); without such
+a card (or with too little credit) credit is not offered and the reason is shown instead.
+
 After a payment the dialog shows the new state (what was paid, the receipt) instead of the old amount due,
 and tells the page (`on_paid(text)`), which says it where it stays and redraws its sections once."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from uuid import uuid4
 
 from nicegui import ui
 
@@ -18,7 +23,8 @@ from portal.core.actors import Actor
 from portal.domain.errors import DomainError
 from portal.domain.money import format_amount, format_money, parse_amount
 from portal.i18n import _, get_locale
-from portal.payments import bank_transfer, charges, credit_payments, ledger
+from portal.payments import bank_transfer, charges, credit_payments
+from portal.payments.credit_payments import CreditOffer
 from portal.payments.methods import payment_methods
 
 
@@ -30,6 +36,8 @@ class PayDialog:
         self.actor = actor
         self.on_paid = on_paid
         self.item: Payable | None = None
+        self.credit: CreditOffer | None = None  # what credit can do for the invoice shown
+        self.key = ""  # one per opening: a double click or a retry uses credit once
         self.sandbox = False
         self.dialog = ui.dialog().mark("pay-dialog")
         with self.dialog, ui.card().classes("w-full max-w-md gap-3"):
@@ -62,17 +70,13 @@ class PayDialog:
         client_id = self.actor.client_id
         assert client_id is not None
         methods = await payment_methods(actor=self.actor, client_id=client_id)
-        credit = (await ledger.credit_balances(actor=self.actor, client_id=client_id)).get(item.currency, 0)
+        self.credit = await self._credit_offer(item)
+        self.key = uuid4().hex
         transfer = await bank_transfer.details(actor=self.actor, purpose=item.purpose, target_id=item.id)
         locale = get_locale()
-        # credit pays invoices; buying credit with credit is moot
-        usable = credit > 0 and item.purpose == "invoice"
         self.choices.offer(
-            Offer(
-                cards={m.id: m.label for m in methods if m.kind == "card"},
-                credit_available=format_money(credit, item.currency, locale) if usable else "",
-            ),
-            credit_amount=format_amount(min(credit, item.amount_due_minor), item.currency, locale),
+            self._offer({m.id: m.label for m in methods if m.kind == "card"}),
+            credit_amount=format_amount(self.credit.max_minor, item.currency, locale) if self.credit else "",
             transfer=(transfer.bank_details, transfer.reference),
             prefer_credit=prefer_credit,
         )
@@ -89,6 +93,36 @@ class PayDialog:
         self.button.set_enabled(True)
         self._relabel()
         self.dialog.open()
+
+    async def _credit_offer(self, item: Payable) -> CreditOffer | None:
+        """What credit can do for an invoice (credit pays invoices; buying credit with credit is moot)."""
+        if item.purpose != "invoice":
+            return None
+        try:
+            return await credit_payments.credit_offer(actor=self.actor, invoice_id=item.id)
+        except DomainError:  # gone since the page was drawn: paying it says so
+            return None
+
+    def _offer(self, cards: dict[int, str]) -> Offer:
+        """The ways to pay: the saved cards and the rest; credit when it can pay, with (for a recurring
+        request) the card its subscription will renew on, or else why not (when there is some credit)."""
+        credit = self.credit
+        if credit is None:
+            return Offer(cards=cards)
+        if not credit.usable:
+            said = credit.recurring and credit.credit_minor > 0  # why the client's credit is not offered
+            return Offer(cards=cards, credit_reason=(credit.reason or "") if said else "")
+        locale = get_locale()
+        available = format_money(credit.credit_minor, credit.currency, locale)
+        if not credit.recurring:
+            return Offer(cards=cards, credit_available=available)
+        note = _(
+            "Paying from credit starts your subscription: {amount} of credit pays the first period, "
+            "then it renews on {card}.",
+            card=credit.renews_on,
+            amount=format_money(credit.due_minor, credit.currency, locale),
+        )
+        return Offer(cards=cards, credit_available=available, credit_note=note, credit_whole=True)
 
     def _relabel(self) -> None:
         self.button.set_text(self.choices.confirm_label())
@@ -125,12 +159,7 @@ class PayDialog:
                 )
                 return
             if choice == CREDIT:
-                wanted = parse_amount(self.choices.credit_amount.value or "", item.currency, get_locale())
-                used = await credit_payments.pay_from_credit(
-                    actor=self.actor, invoice_id=item.id, amount_minor=wanted
-                )
-                money = format_money(used, item.currency, get_locale())
-                self._paid(_("{amount} of credit applied.", amount=money), used, item.amount_due_minor)
+                await self._pay_from_credit(item)
                 return
             outcome = await charges.pay_with_saved_method(
                 actor=self.actor, purpose=item.purpose, target_id=item.id, method_id=int(choice)
@@ -143,6 +172,24 @@ class PayDialog:
             self._done(exc.message, ok=False)
         finally:
             self.button.props(remove="loading")
+
+    async def _pay_from_credit(self, item: Payable) -> None:
+        """Use credit (all that is due for a recurring request, whose subscription then starts)."""
+        whole = self.choices.credit_whole
+        wanted = (
+            None
+            if whole
+            else parse_amount(self.choices.credit_amount.value or "", item.currency, get_locale())
+        )
+        used = await credit_payments.pay_from_credit(
+            actor=self.actor, invoice_id=item.id, amount_minor=wanted, idempotency_key=self.key
+        )
+        text = _("{amount} of credit applied.", amount=format_money(used, item.currency, get_locale()))
+        if whole and self.credit is not None:
+            text = " ".join(
+                (text, _("Your subscription has started; it renews on {card}.", card=self.credit.renews_on))
+            )
+        self._paid(text, used, item.amount_due_minor)
 
     def _paid(self, text: str, paid_minor: int, due_minor: int, payment_id: int | None = None) -> None:
         """The dialog's new state after a payment: what was paid and what is still due, the receipt; the

@@ -31,12 +31,19 @@ CHECKOUT_KINDS = {NEW_CARD: "card", DIRECT_DEBIT: "direct_debit"}
 @dataclass(frozen=True)
 class Offer:
     """What a payer signed in may choose from: saved cards (id -> label), the credit they could use
-    (formatted, empty when none or when credit cannot pay this) and whether a bank transfer is offered."""
+    (formatted, empty when none or when credit cannot pay this) and whether a bank transfer is offered.
+
+    `credit_note` says what paying from credit does beyond paying (a subscription starting), shown when
+    credit is chosen; `credit_whole` means credit pays the whole amount (no amount to type);
+    `credit_reason` says why credit is not offered although there is some."""
 
     cards: dict[int, str]
     credit_available: str = ""
     transfer: bool = True
     debit: bool = True
+    credit_note: str = ""
+    credit_whole: bool = False
+    credit_reason: str = ""
 
 
 def transfer_details(bank_details: str, reference: str) -> None:
@@ -113,6 +120,11 @@ class PaymentChoices:
             ui.input(_("Credit to use")).props("outlined dense inputmode=decimal").classes("w-full")
         ).mark("credit-amount")
         self.credit_amount.set_visibility(False)
+        self.credit_note = ui.label().classes("text-sm").mark("credit-note")
+        self.credit_note.set_visibility(False)
+        self.credit_whole = False  # credit pays the whole amount: no amount to type
+        self.credit_reason = ui.label().classes("text-sm text-gray-600").mark("credit-reason")
+        self.credit_reason.set_visibility(False)
         self.transfer_box = ui.column().classes("w-full gap-1").mark("transfer-box")
         self.transfer_box.set_visibility(False)
         self.transfer: tuple[str, str] | None = None  # bank details and reference, drawn when chosen
@@ -143,6 +155,9 @@ class PaymentChoices:
         self.transfer = transfer
         self.transfer_box.clear()  # drawn again for this document when chosen
         self.credit_amount.set_value(credit_amount)
+        self.credit_note.set_text(offer.credit_note)
+        self.credit_whole = offer.credit_whole
+        self.credit_reason.set_text(offer.credit_reason)
         first = CREDIT if prefer_credit and CREDIT in options else next(iter(options))
         self.radio.set_options(options, value=first)
         self.set_visibility(True)
@@ -151,13 +166,16 @@ class PaymentChoices:
     def set_visibility(self, visible: bool) -> None:
         """Show or hide the choices (after a payment they give way to what was paid)."""
         self.radio.set_visibility(visible)
+        self.credit_reason.set_visibility(visible and bool(self.credit_reason.text))
         if not visible:
             self.credit_amount.set_visibility(False)
+            self.credit_note.set_visibility(False)
             self.transfer_box.set_visibility(False)
 
     def _changed(self) -> None:
         """Under the choice, what it needs: the credit amount, or where to transfer and what to quote."""
-        self.credit_amount.set_visibility(self.value == CREDIT)
+        self.credit_amount.set_visibility(self.value == CREDIT and not self.credit_whole)
+        self.credit_note.set_visibility(self.value == CREDIT and bool(self.credit_note.text))
         showing = self.value == TRANSFER and self.transfer is not None
         self.transfer_box.set_visibility(showing)
         if showing and self.transfer is not None and not list(self.transfer_box):

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from nicegui import ui
+from nicegui.elements.mixins.text_element import TextElement
 
 from portal.accounts import impersonation, sessions
 from portal.components.attributes import set_props
@@ -139,6 +140,20 @@ def _notice() -> None:
         dismiss.props["aria-label"] = _("Dismiss")
 
 
+class MenuLine(TextElement):
+    """A line of a menu as one element, its text inside (`ui.menu_item` draws an item and a section, and
+    every signed-in page draws the account menu); without `on_click` it is shown disabled."""
+
+    def __init__(self, text: str, menu: ui.menu, on_click: Callable[[], Any] | None = None) -> None:
+        super().__init__(tag="q-item", text=text)
+        if on_click is None:
+            self._props["disable"] = True
+            return
+        self._props["clickable"] = True
+        self.on("click", on_click)
+        self.on("click", menu.close)
+
+
 class NavLinks(ui.element, component="nav_links.js"):
     """The navigation as one element (every signed-in page draws it before its own content): plain
     links drawn by the browser from a list, each label Vue-escaped text."""
@@ -220,19 +235,19 @@ def frame(
                     ).props("outline").mark("gateway-mode")
                 account = ui.button(icon="account_circle").props("flat round")
                 with set_props(account, {"aria-label": _("Account menu")}):
-                    with ui.menu():
-                        ui.menu_item(f"{actor.name} ({actor.email})" if actor.email else actor.name).props(
-                            "disable"
-                        )
+                    with ui.menu() as account_menu:
+                        MenuLine(f"{actor.name} ({actor.email})" if actor.email else actor.name, account_menu)
                         # groups ruled off by a border, not separator elements (every page draws this menu)
                         for index, (code, language) in enumerate(LABELS.items()):
                             chosen = "✓ " if code == actor.locale else ""
                             switch = lambda code=code: _switch_language(actor, code)  # noqa: E731
                             item = set_props(
-                                ui.menu_item(f"{chosen}{language}", on_click=switch), {"lang": code}
+                                MenuLine(f"{chosen}{language}", account_menu, switch), {"lang": code}
                             )
                             item.classes("border-t" if index == 0 else "").mark(f"language-{code}")
-                        ui.menu_item(_("Sign out"), on_click=on_sign_out).classes("border-t").mark("sign-out")
+                        MenuLine(_("Sign out"), account_menu, on_sign_out).classes("border-t").mark(
+                            "sign-out"
+                        )
     if console:
         drawer = _drawer(actor, path)
         menu.on_click(lambda: drawer.run_method("toggle"))  # the browser knows whether it is open

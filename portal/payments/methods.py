@@ -82,8 +82,11 @@ async def list_methods(*, actor: Actor, client_id: int) -> list[MethodView]:
     now = today()
     paying: dict[int, list[str]] = {}
     subs = Subscription.filter(payment_method_id__in=[row.id for row in rows], status__in=list(LIVE))
-    for sub in await subs.select_related("plan").order_by("id"):
-        paying.setdefault(sub.payment_method_id, []).append(subscription_name(sub))
+    # plain values, the plan's name joined in: one statement and no model objects
+    for method_id, plan_name, description in await subs.order_by("id").values_list(
+        "payment_method_id", "plan__name", "description"
+    ):
+        paying.setdefault(method_id, []).append(subscription_label(plan_name, description))
     views = []
     for row in rows:
         soon, expired = expiry_state(row.exp_month, row.exp_year, on=now)
@@ -422,7 +425,12 @@ async def payment_methods(*, actor: Actor, client_id: int) -> list[MethodRow]:
 def subscription_name(sub: Subscription) -> str:
     """The plan's name, else the subscription's description (the plan must be fetched)."""
     plan = sub.plan if sub.plan_id else None
-    return (plan.name if plan else "") or sub.description or _("Subscription")
+    return subscription_label(plan.name if plan else None, sub.description)
+
+
+def subscription_label(plan_name: str | None, description: str) -> str:
+    """What a subscription is called: its plan's name, else its description, else 'Subscription'."""
+    return plan_name or description or _("Subscription")
 
 
 METHOD_LABELS = {

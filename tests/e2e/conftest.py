@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from portal import i18n
+
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -43,6 +45,16 @@ PROBLEM_MARKERS = ("Traceback (most recent call last)", "ERROR", "CRITICAL")
 def server_problems(text: str) -> list[str]:
     """The lines of a server log that show a traceback or an error."""
     return [line for line in text.splitlines() if any(marker in line for marker in PROBLEM_MARKERS)]
+
+
+@pytest.fixture(autouse=True)
+def no_locale_leak() -> Iterator[None]:
+    """Fail the test that leaves another locale behind (`i18n.set_locale` in a test): every test after it
+    in the same run would read French, as a CI run did (use `i18n.locale_scope`)."""
+    before = i18n.get_locale()
+    yield
+    after = i18n.get_locale()
+    assert after == before, f"the test left the locale at {after!r} (use i18n.locale_scope)"
 
 
 @pytest.fixture(autouse=True)

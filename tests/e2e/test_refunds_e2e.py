@@ -65,33 +65,34 @@ def test_staff_refund_part_of_a_payment_from_the_invoice_page(
     driver = admin_browser
     t = lambda text, **values: translate(text, language, **values)  # noqa: E731
     money = lambda minor: format_money(minor, "USD", language)  # noqa: E731
-    i18n.set_locale(language)
-    driver.get(f"{served.url}/admin/invoices/{ids['invoice_id']}")
-    _see(driver, _exactly(t("Subtotal (net)")))
-    _see(driver, _exactly(local_label("paid")))
-    refund = pgettext("action", "Refund", language)
-    _click(driver, f"//table//button[contains(normalize-space(.), {_quoted(refund)})]")
-    _see(driver, _dialog(_exactly(t("Up to {amount} can be refunded.", amount=money(ids["amount"])))))
-    amount = _dialog("//input[@inputmode='decimal']")
+    with i18n.locale_scope(language):  # never set_locale: it would leak into the tests after this one
+        driver.get(f"{served.url}/admin/invoices/{ids['invoice_id']}")
+        _see(driver, _exactly(t("Subtotal (net)")))
+        _see(driver, _exactly(local_label("paid")))
+        refund = pgettext("action", "Refund", language)
+        _click(driver, f"//table//button[contains(normalize-space(.), {_quoted(refund)})]")
+        _see(driver, _dialog(_exactly(t("Up to {amount} can be refunded.", amount=money(ids["amount"])))))
+        amount = _dialog("//input[@inputmode='decimal']")
 
-    _type(driver, amount, "999999")  # more than the payment
-    _click(driver, _dialog(f"//button[contains(normalize-space(.), {_quoted(refund)})]"))
-    _see(driver, _dialog(_containing(t("At most {amount} can be refunded.", amount=money(ids["amount"])))))
+        _type(driver, amount, "999999")  # more than the payment
+        _click(driver, _dialog(f"//button[contains(normalize-space(.), {_quoted(refund)})]"))
+        at_most = t("At most {amount} can be refunded.", amount=money(ids["amount"]))
+        _see(driver, _dialog(_containing(at_most)))
 
-    _type(driver, amount, "100")
-    _type(driver, _dialog("//textarea"), "Logo")
-    _click(driver, _dialog(f"//button[contains(normalize-space(.), {_quoted(refund)})]"))
-    done = t("{amount} recorded as refunded ({method}).", amount=money(10000), method=t("Bank transfer"))
-    _see(driver, _containing(done))
-    # the invoice reopened: its badge, what is due, and Record payment offered again
-    _see(driver, _exactly(local_label("overdue")))  # open again, and its due date has passed
-    _see(driver, f"//button[contains(normalize-space(.), {_quoted(t('Record payment'))})]")
-    due_label = _visible(driver, _exactly(t("Amount due")))
-    assert due_label, "no amount due on the page"
-    body = driver.find_element(By.TAG_NAME, "body").text
-    assert money(10000).replace("\xa0", " ").replace("\u202f", " ") in body.replace("\u202f", " ")
-    time.sleep(SETTLE_SECONDS)
-    assert len(_visible(driver, _exactly(t("Subtotal (net)")))) == 1, "the invoice body is drawn twice"
-    assert _visible(driver, _containing(done)), "the confirmation went with the redraw"
-    assert not _visible(driver, _dialog("//textarea")), "the dialog stayed open"
-    driver.save_screenshot(str(artifacts_dir / f"e2e-refund-{language}.png"))
+        _type(driver, amount, "100")
+        _type(driver, _dialog("//textarea"), "Logo")
+        _click(driver, _dialog(f"//button[contains(normalize-space(.), {_quoted(refund)})]"))
+        done = t("{amount} recorded as refunded ({method}).", amount=money(10000), method=t("Bank transfer"))
+        _see(driver, _containing(done))
+        # the invoice reopened: its badge, what is due, and Record payment offered again
+        _see(driver, _exactly(local_label("overdue")))  # open again, and its due date has passed
+        _see(driver, f"//button[contains(normalize-space(.), {_quoted(t('Record payment'))})]")
+        due_label = _visible(driver, _exactly(t("Amount due")))
+        assert due_label, "no amount due on the page"
+        body = driver.find_element(By.TAG_NAME, "body").text
+        assert money(10000).replace("\xa0", " ").replace("\u202f", " ") in body.replace("\u202f", " ")
+        time.sleep(SETTLE_SECONDS)
+        assert len(_visible(driver, _exactly(t("Subtotal (net)")))) == 1, "the invoice body is drawn twice"
+        assert _visible(driver, _containing(done)), "the confirmation went with the redraw"
+        assert not _visible(driver, _dialog("//textarea")), "the dialog stayed open"
+        driver.save_screenshot(str(artifacts_dir / f"e2e-refund-{language}.png"))

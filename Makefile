@@ -38,14 +38,29 @@ sync-test: $(UV)
 test: sync-test
 	$(MAKE) --no-print-directory check
 
-# The suite on whatever environment BIN points at (the locked .venv, or .venv-latest for test-latest).
+# The suite on whatever environment BIN points at (the locked .venv, or .venv-latest for test-latest): the
+# tests without a browser, then the browser (e2e) tests. The PostgreSQL pass of tests/services runs beside the
+# first part (one process each on two cores; it has its own database), its report printed after it; every
+# part runs to its end and `check` fails if any part failed.
+PG_LOG := .pytest-postgres.log
 check:
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
-ifneq ($(TEST_POSTGRES_URL),)
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest tests/services
-endif
+	@status=0; \
+	if [ -n "$(TEST_POSTGRES_URL)" ]; then \
+		echo "==> tests/services on PostgreSQL ($(TEST_POSTGRES_URL)), beside the SQLite tests; report: $(PG_LOG)"; \
+		TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest tests/services -p no:cacheprovider \
+			> $(PG_LOG) 2>&1 & pg=$$!; \
+	fi; \
+	echo "==> the tests without a browser, on SQLite"; \
+	$(BIN)/python -m pytest --ignore=tests/e2e || status=1; \
+	if [ -n "$(TEST_POSTGRES_URL)" ]; then \
+		wait $$pg || status=1; \
+		echo "==> tests/services on PostgreSQL: its report"; cat $(PG_LOG); \
+	fi; \
+	echo "==> the browser (e2e) tests"; \
+	$(BIN)/python -m pytest tests/e2e || status=1; \
+	exit $$status
 
 lint: sync-test
 	$(BIN)/ruff check .

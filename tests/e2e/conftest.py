@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from portal import i18n
+from tests.support import copy_template
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -152,10 +153,9 @@ def served_portal(
     and the database URL as its last argument) runs before the server starts; its output is kept. `env` adds
     or overrides the server's variables."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
-    database_url = f"sqlite:///{workdir / 'portal.sqlite3'}"
-    _run_cli(["migrate"], _server_env(database_url))
-    if demo:
-        _run_cli(["demo"], _server_env(database_url))
+    # a copy of the run's migrated template (with the demo data unless `demo` is False): `portal migrate` and
+    # `portal demo` run once per test run, not once per server
+    database_url = copy_template(workdir / "portal.sqlite3", with_demo=demo)
     prepared = ""
     if prepare is not None:
         result = subprocess.run(

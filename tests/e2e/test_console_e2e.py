@@ -17,12 +17,12 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from portal.domain.money import format_money, parse_amount
 from tests.e2e.conftest import chromium
-from tests.e2e.test_dashboard_e2e import _click
 from tests.e2e.test_login_e2e import (
     ADMIN_EMAIL,
     CLIENT_EMAIL,
     DEMO_PASSWORD,
     INVOICE_NUMBER_CELLS,
+    _click,
     _path_is,
     _sign_in,
     _text,

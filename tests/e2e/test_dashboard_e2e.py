@@ -9,40 +9,24 @@ from urllib.parse import urlsplit
 
 import httpx
 from selenium.common.exceptions import (
-    ElementClickInterceptedException,
     NoSuchElementException,
     StaleElementReferenceException,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as EC
 
 from tests.e2e.test_login_e2e import (
     CLIENT_EMAIL,
     DEMO_PASSWORD,
     INVOICE_NUMBER_CELLS,
+    _click,
     _path_is,
     _sign_in,
     _text,
     _wait,
     _wait_visible,
 )
-
-
-def _click(driver: WebDriver, xpath: str) -> None:
-    """Click the element once it is clickable; if Vue re-renders it in between, find it again."""
-
-    def clicked(d: WebDriver) -> bool:
-        try:
-            EC.element_to_be_clickable((By.XPATH, xpath))(d).click()
-        except (StaleElementReferenceException, ElementClickInterceptedException, AttributeError):
-            return (
-                False  # re-rendered, a dialog still sliding in, or not clickable yet (the condition: False)
-            )
-        return True
-
-    _wait(driver).until(clicked)
 
 
 def _signed_in_dashboard(driver: WebDriver, base_url: str, email: str = CLIENT_EMAIL) -> None:

@@ -13,15 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as EC
 
 from portal.i18n import ntranslate, translate
 from tests.e2e.conftest import ServedPortal, chromium, served_portal
-from tests.e2e.test_login_e2e import DEMO_PASSWORD, _connected, _sign_in, _wait
+from tests.e2e.test_login_e2e import DEMO_PASSWORD, _click, _connected, _sign_in, _visible, _wait
 
 STAFF_EMAIL = "staff@demo.test"
 SMALL_FILE = (
@@ -65,32 +63,6 @@ def _quoted(text: str) -> str:
     if "'" not in text:
         return f"'{text}'"
     return "concat(" + ', "\'", '.join(f"'{part}'" for part in text.split("'")) + ")"
-
-
-def _visible(driver: WebDriver, xpath: str) -> list:
-    found = []
-    for element in driver.find_elements(By.XPATH, xpath):
-        try:
-            if element.is_displayed():
-                found.append(element)
-        except StaleElementReferenceException:
-            continue
-    return found
-
-
-def _click(driver: WebDriver, xpath: str) -> None:
-    _connected(driver)
-
-    def clicked(d: WebDriver) -> bool:
-        for element in _visible(d, xpath):
-            try:
-                EC.element_to_be_clickable(element)(d).click()
-            except (StaleElementReferenceException, ElementClickInterceptedException, AttributeError):
-                return False
-            return True
-        return False
-
-    _wait(driver).until(clicked)
 
 
 def _see(driver: WebDriver, xpath: str) -> None:

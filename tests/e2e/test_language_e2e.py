@@ -17,10 +17,10 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from portal.i18n import format_date, pgettext, translate
 from tests.e2e.conftest import served_portal
-from tests.e2e.test_dashboard_e2e import _click
 from tests.e2e.test_login_e2e import (
     DEMO_PASSWORD,
     INVOICE_NUMBER_CELLS,
+    _click,
     _connected,
     _path_is,
     _sign_in,

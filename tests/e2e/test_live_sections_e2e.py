@@ -15,15 +15,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as EC
 
 from portal.i18n import translate
 from tests.e2e.conftest import ServedPortal, chromium, served_portal
-from tests.e2e.test_login_e2e import ADMIN_EMAIL, CLIENT_EMAIL, DEMO_PASSWORD, _connected, _sign_in, _wait
+from tests.e2e.test_login_e2e import (
+    ADMIN_EMAIL,
+    CLIENT_EMAIL,
+    DEMO_PASSWORD,
+    _click,
+    _sign_in,
+    _visible,
+    _wait,
+)
 
 # a redraw asked for by the live-update event lands within this time after the action's own one
 SETTLE_SECONDS = 1.5
@@ -74,17 +79,6 @@ def _containing(text: str) -> str:
     return f"//*[contains(normalize-space(text()), {_quoted(text)})]"
 
 
-def _visible(driver: WebDriver, xpath: str) -> list:
-    found = []
-    for element in driver.find_elements(By.XPATH, xpath):
-        try:
-            if element.is_displayed():
-                found.append(element)
-        except StaleElementReferenceException:
-            continue
-    return found
-
-
 def _exactly(text: str) -> str:
     return f"//*[normalize-space(text())={_quoted(text)}]"
 
@@ -98,21 +92,6 @@ def _quoted(text: str) -> str:
     if "'" not in text:
         return f"'{text}'"
     return "concat(" + ', "\'", '.join(f"'{part}'" for part in text.split("'")) + ")"
-
-
-def _click(driver: WebDriver, xpath: str) -> None:
-    _connected(driver)  # a click before the websocket is up is lost
-
-    def clicked(d: WebDriver) -> bool:
-        for element in _visible(d, xpath):
-            try:
-                EC.element_to_be_clickable(element)(d).click()
-            except (StaleElementReferenceException, ElementClickInterceptedException, AttributeError):
-                return False  # re-rendered, still animating in, or not clickable yet
-            return True
-        return False
-
-    _wait(driver).until(clicked)
 
 
 def _see(driver: WebDriver, xpath: str) -> None:

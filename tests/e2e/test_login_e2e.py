@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -65,11 +65,43 @@ def _connected(driver: WebDriver) -> None:
     )
 
 
+def _visible(driver: WebDriver, xpath: str) -> list[WebElement]:
+    """The elements matching `xpath` that are displayed now (one re-rendered meanwhile is left out)."""
+    found = []
+    for element in driver.find_elements(By.XPATH, xpath):
+        try:
+            if element.is_displayed():
+                found.append(element)
+        except StaleElementReferenceException:
+            continue
+    return found
+
+
+def _click(driver: WebDriver, target: str | tuple[str, str]) -> None:
+    """Click the first visible match of `target` (an XPath or a By.XPATH locator) once it is clickable,
+    like a person who waits for the page: when a live section replaces the element between finding it
+    and clicking it, or a dialog is still sliding over it, look again instead of failing."""
+    xpath = target if isinstance(target, str) else target[1]
+    if not isinstance(target, str) and target[0] != By.XPATH:
+        raise ValueError(f"_click takes an XPath, not {target[0]}")
+    _connected(driver)  # a click before the websocket is up is lost
+
+    def clicked(d: WebDriver) -> bool:
+        for element in _visible(d, xpath):
+            try:
+                EC.element_to_be_clickable(element)(d).click()
+            except (StaleElementReferenceException, ElementClickInterceptedException, AttributeError):
+                return False  # re-rendered, still animating in, or not clickable yet (the condition: False)
+            return True
+        return False
+
+    _wait(driver).until(clicked)
+
+
 def _sign_in(driver: WebDriver, base_url: str, email: str, password: str) -> None:
     driver.get(f"{base_url}/login")
     _fill_login_form(driver, email, password)
-    _connected(driver)
-    _wait(driver).until(EC.element_to_be_clickable(SIGN_IN_BUTTON)).click()
+    _click(driver, SIGN_IN_BUTTON)
 
 
 def _wait_for_billing(driver: WebDriver) -> None:

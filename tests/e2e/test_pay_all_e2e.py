@@ -14,7 +14,15 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from portal.i18n import translate
 from tests.e2e.conftest import ServedPortal, chromium, served_portal
-from tests.e2e.test_login_e2e import DEMO_PASSWORD, _connected, _path_is, _sign_in, _wait, _wait_visible
+from tests.e2e.test_login_e2e import (
+    DEMO_PASSWORD,
+    _click,
+    _connected,
+    _path_is,
+    _sign_in,
+    _wait,
+    _wait_visible,
+)
 
 EUR_CLIENT = "emile@demo.test"
 
@@ -49,21 +57,21 @@ def test_the_dialog_offers_every_way_then_everything_due_in_eur_is_paid_at_once(
 
     # the Pay dialog of the first invoice: every way to pay
     pay_now = (By.XPATH, f"//button[normalize-space(.)='{translate('Pay now', language)}']")
-    _wait(driver).until(EC.element_to_be_clickable(pay_now)).click()
+    _click(driver, pay_now)
     _wait(driver).until(lambda d: len(_radio_labels(d)) >= 4)
     labels = _radio_labels(driver)
     for way in ("A new card", "Direct debit", "Bank transfer"):
         assert translate(way, language) in labels, (way, labels)
     assert any("4242" in label for label in labels), labels
-    _wait(driver).until(EC.element_to_be_clickable(_exactly(translate("Bank transfer", language)))).click()
+    _click(driver, _exactly(translate("Bank transfer", language)))
     _wait_visible(driver, _starts(_quote(language)))
     driver.save_screenshot(str(artifacts_dir / f"e2e-pay-choices-{language}.png"))
     close = (By.XPATH, f"//button[normalize-space(.)='{translate('Close', language)}']")
-    _wait(driver).until(EC.element_to_be_clickable(close)).click()
+    _click(driver, close)
 
     # Pay all, next to the EUR total
     pay_all = (By.XPATH, f"//a[normalize-space(.)='{translate('Pay all', language)}']")
-    _wait(driver).until(EC.element_to_be_clickable(pay_all)).click()
+    _click(driver, pay_all)
     _wait(driver).until(_path_is("/billing/pay-all/EUR"))
     _connected(driver)
     title = translate("Pay everything due in {currency}", language, currency="EUR")

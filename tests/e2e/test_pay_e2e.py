@@ -16,6 +16,7 @@ from tests.e2e.test_login_e2e import (
     CLIENT_EMAIL,
     DEMO_PASSWORD,
     INVOICE_NUMBER_CELLS,
+    _click,
     _path_is,
     _sign_in,
     _text,
@@ -50,7 +51,7 @@ def _open_dialog_for_first_invoice(
     _wait(driver).until(EC.visibility_of_any_elements_located(INVOICE_NUMBER_CELLS))
     number = _invoice_numbers(driver)[0]
     pay_now = (By.XPATH, f"//button[normalize-space(.)='{translate('Pay now', locale)}']")
-    _wait(driver).until(EC.element_to_be_clickable(pay_now)).click()
+    _click(driver, pay_now)
     _wait_visible(driver, _text(translate("Pay invoice {number}", locale, number=number)))
     return number
 
@@ -61,7 +62,7 @@ def test_the_demo_client_pays_an_invoice_with_the_saved_card(
     number = _open_dialog_for_first_invoice(browser, portal_server)
     _wait_visible(browser, _text("Sandbox: no real money moves"))
     browser.save_screenshot(str(artifacts_dir / "e2e-pay-dialog.png"))
-    _wait(browser).until(EC.element_to_be_clickable((By.XPATH, "//button[normalize-space(.)='Pay']"))).click()
+    _click(browser, (By.XPATH, "//button[normalize-space(.)='Pay']"))
     _wait_visible(browser, RECEIVED)
     _wait(browser).until(lambda d: number not in _invoice_numbers(d))
     browser.save_screenshot(str(artifacts_dir / "e2e-paid.png"))
@@ -72,22 +73,22 @@ def test_a_new_card_is_declined_then_accepted_on_the_sandbox_checkout(
 ) -> None:
     # EUR, and Émile's record says Français: the portal and the sandbox's page speak French
     number = _open_dialog_for_first_invoice(browser, portal_server, "emile@demo.test", "fr")
-    _wait(browser).until(EC.element_to_be_clickable(_text(translate("A new card", "fr")))).click()
+    _click(browser, _text(translate("A new card", "fr")))
     pay_dialog = (By.XPATH, f"//button[normalize-space(.)='{translate('Pay', 'fr')}']")
-    _wait(browser).until(EC.element_to_be_clickable(pay_dialog)).click()
+    _click(browser, pay_dialog)
     _wait_visible(browser, _text(translate("Sandbox checkout", "fr")))
     card = _wait_visible(browser, (By.NAME, "cardnumber"))
     card.send_keys("4000 0000 0000 0002")
     _wait_visible(browser, (By.NAME, "exp")).send_keys("12/39")
     _wait_visible(browser, (By.NAME, "cvc")).send_keys("123")
     pay = (By.XPATH, f"//button[starts-with(normalize-space(.), '{translate('Pay', 'fr')} ')]")
-    _wait(browser).until(EC.element_to_be_clickable(pay)).click()
+    _click(browser, pay)
     declined = "Your card was declined. Please use another card or contact your bank."
     _wait_visible(browser, _text(translate(declined, "fr")))
     browser.save_screenshot(str(artifacts_dir / "e2e-checkout-declined.png"))
     card.send_keys(Keys.CONTROL, "a")  # clear() bypasses Vue's input event; select and retype like a person
     card.send_keys("4242 4242 4242 4242")
-    _wait(browser).until(EC.element_to_be_clickable(pay)).click()
+    _click(browser, pay)
     _wait(browser).until(_path_is("/billing"))
     _wait_visible(browser, _text(translate("Thank you! Your payment is being confirmed.", "fr")))
     _wait(browser).until(lambda d: number not in _invoice_numbers(d))

@@ -23,8 +23,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from portal.domain.money import format_money
 from portal.i18n import pgettext
 from tests.e2e.conftest import ServedPortal, chromium, served_portal
-from tests.e2e.test_live_sections_e2e import _click, _containing, _dialog, _quoted, _see, _tr, _visible
-from tests.e2e.test_login_e2e import ADMIN_EMAIL, DEMO_PASSWORD, _sign_in, _wait
+from tests.e2e.test_live_sections_e2e import _containing, _dialog, _quoted, _see, _tr
+from tests.e2e.test_login_e2e import ADMIN_EMAIL, DEMO_PASSWORD, _click, _sign_in, _visible, _wait
 from tests.smtp_sink import DEFAULT_FROM, Received, SmtpSink
 
 MAIL_SECONDS = 45.0  # the outbox runs every second; a loaded machine may take a few of them

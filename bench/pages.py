@@ -76,8 +76,8 @@ async def my_billing_first(actor: Actor) -> tuple:
         i18n.set_locale(actor.locale)  # guard.page: the page's language
         profile = await profiles.get_profile(actor=actor, client_id=client_id)
         await branding()
-        summary = await dashboard.open_summary(actor=actor, client_id=client_id)  # Dashboard.todo
-        payables = await dashboard.payables(actor=actor, client_id=client_id, limit=TODO_ROWS)
+        todo = await dashboard.todo(actor=actor, client_id=client_id, limit=TODO_ROWS)  # Dashboard.todo
+        summary, payables = todo.summary, todo.items
         credit = await ledger.credit_balances(actor=actor, client_id=client_id)
         waiting = await quotes.awaiting_decision(actor=actor, client_id=client_id)
         expiring = await dashboard.expiring_cards(actor=actor, client_id=client_id)

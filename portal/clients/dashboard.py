@@ -76,19 +76,28 @@ async def open_summary(*, actor: Actor, client_id: int) -> OpenSummary:
     """How many open invoices and pending credit requests, and what is owed per currency: two aggregate
     statements (the invoices less their allocations, the credit requests), whatever the number of rows."""
     check_client_access(actor, client_id)
-    totals: dict[str, int] = {}
-    invoiced = (
-        await Invoice.filter(client_id=client_id, status=InvoiceStatus.open)
-        .annotate(n=Count("id"), owed=RawSQL(OWED))
-        .group_by("currency")
-        .values("currency", "n", "owed")
-    )
     requested = (
         await CreditRequest.filter(client_id=client_id, status=CreditRequestStatus.pending)
         .annotate(n=Count("id"), owed=Sum("amount_minor"))
         .group_by("currency")
         .values("currency", "n", "owed")
     )
+    return _summary(await _invoiced(client_id), requested)
+
+
+async def _invoiced(client_id: int) -> list[dict]:
+    """The client's open invoices per currency: how many, and what they still owe (one statement)."""
+    return (
+        await Invoice.filter(client_id=client_id, status=InvoiceStatus.open)
+        .annotate(n=Count("id"), owed=RawSQL(OWED))
+        .group_by("currency")
+        .values("currency", "n", "owed")
+    )
+
+
+def _summary(invoiced: list[dict], requested: list[dict]) -> OpenSummary:
+    """The summary of per-currency rows (`currency`, `n`, `owed`) of open invoices and credit requests."""
+    totals: dict[str, int] = {}
     for row in invoiced + requested:
         totals[row["currency"]] = totals.get(row["currency"], 0) + int(row["owed"] or 0)
     return OpenSummary(
@@ -96,6 +105,30 @@ async def open_summary(*, actor: Actor, client_id: int) -> OpenSummary:
         requests=sum(int(row["n"]) for row in requested),
         totals=dict(sorted(totals.items())),
     )
+
+
+@dataclass(frozen=True)
+class ToDo:
+    """What My Billing's to-do shows of what to pay: everything counted and summed, the first few listed."""
+
+    summary: OpenSummary
+    items: list[Payable]  # the pending credit requests and the oldest due invoices, earliest due first
+
+
+async def todo(*, actor: Actor, client_id: int, limit: int) -> ToDo:
+    """`open_summary` and `payables(limit=...)` in three statements instead of four: the pending credit
+    requests are read once, listed whole and summed here."""
+    check_client_access(actor, client_id)
+    requests = await _request_payables(client_id)
+    invoiced = await _invoiced(client_id)
+    shown = _invoice_payables(await invoices.summary_rows(invoices.open_query(client_id).limit(limit)))
+    requested: dict[str, dict] = {}
+    for item in requests:
+        row = requested.setdefault(item.currency, {"currency": item.currency, "n": 0, "owed": 0})
+        row["n"] += 1
+        row["owed"] += item.amount_due_minor
+    items = sorted(requests + shown, key=lambda p: (p.due_date or date.max, p.id))
+    return ToDo(_summary(invoiced, list(requested.values())), items)
 
 
 def _invoice_payables(rows: list[dict]) -> list[Payable]:
@@ -119,19 +152,22 @@ def _invoice_payables(rows: list[dict]) -> list[Payable]:
 
 async def _request_payables(client_id: int) -> list[Payable]:
     requests = CreditRequest.filter(client_id=client_id, status=CreditRequestStatus.pending).order_by("id")
+    fields = ("id", "description", "created_at", "due_date", "currency", "amount_minor")
+    rows = await requests.values_list(*fields, "awaiting_transfer_since")  # plain values, no models
+    untitled = _("Credit request")
     return [
         Payable(
             "credit_request",
-            credit.id,
-            f"CR-{credit.id}",
-            credit.description or _("Credit request"),
-            credit.created_at.date(),
-            credit.due_date,
-            credit.currency,
-            credit.amount_minor,
-            credit.awaiting_transfer_since is not None,
+            id_,
+            f"CR-{id_}",
+            description or untitled,
+            created_at.date(),
+            due_date,
+            currency,
+            amount_minor,
+            awaiting_since is not None,
         )
-        for credit in await requests
+        for id_, description, created_at, due_date, currency, amount_minor, awaiting_since in rows
     ]
 
 

@@ -192,7 +192,8 @@ async def get_profile(*, actor: Actor, client_id: int) -> ClientProfile:
         await Client.filter(id=client_id)
         .annotate(method_count=Subquery(saved_methods.annotate(n=Count("id")).values("n")))
         .first()
-    )
+        .values("id", "name", "company", "email", "currency", "avatar_path", "method_count")
+    )  # plain values: no model object
     if client is None:
         raise NotFound(_("That client does not exist."))
     subs = (
@@ -203,16 +204,15 @@ async def get_profile(*, actor: Actor, client_id: int) -> ClientProfile:
         .values_list("plan__name", "description")  # one statement, the plan joined in
     )
     plans = [plan if plan is not None else description for plan, description in subs]
-    methods = int(client.method_count or 0)  # type: ignore[attr-defined]  # the annotation above
     return ClientProfile(
-        id=client.id,
-        name=client.name,
-        company=client.company,
-        email=client.email,
-        currency=client.currency,
-        avatar_path=client.avatar_path,
+        id=client["id"],
+        name=client["name"],
+        company=client["company"],
+        email=client["email"],
+        currency=client["currency"],
+        avatar_path=client["avatar_path"],
         plans=plans,
-        payment_method_count=methods,
+        payment_method_count=int(client["method_count"] or 0),
     )
 
 

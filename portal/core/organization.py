@@ -66,7 +66,10 @@ async def get_organization() -> Organization:
     scope = _page_read.get()
     if scope is not None and scope.open and scope.org is not None:
         return scope.org
-    org, _ = await Organization.get_or_create(id=1)
+    # a plain read; get_or_create (a transaction around it) only on a new database
+    org = await Organization.get_or_none(id=1)
+    if org is None:
+        org, _ = await Organization.get_or_create(id=1)
     if scope is not None and scope.open:
         scope.org = org
     return org

@@ -115,8 +115,8 @@ class Dashboard:
     async def todo(self) -> None:
         """Balances and the one to-do panel: the oldest due few of what to pay (all of it counted and summed
         by the database), quotes to decide, cards to replace, credit to use."""
-        summary = await dashboard.open_summary(actor=self.actor, client_id=self.client_id)
-        items = await dashboard.payables(actor=self.actor, client_id=self.client_id, limit=TODO_ROWS)
+        todo = await dashboard.todo(actor=self.actor, client_id=self.client_id, limit=TODO_ROWS)
+        summary, items = todo.summary, todo.items
         credit = await ledger.credit_balances(actor=self.actor, client_id=self.client_id)
         waiting = await quotes.awaiting_decision(actor=self.actor, client_id=self.client_id)
         expiring = await dashboard.expiring_cards(actor=self.actor, client_id=self.client_id)

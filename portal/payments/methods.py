@@ -416,10 +416,12 @@ async def payment_methods(*, actor: Actor, client_id: int) -> list[MethodRow]:
     usable = (
         await selector.current_gateway()
     ).key  # methods saved with another gateway account cannot be charged
-    rows = await PaymentMethod.filter(client_id=client_id, detached_at__isnull=True, gateway=usable).order_by(
-        "-is_default", "id"
+    query = PaymentMethod.filter(client_id=client_id, detached_at__isnull=True, gateway=usable)
+    # plain values: no model object per row
+    rows = await query.order_by("-is_default", "id").values_list(
+        "id", "kind", "brand", "last4", "exp_month", "exp_year", "is_default"
     )
-    return [MethodRow(m.id, m.kind, m.brand, m.last4, m.exp_month, m.exp_year, m.is_default) for m in rows]
+    return [MethodRow(*row) for row in rows]
 
 
 def subscription_name(sub: Subscription) -> str:

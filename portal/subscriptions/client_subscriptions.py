@@ -22,7 +22,7 @@ from portal.events import Event, publish
 from portal.i18n import N_, _
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import GatewayError, PaymentGateway, SubscriptionInfo
-from portal.payments.methods import OTHER_ACCOUNT_METHOD, subscription_name
+from portal.payments.methods import OTHER_ACCOUNT_METHOD, subscription_label
 
 _ORDER: dict[str, int] = {"active": 0, "past_due": 0, "canceled": 2}  # anything else in between
 _PER = {"day": N_("per day"), "week": N_("per week"), "month": N_("per month"), "year": N_("per year")}
@@ -86,7 +86,11 @@ def method_label(method: PaymentMethod | None) -> str:
     """'Visa •••• 4242' (empty without a method)."""
     if method is None:
         return ""
-    return f"{method.brand.replace('_', ' ').title()} •••• {method.last4}"
+    return _card_label(method.brand, method.last4)
+
+
+def _card_label(brand: str, last4: str) -> str:
+    return f"{brand.replace('_', ' ').title()} •••• {last4}"
 
 
 async def _view(sub: Subscription) -> SubscriptionView:
@@ -94,31 +98,64 @@ async def _view(sub: Subscription) -> SubscriptionView:
     return _view_of(sub)
 
 
+# the subscription's own columns a view is made of
+_LISTED = (
+    "id",
+    "description",
+    "amount_minor",
+    "currency",
+    "interval",
+    "interval_count",
+    "status",
+    "current_period_end",
+    "cancel_at_period_end",
+    "payment_method_id",
+)
+
+
 def _view_of(sub: Subscription) -> SubscriptionView:
     """The view of a subscription whose plan and method are loaded (fetched or select_related)."""
     method = sub.payment_method if sub.payment_method_id else None
+    plan = sub.plan if sub.plan_id else None
+    fields = {name: getattr(sub, name) for name in _LISTED}
+    return _view_from(fields, plan_name=plan.name if plan else None, method=method_label(method))
+
+
+def _view_from(fields: dict, *, plan_name: str | None, method: str) -> SubscriptionView:
+    """The view from a subscription's `_LISTED` values, its plan's name and its card's label."""
     return SubscriptionView(
-        id=sub.id,
-        name=subscription_name(sub),
-        amount_minor=sub.amount_minor,
-        currency=sub.currency,
-        interval_label=interval_label(sub.interval, sub.interval_count),
-        status=sub.status,
-        period_end=sub.current_period_end,
-        cancel_at_period_end=sub.cancel_at_period_end,
-        method_label=method_label(method),
-        method_id=sub.payment_method_id,
+        id=fields["id"],
+        name=subscription_label(plan_name, fields["description"]),
+        amount_minor=fields["amount_minor"],
+        currency=fields["currency"],
+        interval_label=interval_label(fields["interval"], fields["interval_count"]),
+        status=fields["status"],
+        period_end=fields["current_period_end"],
+        cancel_at_period_end=fields["cancel_at_period_end"],
+        method_label=method,
+        method_id=fields["payment_method_id"],
     )
 
 
 async def list_subscriptions(*, actor: Actor, client_id: int) -> list[SubscriptionView]:
     """A client's subscriptions: active and past-due first, canceled last."""
     check_client_access(actor, client_id)
-    # one statement: the plan and the card come joined in (not two more queries per subscription)
-    subs = (
-        await Subscription.filter(client_id=client_id).select_related("plan", "payment_method").order_by("id")
+    # one statement, the plan's name and the card joined in, as plain values (no model objects)
+    rows = await (
+        Subscription.filter(client_id=client_id)
+        .order_by("id")
+        .values(*_LISTED, "plan__name", "payment_method__brand", "payment_method__last4")
     )
-    views = [_view_of(sub) for sub in subs]
+    views = [
+        _view_from(
+            {name: row[name] for name in _LISTED},
+            plan_name=row["plan__name"],
+            method=_card_label(row["payment_method__brand"], row["payment_method__last4"])
+            if row["payment_method_id"]
+            else "",
+        )
+        for row in rows
+    ]
     return sorted(views, key=lambda v: (_ORDER.get(v.status, 1), v.id))
 
 

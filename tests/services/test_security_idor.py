@@ -80,6 +80,7 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
     "payments.methods.payment_methods": [lambda i: {"client_id": i.foreign_client}],
     "clients.dashboard.payables": [lambda i: {"client_id": i.foreign_client}],
     "clients.dashboard.open_summary": [lambda i: {"client_id": i.foreign_client}],
+    "clients.dashboard.todo": [lambda i: {"client_id": i.foreign_client, "limit": 5}],
     "clients.dashboard.open_invoices_page": [
         lambda i: {"client_id": i.foreign_client, "page": 1, "page_size": 25}
     ],

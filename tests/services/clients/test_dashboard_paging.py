@@ -60,6 +60,11 @@ async def test_the_summary_counts_and_sums_every_open_item_exactly_as_the_ledger
         expected[invoice.currency] = expected.get(invoice.currency, 0) + await ledger.amount_due(invoice)
     assert summary.totals == dict(sorted(expected.items()))
     assert (summary.invoices, summary.requests, summary.count) == (14, 1, 15)
+    # My Billing's to-do reads the same in one statement fewer: the same sums, and the first few listed
+    todo = await dashboard.todo(actor=world.alice, client_id=world.alice_id, limit=4)
+    assert todo.summary == summary
+    assert todo.items == await dashboard.payables(actor=world.alice, client_id=world.alice_id, limit=4)
+    assert sum(1 for item in todo.items if item.purpose == "invoice") == 4
 
 
 async def test_the_dashboard_shows_the_oldest_due_few_and_pages_through_the_rest(world: World) -> None:

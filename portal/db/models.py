@@ -23,8 +23,25 @@ class Organization(Model):
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200, default="My Agency")
-    billing_address = fields.TextField(default="")
+    billing_address = fields.TextField(default="")  # street lines; postcode, city, country below
     bank_details = fields.TextField(default="")
+    # legal identity (issue 16): what an invoice must say about its issuer, and a Factur-X seller needs
+    legal_name = fields.CharField(max_length=200, default="", db_default="")  # "" = the display name
+    legal_form = fields.CharField(
+        max_length=100, default="", db_default=""
+    )  # "SAS au capital de 10 000 €", "GmbH"
+    company_id = fields.CharField(
+        max_length=40, default="", db_default=""
+    )  # SIREN/SIRET or the national register number
+    vat_number = fields.CharField(
+        max_length=20, default="", db_default=""
+    )  # with its country prefix: "FR40303265045"
+    postcode = fields.CharField(max_length=20, default="", db_default="")
+    city = fields.CharField(max_length=100, default="", db_default="")
+    country = fields.CharField(max_length=2, default="", db_default="")  # ISO 3166-1 alpha-2
+    vies_check_enabled = fields.BooleanField(
+        default=False, db_default=False
+    )  # ask the EU's VIES service about VAT numbers
     default_currency = fields.CharField(max_length=CURRENCY, default="USD")
     default_locale = fields.CharField(max_length=10, default="en")
     apply_credit_automatically = fields.BooleanField(default=False)
@@ -79,7 +96,17 @@ class Client(Model, TimestampMixin):
     phone = fields.CharField(max_length=50, default="")
     avatar_path = fields.CharField(max_length=300, default="")
     currency = fields.CharField(max_length=CURRENCY, default="USD")
-    billing_address = fields.TextField(default="")
+    billing_address = fields.TextField(default="")  # street lines; postcode, city, country below
+    postcode = fields.CharField(max_length=20, default="", db_default="")
+    city = fields.CharField(max_length=100, default="", db_default="")
+    country = fields.CharField(max_length=2, default="", db_default="")  # ISO 3166-1 alpha-2, "" = not given
+    is_business = fields.BooleanField(default=False, db_default=False)  # a company (B2B), not a person
+    company_id = fields.CharField(
+        max_length=40, default="", db_default=""
+    )  # SIREN/SIRET or the national register number
+    vat_number = fields.CharField(max_length=20, default="", db_default="")  # with its country prefix
+    vat_checked_at = fields.DatetimeField(null=True)  # when VIES last answered about vat_number
+    vat_check = fields.CharField(max_length=12, default="", db_default="")  # "" | valid | invalid | unchecked
     locale = fields.CharField(max_length=10, default="en")
     reminders_enabled = fields.BooleanField(default=True)
     auto_charge = fields.BooleanField(default=False)

@@ -10,12 +10,16 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+# the tables of the portal's own machinery, kept in their own module (no relation to the tables below);
+# named here too, so that `portal.db.models` stays the one place every table is imported from
+from portal.db.machinery import LoginAttempt as LoginAttempt
+from portal.db.machinery import NumberSequence as NumberSequence
+from portal.db.machinery import SandboxObject as SandboxObject
+from portal.db.machinery import TimestampMixin as TimestampMixin
+from portal.db.machinery import WebhookEvent as WebhookEvent
+
 CURRENCY = 3
 STATUS = 20
-
-
-class TimestampMixin:
-    created_at = fields.DatetimeField(auto_now_add=True)
 
 
 class Organization(Model):
@@ -152,20 +156,6 @@ class User(Model, TimestampMixin):
 
     class Meta:
         table = "user"
-
-
-class LoginAttempt(Model):
-    """One row per login attempt, failures inside the window lock the account or address out."""
-
-    id = fields.BigIntField(primary_key=True)
-    email = fields.CharField(max_length=254)
-    ip = fields.CharField(max_length=64, default="")
-    succeeded = fields.BooleanField(default=False)
-    at = fields.DatetimeField(auto_now_add=True)
-
-    class Meta:
-        table = "login_attempt"
-        indexes = (("email", "at"), ("ip", "at"))
 
 
 class OneTimeToken(Model, TimestampMixin):
@@ -568,35 +558,6 @@ class PaymentLink(Model, TimestampMixin):
         table = "payment_link"
 
 
-class SandboxObject(Model, TimestampMixin):
-    """State of the built-in sandbox gateway (customers, methods, intents, subscriptions, refunds)."""
-
-    id = fields.IntField(primary_key=True)
-    object_id = fields.CharField(max_length=100, unique=True)
-    kind = fields.CharField(max_length=30)
-    data = fields.JSONField(default=dict)
-    idempotency_key = fields.CharField(max_length=200, null=True, unique=True)
-
-    class Meta:
-        table = "sandbox_object"
-
-
-class WebhookEvent(Model):
-    id = fields.IntField(primary_key=True)
-    provider = fields.CharField(max_length=20)
-    event_id = fields.CharField(max_length=100)
-    type = fields.CharField(max_length=100)
-    payload = fields.JSONField()
-    received_at = fields.DatetimeField(auto_now_add=True)
-    processed_at = fields.DatetimeField(null=True)
-    attempts = fields.IntField(default=0)
-    error = fields.TextField(default="")
-
-    class Meta:
-        table = "webhook_event"
-        unique_together = (("provider", "event_id"),)
-
-
 class OutboxEmail(Model, TimestampMixin):
     """Mail written in the business transaction and sent after commit by the outbox worker."""
 
@@ -639,17 +600,6 @@ class ReminderSent(Model):
     class Meta:
         table = "reminder_sent"
         unique_together = (("invoice", "offset_days"),)
-
-
-class NumberSequence(Model):
-    """Gapless document numbers: the row is locked while the next number is taken."""
-
-    id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=60, unique=True)
-    next_value = fields.IntField(default=1)
-
-    class Meta:
-        table = "number_sequence"
 
 
 class AuditEntry(Model):

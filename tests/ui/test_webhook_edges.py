@@ -79,7 +79,9 @@ async def test_a_chunked_oversized_webhook_is_refused_with_413_before_the_end(us
     assert await WebhookEvent.all().count() == 0
 
 
-@pytest.mark.parametrize("offset", [-301, 301], ids=["301s-past", "301s-future"])
+# 10 s either side of the 300 s tolerance: a loaded CI machine takes more than a second between signing and
+# checking (a signature 299 s old was refused there once), and time passing makes a future one nearer
+@pytest.mark.parametrize("offset", [-310, 310], ids=["310s-past", "310s-future"])
 async def test_a_signature_dated_outside_300_s_is_refused_with_400_and_nothing_stored(
     user: User, offset: int
 ) -> None:
@@ -89,7 +91,7 @@ async def test_a_signature_dated_outside_300_s_is_refused_with_400_and_nothing_s
     assert await WebhookEvent.all().count() == 0
 
 
-@pytest.mark.parametrize("offset", [-299, 299], ids=["299s-past", "299s-future"])
+@pytest.mark.parametrize("offset", [-290, 290], ids=["290s-past", "290s-future"])
 async def test_a_signature_dated_within_300_s_is_accepted(user: User, offset: int) -> None:
     await user.open("/login")
     payload = _event(f"evt_edge_{offset}")

@@ -165,6 +165,11 @@ async def _send_batch(batch: list[_Due], *, on: date, report: ReminderReport) ->
     write the audit entries of the ones recorded now. A failure stores nothing: the next run retries."""
     try:
         async with in_transaction() as connection:
+            if connection.capabilities.dialect == "postgres":
+                # the commit does not wait for its disk flush: a crash in the next instant could forget this
+                # batch, and the next run would queue it again; it cannot send a reminder twice, because the
+                # outbox worker marks an email sent in a commit that does wait, flushing this batch first
+                await connection.execute_query("SET LOCAL synchronous_commit TO OFF")
             recorded = await _record(connection, [(d.invoice_id, d.offset) for d in batch])
             mine = [d for d in batch if (d.invoice_id, d.offset) in recorded]
             if mine:
@@ -235,18 +240,18 @@ async def _record(connection: BaseDBAsyncClient, pairs: list[tuple[int, int]]) -
     by an earlier run or another process, is left alone by the unique key). This is the once-only guard."""
     if not pairs:
         return set()
-    postgres = connection.capabilities.dialect == "postgres"
     stamp = now_utc()
-    values, params = [], []
-    for n, (invoice_id, offset) in enumerate(sorted(pairs)):  # one order everywhere: no deadlock
-        values.append(f"(${3 * n + 1}, ${3 * n + 2}, ${3 * n + 3})" if postgres else "(?, ?, ?)")
-        params += [invoice_id, offset, stamp]
-    rows = await connection.execute_query_dict(
-        'INSERT INTO "reminder_sent" ("invoice_id", "offset_days", "sent_at") VALUES '
-        + ", ".join(values)
-        + ' ON CONFLICT ("invoice_id", "offset_days") DO NOTHING RETURNING "invoice_id", "offset_days"',
-        params,
-    )
+    ordered = sorted(pairs)  # one order everywhere: no deadlock
+    head = 'INSERT INTO "reminder_sent" ("invoice_id", "offset_days", "sent_at") '
+    tail = ' ON CONFLICT ("invoice_id", "offset_days") DO NOTHING RETURNING "invoice_id", "offset_days"'
+    if connection.capabilities.dialect == "postgres":  # two arrays unnested: one plan for any batch size
+        pairs_sql = 'SELECT p."i", p."o", $3 FROM unnest($1::int[], $2::int[]) AS p("i", "o") ORDER BY 1, 2'
+        sql = head + pairs_sql + tail
+        params: list[object] = [[i for i, _ in ordered], [o for _, o in ordered], stamp]
+    else:
+        sql = head + "VALUES " + ", ".join("(?, ?, ?)" for _ in ordered) + tail
+        params = [value for invoice_id, offset in ordered for value in (invoice_id, offset, stamp)]
+    rows = await connection.execute_query_dict(sql, params)
     return {(int(row["invoice_id"]), int(row["offset_days"])) for row in rows}
 
 

@@ -166,9 +166,10 @@ async def _send_batch(batch: list[_Due], *, on: date, report: ReminderReport) ->
     try:
         async with in_transaction() as connection:
             if connection.capabilities.dialect == "postgres":
-                # the commit does not wait for its disk flush: a crash in the next instant could forget this
-                # batch, and the next run would queue it again; it cannot send a reminder twice, because the
-                # outbox worker marks an email sent in a commit that does wait, flushing this batch first
+                # the commit does not wait for its disk flush (PostgreSQL's WAL writer makes it durable within
+                # a fraction of a second): a crash in that instant forgets the whole batch and the next run
+                # queues it again, so no reminder is lost; an email already sent from it by then goes twice,
+                # as one sent just before a crash that kept the worker from marking it sent always could
                 await connection.execute_query("SET LOCAL synchronous_commit TO OFF")
             recorded = await _record(connection, [(d.invoice_id, d.offset) for d in batch])
             mine = [d for d in batch if (d.invoice_id, d.offset) in recorded]

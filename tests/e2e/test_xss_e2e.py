@@ -96,7 +96,7 @@ def xss_portal() -> Iterator[tuple[str, dict]]:
         try:
             yield served.url, ids
         finally:
-            database = served.database_url.removeprefix("sqlite:///")
+            database = served.database_url.removeprefix("sqlite://")
             with sqlite3.connect(database) as connection:  # the avatars this test wrote into data/uploads
                 paths = {
                     row[0]

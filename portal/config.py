@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
 
     nicegui_redis_url: str = ""
+    # the EU's VIES service, asked about clients' VAT numbers when the organization turns the check on
+    vies_url: str = "https://ec.europa.eu/taxation_customs/vies/rest-api/check-vat-number"
+    vies_timeout_seconds: float = Field(default=5, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     impersonation_minutes: int = Field(default=30, ge=1)

@@ -65,6 +65,10 @@ class Header:
     credit: dict[str, int]  # currency -> credit available
     login: str  # none | invited (no password yet) | active | disabled
     login_email: str
+    company_id: str = ""
+    vat_number: str = ""
+    vat_check: str = ""  # what VIES said: "" (not asked) | valid | invalid | unchecked
+    vat_checked_at: datetime | None = None
 
     @property
     def initials(self) -> str:
@@ -294,6 +298,10 @@ async def _header(client: Client, balances: dict[str, int]) -> Header:
         credit={currency: amount for currency, amount in sorted(balances.items()) if amount},
         login=login,
         login_email=user.email if user else "",
+        company_id=client.company_id,
+        vat_number=client.vat_number,
+        vat_check=client.vat_check,
+        vat_checked_at=client.vat_checked_at,
     )
 
 

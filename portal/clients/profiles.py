@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps
 from tortoise.expressions import Q, RawSQL, Subquery
@@ -17,13 +18,14 @@ from tortoise.functions import Count, Min
 from tortoise.transactions import in_transaction
 
 from portal import i18n
-from portal.core import audit
+from portal.core import audit, clock, vies
 from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import today
 from portal.core.images import hidden_content
 from portal.core.organization import get_organization
 from portal.core.paging import Page, bounds
 from portal.db.models import Client, Invoice, PaymentMethod, Subscription, User
+from portal.domain import identity
 from portal.domain.errors import InvalidFields, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
 from portal.domain.status import InvoiceStatus, Role, SubscriptionStatus
@@ -239,7 +241,17 @@ class ClientForm:
     locale: str = "en"
     reminders_enabled: bool = True
     avatar_path: str = ""
+    # legal identity (issue 16): the address's postcode, city and country, and for a business its numbers
+    postcode: str = ""
+    city: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2, "" = not given
+    is_business: bool = False
+    company_id: str = ""  # SIREN/SIRET in France, the register number elsewhere
+    vat_number: str = ""  # with its country prefix
     id: int | None = None
+    # read only: what VIES said about vat_number ("" = not asked) and when
+    vat_check: str = ""
+    vat_checked_at: datetime | None = None
 
 
 async def new_client_form(*, actor: Actor) -> ClientForm:
@@ -269,6 +281,14 @@ def _form_of(client: Client) -> ClientForm:
         locale=client.locale,
         reminders_enabled=client.reminders_enabled,
         avatar_path=client.avatar_path,
+        postcode=client.postcode,
+        city=client.city,
+        country=client.country,
+        is_business=client.is_business,
+        company_id=client.company_id,
+        vat_number=client.vat_number,
+        vat_check=client.vat_check,
+        vat_checked_at=client.vat_checked_at,
     )
 
 
@@ -303,10 +323,37 @@ def _clean(form: ClientForm) -> tuple[ClientForm, dict[str, str]]:
         errors["billing_address"] = _("Use at most {count} characters.", count=2000)
     if form.locale not in LOCALES:
         errors["locale"] = _("Choose English or French.")
+    identity = _clean_identity(form, errors)
     cleaned = replace(
-        form, name=name, company=company, email=email, currency=currency, billing_address=address
+        form, name=name, company=company, email=email, currency=currency, billing_address=address, **identity
     )
     return cleaned, errors
+
+
+def _clean_identity(form: ClientForm, errors: dict[str, str]) -> dict[str, Any]:
+    """The address's postcode, city and country and the business numbers, checked by format and check
+    digits; a message per wrong field goes into `errors`."""
+    clean: dict[str, Any] = {}
+    for key, most in (("postcode", 20), ("city", 100)):
+        clean[key] = " ".join((getattr(form, key) or "").split())
+        if len(clean[key]) > most:
+            errors[key] = _("Use at most {count} characters.", count=most)
+    checks = (
+        ("country", lambda: identity.clean_country(form.country)),
+        ("vat_number", lambda: identity.clean_vat_number(form.vat_number)),
+        ("company_id", lambda: identity.clean_company_id(form.company_id, country=clean.get("country", ""))),
+    )
+    for key, check in checks:
+        try:
+            clean[key] = check()
+        except InvalidInput as exc:
+            errors[key] = exc.message
+            clean[key] = getattr(form, key)
+    if form.vat_number.strip() and not form.is_business and "vat_number" not in errors:
+        errors["vat_number"] = _(
+            "A VAT number belongs to a business: mark the client as a business, or clear it."
+        )
+    return clean
 
 
 def check_form(form: ClientForm) -> tuple[ClientForm, dict[str, str]]:
@@ -415,10 +462,18 @@ def _drop_avatar(url: str) -> None:
         path.unlink(missing_ok=True)
 
 
+async def _vat_check(vat_number: str) -> tuple[str, datetime | None]:
+    """What VIES says about a VAT number, and when, if the organization asks it ("", None otherwise)."""
+    if not vat_number or not (await get_organization()).vies_check_enabled:
+        return "", None
+    return str(await vies.check_vat_number(vat_number)), clock.now_utc()
+
+
 async def create_client(*, actor: Actor, form: ClientForm, avatar: bytes | None = None) -> int:
     """Staff: add a client; every wrong field is named, a second client with the same email is refused."""
     require_staff(actor)
     form = await _validate(form, client_id=None, avatar=avatar)
+    vat_check, vat_checked_at = await _vat_check(form.vat_number)
     avatar_path = await _store_avatar(avatar) if avatar else ""
     try:
         async with in_transaction():
@@ -431,6 +486,9 @@ async def create_client(*, actor: Actor, form: ClientForm, avatar: bytes | None 
                 locale=form.locale,
                 reminders_enabled=form.reminders_enabled,
                 avatar_path=avatar_path,
+                **{key: getattr(form, key) for key in _IDENTITY},
+                vat_check=vat_check,
+                vat_checked_at=vat_checked_at,
             )
             await audit.record(
                 actor=actor,
@@ -445,7 +503,17 @@ async def create_client(*, actor: Actor, form: ClientForm, avatar: bytes | None 
     return client.id
 
 
-_EDITABLE = ("name", "company", "email", "currency", "billing_address", "locale", "reminders_enabled")
+_IDENTITY = ("postcode", "city", "country", "is_business", "company_id", "vat_number")
+_EDITABLE = (
+    "name",
+    "company",
+    "email",
+    "currency",
+    "billing_address",
+    "locale",
+    "reminders_enabled",
+    *_IDENTITY,
+)
 
 
 async def update_client(
@@ -461,6 +529,9 @@ async def update_client(
     if not await Client.exists(id=client_id):
         raise NotFound(_("That client does not exist."))
     form = await _validate(form, client_id=client_id, avatar=avatar)
+    current = await Client.filter(id=client_id).values_list("vat_number", flat=True)
+    asked = bool(current) and current[0] != form.vat_number  # VIES is asked about a new number only
+    vat_check, vat_checked_at = await _vat_check(form.vat_number) if asked else ("", None)
     new_avatar = await _store_avatar(avatar) if avatar else ""
     try:
         async with in_transaction():
@@ -474,6 +545,8 @@ async def update_client(
             if new_avatar or remove_avatar:
                 client.avatar_path = new_avatar
                 changed.append("avatar")
+            if "vat_number" in changed:
+                client.vat_check, client.vat_checked_at = vat_check, vat_checked_at
             if changed:
                 await client.save()
                 if "email" in changed and not await User.exists(email=form.email):

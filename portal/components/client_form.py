@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from nicegui import events, ui
@@ -9,10 +10,25 @@ from nicegui import events, ui
 from portal import i18n
 from portal.clients import profiles
 from portal.clients.profiles import ClientForm
+from portal.components.country_select import country_select
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError, InvalidFields, InvalidInput
 from portal.i18n import _
 
+
+def vat_check_text(check: str, checked_at: datetime | None) -> str:
+    """What VIES said about a client's VAT number, for the form and the client record."""
+    when = i18n.format_date(checked_at)
+    if check == "valid":
+        return _("VIES: registered ({date}).", date=when)
+    if check == "invalid":
+        return _("VIES: not registered ({date}); the number is kept, check it with the client.", date=when)
+    return _(
+        "VIES: could not be checked ({date}); the number's format and check digits are right.", date=when
+    )
+
+
+BUSINESS_ONLY = ("company_id", "vat_number")
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "NZD", "SGD"]
 
 
@@ -48,6 +64,7 @@ class ClientFormView:
                 .classes("w-full")
                 .mark("client-address")
             )
+            self._identity_part(form)
             self.reminders = ui.switch(_("Send payment reminders"), value=form.reminders_enabled).mark(
                 "client-reminders"
             )
@@ -67,7 +84,32 @@ class ClientFormView:
             "currency": self.currency,
             "locale": self.locale,
             "billing_address": self.billing_address,
+            **self.identity,
         }
+
+    def _identity_part(self, form: ClientForm) -> None:
+        """Postcode, city, country; for a business its register and VAT numbers (and what VIES said)."""
+        with ui.row().classes("w-full gap-3 no-wrap"):
+            postcode = ui.input(_("Postcode"), value=form.postcode).props("outlined").classes("w-36")
+            city = ui.input(_("City"), value=form.city).props("outlined").classes("grow")
+        self.identity: dict[str, Any] = {
+            "postcode": postcode.mark("client-postcode"),
+            "city": city.mark("client-city"),
+            "country": country_select(form.country, "client-country"),
+        }
+        self.is_business = ui.switch(_("A business (invoiced with its VAT number)"), value=form.is_business)
+        self.is_business.mark("client-business")
+        with ui.column().classes("w-full gap-3").bind_visibility_from(self.is_business, "value"):
+            self.identity["company_id"] = self._input(
+                _("Company register number (SIREN or SIRET in France)"), form.company_id, "client-company-id"
+            )
+            self.identity["vat_number"] = self._input(
+                _("VAT number, with its country prefix"), form.vat_number, "client-vat-number"
+            )
+            if form.vat_number and form.vat_check:
+                ui.label(vat_check_text(form.vat_check, form.vat_checked_at)).classes(
+                    "text-sm text-gray-700"
+                ).mark("client-vat-check")
 
     @staticmethod
     def _input(label: str, value: str, marker: str) -> ui.input:
@@ -131,6 +173,7 @@ class ClientFormView:
         self.avatar_note.set_text(_("The picture will be removed once you save."))
 
     def _form(self) -> ClientForm:
+        business = bool(self.is_business.value)
         return ClientForm(
             name=self.name.value or "",
             company=self.company.value or "",
@@ -139,6 +182,12 @@ class ClientFormView:
             billing_address=self.billing_address.value or "",
             locale=self.locale.value or "",
             reminders_enabled=bool(self.reminders.value),
+            is_business=business,
+            # a person has no register or VAT number: switching "a business" off clears them
+            **{
+                key: (element.value or "") if business or key not in BUSINESS_ONLY else ""
+                for key, element in self.identity.items()
+            },
         )
 
     async def save(self) -> None:

@@ -12,6 +12,7 @@ from nicegui import ui
 from portal import i18n
 from portal.clients import client_record
 from portal.clients.client_record import ClientRecord, Header, Section
+from portal.components.client_form import vat_check_text
 from portal.components.refund_dialog import REFUND_CELL
 from portal.components.tables import LINK_CELL, money_cell, quiet_empty, table_columns
 from portal.domain import status
@@ -167,6 +168,13 @@ def client_header(header: Header) -> None:
             if header.company:
                 ui.label(header.company).classes("text-gray-700").mark("client-company")
             ui.label(header.email).classes("text-gray-700").mark("client-email")
+            if header.company_id or header.vat_number:
+                numbers = [_("Register no. {number}", number=header.company_id)] if header.company_id else []
+                if header.vat_number:
+                    numbers.append(_("VAT no. {number}", number=header.vat_number))
+                if header.vat_number and header.vat_check:
+                    numbers.append(vat_check_text(header.vat_check, header.vat_checked_at))
+                ui.label(" · ".join(numbers)).classes("text-sm text-gray-700").mark("client-numbers")
             ui.label(
                 _(
                     "Billed in {currency} · {language}",

@@ -89,6 +89,7 @@ ACTION_LABELS = {
     "subscription.cancel_at_period_end": N_("Set a subscription to end"),
     "subscription.change_method": N_("Changed the card of a subscription"),
     "settings.organization": N_("Changed the business details"),
+    "settings.legal_identity": N_("Changed the legal identity"),
     "settings.billing": N_("Changed the billing settings"),
     "settings.template": N_("Changed the invoice template"),
     "settings.logo": N_("Changed the logo"),

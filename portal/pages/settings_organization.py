@@ -1,4 +1,5 @@
-"""/settings/organization (admins only): name, address, bank details, logo; /uploads/<name> serves it."""
+"""/settings/organization (admins only): name, address, bank details, legal identity, logo; /uploads/<name>
+serves the logo."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from nicegui import app, ui
 
 from portal.components import guard
+from portal.components.country_select import country_select
 from portal.components.feedback import Feedback
 from portal.components.frame import signed_in_frame
 from portal.components.logo_card import LogoCard
@@ -17,8 +19,11 @@ from portal.i18n import _
 from portal.payments.branding import branding
 from portal.settings.business_details import (
     TEXT_MAX,
+    LegalIdentityView,
     OrganizationView,
+    get_legal_identity,
     get_organization_settings,
+    update_legal_identity,
     update_organization,
 )
 from portal.settings.fields import NAME_MAX
@@ -76,6 +81,63 @@ class OrganizationForm:
             self.feedback.ok(_("Organization saved."))
 
 
+class LegalIdentityForm:
+    """Who issues the invoices, as the law names them: legal name and form, register and VAT numbers,
+    postcode, city and country; and whether VIES is asked about clients' VAT numbers."""
+
+    def __init__(self, actor: Actor, view: LegalIdentityView) -> None:
+        self.actor = actor
+        with settings_card(_("Legal identity")).mark("legal-identity"):
+            ui.label(
+                _(
+                    "Printed on invoices and in e-invoices. In France: the SIREN or SIRET, the legal form "
+                    'with its share capital ("SAS au capital de 10 000 €") and the VAT number.'
+                )
+            ).classes("text-sm text-gray-600")
+            self.inputs = {
+                "legal_name": settings_input(
+                    _("Legal name (if not the name above)"), view.legal_name, "legal-name"
+                ),
+                "legal_form": settings_input(
+                    _("Legal form and share capital"), view.legal_form, "legal-form"
+                ),
+                "company_id": settings_input(
+                    _("Company register number (SIREN or SIRET in France)"), view.company_id, "company-id"
+                ),
+                "vat_number": settings_input(
+                    _("VAT number, with its country prefix"), view.vat_number, "org-vat-number"
+                ),
+                "postcode": settings_input(_("Postcode"), view.postcode, "org-postcode"),
+                "city": settings_input(_("City"), view.city, "org-city"),
+                "country": country_select(view.country, "org-country"),
+            }
+            self.vies = ui.switch(
+                _("Check clients' VAT numbers with the EU's VIES service when they are saved"),
+                value=view.vies_check_enabled,
+            ).mark("vies-check")
+            ui.label(
+                _(
+                    'Without an answer from VIES a number is saved as "could not be checked"; saving '
+                    "never waits more than a few seconds."
+                )
+            ).classes("text-sm text-gray-600")
+            self.save_button = ui.button(_("Save"), on_click=self.save).mark("save-legal-identity")
+            self.feedback = Feedback("legal-identity", dict(self.inputs))
+
+    async def save(self) -> None:
+        values = LegalIdentityView(
+            **{field: self.inputs[field].value or "" for field in self.inputs},
+            vies_check_enabled=bool(self.vies.value),
+        )
+        view = await self.feedback.run(
+            self.save_button, lambda: update_legal_identity(actor=self.actor, values=values)
+        )
+        if view is not None:
+            for field, element in self.inputs.items():
+                element.set_value(getattr(view, field))
+            self.feedback.ok(_("Legal identity saved."))
+
+
 # -- the uploaded logo ----------------------------------------------------------------------------
 async def serve_upload(name: str) -> Response:
     """GET /uploads/{name}: an uploaded logo (always a re-encoded PNG), never anything else."""
@@ -97,4 +159,5 @@ def register() -> None:
         with signed_in_frame(actor, await branding(), _("Organization")):
             settings_nav("organization")
             OrganizationForm(actor, view)
+            LegalIdentityForm(actor, await get_legal_identity(actor=actor))
             LogoCard(actor, view.logo_url)

@@ -1,4 +1,4 @@
-"""The organization's name, billing address and bank details (admin only)."""
+"""The organization's name, billing address and bank details, and its legal identity (admin only)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from portal.core.actors import Actor, require_admin
 from portal.core.organization import get_organization
 from portal.db.models import Organization
+from portal.domain import identity
 from portal.i18n import _
 from portal.settings.fields import NAME_MAX, audit_details, clean_text, collect, raise_if_any, update_fields
 
@@ -73,3 +74,75 @@ async def update_organization(
         org, clean, actor, "settings.organization", lambda changed: audit_details(changed, clean, "name")
     )
     return _organization_view(org)
+
+
+# -- legal identity (issue 16) ---------------------------------------------------------------------
+IDENTITY_FIELDS = ("legal_name", "legal_form", "company_id", "vat_number", "postcode", "city", "country")
+
+
+@dataclass(frozen=True)
+class LegalIdentityView:
+    """Who issues the invoices, as the law and an e-invoice name them; and whether VIES is asked about
+    clients' VAT numbers."""
+
+    legal_name: str
+    legal_form: str
+    company_id: str
+    vat_number: str
+    postcode: str
+    city: str
+    country: str
+    vies_check_enabled: bool
+
+
+def _identity_view(org: Organization) -> LegalIdentityView:
+    return LegalIdentityView(
+        **{field: getattr(org, field) for field in IDENTITY_FIELDS}, vies_check_enabled=org.vies_check_enabled
+    )
+
+
+async def get_legal_identity(*, actor: Actor) -> LegalIdentityView:
+    """The legal identity card's values."""
+    require_admin(actor)
+    return _identity_view(await get_organization())
+
+
+async def update_legal_identity(*, actor: Actor, values: LegalIdentityView) -> LegalIdentityView:
+    """Change the legal identity; every wrong field is named at once and nothing is saved."""
+    require_admin(actor)
+    errors: dict[str, str | None] = {}
+    country = collect(errors, "country", lambda: identity.clean_country(values.country))
+    text = {
+        field: collect(
+            errors,
+            field,
+            lambda field=field, label=label, most=most: clean_text(
+                getattr(values, field), field=field, label=label, max_length=most
+            ).replace("\n", " "),
+        )
+        for field, label, most in (
+            ("legal_name", _("the legal name"), NAME_MAX),
+            ("legal_form", _("the legal form"), 100),
+            ("postcode", _("the postcode"), 20),
+            ("city", _("the city"), 100),
+        )
+    }
+    clean = {
+        **text,
+        "company_id": collect(
+            errors, "company_id", lambda: identity.clean_company_id(values.company_id, country=country or "")
+        ),
+        "vat_number": collect(errors, "vat_number", lambda: identity.clean_vat_number(values.vat_number)),
+        "country": country,
+        "vies_check_enabled": bool(values.vies_check_enabled),
+    }
+    raise_if_any(errors)
+    org = await get_organization()
+    await update_fields(
+        org,
+        clean,
+        actor,
+        "settings.legal_identity",
+        lambda changed: audit_details(changed, clean, "vat_number"),
+    )
+    return _identity_view(org)

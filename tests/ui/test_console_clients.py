@@ -309,3 +309,39 @@ async def test_the_credit_adjustment_needs_a_reason_and_never_goes_below_zero(us
     entry = await CreditEntry.filter(client_id=ada).order_by("-id").first()
     assert entry is not None and (entry.amount_minor, entry.note) == (-500, "Typo in the goodwill credit")
     assert _rows(user, "credit-ledger")[0]["amount"] == "-$5.00"
+
+
+async def test_a_business_clients_numbers_are_checked_then_shown_on_the_record(user: User) -> None:
+    emile = await _client_id("emile@demo.test")
+    await _staff_on(user, f"/admin/clients/{emile}/edit", "client-form")
+    await user.should_not_see(marker="client-vat-number")  # a person until marked as a business
+    user.find(marker="client-business").click()
+    await user.should_see(marker="client-vat-number", retries=50)
+    user.find(marker="client-country").elements.pop().set_value("FR")
+    _fill(
+        user,
+        **{
+            "client-postcode": "75011",
+            "client-city": "Paris",
+            "client-company-id": "732 829 321",
+            "client-vat-number": "FR40303265046",
+        },
+    )
+    user.find(marker="client-save").click()
+    await user.should_see(
+        "The check digits of this VAT number do not match: look for a typing mistake.", retries=50
+    )
+    await user.should_see("The check digit of this SIREN or SIRET does not match: look for a typing mistake.")
+    assert (await Client.get(id=emile)).vat_number == ""
+
+    _fill(user, **{"client-company-id": "732 829 320", "client-vat-number": "fr 40 303 265 045"})
+    user.find(marker="client-save").click()
+    await user.should_see(marker="client-header", retries=50)
+    await user.should_see("Register no. 732829320 · VAT no. FR40303265045")
+    client = await Client.get(id=emile)
+    assert (client.is_business, client.postcode, client.city, client.country) == (
+        True,
+        "75011",
+        "Paris",
+        "FR",
+    )

@@ -110,6 +110,35 @@ async def test_the_organization_is_saved_and_a_missing_name_is_shown_at_the_fiel
     assert await AuditEntry.filter(action="settings.organization").count() == 1
 
 
+async def test_the_legal_identity_names_each_wrong_number_then_saves(user: User) -> None:
+    await _open(user, "organization")
+    await user.should_see("Legal identity")
+    _element(user, "company-id").set_value("732829321")
+    _element(user, "org-vat-number").set_value("FR123")
+    _element(user, "org-country").set_value("FR")
+    user.find(marker="save-legal-identity").click()
+    await user.should_see("Please correct the fields marked in red.", retries=50)
+    assert (
+        _element(user, "org-vat-number").error == "A VAT number of France does not have this many characters."
+    )
+    assert "check digit" in (_element(user, "company-id").error or "")
+    assert (await Organization.get(id=1)).vat_number == ""
+
+    _element(user, "company-id").set_value("732 829 320 00074")
+    _element(user, "org-vat-number").set_value("fr40303265045")
+    user.find(marker="vies-check").click()
+    user.find(marker="save-legal-identity").click()
+    await user.should_see("Legal identity saved.", retries=50)
+    assert _element(user, "org-vat-number").value == "FR40303265045"
+    org = await Organization.get(id=1)
+    assert (org.company_id, org.vat_number, org.country, org.vies_check_enabled) == (
+        "73282932000074",
+        "FR40303265045",
+        "FR",
+        True,
+    )
+
+
 async def test_a_logo_is_uploaded_served_as_a_png_and_an_svg_is_refused(user: User, uploads: Path) -> None:
     await _open(user, "organization")
     await user.should_see(marker="logo-none")

@@ -73,6 +73,10 @@ ADMIN_CALLS: dict[str, Callable] = {
     "update_organization": lambda a: business_details.update_organization(
         actor=a, name="X", billing_address="", bank_details=""
     ),
+    "get_legal_identity": lambda a: business_details.get_legal_identity(actor=a),
+    "update_legal_identity": lambda a: business_details.update_legal_identity(
+        actor=a, values=business_details.LegalIdentityView("", "", "", "", "", "", "", False)
+    ),
     "upload_logo": lambda a: template.upload_logo(actor=a, data=image_bytes()),
     "remove_logo": lambda a: template.remove_logo(actor=a),
     "get_billing_settings": lambda a: billing_and_tax.get_billing_settings(actor=a),

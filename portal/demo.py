@@ -74,6 +74,13 @@ async def _load() -> None:
     org.bank_details = "Northwind Studio Ltd\nIBAN GB33 BUKB 2020 1555 5555 55\nBIC BUKBGB22"
     org.default_currency = "USD"
     org.privacy_url = "https://northwind.example/privacy"
+    # its legal identity (Settings, Organization): what its e-invoices name as the seller
+    org.legal_name, org.legal_form, org.company_id = (
+        "Northwind Studio Ltd",
+        "Private limited company",
+        "09876543",
+    )
+    org.vat_number, org.postcode, org.city, org.country = "GB980780684", "BS1 4QA", "Bristol", "GB"
     org.terms_url = "https://northwind.example/terms"
     await org.save()
 

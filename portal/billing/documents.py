@@ -48,6 +48,13 @@ class Party:
     company: str = ""
     email: str = ""
     address: str = ""
+    # legal identity (an e-invoice's buyer): postcode, city, ISO country, and for a business its numbers
+    postcode: str = ""
+    city: str = ""
+    country: str = ""
+    is_business: bool = False
+    company_id: str = ""
+    vat_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,14 @@ class Letterhead:
     footer: str = ""
     theme_color: str = "#2563eb"
     logo_path: str = ""
+    # legal identity (an e-invoice's seller)
+    legal_name: str = ""  # "" = the name
+    legal_form: str = ""
+    company_id: str = ""
+    vat_number: str = ""
+    postcode: str = ""
+    city: str = ""
+    country: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,7 +192,7 @@ class InvoiceDetail:
     @property
     def pdf_filename(self) -> str:
         """'invoice-INV-2026-0001.pdf' (only safe characters)."""
-        return f"invoice-{_safe_name(self.number)}.pdf"
+        return f"invoice-{safe_name(self.number)}.pdf"
 
 
 @dataclass(frozen=True)
@@ -230,10 +245,10 @@ class ReceiptDetail:
     @property
     def pdf_filename(self) -> str:
         """'receipt-RCPT-12.pdf'."""
-        return f"receipt-{_safe_name(self.number)}.pdf"
+        return f"receipt-{safe_name(self.number)}.pdf"
 
 
-def _safe_name(text: str) -> str:
+def safe_name(text: str) -> str:
     """Keep a file name to letters, digits, dot, dash and underscore."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "document"
 
@@ -264,7 +279,16 @@ async def _party(client_id: int | None) -> tuple[Party, str]:
     if client is None:
         return Party(name=""), "en"
     party = Party(
-        name=client.name, company=client.company, email=client.email, address=client.billing_address
+        name=client.name,
+        company=client.company,
+        email=client.email,
+        address=client.billing_address,
+        postcode=client.postcode,
+        city=client.city,
+        country=client.country,
+        is_business=client.is_business,
+        company_id=client.company_id,
+        vat_number=client.vat_number,
     )
     return party, client.locale or "en"
 
@@ -279,6 +303,13 @@ async def letterhead() -> Letterhead:
         footer=org.invoice_footer,
         theme_color=org.theme_color,
         logo_path=org.logo_path,
+        legal_name=org.legal_name,
+        legal_form=org.legal_form,
+        company_id=org.company_id,
+        vat_number=org.vat_number,
+        postcode=org.postcode,
+        city=org.city,
+        country=org.country,
     )
 
 

@@ -14,6 +14,8 @@ from nicegui import ui
 from nicegui.elements.mixins.validation_element import ValidationElement
 
 from portal import i18n
+from portal.billing import facturx
+from portal.billing.documents import InvoiceDetail
 from portal.billing.invoice_editor import InvoiceEditorView
 from portal.billing.line_input import NOTES_LIMIT
 from portal.billing.quote_editor import QuoteEditorView
@@ -44,6 +46,21 @@ def money_text(amount_minor: int, currency: str) -> str:
 def pdf_link(label: str, url: str) -> None:
     """The document's PDF, downloaded."""
     ui.link(label, url).props("download").mark("download-pdf")
+
+
+def einvoice_links(detail: InvoiceDetail, *, staff: bool = False) -> None:
+    """An issued invoice's e-invoice (Factur-X, EN 16931): the PDF with its XML inside, and the XML alone;
+    for staff, what is missing when there is none yet."""
+    if not facturx.has_einvoice(detail):
+        if staff and (reason := facturx.missing(detail)):
+            ui.label(reason).classes("text-sm text-gray-600").mark("facturx-missing")
+        return
+    base = f"/billing/invoices/{detail.id}/factur-x"
+    link = ui.link(_("E-invoice (Factur-X)"), f"{base}.pdf").props("download").mark("download-facturx")
+    link.props["title"] = _(
+        "The PDF with the invoice's data inside, as EN 16931 XML, for accounting software"
+    )
+    ui.link(_("XML"), f"{base}.xml").props("download").mark("download-facturx-xml")
 
 
 def pair(label: str, value: str, *, strong: bool = False, marker: str = "") -> None:

@@ -22,6 +22,7 @@ from portal.components.document_editor import (
     DocumentList,
     DraftEditor,
     date_field,
+    einvoice_links,
     long_text_field,
     pdf_link,
     text_block,
@@ -249,6 +250,7 @@ class InvoiceDocument:
         assert detail is not None and view.id is not None
         with ui.row().classes("items-center gap-2"):
             pdf_link(_("Download PDF"), f"/billing/invoices/{view.id}/pdf")
+            einvoice_links(detail, staff=True)
             if view.status == "open" and detail.amount_due_minor > 0:
                 ui.button(_("Record payment"), icon="payments", on_click=self.record_payment).props(
                     "no-caps color=green-7"

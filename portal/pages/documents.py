@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import date
+from functools import partial
 from urllib.parse import quote as url_quote
 
 from fastapi import Request
@@ -18,10 +19,11 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from nicegui import app, ui
 
 from portal import i18n
-from portal.billing import documents, pdf, quote_editor, quotes
+from portal.billing import documents, facturx, pdf, quote_editor, quotes
 from portal.clients.dashboard import Payable
 from portal.components import browser_session, guard
 from portal.components.badges import status_badge
+from portal.components.document_editor import einvoice_links
 from portal.components.document_editor import pair as _pair
 from portal.components.document_editor import text_block as _text_block
 from portal.components.frame import signed_in_frame
@@ -189,6 +191,7 @@ class InvoiceScreen:
                 ui.link(_("Download PDF"), f"/billing/invoices/{detail.id}/pdf").props("download").mark(
                     "download-pdf"
                 )
+                einvoice_links(detail)
                 if detail.can_pay:
                     ui.button(_("Pay now"), on_click=lambda: self.pay(detail)).props(
                         "color=green-7 no-caps"
@@ -495,6 +498,26 @@ async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
     return _pdf_response(await asyncio.to_thread(pdf.invoice_pdf, detail), detail.pdf_filename)
 
 
+async def einvoice_route(request: Request, invoice_id: int, extension: str) -> Response:
+    """GET /billing/invoices/{invoice_id}/factur-x.pdf and .xml: an issued invoice as a Factur-X e-invoice
+    (EN 16931), the PDF with its XML inside or the XML alone; a draft has none."""
+    actor = await browser_session.current_actor()
+    if actor is None:
+        return _login_redirect(request)
+    try:
+        detail = await documents.get_invoice(actor=actor, invoice_id=invoice_id)
+    except NotFound:
+        return PlainTextResponse("Not found", status_code=404)
+    if not facturx.has_einvoice(detail):
+        return PlainTextResponse("Not found", status_code=404)
+    name = facturx.filename(detail, extension)
+    if extension == "xml":
+        content = await asyncio.to_thread(facturx.cii_xml, detail)
+        headers = {**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(content=content, media_type="application/xml", headers=headers)
+    return _pdf_response(await asyncio.to_thread(facturx.einvoice_pdf, detail), name)
+
+
 async def quote_pdf_route(request: Request, quote_id: int) -> Response:
     """GET /billing/quotes/{quote_id}/pdf (the quote's page rules: a client its own, staff every one)."""
     actor = await browser_session.current_actor()
@@ -530,6 +553,13 @@ def register() -> None:
     app.add_api_route(
         "/billing/receipts/{payment_id}/pdf", receipt_pdf_route, methods=["GET"], include_in_schema=False
     )
+    for extension in ("pdf", "xml"):
+        app.add_api_route(
+            f"/billing/invoices/{{invoice_id}}/factur-x.{extension}",
+            partial(einvoice_route, extension=extension),
+            methods=["GET"],
+            include_in_schema=False,
+        )
     app.add_api_route(
         "/billing/quotes/{quote_id}/pdf", quote_pdf_route, methods=["GET"], include_in_schema=False
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import facturx as facturx_lib
 from nicegui import ui
 from nicegui.testing import User
 
@@ -217,3 +218,36 @@ async def test_a_signed_out_request_for_a_pdf_goes_to_login(user: User) -> None:
     response = await user.http_client.get("/billing/receipts/1/pdf")
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=%2Fbilling%2Freceipts%2F1%2Fpdf"
+
+
+async def test_the_client_downloads_its_invoice_as_a_factur_x_e_invoice(user: User) -> None:
+    await _signed_in(user)
+    invoice = await _open_invoice(await _ada(), overdue=False)
+    await user.open(f"/billing/invoices/{invoice.id}")
+    await user.should_see(marker="download-facturx", retries=50)
+    assert _element_href(user, "download-facturx") == f"/billing/invoices/{invoice.id}/factur-x.pdf"
+    response = await user.http_client.get(f"/billing/invoices/{invoice.id}/factur-x.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="invoice-{invoice.number}-factur-x.pdf"'
+    )
+    name, xml = facturx_lib.get_xml_from_pdf(response.content, check_xsd=True)
+    assert name == "factur-x.xml" and invoice.number.encode() in xml
+    response = await user.http_client.get(f"/billing/invoices/{invoice.id}/factur-x.xml")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/xml"
+    assert response.content == xml  # the same XML alone
+    assert facturx_lib.xml_check_xsd(response.content, flavor="factur-x", level="en16931")
+    emile = await Client.get(email="emile@demo.test")
+    theirs = await Invoice.filter(client_id=emile.id).first()
+    assert theirs is not None
+    for path in (
+        f"/billing/invoices/{theirs.id}/factur-x.pdf",
+        f"/billing/invoices/{theirs.id}/factur-x.xml",
+    ):
+        response = await user.http_client.get(path)
+        assert (response.status_code, response.text) == (404, "Not found")
+
+
+def _element_href(user: User, marker: str) -> str:
+    (element,) = user.find(marker=marker).elements
+    return element.props["href"]

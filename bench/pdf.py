@@ -94,7 +94,11 @@ def texts(detail: InvoiceDetail) -> dict[str, list[list[str]]]:
     written = sheet(detail.presentation, locale)
     keys = [c.key for c in written.columns]
     groups = {
-        "letterhead": [[org.name], *([line] for line in org.address.splitlines())],
+        "letterhead": [
+            [org.name],
+            *([line] for line in org.address.splitlines()),
+            *([line] for line in pdf.letterhead_identity(org, locale)),
+        ],
         "title": [
             [
                 translate("INVOICE", locale),

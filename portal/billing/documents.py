@@ -75,6 +75,20 @@ class Letterhead:
     postcode: str = ""
     city: str = ""
     country: str = ""
+    # what its French invoices say (portal.domain.mentions)
+    operation_nature: str = "services"
+    late_penalty_rate: Decimal | None = None
+    early_payment_discount: Decimal | None = None
+
+    @property
+    def identity_lines(self) -> list[str]:
+        """The legal name and form, when given, as one line ([] otherwise)."""
+        parts = [
+            part
+            for part in (self.legal_name if self.legal_name != self.name else "", self.legal_form)
+            if part
+        ]
+        return [" · ".join(parts)] if parts else []
 
 
 @dataclass(frozen=True)
@@ -310,6 +324,9 @@ async def letterhead() -> Letterhead:
         postcode=org.postcode,
         city=org.city,
         country=org.country,
+        operation_nature=org.operation_nature,
+        late_penalty_rate=org.late_penalty_rate,
+        early_payment_discount=org.early_payment_discount,
     )
 
 

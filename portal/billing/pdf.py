@@ -26,6 +26,7 @@ from portal import i18n
 from portal.billing.documents import InvoiceDetail, Letterhead, Party, ReceiptDetail, tax_summary
 from portal.billing.quotes import QuoteView
 from portal.core.organization import UPLOADS_URL, uploaded_file
+from portal.domain.mentions import french_mentions, party_numbers
 from portal.domain.money import format_money
 from portal.domain.presentation import InvoicePresentation, TotalRow, sheet
 from portal.domain.presentation import totals as totals_rows
@@ -225,6 +226,12 @@ class _Document(FPDF):
         self.cell(PAGE_WIDTH, 6, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
 
 
+def letterhead_identity(org: Letterhead, locale: str) -> list[str]:
+    """The lines under the organization's address: legal name and form, register and VAT numbers."""
+    numbers = party_numbers(org.company_id, org.vat_number, org.country, locale)
+    return [*org.identity_lines, " · ".join(numbers)] if numbers else list(org.identity_lines)
+
+
 def _letterhead(pdf: _Document) -> None:
     """Logo on the left (when there is a PNG or JPEG), name and address on the right."""
     org, top = pdf.org, pdf.t_margin
@@ -240,10 +247,12 @@ def _letterhead(pdf: _Document) -> None:
     pdf.set_font(FONT, "B", 14)
     pdf.set_text_color(0, 0, 0)
     pdf.lines(pdf_text(org.name), width=110, height=6.5, align="R")
+    pdf.set_font(FONT, "", 9)
+    pdf.set_text_color(*GREY)
     if org.address:
-        pdf.set_font(FONT, "", 9)
-        pdf.set_text_color(*GREY)
         pdf.lines(pdf_text(org.address), width=110, height=4.2, align="R")
+    for line in letterhead_identity(org, pdf.locale):
+        pdf.lines(pdf_text(line), width=110, height=4.2, align="R")
     pdf.set_y(max(bottom, pdf.get_y()) + 5)
 
 
@@ -267,7 +276,8 @@ def _parties(pdf: _Document, caption: str, client: Party, facts: Sequence[tuple[
     pdf.set_xy(pdf.l_margin, top)
     pdf.text_block(caption, width=95, size=8, bold=True, grey=True)
     pdf.text_block(client.name, width=95, size=10.5, bold=True)
-    for extra in (client.company, client.address, client.email):
+    numbers = party_numbers(client.company_id, client.vat_number, client.country, pdf.locale)
+    for extra in (client.company, client.address, client.email, " · ".join(numbers)):
         if extra:
             pdf.text_block(extra, width=95, size=9)
     left_bottom = pdf.get_y()
@@ -469,7 +479,29 @@ def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True) -> bytes:
             size=9,
             bold=True,
         )
+    _mentions(pdf, detail)
     return _finish(pdf)
+
+
+def invoice_mentions(detail: InvoiceDetail) -> list[str]:
+    """The legal mentions at the foot of the invoice: French law's for an organization in France."""
+    org = detail.organization
+    if org.country != "FR":
+        return []
+    return french_mentions(
+        nature=org.operation_nature,
+        late_penalty_rate=org.late_penalty_rate,
+        early_payment_discount=org.early_payment_discount,
+        business_client=detail.client.is_business,
+        locale=detail.locale,
+    )
+
+
+def _mentions(pdf: _Document, detail: InvoiceDetail) -> None:
+    lines = invoice_mentions(detail)
+    if lines:
+        pdf.ln(4)
+        pdf.text_block("\n".join(lines), width=PAGE_WIDTH, size=7.5, grey=True)
 
 
 def receipt_pdf(detail: ReceiptDetail, *, compress: bool = True) -> bytes:

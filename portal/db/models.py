@@ -46,6 +46,12 @@ class Organization(Model):
     vies_check_enabled = fields.BooleanField(
         default=False, db_default=False
     )  # ask the EU's VIES service about VAT numbers
+    # what French invoices must say (issue 16): the nature of the operation (services | goods | mixed), the
+    # late-payment penalty rate (None: the legal default, the ECB's rate plus 10 points), an early-payment
+    # discount in percent (None: none)
+    operation_nature = fields.CharField(max_length=10, default="services", db_default="services")
+    late_penalty_rate = fields.DecimalField(max_digits=5, decimal_places=2, null=True)
+    early_payment_discount = fields.DecimalField(max_digits=5, decimal_places=2, null=True)
     default_currency = fields.CharField(max_length=CURRENCY, default="USD")
     default_locale = fields.CharField(max_length=10, default="en")
     apply_credit_automatically = fields.BooleanField(default=False)

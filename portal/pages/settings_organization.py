@@ -111,6 +111,34 @@ class LegalIdentityForm:
                 "city": settings_input(_("City"), view.city, "org-city"),
                 "country": country_select(view.country, "org-country"),
             }
+            ui.label(_("On invoices issued from France")).classes("font-semibold pt-2")
+            natures = {
+                "services": _("Provision of services"),
+                "goods": _("Sale of goods"),
+                "mixed": _("Sale of goods and provision of services"),
+            }
+            self.inputs["operation_nature"] = (
+                ui.select(natures, value=view.operation_nature, label=_("Nature of the operation"))
+                .props("outlined")
+                .classes("w-full")
+                .mark("operation-nature")
+            )
+            self.inputs["late_penalty_rate"] = settings_input(
+                _("Late payment penalty rate, % a year (empty: the ECB's rate plus 10 points)"),
+                view.late_penalty_rate,
+                "late-penalty-rate",
+            )
+            self.inputs["early_payment_discount"] = settings_input(
+                _("Discount for early payment, % (empty: none)"),
+                view.early_payment_discount,
+                "early-payment-discount",
+            )
+            ui.label(
+                _(
+                    "Printed at the foot of each invoice in the client's language, with the fixed 40 € "
+                    "recovery indemnity for business clients."
+                )
+            ).classes("text-sm text-gray-600")
             self.vies = ui.switch(
                 _("Check clients' VAT numbers with the EU's VIES service when they are saved"),
                 value=view.vies_check_enabled,

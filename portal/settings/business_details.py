@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from portal.core.actors import Actor, require_admin
 from portal.core.organization import get_organization
 from portal.db.models import Organization
 from portal.domain import identity
+from portal.domain.errors import InvalidInput
+from portal.domain.mentions import NATURES
 from portal.i18n import _
 from portal.settings.fields import NAME_MAX, audit_details, clean_text, collect, raise_if_any, update_fields
 
@@ -93,18 +96,51 @@ class LegalIdentityView:
     city: str
     country: str
     vies_check_enabled: bool
+    # what invoices issued from France say: services | goods | mixed; rates in percent as typed ("" = the
+    # legal default penalty, no discount)
+    operation_nature: str = "services"
+    late_penalty_rate: str = ""
+    early_payment_discount: str = ""
+
+
+def _percent_text(value: Decimal | None) -> str:
+    return "" if value is None else f"{value.normalize():f}"
 
 
 def _identity_view(org: Organization) -> LegalIdentityView:
     return LegalIdentityView(
-        **{field: getattr(org, field) for field in IDENTITY_FIELDS}, vies_check_enabled=org.vies_check_enabled
+        **{field: getattr(org, field) for field in IDENTITY_FIELDS},
+        vies_check_enabled=org.vies_check_enabled,
+        operation_nature=org.operation_nature,
+        late_penalty_rate=_percent_text(org.late_penalty_rate),
+        early_payment_discount=_percent_text(org.early_payment_discount),
     )
+
+
+def clean_percent(value: str, *, field: str) -> Decimal | None:
+    """A rate in percent, 0 to 100 with at most 2 decimals ("," or "."), or None when left empty."""
+    text = value.strip().replace(",", ".").removesuffix("%").strip()
+    if not text:
+        return None
+    try:
+        rate = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInput(_("Enter a rate in percent, like 12 or 10.5."), field=field) from None
+    if not rate.is_finite() or not 0 <= rate <= 100 or rate != rate.quantize(Decimal("0.01")):
+        raise InvalidInput(_("Enter a rate between 0 and 100 with at most 2 decimals."), field=field)
+    return rate
 
 
 async def get_legal_identity(*, actor: Actor) -> LegalIdentityView:
     """The legal identity card's values."""
     require_admin(actor)
     return _identity_view(await get_organization())
+
+
+def _nature(value: str) -> str:
+    if value not in NATURES:
+        raise InvalidInput(_("Choose services, goods, or both."), field="operation_nature")
+    return value
 
 
 async def update_legal_identity(*, actor: Actor, values: LegalIdentityView) -> LegalIdentityView:
@@ -135,6 +171,17 @@ async def update_legal_identity(*, actor: Actor, values: LegalIdentityView) -> L
         "vat_number": collect(errors, "vat_number", lambda: identity.clean_vat_number(values.vat_number)),
         "country": country,
         "vies_check_enabled": bool(values.vies_check_enabled),
+        "operation_nature": collect(errors, "operation_nature", lambda: _nature(values.operation_nature)),
+        "late_penalty_rate": collect(
+            errors,
+            "late_penalty_rate",
+            lambda: clean_percent(values.late_penalty_rate, field="late_penalty_rate"),
+        ),
+        "early_payment_discount": collect(
+            errors,
+            "early_payment_discount",
+            lambda: clean_percent(values.early_payment_discount, field="early_payment_discount"),
+        ),
     }
     raise_if_any(errors)
     org = await get_organization()

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import io
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -116,22 +117,27 @@ async def test_the_legal_identity_names_each_wrong_number_then_saves(user: User)
     _element(user, "company-id").set_value("732829321")
     _element(user, "org-vat-number").set_value("FR123")
     _element(user, "org-country").set_value("FR")
+    _element(user, "late-penalty-rate").set_value("douze")
     user.find(marker="save-legal-identity").click()
     await user.should_see("Please correct the fields marked in red.", retries=50)
     assert (
         _element(user, "org-vat-number").error == "A VAT number of France does not have this many characters."
     )
     assert "check digit" in (_element(user, "company-id").error or "")
+    assert _element(user, "late-penalty-rate").error == "Enter a rate in percent, like 12 or 10.5."
     org = await Organization.get(id=1)
     assert (org.vat_number, org.country) == ("GB980780684", "GB")  # the demo's, unchanged
 
     _element(user, "company-id").set_value("732 829 320 00074")
     _element(user, "org-vat-number").set_value("fr40303265045")
+    _element(user, "late-penalty-rate").set_value("12,5")
+    _element(user, "operation-nature").set_value("mixed")
     user.find(marker="vies-check").click()
     user.find(marker="save-legal-identity").click()
     await user.should_see("Legal identity saved.", retries=50)
     assert _element(user, "org-vat-number").value == "FR40303265045"
     org = await Organization.get(id=1)
+    assert (org.late_penalty_rate, org.operation_nature) == (Decimal("12.5"), "mixed")
     assert (org.company_id, org.vat_number, org.country, org.vies_check_enabled) == (
         "73282932000074",
         "FR40303265045",

@@ -1,0 +1,71 @@
+"""What an invoice must say besides its amounts: who issues it (legal name, form, register and VAT
+numbers), who it is for (the client's numbers), and the mentions French law requires of an invoice issued
+from France, each written in the invoice's language. Pure: values in, sentences out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel.numbers import format_decimal
+
+from portal.i18n import N_, translate
+
+NATURES = {
+    "services": N_("Nature of the operation: provision of services."),
+    "goods": N_("Nature of the operation: sale of goods."),
+    "mixed": N_("Nature of the operation: sale of goods and provision of services."),
+}
+LEGAL_PENALTY = N_(
+    "Late payment penalties: the European Central Bank's refinancing rate plus 10 percentage points, due "
+    "from the day after the due date."
+)
+PENALTY = N_("Late payment penalties: {rate}% a year, due from the day after the due date.")
+INDEMNITY = N_(
+    "Fixed indemnity for recovery costs in case of late payment: 40 € (article L441-10 of the French "
+    "Commercial Code)."
+)
+NO_DISCOUNT = N_("No discount for early payment.")
+DISCOUNT = N_("Discount for early payment: {rate}%.")
+
+
+def _rate(value: Decimal, locale: str) -> str:
+    return format_decimal(value.normalize(), locale=locale)
+
+
+def register_label(number: str, country: str, locale: str) -> str:
+    """'SIREN 732829320' or 'SIRET 73282932000074' in France, 'Register no. HRB 86891' elsewhere."""
+    if country == "FR" and number.isdigit() and len(number) in (9, 14):
+        return f"{'SIREN' if len(number) == 9 else 'SIRET'} {number}"
+    return translate("Register no. {number}", locale, number=number)
+
+
+def party_numbers(company_id: str, vat_number: str, country: str, locale: str) -> list[str]:
+    """A party's register and VAT numbers, each as a labelled line ([] when it has none)."""
+    lines = [register_label(company_id, country, locale)] if company_id else []
+    if vat_number:
+        lines.append(translate("VAT no. {number}", locale, number=vat_number))
+    return lines
+
+
+def french_mentions(
+    *,
+    nature: str,
+    late_penalty_rate: Decimal | None,
+    early_payment_discount: Decimal | None,
+    business_client: bool,
+    locale: str,
+) -> list[str]:
+    """The mentions an invoice issued from France carries (Code de commerce L441-9 and L441-10; the nature
+    of the operation from September 2026), in `locale`."""
+    lines = [translate(NATURES.get(nature, NATURES["services"]), locale)]
+    if late_penalty_rate is None:
+        lines.append(translate(LEGAL_PENALTY, locale))
+    else:
+        lines.append(translate(PENALTY, locale, rate=_rate(late_penalty_rate, locale)))
+    if business_client:
+        lines.append(translate(INDEMNITY, locale))
+    if early_payment_discount:
+        lines.append(translate(DISCOUNT, locale, rate=_rate(early_payment_discount, locale)))
+    else:
+        lines.append(translate(NO_DISCOUNT, locale))
+    return lines

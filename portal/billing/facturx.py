@@ -30,6 +30,7 @@ from lxml import etree
 
 from portal.billing import pdf
 from portal.billing.documents import InvoiceDetail, Letterhead, LineView, Party, safe_name
+from portal.domain.mentions import french_mention_notes
 from portal.domain.money import to_decimal
 from portal.domain.status import InvoiceStatus
 from portal.i18n import _
@@ -128,6 +129,20 @@ def _taxes(lines: Iterable[LineView], seller: Letterhead) -> dict[tuple[str, Dec
     return groups
 
 
+def _mention_notes(detail: InvoiceDetail) -> list[tuple[str, str]]:
+    """The PDF's French mentions as the e-invoice's notes, with their subject codes."""
+    org = detail.organization
+    if org.country != "FR":
+        return []
+    return french_mention_notes(
+        nature=org.operation_nature,
+        late_penalty_rate=org.late_penalty_rate,
+        early_payment_discount=org.early_payment_discount,
+        business_client=detail.client.is_business,
+        locale=detail.locale,
+    )
+
+
 def cii_xml(detail: InvoiceDetail) -> bytes:
     """The invoice as Factur-X CII XML of the EN 16931 profile, checked against its XSD."""
     currency = detail.currency
@@ -137,10 +152,13 @@ def cii_xml(detail: InvoiceDetail) -> bytes:
     doc.header.id = detail.number
     doc.header.type_code = INVOICE
     doc.header.issue_date_time = detail.issue_date
-    if detail.notes:
-        note = IncludedNote()
-        note.content = detail.notes
-        doc.header.notes.add(note)
+    for code, text in [("", detail.notes), *_mention_notes(detail)]:
+        if text:
+            note = IncludedNote()
+            note.content = text
+            if code:
+                note.subject_code = code
+            doc.header.notes.add(note)
     _seller(doc, seller, seller.country or detail.client.country)
     _buyer(doc, detail.client, seller.country or detail.client.country)
     doc.trade.delivery.event.occurrence = detail.issue_date

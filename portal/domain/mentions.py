@@ -57,15 +57,37 @@ def french_mentions(
 ) -> list[str]:
     """The mentions an invoice issued from France carries (Code de commerce L441-9 and L441-10; the nature
     of the operation from September 2026), in `locale`."""
-    lines = [translate(NATURES.get(nature, NATURES["services"]), locale)]
+    return [
+        text
+        for _code, text in french_mention_notes(
+            nature=nature,
+            late_penalty_rate=late_penalty_rate,
+            early_payment_discount=early_payment_discount,
+            business_client=business_client,
+            locale=locale,
+        )
+    ]
+
+
+def french_mention_notes(
+    *,
+    nature: str,
+    late_penalty_rate: Decimal | None,
+    early_payment_discount: Decimal | None,
+    business_client: bool,
+    locale: str,
+) -> list[tuple[str, str]]:
+    """The same mentions with the UNTDID 4451 subject code an e-invoice's note gives each ("" for none):
+    PMD penalties, PMT the recovery indemnity, AAB early payment (the French CIUS's codes)."""
+    notes = [("", translate(NATURES.get(nature, NATURES["services"]), locale))]
     if late_penalty_rate is None:
-        lines.append(translate(LEGAL_PENALTY, locale))
+        notes.append(("PMD", translate(LEGAL_PENALTY, locale)))
     else:
-        lines.append(translate(PENALTY, locale, rate=_rate(late_penalty_rate, locale)))
+        notes.append(("PMD", translate(PENALTY, locale, rate=_rate(late_penalty_rate, locale))))
     if business_client:
-        lines.append(translate(INDEMNITY, locale))
+        notes.append(("PMT", translate(INDEMNITY, locale)))
     if early_payment_discount:
-        lines.append(translate(DISCOUNT, locale, rate=_rate(early_payment_discount, locale)))
+        notes.append(("AAB", translate(DISCOUNT, locale, rate=_rate(early_payment_discount, locale))))
     else:
-        lines.append(translate(NO_DISCOUNT, locale))
-    return lines
+        notes.append(("AAB", translate(NO_DISCOUNT, locale)))
+    return notes

@@ -120,6 +120,18 @@ async def test_the_xml_validates_and_carries_the_invoices_exact_integers(world: 
     assert tree.xpath("//ram:BuyerTradeParty//ram:CountryID/text()", namespaces=NS) == ["DE"]
     assert tree.xpath("//ram:BuyerTradeParty/ram:Name/text()", namespaces=NS) == ["Archery GmbH"]
     assert tree.xpath("//rsm:ExchangedDocument/ram:ID/text()", namespaces=NS) == [detail.number]
+    pairs = [
+        (note.findtext("ram:SubjectCode", namespaces=NS), note.findtext("ram:Content", namespaces=NS))
+        for note in tree.xpath("//rsm:ExchangedDocument/ram:IncludedNote", namespaces=NS)
+    ]
+    assert [text for code, text in pairs if code is None] == [
+        "Merci !",  # the invoice's own notes
+        "Nature of the operation: provision of services.",
+    ]
+    notes = dict(pairs)
+    assert notes["PMT"].startswith("Fixed indemnity for recovery costs")  # a business client, from France
+    assert "refinancing rate plus 10 percentage points" in notes["PMD"]
+    assert notes["AAB"] == "No discount for early payment."
 
 
 async def test_the_pdf_carries_the_xml_as_factur_x(world: World) -> None:

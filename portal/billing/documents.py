@@ -19,6 +19,7 @@ from portal.core.clock import today
 from portal.core.organization import get_organization
 from portal.db.models import Allocation, Client, CreditEntry, Invoice, InvoiceLine, Payment
 from portal.domain.errors import NotFound
+from portal.domain.mentions import french_mention_notes
 from portal.domain.money import currency_exponent
 from portal.domain.presentation import InvoicePresentation, PresentedLine, present_invoice
 from portal.domain.status import InvoiceStatus, PaymentStatus, invoice_display_status, local_label
@@ -207,6 +208,21 @@ class InvoiceDetail:
     def pdf_filename(self) -> str:
         """'invoice-INV-2026-0001.pdf' (only safe characters)."""
         return f"invoice-{safe_name(self.number)}.pdf"
+
+
+def mention_notes(detail: InvoiceDetail) -> list[tuple[str, str]]:
+    """The legal mentions of an invoice (French law's, for an organization in France), each with the
+    subject code an e-invoice's note gives it: the PDF prints the texts, the Factur-X XML the notes."""
+    org = detail.organization
+    if org.country != "FR":
+        return []
+    return french_mention_notes(
+        nature=org.operation_nature,
+        late_penalty_rate=org.late_penalty_rate,
+        early_payment_discount=org.early_payment_discount,
+        business_client=detail.client.is_business,
+        locale=detail.locale,
+    )
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,7 @@ from drafthorse.models.tradelines import LineItem
 from lxml import etree
 
 from portal.billing import pdf
-from portal.billing.documents import InvoiceDetail, Letterhead, LineView, Party, safe_name
-from portal.domain.mentions import french_mention_notes
+from portal.billing.documents import InvoiceDetail, Letterhead, LineView, Party, mention_notes, safe_name
 from portal.domain.money import to_decimal
 from portal.domain.status import InvoiceStatus
 from portal.i18n import _
@@ -129,20 +128,6 @@ def _taxes(lines: Iterable[LineView], seller: Letterhead) -> dict[tuple[str, Dec
     return groups
 
 
-def _mention_notes(detail: InvoiceDetail) -> list[tuple[str, str]]:
-    """The PDF's French mentions as the e-invoice's notes, with their subject codes."""
-    org = detail.organization
-    if org.country != "FR":
-        return []
-    return french_mention_notes(
-        nature=org.operation_nature,
-        late_penalty_rate=org.late_penalty_rate,
-        early_payment_discount=org.early_payment_discount,
-        business_client=detail.client.is_business,
-        locale=detail.locale,
-    )
-
-
 def cii_xml(detail: InvoiceDetail) -> bytes:
     """The invoice as Factur-X CII XML of the EN 16931 profile, checked against its XSD."""
     currency = detail.currency
@@ -152,7 +137,7 @@ def cii_xml(detail: InvoiceDetail) -> bytes:
     doc.header.id = detail.number
     doc.header.type_code = INVOICE
     doc.header.issue_date_time = detail.issue_date
-    for code, text in [("", detail.notes), *_mention_notes(detail)]:
+    for code, text in [("", detail.notes), *mention_notes(detail)]:
         if text:
             note = IncludedNote()
             note.content = text

@@ -23,10 +23,17 @@ from typing import Protocol
 from fpdf import FPDF
 
 from portal import i18n
-from portal.billing.documents import InvoiceDetail, Letterhead, Party, ReceiptDetail, tax_summary
+from portal.billing.documents import (
+    InvoiceDetail,
+    Letterhead,
+    Party,
+    ReceiptDetail,
+    mention_notes,
+    tax_summary,
+)
 from portal.billing.quotes import QuoteView
 from portal.core.organization import UPLOADS_URL, uploaded_file
-from portal.domain.mentions import french_mentions, party_numbers
+from portal.domain.mentions import party_numbers
 from portal.domain.money import format_money
 from portal.domain.presentation import InvoicePresentation, TotalRow, sheet
 from portal.domain.presentation import totals as totals_rows
@@ -483,22 +490,8 @@ def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True) -> bytes:
     return _finish(pdf)
 
 
-def invoice_mentions(detail: InvoiceDetail) -> list[str]:
-    """The legal mentions at the foot of the invoice: French law's for an organization in France."""
-    org = detail.organization
-    if org.country != "FR":
-        return []
-    return french_mentions(
-        nature=org.operation_nature,
-        late_penalty_rate=org.late_penalty_rate,
-        early_payment_discount=org.early_payment_discount,
-        business_client=detail.client.is_business,
-        locale=detail.locale,
-    )
-
-
 def _mentions(pdf: _Document, detail: InvoiceDetail) -> None:
-    lines = invoice_mentions(detail)
+    lines = [text for _code, text in mention_notes(detail)]
     if lines:
         pdf.ln(4)
         pdf.text_block("\n".join(lines), width=PAGE_WIDTH, size=7.5, grey=True)

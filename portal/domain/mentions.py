@@ -47,28 +47,6 @@ def party_numbers(company_id: str, vat_number: str, country: str, locale: str) -
     return lines
 
 
-def french_mentions(
-    *,
-    nature: str,
-    late_penalty_rate: Decimal | None,
-    early_payment_discount: Decimal | None,
-    business_client: bool,
-    locale: str,
-) -> list[str]:
-    """The mentions an invoice issued from France carries (Code de commerce L441-9 and L441-10; the nature
-    of the operation from September 2026), in `locale`."""
-    return [
-        text
-        for _code, text in french_mention_notes(
-            nature=nature,
-            late_penalty_rate=late_penalty_rate,
-            early_payment_discount=early_payment_discount,
-            business_client=business_client,
-            locale=locale,
-        )
-    ]
-
-
 def french_mention_notes(
     *,
     nature: str,

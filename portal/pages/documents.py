@@ -481,41 +481,42 @@ def _login_redirect(request: Request) -> RedirectResponse:
     )
 
 
-def _pdf_response(content: bytes, filename: str) -> Response:
+def _download(content: bytes, filename: str, media_type: str = "application/pdf") -> Response:
     headers = {**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
-    return Response(content=content, media_type="application/pdf", headers=headers)
+    return Response(content=content, media_type=media_type, headers=headers)
 
 
-async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
-    """GET /billing/invoices/{invoice_id}/pdf."""
+async def _invoice(request: Request, invoice_id: int) -> documents.InvoiceDetail | Response:
+    """The invoice the signed-in visitor may see, or the answer to send instead (sign in; not found)."""
     actor = await browser_session.current_actor()
     if actor is None:
         return _login_redirect(request)
     try:
-        detail = await documents.get_invoice(actor=actor, invoice_id=invoice_id)
+        return await documents.get_invoice(actor=actor, invoice_id=invoice_id)
     except NotFound:
         return PlainTextResponse("Not found", status_code=404)
-    return _pdf_response(await asyncio.to_thread(pdf.invoice_pdf, detail), detail.pdf_filename)
+
+
+async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
+    """GET /billing/invoices/{invoice_id}/pdf."""
+    detail = await _invoice(request, invoice_id)
+    if isinstance(detail, Response):
+        return detail
+    return _download(await asyncio.to_thread(pdf.invoice_pdf, detail), detail.pdf_filename)
 
 
 async def einvoice_route(request: Request, invoice_id: int, extension: str) -> Response:
     """GET /billing/invoices/{invoice_id}/factur-x.pdf and .xml: an issued invoice as a Factur-X e-invoice
     (EN 16931), the PDF with its XML inside or the XML alone; a draft has none."""
-    actor = await browser_session.current_actor()
-    if actor is None:
-        return _login_redirect(request)
-    try:
-        detail = await documents.get_invoice(actor=actor, invoice_id=invoice_id)
-    except NotFound:
-        return PlainTextResponse("Not found", status_code=404)
+    detail = await _invoice(request, invoice_id)
+    if isinstance(detail, Response):
+        return detail
     if not facturx.has_einvoice(detail):
         return PlainTextResponse("Not found", status_code=404)
     name = facturx.filename(detail, extension)
     if extension == "xml":
-        content = await asyncio.to_thread(facturx.cii_xml, detail)
-        headers = {**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
-        return Response(content=content, media_type="application/xml", headers=headers)
-    return _pdf_response(await asyncio.to_thread(facturx.einvoice_pdf, detail), name)
+        return _download(await asyncio.to_thread(facturx.cii_xml, detail), name, "application/xml")
+    return _download(await asyncio.to_thread(facturx.einvoice_pdf, detail), name)
 
 
 async def quote_pdf_route(request: Request, quote_id: int) -> Response:
@@ -530,7 +531,7 @@ async def quote_pdf_route(request: Request, quote_id: int) -> Response:
     content = await asyncio.to_thread(
         pdf.quote_pdf, doc.view, organization=doc.organization, client=doc.client, locale=doc.locale
     )
-    return _pdf_response(content, doc.filename)
+    return _download(content, doc.filename)
 
 
 async def receipt_pdf_route(request: Request, payment_id: int) -> Response:
@@ -542,7 +543,7 @@ async def receipt_pdf_route(request: Request, payment_id: int) -> Response:
         detail = await documents.get_receipt(actor=actor, payment_id=payment_id)
     except NotFound:
         return PlainTextResponse("Not found", status_code=404)
-    return _pdf_response(await asyncio.to_thread(pdf.receipt_pdf, detail), detail.pdf_filename)
+    return _download(await asyncio.to_thread(pdf.receipt_pdf, detail), detail.pdf_filename)
 
 
 def register() -> None:

@@ -14,10 +14,10 @@ from lxml import etree
 from portal.billing import documents, facturx, invoices, pdf
 from portal.billing.invoices import LineDraft
 from portal.core.clock import today
-from portal.db.models import Client, Organization
+from portal.db.models import Client
 from portal.domain.money import to_decimal
-from portal.settings.business_details import LegalIdentityView, update_legal_identity
 from tests.services.conftest import World
+from tests.services.identity_fixtures import set_legal_identity
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -25,24 +25,6 @@ NS = {
     "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
 }
 SUMMATION = "//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:"
-
-
-async def _french_seller(world: World) -> None:
-    if await Organization.first() is None:
-        await Organization.create()
-    await update_legal_identity(
-        actor=world.admin,
-        values=LegalIdentityView(
-            legal_name="Studio Exemple SAS",
-            legal_form="SAS au capital de 10 000 €",
-            company_id="732829320",
-            vat_number="FR40303265045",
-            postcode="75002",
-            city="Paris",
-            country="FR",
-            vies_check_enabled=False,
-        ),
-    )
 
 
 async def _invoice(world: World, currency: str) -> documents.InvoiceDetail:
@@ -77,7 +59,7 @@ def _amount(tree: etree._Element, path: str) -> str:
 
 @pytest.mark.parametrize("currency", ["JPY", "EUR", "USD", "KWD"])
 async def test_the_xml_validates_and_carries_the_invoices_exact_integers(world: World, currency: str) -> None:
-    await _french_seller(world)
+    await set_legal_identity(world)
     detail = await _invoice(world, currency)
     xml = facturx.cii_xml(detail)
     assert facturx_lib.xml_check_xsd(xml, flavor="factur-x", level="en16931")  # a second library's XSD check
@@ -135,7 +117,7 @@ async def test_the_xml_validates_and_carries_the_invoices_exact_integers(world: 
 
 
 async def test_the_pdf_carries_the_xml_as_factur_x(world: World) -> None:
-    await _french_seller(world)
+    await set_legal_identity(world)
     detail = await _invoice(world, "EUR")
     xml = facturx.cii_xml(detail)
     document = facturx.facturx_pdf(pdf.invoice_pdf(detail), xml)

@@ -14,26 +14,12 @@ from portal.billing.invoices import LineDraft
 from portal.core.clock import today
 from portal.db.models import Client, Organization
 from portal.domain.errors import InvalidFields
-from portal.settings.business_details import LegalIdentityView, get_legal_identity, update_legal_identity
+from portal.settings.business_details import get_legal_identity
 from tests.services.billing.test_documents import pdf_text
 from tests.services.conftest import World
+from tests.services.identity_fixtures import FRENCH_SELLER, set_legal_identity
 
-FRANCE = LegalIdentityView(
-    legal_name="Studio Exemple SAS",
-    legal_form="SAS au capital de 10 000 €",
-    company_id="732829320",
-    vat_number="FR40303265045",
-    postcode="75002",
-    city="Paris",
-    country="FR",
-    vies_check_enabled=False,
-)
-
-
-async def _identity(world: World, values: LegalIdentityView) -> None:
-    if await Organization.first() is None:
-        await Organization.create(name="Studio Exemple")
-    await update_legal_identity(actor=world.admin, values=values)
+FRANCE = FRENCH_SELLER
 
 
 async def _invoice_text(world: World, *, locale: str, business: bool) -> str:
@@ -55,7 +41,7 @@ async def _invoice_text(world: World, *, locale: str, business: bool) -> str:
 
 
 async def test_an_invoice_from_france_to_a_business_carries_every_mention_in_french(world: World) -> None:
-    await _identity(world, replace(FRANCE, late_penalty_rate="12,5", early_payment_discount=""))
+    await set_legal_identity(world, replace(FRANCE, late_penalty_rate="12,5", early_payment_discount=""))
     text = await _invoice_text(world, locale="fr", business=True)
     for expected in (
         "Studio Exemple SAS · SAS au capital de 10 000 €",  # the seller under its address
@@ -70,7 +56,7 @@ async def test_an_invoice_from_france_to_a_business_carries_every_mention_in_fre
 
 
 async def test_a_person_owes_no_recovery_indemnity_and_english_reads_english(world: World) -> None:
-    await _identity(world, replace(FRANCE, operation_nature="goods", early_payment_discount="2"))
+    await set_legal_identity(world, replace(FRANCE, operation_nature="goods", early_payment_discount="2"))
     text = await _invoice_text(world, locale="en", business=False)
     assert "Nature of the operation: sale of goods." in text
     assert "the European Central Bank's refinancing rate plus 10 percentage points" in text
@@ -79,7 +65,7 @@ async def test_a_person_owes_no_recovery_indemnity_and_english_reads_english(wor
 
 
 async def test_an_invoice_from_elsewhere_has_no_french_mentions(world: World) -> None:
-    await _identity(
+    await set_legal_identity(
         world,
         replace(FRANCE, legal_form="Ltd", company_id="09876543", vat_number="GB980780684", country="GB"),
     )
@@ -90,16 +76,18 @@ async def test_an_invoice_from_elsewhere_has_no_french_mentions(world: World) ->
 
 async def test_rates_are_checked_and_kept_as_typed(world: World) -> None:
     with pytest.raises(InvalidFields) as raised:
-        await _identity(
+        await set_legal_identity(
             world,
             replace(FRANCE, late_penalty_rate="douze", early_payment_discount="150", operation_nature="x"),
         )
     assert set(raised.value.errors) == {"late_penalty_rate", "early_payment_discount", "operation_nature"}
     assert "like 12 or 10.5" in raised.value.errors["late_penalty_rate"]
     with pytest.raises(InvalidFields) as raised:
-        await _identity(world, replace(FRANCE, late_penalty_rate="12.345"))
+        await set_legal_identity(world, replace(FRANCE, late_penalty_rate="12.345"))
     assert "at most 2 decimals" in raised.value.errors["late_penalty_rate"]
-    await _identity(world, replace(FRANCE, late_penalty_rate=" 12,50 % ", early_payment_discount="1.5"))
+    await set_legal_identity(
+        world, replace(FRANCE, late_penalty_rate=" 12,50 % ", early_payment_discount="1.5")
+    )
     view = await get_legal_identity(actor=world.admin)
     assert (view.late_penalty_rate, view.early_payment_discount) == ("12.5", "1.5")
     org = await Organization.first()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from portal.domain.mentions import french_mentions, party_numbers, register_label
+from portal.domain.mentions import french_mention_notes, party_numbers, register_label
+
+
+def french_mentions(**values) -> list[str]:
+    return [text for _code, text in french_mention_notes(**values)]
 
 
 def test_a_french_register_number_is_named_siren_or_siret() -> None:

@@ -72,6 +72,8 @@ ACTION_LABELS = {
     "invoice.reminder": N_("Sent a payment reminder"),
     "billing_request.link": N_("Sent a new payment link"),
     "client.create": N_("Added a client"),
+    "client.import": N_("Imported clients from a file"),
+    "export.download": N_("Downloaded an accounting export"),
     "client.update": N_("Changed a client's details"),
     "client.invite": N_("Invited a client to the portal"),
     "client.reminders": N_("Changed a client's payment reminders"),

@@ -3,9 +3,11 @@ themselves, a sent quote's number, hints true for each invoice state, a line wit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from portal import i18n
 from portal.billing.invoices import locked_note
 from portal.billing.line_input import NO_TAX, LineForm, TaxChoice, line_field, preview
 from portal.billing.quotes import quote_number
+from portal.core import audit
 from portal.domain.status import (
     BillingRequestStatus,
     CreditRequestStatus,
@@ -137,3 +140,15 @@ def test_a_misplaced_separator_in_a_price_says_what_it_could_mean() -> None:
     assert result.errors[line_field(0, "unit_price")] == (
         "“0,500” is not an amount in English: did you mean 0.50 or 500.00? Write amounts like 1,234.56."
     )
+
+
+def test_every_audited_action_written_in_the_code_reads_as_a_sentence() -> None:
+    """The audit log shows each entry's action as a sentence in the reader's language: an action the code
+    records by name must have one (a missing one would show as 'Export download', in English only)."""
+    root = Path(__file__).resolve().parents[2] / "portal"
+    source = "\n".join(path.read_text() for path in root.rglob("*.py"))
+    named = set(re.findall(r'action="([a-z_.]+)"', source)) | set(
+        re.findall(r'_ACTION = "([a-z_.]+)"', source)
+    )
+    assert len(named) > 40  # the search finds what the code records
+    assert sorted(named - set(audit.ACTION_LABELS)) == []

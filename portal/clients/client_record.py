@@ -14,7 +14,7 @@ from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
 
 from portal.billing.documents import invoice_number
-from portal.billing.quotes import quote_number
+from portal.billing.quotes import display_status, quote_number
 from portal.clients.history import CREDIT_REASONS, Section
 from portal.core import audit as audit_trail
 from portal.core.actors import Actor, require_staff
@@ -337,7 +337,7 @@ async def _quotes(client_id: int, limit: int) -> Section[QuoteItem]:
             kind=q.kind,
             number=quote_number(q.number, q.status, q.id),
             title=q.title,
-            status=q.status,
+            status=display_status(q.status, q.valid_until),  # a sent quote past its date has expired
             currency=q.currency,
             total_minor=q.total_minor,
             issue_date=q.issue_date,

@@ -495,7 +495,16 @@ async def _history_for(world: World) -> None:
     await Allocation.create(invoice_id=late, amount_minor=2000, currency="USD")
     await _invoice(cid, total=5000, due=today + timedelta(days=10), status="draft")
     await Quote.create(kind="estimate", client_id=cid, title="Site", currency="USD", issue_date=today)
-    await Quote.create(kind="proposal", client_id=cid, title="Retainer", currency="USD", issue_date=today)
+    await Quote.create(
+        kind="proposal",
+        client_id=cid,
+        title="Retainer",
+        currency="USD",
+        issue_date=today - timedelta(days=40),
+        valid_until=today - timedelta(days=10),
+        status="sent",
+        number="PRO-0001",
+    )
     await BillingRequest.create(
         client_id=cid, email="alice@x.test", currency="USD", amount_minor=900, success_url="x", cancel_url="y"
     )
@@ -596,7 +605,10 @@ async def test_the_record_gathers_every_list_of_the_client(
     invoices = {i.status: i for i in record.invoices.items}
     assert invoices["open"].amount_due_minor == 10000 and invoices["open"].overdue
     assert invoices["draft"].amount_due_minor is None
-    assert sorted(q.kind for q in record.quotes.items) == ["estimate", "proposal"]
+    assert sorted((q.kind, q.status) for q in record.quotes.items) == [
+        ("estimate", "draft"),
+        ("proposal", "expired"),  # sent, and past its date: never shown as "Sent"
+    ]
     assert [r.amount_minor for r in record.billing_requests.items] == [900]
     assert [r.description for r in record.credit_requests.items] == ["Prepay"]
     assert [(s.name, s.method) for s in record.subscriptions.items] == [("Care", "Visa •••• 4242 (12/2028)")]

@@ -202,6 +202,12 @@ def _quote_form() -> Any:
     )
 
 
+def _legal_identity() -> Any:
+    from portal.settings.business_details import LegalIdentityView
+
+    return LegalIdentityView("Acme SAS", "SAS", "732829320", "FR40303265045", "75002", "Paris", "FR", False)
+
+
 def _smtp_form() -> Any:
     from portal.settings.email import SmtpForm
 
@@ -425,6 +431,13 @@ RULES: list[Rule] = [
         "settings.business_details",
         "update_organization",
         lambda r: {"name": "New Name", "billing_address": "1 Road", "bank_details": "IBAN"},
+        level=ADMIN,
+    ),
+    Rule("settings.business_details", "get_legal_identity", NOTHING, level=ADMIN),
+    Rule(
+        "settings.business_details",
+        "update_legal_identity",
+        lambda r: {"values": _legal_identity()},
         level=ADMIN,
     ),
     Rule("settings.billing_and_tax", "get_billing_settings", NOTHING, level=ADMIN),

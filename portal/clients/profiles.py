@@ -18,7 +18,8 @@ from tortoise.functions import Count, Min
 from tortoise.transactions import in_transaction
 
 from portal import i18n
-from portal.core import audit, clock, vies
+from portal.clients import vies
+from portal.core import audit, clock
 from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import today
 from portal.core.images import hidden_content

@@ -1,5 +1,5 @@
 """Legal identity: countries, VAT numbers and company register numbers, checked by their format and check
-digits with python-stdnum. Pure, no I/O: the online VIES check is `portal.core.vies`."""
+digits with python-stdnum. Pure, no I/O: the online VIES check is `portal.clients.vies`."""
 
 from __future__ import annotations
 

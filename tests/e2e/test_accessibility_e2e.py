@@ -20,7 +20,15 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from tests.e2e.axe_check import Tour, Violation, axe_violations, settle, switch_language, tour_of
 from tests.e2e.conftest import ServedPortal, chromium
-from tests.e2e.test_login_e2e import ADMIN_EMAIL, CLIENT_EMAIL, DEMO_PASSWORD, _path_is, _sign_in, _wait
+from tests.e2e.test_login_e2e import (
+    ADMIN_EMAIL,
+    CLIENT_EMAIL,
+    DEMO_PASSWORD,
+    _click,
+    _path_is,
+    _sign_in,
+    _wait,
+)
 
 PAY_NOW = {"en": "Pay now", "fr": "Payer maintenant"}
 LANGUAGES = ["en", "fr"]
@@ -80,9 +88,9 @@ def _client_side(driver: WebDriver, tour: Tour, language: str) -> Audit:
         audit.open(f"{tour.url}{path}", path)
     driver.get(f"{tour.url}/billing")
     settle(driver)
-    button = _wait(driver).until(EC.element_to_be_clickable(_pay_button(language)))
-    opener = button.get_attribute("aria-label")
-    button.click()
+    # read again if a live section redraws it meanwhile (_wait ignores a stale element)
+    opener = _wait(driver).until(lambda d: d.find_element(*_pay_button(language)).get_attribute("aria-label"))
+    _click(driver, _pay_button(language))  # a live section may redraw it meanwhile
     _wait(driver).until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".q-dialog .q-card")))
     audit.run("/billing, the Pay dialog open")
     driver.switch_to.active_element.send_keys(Keys.ESCAPE)  # as a keyboard user closes it

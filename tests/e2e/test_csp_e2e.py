@@ -26,6 +26,7 @@ from tests.e2e.test_login_e2e import (
     ADMIN_EMAIL,
     CLIENT_EMAIL,
     DEMO_PASSWORD,
+    _click,
     _path_is,
     _sign_in,
     _text,
@@ -144,9 +145,8 @@ class Checker:
             self.failures.append(f"{where}: {problem}")
 
     def click(self, text: str) -> None:
-        _wait(self.driver).until(
-            EC.element_to_be_clickable((By.XPATH, f"//button[normalize-space(.)='{text}']"))
-        ).click()
+        """The button named `text`, clicked as every e2e test clicks (a live section may redraw it)."""
+        _click(self.driver, f"//button[normalize-space(.)='{text}']")
 
 
 # the confirmation of a payment, which names its amount ("Thank you! We received $240.00.")
@@ -171,9 +171,7 @@ def test_every_page_works_without_a_csp_violation(
     anonymous_and_client = Checker(browser, portal.url)
     anonymous_and_client.open(f"/pay/{portal.token}", "Amount due")
     browser.save_screenshot(str(artifacts_dir / "csp-pay-link.png"))
-    _wait(browser).until(  # the hosted checkout (the sandbox's own page here)
-        EC.element_to_be_clickable((By.XPATH, "//button[contains(normalize-space(.), 'by card')]"))
-    ).click()
+    _click(browser, "//button[contains(normalize-space(.), 'by card')]")  # the hosted checkout (sandbox)
     _wait(browser).until(lambda d: "/sandbox/checkout/" in d.current_url)
     anonymous_and_client.check("/sandbox/checkout")
 

@@ -79,16 +79,24 @@ def _visible(driver: WebDriver, xpath: str) -> list[WebElement]:
 
 def _click(driver: WebDriver, target: str | tuple[str, str]) -> None:
     """Click the first visible match of `target` (an XPath or a By.XPATH locator) once it is clickable,
-    like a person who waits for the page: when a live section replaces the element between finding it
-    and clicking it, or a dialog is still sliding over it, look again instead of failing."""
+    like a person who waits for the page: the element must stand still for one poll (0.1 s) first (a
+    click on a dialog's button while the dialog scales in was lost: the test then waited for a payment
+    that never started), and when a live section replaces it between finding it and clicking it, or a
+    dialog is still sliding over it, look again instead of failing."""
     xpath = target if isinstance(target, str) else target[1]
     if not isinstance(target, str) and target[0] != By.XPATH:
         raise ValueError(f"_click takes an XPath, not {target[0]}")
     _connected(driver)  # a click before the websocket is up is lost
 
+    seen: dict[str, dict] = {}  # each element's box when last looked at
+
     def clicked(d: WebDriver) -> bool:
         for element in _visible(d, xpath):
             try:
+                box, before = element.rect, seen.get(element.id)
+                seen[element.id] = box
+                if box != before:  # still moving (a dialog scaling in): a click now can miss it
+                    return False
                 EC.element_to_be_clickable(element)(d).click()
             except (StaleElementReferenceException, ElementClickInterceptedException, AttributeError):
                 return False  # re-rendered, still animating in, or not clickable yet (the condition: False)

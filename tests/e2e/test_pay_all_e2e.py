@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as EC
 
 from portal.i18n import translate
 from tests.e2e.conftest import ServedPortal, chromium, served_portal
@@ -81,9 +80,9 @@ def test_the_dialog_offers_every_way_then_everything_due_in_eur_is_paid_at_once(
         By.XPATH,
         f"//button[starts-with(normalize-space(.), {_literal(pay_words)}) and contains(., '€')]",
     )
-    _wait(driver).until(EC.element_to_be_clickable(confirm))
+    _wait_visible(driver, confirm)
     driver.save_screenshot(str(artifacts_dir / f"e2e-pay-all-{language}.png"))
-    driver.find_element(*confirm).click()
+    _click(driver, confirm)  # the shared click: waits for it to stand still, looks again if redrawn
     received = translate("Thank you! We received {amount}.", language, amount="")[:15]
     _wait_visible(driver, _starts(received))
     nothing = translate(

@@ -324,9 +324,9 @@ def _clean(form: ClientForm) -> tuple[ClientForm, dict[str, str]]:
         errors["billing_address"] = _("Use at most {count} characters.", count=2000)
     if form.locale not in LOCALES:
         errors["locale"] = _("Choose English or French.")
-    identity = _clean_identity(form, errors)
+    legal = _clean_identity(form, errors)
     cleaned = replace(
-        form, name=name, company=company, email=email, currency=currency, billing_address=address, **identity
+        form, name=name, company=company, email=email, currency=currency, billing_address=address, **legal
     )
     return cleaned, errors
 

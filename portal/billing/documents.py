@@ -81,16 +81,6 @@ class Letterhead:
     late_penalty_rate: Decimal | None = None
     early_payment_discount: Decimal | None = None
 
-    @property
-    def identity_lines(self) -> list[str]:
-        """The legal name and form, when given, as one line ([] otherwise)."""
-        parts = [
-            part
-            for part in (self.legal_name if self.legal_name != self.name else "", self.legal_form)
-            if part
-        ]
-        return [" · ".join(parts)] if parts else []
-
 
 @dataclass(frozen=True)
 class LineView:

@@ -42,15 +42,19 @@ NOT_DEFINED = "1"  # UNTDID 4461: payment means not defined (the client chooses 
 XML_FILENAME = "factur-x.xml"
 
 
+def _issued(detail: InvoiceDetail) -> bool:
+    return detail.status != InvoiceStatus.draft and bool(detail.number)
+
+
 def has_einvoice(detail: InvoiceDetail) -> bool:
     """An issued invoice (numbered, not a draft) has an e-invoice once the organization's country is set
     (EN 16931 requires the seller's; a client without one is taken to be in the same country)."""
-    return detail.status != InvoiceStatus.draft and bool(detail.number) and bool(detail.organization.country)
+    return _issued(detail) and bool(detail.organization.country)
 
 
 def missing(detail: InvoiceDetail) -> str | None:
     """Why an issued invoice has no e-invoice yet (for staff), or None."""
-    if detail.status == InvoiceStatus.draft or not detail.number or detail.organization.country:
+    if not _issued(detail) or detail.organization.country:
         return None
     return _("For e-invoices, set the organization's country in Settings, Organization, Legal identity.")
 

@@ -234,9 +234,11 @@ class _Document(FPDF):
 
 
 def letterhead_identity(org: Letterhead, locale: str) -> list[str]:
-    """The lines under the organization's address: legal name and form, register and VAT numbers."""
+    """The lines under the organization's address: its legal name (when not its name) and form, then its
+    register and VAT numbers; each line only when it has something."""
+    legal = [part for part in (org.legal_name if org.legal_name != org.name else "", org.legal_form) if part]
     numbers = party_numbers(org.company_id, org.vat_number, org.country, locale)
-    return [*org.identity_lines, " · ".join(numbers)] if numbers else list(org.identity_lines)
+    return [" · ".join(parts) for parts in (legal, numbers) if parts]
 
 
 def _letterhead(pdf: _Document) -> None:

@@ -527,11 +527,11 @@ async def update_client(
 ) -> ClientForm:
     """Staff: change a client's details (and the email its login uses); return the saved form."""
     require_staff(actor)
-    if not await Client.exists(id=client_id):
+    current = await Client.filter(id=client_id).values_list("vat_number", flat=True)
+    if not current:
         raise NotFound(_("That client does not exist."))
     form = await _validate(form, client_id=client_id, avatar=avatar)
-    current = await Client.filter(id=client_id).values_list("vat_number", flat=True)
-    asked = bool(current) and current[0] != form.vat_number  # VIES is asked about a new number only
+    asked = current[0] != form.vat_number  # VIES is asked about a new number only
     vat_check, vat_checked_at = await _vat_check(form.vat_number) if asked else ("", None)
     new_avatar = await _store_avatar(avatar) if avatar else ""
     try:

@@ -16,6 +16,7 @@ from portal.components.client_form import vat_check_text
 from portal.components.refund_dialog import REFUND_CELL
 from portal.components.tables import LINK_CELL, money_cell, quiet_empty, table_columns
 from portal.domain import status
+from portal.domain.mentions import party_numbers
 from portal.i18n import N_, _, pgettext
 
 STATUS_LABELS = {  # the domain's labels, plus the states only these lists show
@@ -169,9 +170,8 @@ def client_header(header: Header) -> None:
                 ui.label(header.company).classes("text-gray-700").mark("client-company")
             ui.label(header.email).classes("text-gray-700").mark("client-email")
             if header.company_id or header.vat_number:
-                numbers = [_("Register no. {number}", number=header.company_id)] if header.company_id else []
-                if header.vat_number:
-                    numbers.append(_("VAT no. {number}", number=header.vat_number))
+                # the PDF's labels; the record does not read the client's country, so "Register no."
+                numbers = party_numbers(header.company_id, header.vat_number, "", i18n.get_locale())
                 if header.vat_number and header.vat_check:
                     numbers.append(vat_check_text(header.vat_check, header.vat_checked_at))
                 ui.label(" · ".join(numbers)).classes("text-sm text-gray-700").mark("client-numbers")

@@ -14,9 +14,9 @@ from portal.core.clock import today
 from portal.db.models import Client, Invoice, Payment, PaymentMethod
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money
-from portal.domain.status import InvoiceStatus, PaymentStatus, brand_label
+from portal.domain.status import BillingType, InvoiceStatus, PaymentStatus, brand_label
 from portal.i18n import _, get_locale
-from portal.payments import charges
+from portal.payments import charges, recurring_from_credit
 from portal.payments.gateways import selector
 from portal.payments.methods import payment_methods
 
@@ -33,6 +33,7 @@ class OpenInvoice:
     currency: str
     due_date: date
     amount_due_minor: int
+    recurring: bool = False  # raised for a recurring billing request: paid only when named, and whole
 
     @property
     def is_overdue(self) -> bool:
@@ -59,10 +60,14 @@ class PaymentContext:
     invoices: list[OpenInvoice]
     methods: list[StoredMethod]
     gateway_mode: str
+    renews_on: str = ""  # the default card a recurring request's subscription would renew on ('' if none)
 
     def due_in(self, currency: str) -> int:
-        """What is due on the open invoices of one currency."""
-        return sum(i.amount_due_minor for i in self.invoices if i.currency == currency)
+        """What an offline payment to the oldest due first settles in one currency (a recurring request's
+        invoice is paid only when chosen by name: it starts a subscription)."""
+        return sum(
+            i.amount_due_minor for i in self.invoices if i.currency == currency and not i.recurring
+        )
 
     @property
     def currencies(self) -> list[str]:
@@ -80,17 +85,26 @@ async def payment_context(*, actor: Actor, client_id: int) -> PaymentContext:
         raise NotFound(_("That client does not exist."))
     open_items = await invoices.open_invoices(actor=actor, client_id=client_id)
     methods = await payment_methods(actor=actor, client_id=client_id)
+    recurring = set(
+        await Invoice.filter(
+            client_id=client_id,
+            status=InvoiceStatus.open,
+            billing_request__billing_type=BillingType.recurring,
+        ).values_list("id", flat=True)
+    )
+    card = await recurring_from_credit.renewal_card(client_id) if recurring else None
     return PaymentContext(
         client_id=client.id,
         client_name=client.name,
         currency=client.currency,
         invoices=[
-            OpenInvoice(i.id, i.number, i.currency, i.due_date, i.amount_due_minor)
+            OpenInvoice(i.id, i.number, i.currency, i.due_date, i.amount_due_minor, i.id in recurring)
             for i in open_items
             if i.amount_due_minor > 0
         ],
         methods=[StoredMethod(m.id, m.label, m.is_default) for m in methods],
         gateway_mode=await selector.current_mode(),
+        renews_on=recurring_from_credit.card_label(card) if card else "",
     )
 
 

@@ -23,9 +23,14 @@ from portal.payments import methods
 from portal.payments.methods import MethodRow
 
 # what the open invoices of a group still owe: their totals less what is allocated to each
-OWED = (
-    'SUM("total_minor" - COALESCE((SELECT SUM(a."amount_minor") FROM "allocation" a '
-    'WHERE a."invoice_id" = "invoice"."id"), 0))'
+_DUE = f'"total_minor" - {invoices.ALLOCATED}'
+OWED = f"SUM({_DUE})"
+# the part of it that "Pay all" pays: not the invoices of a recurring billing request, which must start a
+# subscription when paid (the same rule as `payments.pay_all_ledger.payable_invoices`)
+PAYABLE = (
+    'SUM(CASE WHEN "billing_request_id" IS NULL OR NOT EXISTS (SELECT 1 FROM "billing_request" b '
+    """WHERE b."id" = "invoice"."billing_request_id" AND b."billing_type" = 'recurring') """
+    f"THEN {_DUE} ELSE 0 END)"
 )
 
 
@@ -65,6 +70,7 @@ class OpenSummary:
     invoices: int  # open invoices
     requests: int  # pending credit requests
     totals: dict[str, int]  # owed per currency, both kinds together
+    payable: dict[str, int]  # of which "Pay all" pays (not a recurring request's invoice)
 
     @property
     def count(self) -> int:
@@ -89,21 +95,26 @@ async def _invoiced(client_id: int) -> list[dict]:
     """The client's open invoices per currency: how many, and what they still owe (one statement)."""
     return (
         await Invoice.filter(client_id=client_id, status=InvoiceStatus.open)
-        .annotate(n=Count("id"), owed=RawSQL(OWED))
+        .annotate(n=Count("id"), owed=RawSQL(OWED), payable=RawSQL(PAYABLE))
         .group_by("currency")
-        .values("currency", "n", "owed")
+        .values("currency", "n", "owed", "payable")
     )
 
 
 def _summary(invoiced: list[dict], requested: list[dict]) -> OpenSummary:
-    """The summary of per-currency rows (`currency`, `n`, `owed`) of open invoices and credit requests."""
+    """The summary of per-currency rows (`currency`, `n`, `owed`, for invoices also `payable`) of open
+    invoices and credit requests."""
     totals: dict[str, int] = {}
+    payable: dict[str, int] = {}
     for row in invoiced + requested:
         totals[row["currency"]] = totals.get(row["currency"], 0) + int(row["owed"] or 0)
+        part = row["payable"] if "payable" in row else row["owed"]  # a credit request is always payable
+        payable[row["currency"]] = payable.get(row["currency"], 0) + int(part or 0)
     return OpenSummary(
         invoices=sum(int(row["n"]) for row in invoiced),
         requests=sum(int(row["n"]) for row in requested),
         totals=dict(sorted(totals.items())),
+        payable=payable,
     )
 
 

@@ -17,7 +17,7 @@ from portal.core.clock import today
 from portal.domain.errors import DomainError, InvalidInput
 from portal.domain.money import format_amount, format_money, parse_amount
 from portal.i18n import N_, _
-from portal.payments import credit_payments, ledger
+from portal.payments import credit_payments, ledger, recurring_from_credit
 from portal.payments.credit_payments import CreditOffer
 from portal.payments.ledger import OverpaymentNeedsConfirmation
 
@@ -34,6 +34,10 @@ OFFLINE_METHODS = {
     "other": N_("Other"),
 }
 OLDEST = "oldest"
+NOT_STARTED = N_(
+    "The payment service did not start the subscription yet. Press Record payment again to retry: "
+    "the payment is not recorded twice."
+)
 
 
 def receipt_url(payment_id: int) -> str:
@@ -372,10 +376,14 @@ class RecordPaymentDialog:
         return self.context.due_in(currency)
 
     def _allocation_changed(self) -> None:
-        currency, _invoice = self.target
+        currency, invoice_id = self.target
         due = self._due()
         self.amount.props["suffix"] = currency
-        if due > 0:
+        chosen = self.invoices[invoice_id] if invoice_id is not None else None
+        if chosen is not None and chosen.recurring:
+            self.amount.set_value(format_amount(due, currency, self.locale))
+            self.due_hint.set_text(self._recurring_note(chosen))
+        elif due > 0:
             self.amount.set_value(format_amount(due, currency, self.locale))
             self.due_hint.set_text(
                 _(
@@ -388,6 +396,18 @@ class RecordPaymentDialog:
             self.due_hint.set_text(
                 _("Nothing is due in {currency}: the whole payment becomes credit.", currency=currency)
             )
+
+    def _recurring_note(self, invoice: OpenInvoice) -> str:
+        """What recording a payment for a recurring request's invoice does, or why it cannot."""
+        if not self.context.renews_on:
+            return _(recurring_from_credit.OFFLINE_NEEDS_CARD, number=invoice.number)
+        return _(
+            "{number} is a recurring request, paid whole: {due} pays its first period, then the "
+            "subscription renews on {card}.",
+            number=invoice.number,
+            due=self.money(invoice.amount_due_minor, invoice.currency),
+            card=self.context.renews_on,
+        )
 
     def _charge_changed(self) -> None:
         inv = self.invoices.get(self.charge_invoice.value) if self.charge_invoice.value is not None else None
@@ -501,6 +521,11 @@ class RecordPaymentDialog:
         text = _("{amount} recorded.", amount=self.money(amount, currency))
         if result.credit_minor:
             text += " " + _("{credit} became credit.", credit=self.money(result.credit_minor, currency))
+        if result.subscription_started is False:  # recorded once; pressing again retries only the start
+            self.say(text + " " + _(NOT_STARTED), ok=False)
+            return False
+        if result.subscription_started:
+            text += " " + _("The subscription started; it renews on {card}.", card=self.context.renews_on)
         await self.finish(text, result.payment_id)
         return True
 

@@ -120,7 +120,7 @@ class Dashboard:
         credit = await ledger.credit_balances(actor=self.actor, client_id=self.client_id)
         waiting = await quotes.awaiting_decision(actor=self.actor, client_id=self.client_id)
         expiring = await dashboard.expiring_cards(actor=self.actor, client_id=self.client_id)
-        self._balances(summary.totals, credit)
+        self._balances(summary.totals, summary.payable, credit)
         with ui.card().classes("w-full gap-2").mark("todo"):
             ui.label(_("To do")).classes("text-lg font-semibold")
             if not (items or waiting or expiring):
@@ -160,7 +160,7 @@ class Dashboard:
         """True when the payments are simulated."""
         return self.brand.gateway_mode == "sandbox"
 
-    def _balances(self, totals: dict[str, int], credit: dict[str, int]) -> None:
+    def _balances(self, totals: dict[str, int], payable: dict[str, int], credit: dict[str, int]) -> None:
         with ui.row().classes("w-full gap-4").mark("balances"):
             with ui.card().classes("grow"):
                 ui.label(_("Open balance")).classes("text-sm text-gray-600")
@@ -171,7 +171,7 @@ class Dashboard:
                         money_label(amount, currency, locale=self.locale).classes(
                             "text-xl font-semibold"
                         ).mark("total-open")
-                        if amount > 0:  # one payment for everything due in this currency
+                        if payable.get(currency, 0) > 0:  # one payment for everything due in it
                             pay_all = ui.link(_("Pay all"), f"/billing/pay-all/{currency}")
                             pay_all.mark(f"pay-all-{currency}")
                             pay_all.props["aria-label"] = _("Pay all due in {currency}", currency=currency)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +14,7 @@ from tortoise.transactions import in_transaction
 from portal.core import audit
 from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import now_utc, today
-from portal.db.models import Allocation, BillingRequest, Client, CreditEntry, Invoice, Payment
+from portal.db.models import Allocation, BillingRequest, Client, CreditEntry, Invoice, Payment, PaymentMethod
 from portal.domain.allocation import OpenItem, allocate
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money, normalize_currency
@@ -28,7 +29,11 @@ from portal.domain.status import (
 )
 from portal.events import Event, publish
 from portal.i18n import _, get_locale
+from portal.payments import recurring_from_credit
+from portal.payments.gateways.protocol import GatewayError
 from portal.payments.receipts import queue_offline_receipt
+
+log = logging.getLogger(__name__)
 
 REFERENCE_MAX_LENGTH = 200
 """The length of Payment.reference."""
@@ -42,6 +47,7 @@ class PaymentResult:
     allocations: list[tuple[int, int]]
     credit_minor: int
     duplicate: bool = False
+    subscription_started: bool | None = None  # a recurring request's subscription: None when none
 
 
 class OverpaymentNeedsConfirmation(Conflict):
@@ -177,7 +183,7 @@ async def record_offline_payment(
             field="reference",
         )
     if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
-        return PaymentResult(existing.id, [], 0, duplicate=True)
+        return await _recorded_before(existing)
     try:
         return await _record_offline(
             actor=actor,
@@ -194,7 +200,7 @@ async def record_offline_payment(
     except IntegrityError:
         # the same form submitted twice at once: the other submission recorded it
         if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
-            return PaymentResult(existing.id, [], 0, duplicate=True)
+            return await _recorded_before(existing)
         raise
 
 
@@ -218,14 +224,17 @@ async def _record_offline(
         if idempotency_key and (existing := await Payment.get_or_none(idempotency_key=idempotency_key)):
             return PaymentResult(existing.id, [], 0, duplicate=True)
         open_items = await lock_open_items(client_id, currency)
-        items = [
-            OpenItem(id=inv.id, due_date=inv.due_date, amount_due_minor=due, issued_at=inv.issue_date)
-            for inv, due in open_items.values()
-        ]
         if invoice_id is not None and invoice_id not in open_items:
             raise InvalidInput(
                 _("That invoice is not open for this client in this currency."), field="invoice"
             )
+        recurring = await recurring_from_credit.recurring_requests(open_items)
+        renewal = await _renewal(open_items, invoice_id, recurring, amount_minor)
+        items = [  # oldest first passes over a recurring request's invoice: only naming it pays it
+            OpenItem(id=inv.id, due_date=inv.due_date, amount_due_minor=due, issued_at=inv.issue_date)
+            for inv, due in open_items.values()
+            if inv.id == invoice_id or inv.billing_request_id not in recurring
+        ]
         plan = allocate(amount_minor, items, target_id=invoice_id)
         if plan.remainder_minor and not overpayment_to_credit:
             raise OverpaymentNeedsConfirmation(plan.remainder_minor, currency)
@@ -253,16 +262,73 @@ async def _record_offline(
                 payment_id=payment.id,
                 created_by_id=actor.user_id,
             )
+        details: dict[str, object] = {"amount_minor": amount_minor, "currency": currency, "method": method}
+        if renewal is not None:
+            request, card = renewal
+            details["subscription_id"] = await recurring_from_credit.add_subscription(
+                request=request, method=card
+            )
         await audit.record(
             actor=actor,
             action="payment.record_offline",
             subject=f"payment:{payment.id}",
             client_id=client_id,
-            details={"amount_minor": amount_minor, "currency": currency, "method": method},
+            details=details,
         )
         await queue_offline_receipt(payment)  # the client's receipt, when the organization sends them
     await publish(Event("payment.recorded", client_id=client_id, data={"payment_id": payment.id}))
-    return PaymentResult(payment.id, plan.allocations, plan.remainder_minor)
+    started = await _start(renewal[0].id) if renewal is not None else None
+    return PaymentResult(payment.id, plan.allocations, plan.remainder_minor, subscription_started=started)
+
+
+async def _renewal(
+    open_items: dict[int, tuple[Invoice, int]], invoice_id: int | None, recurring: set[int], amount: int
+) -> tuple[BillingRequest, PaymentMethod] | None:
+    """When the payment names a recurring request's invoice: the request and the card its subscription
+    will renew on. Refused without such a card, or for less than is due (the request is paid whole)."""
+    if invoice_id is None:
+        return None
+    invoice, due = open_items[invoice_id]
+    if invoice.billing_request_id not in recurring:
+        return None
+    card = await recurring_from_credit.renewal_card(invoice.client_id)
+    if card is None:
+        needs_card = _(recurring_from_credit.OFFLINE_NEEDS_CARD, number=invoice.number)
+        raise InvalidInput(needs_card, field="invoice")
+    if amount < due:
+        raise InvalidInput(
+            _(
+                recurring_from_credit.OFFLINE_PAID_WHOLE,
+                due=format_money(due, invoice.currency, get_locale()),
+                number=invoice.number,
+            ),
+            field="amount",
+        )
+    return await BillingRequest.get(id=invoice.billing_request_id), card
+
+
+async def _start(request_id: int) -> bool:
+    """Start the subscription the payment paid for (True when it runs); if the gateway fails it stays
+    incomplete, and submitting the same payment again (same idempotency key) tries again."""
+    try:
+        await recurring_from_credit.start_subscription(request_id=request_id)
+    except GatewayError as exc:
+        log.warning("subscription of billing request %s paid offline not started: %s", request_id, exc)
+        return False
+    return True
+
+
+async def _recorded_before(payment: Payment) -> PaymentResult:
+    """The answer to a payment submitted again: the first one's, after retrying any subscription it paid
+    for that the gateway did not start."""
+    started = None
+    request_ids = await Allocation.filter(
+        payment_id=payment.id, invoice__billing_request_id__isnull=False
+    ).values_list("invoice__billing_request_id", flat=True)
+    for request_id in set(request_ids):
+        if await recurring_from_credit.recurring_request_of(request_id) is not None:
+            started = await _start(request_id)
+    return PaymentResult(payment.id, [], 0, duplicate=True, subscription_started=started)
 
 
 async def allocated_by_invoice(invoice_ids: Sequence[int]) -> dict[int, int]:

@@ -29,7 +29,7 @@ from portal.domain.money import format_money, normalize_currency
 from portal.domain.status import CreditReason, PaymentSource, PaymentStatus
 from portal.events import Event, publish
 from portal.i18n import N_, _, get_locale
-from portal.payments import charges, pay_all_ledger
+from portal.payments import charges, pay_all_ledger, recurring_from_credit
 from portal.payments.charges import CHECKOUT_REUSE, IN_PROGRESS_MESSAGE, PayOutcome
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import PaymentGateway
@@ -313,5 +313,5 @@ async def _payable(
     client_id: int, currency: str, open_items: dict[int, tuple[Invoice, int]]
 ) -> list[Invoice]:
     """The invoices among `open_items` that paying everything pays."""
-    recurring = await pay_all_ledger.recurring_requests(open_items)
+    recurring = await recurring_from_credit.recurring_requests(open_items)
     return [inv for inv, _due in open_items.values() if inv.billing_request_id not in recurring]

@@ -21,7 +21,6 @@ from portal.core.clock import now_utc
 from portal.core.organization import get_organization
 from portal.db.models import (
     Allocation,
-    BillingRequest,
     Client,
     CreditEntry,
     CreditRequest,
@@ -34,6 +33,7 @@ from portal.domain.allocation import OpenItem, allocate_documents
 from portal.domain.status import CreditReason, CreditRequestStatus, InvoiceStatus
 from portal.mail import pay_all_emails
 from portal.mail.outbox import enqueue
+from portal.payments import recurring_from_credit
 from portal.payments.ledger import apply_allocations, lock_open_items
 
 PAY_ALL = "pay_all"
@@ -155,7 +155,7 @@ async def place(payment: Payment) -> None:
     client_id = payment.client_id
     assert client_id is not None
     open_items = await lock_open_items(client_id, payment.currency)
-    recurring = await recurring_requests(open_items)
+    recurring = await recurring_from_credit.recurring_requests(open_items)
     excluded = {inv.id for inv, _due in open_items.values() if inv.billing_request_id in recurring}
     requests = await CreditRequest.select_for_update().filter(_pending_requests(client_id, payment.currency))
     docs: list[tuple[str, Invoice | CreditRequest]] = [
@@ -205,15 +205,6 @@ async def place(payment: Payment) -> None:
         note = "More than was due when it arrived: the rest became credit."  # staff's note, in English
         await Payment.filter(id=payment.id).update(needs_review=True, review_note=note)
     await _queue_receipt(payment, paid, plan.remainder_minor)
-
-
-async def recurring_requests(open_items: dict[int, tuple[Invoice, int]]) -> set[int]:
-    ids = {inv.billing_request_id for inv, _due in open_items.values() if inv.billing_request_id}
-    if not ids:
-        return set()
-    return set(
-        await BillingRequest.filter(id__in=list(ids), billing_type="recurring").values_list("id", flat=True)
-    )
 
 
 async def _queue_receipt(payment: Payment, paid: list[tuple[str, str, int]], credited_minor: int) -> None:

@@ -1,11 +1,13 @@
-"""A recurring billing request paid from credit: the subscription starts on the client's default card.
+"""A recurring billing request paid from credit or offline: the subscription starts on the default card.
 
-Credit pays the first period; the gateway charges the next ones to the card the client made their default
-(the card it renews on), from the end of the period just paid. Without such a card, credit is not offered
-for a recurring request: the request would be Paid with nothing to renew it.
+Credit (or money staff received offline) pays the first period; the gateway charges the next ones to the
+card the client made their default (the card it renews on), from the end of the period just paid. Without
+such a card, credit is not offered and an offline payment is refused for a recurring request: the request
+would be Paid with nothing to renew it.
 
-The subscription row is written (incomplete) in the same transaction as the use of credit, then started
-at the gateway after commit under a key made of the request's id, so a retry or a double click starts one.
+The subscription row is written (incomplete) in the same transaction as the use of credit or the payment,
+then started at the gateway after commit under a key made of the request's id, so a retry or a double
+click starts one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from tortoise.transactions import in_transaction
 
 from portal.core.clock import now_utc
-from portal.db.models import BillingRequest, Client, PaymentMethod, Subscription
+from portal.db.models import BillingRequest, Client, Invoice, PaymentMethod, Subscription
 from portal.domain.errors import Conflict
 from portal.domain.periods import period_length
 from portal.domain.status import BillingType, SubscriptionStatus, brand_label, local_label
@@ -31,6 +33,11 @@ NEEDS_CARD = N_(
     "Recurring requests need a saved card to renew on: add a card and make it the default, "
     "or pay this request with a card."
 )
+OFFLINE_NEEDS_CARD = N_(
+    "{number} is a recurring request: it renews on the client's default card, and the client has none. "
+    "Charge a card for it instead, or ask the client to add a card first."
+)
+OFFLINE_PAID_WHOLE = N_("A recurring request is paid whole: record {due} for {number}.")
 NOT_STARTED = N_(
     "The credit was applied, but the payment service did not start the subscription yet ({reason}). "
     "Press again to retry: nothing is taken from credit twice."
@@ -45,6 +52,18 @@ async def recurring_request_of(invoice_billing_request_id: int | None) -> Billin
     if request is None or request.billing_type != BillingType.recurring:
         return None
     return request
+
+
+async def recurring_requests(open_items: dict[int, tuple[Invoice, int]]) -> set[int]:
+    """The ids of the recurring billing requests that some of these open invoices were raised for."""
+    ids = {inv.billing_request_id for inv, _due in open_items.values() if inv.billing_request_id}
+    if not ids:
+        return set()
+    return set(
+        await BillingRequest.filter(id__in=list(ids), billing_type=BillingType.recurring).values_list(
+            "id", flat=True
+        )
+    )
 
 
 async def renewal_card(client_id: int) -> PaymentMethod | None:

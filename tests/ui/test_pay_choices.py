@@ -13,6 +13,7 @@ from nicegui.testing import User
 from portal.core.clock import now_utc
 from portal.db.models import Invoice, Organization, OutboxEmail, Payment
 from portal.payments import links
+from tests.e2e.recurring_credit_seed import recurring_request
 from tests.ui.conftest import sign_in
 from tests.ui.test_pay_now import _emit, _rows, _wait_for
 
@@ -108,3 +109,13 @@ async def test_a_transfer_promised_on_the_pay_link_shows_in_the_console(user: Us
     await user.should_see("Overview", retries=50)
     await user.open(f"/admin/invoices/{invoice.id}")
     await user.should_see(marker="awaiting-transfer", retries=50)
+
+
+async def test_pay_all_is_not_offered_where_only_a_recurring_request_is_due(user: User) -> None:
+    await user.open("/login")  # start the app so the database is open
+    await recurring_request("client@demo.test", "GBP", 1500)  # paying it starts a subscription
+    await sign_in(user, "client@demo.test")
+    await user.should_see("My Billing", retries=50)
+    await user.should_see("£15.00")  # owed, and in the open balance
+    await user.should_see(marker="pay-all-USD")  # ordinary invoices: Pay all as before
+    await user.should_not_see(marker="pay-all-GBP")

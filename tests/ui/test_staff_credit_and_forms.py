@@ -17,6 +17,7 @@ from portal.db.models import (
     Client,
     CreditEntry,
     Invoice,
+    Payment,
     PaymentMethod,
     Plan,
     Subscription,
@@ -231,3 +232,49 @@ async def test_without_a_default_card_credit_is_not_offered_for_a_recurring_requ
     assert not _element(user, "payment-submit").enabled  # not offered, and the reason is said
     assert not await Subscription.filter(billing_request_id__isnull=False, client_id=ada.id).exists()
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.open
+
+
+async def test_cash_for_a_recurring_request_says_it_starts_the_subscription_then_starts_it(
+    user: User,
+) -> None:
+    await user.open("/login")
+    invoice_id = await _recurring_request_for_ada("20.00")
+    number = (await Invoice.get(id=invoice_id)).number
+    await _as_staff(user, f"/admin/invoices/{invoice_id}")
+    user.find(marker="record-payment").click()
+    await user.should_see(
+        f"{number} is a recurring request, paid whole: $20.00 pays its first period, then the "
+        "subscription renews on Visa •••• 4242.",
+        retries=50,
+    )
+    _element(user, "payment-method").set_value("cash")
+    user.find(marker="payment-submit").click()
+    await user.should_see(
+        "$20.00 recorded. The subscription started; it renews on Visa •••• 4242.", retries=50
+    )
+    invoice = await Invoice.get(id=invoice_id)
+    [sub] = await Subscription.filter(billing_request_id=invoice.billing_request_id)
+    assert sub.status == "active" and invoice.status == InvoiceStatus.paid
+
+
+async def test_without_a_default_card_cash_for_a_recurring_request_is_refused_with_the_reason(
+    user: User,
+) -> None:
+    await user.open("/login")
+    ada = await _ada()
+    await PaymentMethod.filter(client_id=ada.id).update(is_default=False)
+    invoice_id = await _recurring_request_for_ada("20.00")
+    number = (await Invoice.get(id=invoice_id)).number
+    reason = (
+        f"{number} is a recurring request: it renews on the client's default card, and the client has "
+        "none. Charge a card for it instead, or ask the client to add a card first."
+    )
+    payments_before = await Payment.filter(client_id=ada.id).count()
+    await _as_staff(user, f"/admin/invoices/{invoice_id}")
+    user.find(marker="record-payment").click()
+    await user.should_see(reason, retries=50)  # said before anything is pressed
+    user.find(marker="payment-submit").click()
+    await user.should_see("Please correct the field marked in red. Nothing was recorded.", retries=50)
+    assert _element(user, "payment-allocation").error == reason
+    assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.open
+    assert await Payment.filter(client_id=ada.id).count() == payments_before

@@ -11,7 +11,15 @@ import pytest
 
 from portal.billing import billing_requests
 from portal.core.clock import now_utc
-from portal.db.models import AuditEntry, BillingRequest, CreditEntry, Invoice, SandboxObject, Subscription
+from portal.db.models import (
+    AuditEntry,
+    BillingRequest,
+    CreditEntry,
+    Invoice,
+    Payment,
+    SandboxObject,
+    Subscription,
+)
 from portal.domain.errors import Conflict, InvalidInput
 from portal.domain.status import BillingRequestStatus, InvoiceStatus, SubscriptionStatus
 from portal.payments import credit_payments, ledger
@@ -201,3 +209,121 @@ async def test_a_one_time_request_is_paid_from_credit_as_any_invoice(world: Worl
     assert await credit_payments.pay_from_credit(actor=world.alice, invoice_id=sent.invoice_id) == 3000
     assert (await BillingRequest.get(id=sent.id)).status == BillingRequestStatus.paid
     assert await Subscription.all().count() == 0
+
+
+# -- paid offline (cash, transfer, cheque) -------------------------------------------------------------
+async def _offline(world: World, amount: int, *, invoice_id: int | None, key: str = "offline-1", **kw):
+    return await ledger.record_offline_payment(
+        actor=world.staff,
+        client_id=world.alice_id,
+        amount_minor=amount,
+        currency="USD",
+        method="cash",
+        received_on=now_utc().date(),
+        invoice_id=invoice_id,
+        idempotency_key=key,
+        **kw,
+    )
+
+
+async def test_cash_for_a_recurring_request_starts_its_subscription_on_the_default_card(world: World) -> None:
+    card_id = await add_card(world)
+    sent = await _recurring(world)
+
+    result = await _offline(world, 3000, invoice_id=sent.invoice_id)
+
+    assert result.subscription_started is True and result.allocations == [(sent.invoice_id, 3000)]
+    assert (await BillingRequest.get(id=sent.id)).status == BillingRequestStatus.paid
+    [sub] = await Subscription.filter(billing_request_id=sent.id)
+    assert (sub.status, sub.payment_method_id, sub.amount_minor) == (SubscriptionStatus.active, card_id, 3000)
+    assert sub.current_period_end is not None and sub.current_period_end - now_utc() > timedelta(days=29)
+    [audited] = await AuditEntry.filter(action="payment.record_offline")
+    assert audited.details["subscription_id"] == sub.id
+
+    again = await _offline(world, 3000, invoice_id=sent.invoice_id)  # the same dialog, pressed again
+    assert again.duplicate and again.payment_id == result.payment_id
+    assert (
+        await Subscription.all().count() == 1 and await SandboxObject.filter(kind="subscription").count() == 1
+    )
+
+
+async def test_without_a_default_card_cash_for_a_recurring_request_is_refused_with_the_reason(
+    world: World,
+) -> None:
+    await add_card(world, default=False)
+    sent = await _recurring(world)
+    number = (await Invoice.get(id=sent.invoice_id)).number
+    before = await _unchanged(sent)
+
+    with pytest.raises(InvalidInput) as caught:
+        await _offline(world, 3000, invoice_id=sent.invoice_id)
+
+    assert caught.value.field == "invoice"
+    assert caught.value.message == (
+        f"{number} is a recurring request: it renews on the client's default card, and the client has "
+        "none. Charge a card for it instead, or ask the client to add a card first."
+    )
+    assert await _unchanged(sent) == before  # never Paid without a subscription
+    assert before[:2] == (BillingRequestStatus.pending, InvoiceStatus.open)
+
+
+async def test_part_of_a_recurring_request_in_cash_is_refused(world: World) -> None:
+    await add_card(world)
+    sent = await _recurring(world)
+    number = (await Invoice.get(id=sent.invoice_id)).number
+    before = await _unchanged(sent)
+    with pytest.raises(InvalidInput) as caught:
+        await _offline(world, 1000, invoice_id=sent.invoice_id)
+    assert (caught.value.field, caught.value.message) == (
+        "amount",
+        f"A recurring request is paid whole: record $30.00 for {number}.",
+    )
+    assert await _unchanged(sent) == before
+
+
+async def test_oldest_first_passes_over_a_recurring_requests_invoice(world: World) -> None:
+    await add_card(world)
+    sent = await _recurring(world)  # due first: created before the one-time request below
+    one_time = await billing_requests.create_billing_request(
+        actor=world.staff,
+        client_id=world.alice_id,
+        email="alice@x.test",
+        currency="USD",
+        amount_text="20.00",
+        success_url="https://agency.test/ok",
+        cancel_url="https://agency.test/no",
+        billing_type="one_time",
+    )
+
+    result = await _offline(world, 5000, invoice_id=None, overpayment_to_credit=True)
+
+    assert result.allocations == [(one_time.invoice_id, 2000)] and result.credit_minor == 3000
+    assert (await BillingRequest.get(id=sent.id)).status == BillingRequestStatus.pending
+    assert (await Invoice.get(id=sent.invoice_id)).status == InvoiceStatus.open
+    assert await Subscription.all().count() == 0 and result.subscription_started is None
+
+
+async def test_a_gateway_failure_after_cash_leaves_it_incomplete_and_pressing_again_starts_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_card(world)
+    sent = await _recurring(world)
+    real = SandboxGateway.create_subscription
+    calls = {"n": 0}
+
+    async def flaky(self: SandboxGateway, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise GatewayError("the payment service is busy")
+        return await real(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SandboxGateway, "create_subscription", flaky)
+    first = await _offline(world, 3000, invoice_id=sent.invoice_id, key="flaky-cash")
+    assert first.subscription_started is False
+    [sub] = await Subscription.filter(billing_request_id=sent.id)
+    assert sub.status == SubscriptionStatus.incomplete  # a subscription to start, never nothing
+
+    again = await _offline(world, 3000, invoice_id=sent.invoice_id, key="flaky-cash")
+    assert (again.duplicate, again.payment_id, again.subscription_started) == (True, first.payment_id, True)
+    assert (await Subscription.get(id=sub.id)).status == SubscriptionStatus.active
+    assert await Payment.filter(source="offline").count() == 1  # the money recorded once

@@ -15,7 +15,7 @@ import facturx as facturx_lib
 import pytest
 from pypdf import PdfReader
 
-from portal.billing import documents, invoices, issued, pdf
+from portal.billing import documents, invoice_editor, invoices, issued, pdf
 from portal.billing.invoices import LineDraft
 from portal.core.clock import today
 from portal.core.organization import get_organization
@@ -192,6 +192,16 @@ async def test_an_invoice_issued_before_documents_were_stored_is_stored_once_at_
     await _restyle(world)
     later = await issued.invoice_pdf(actor=world.staff, invoice_id=invoice_id)
     assert later.content == downloads[0].content
+
+
+async def test_a_voided_invoice_keeps_its_issued_pdf(world: World) -> None:
+    invoice_id = await invoice_for(world, 4_200)
+    issued_pdf = await issued.invoice_pdf(actor=world.staff, invoice_id=invoice_id)
+    await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+    await _restyle(world)
+    voided = await issued.invoice_pdf(actor=world.staff, invoice_id=invoice_id)
+    assert voided.content == issued_pdf.content
+    assert (await documents.get_invoice(actor=world.staff, invoice_id=invoice_id)).display_status == "void"
 
 
 async def test_drafts_are_drawn_as_they_stand_and_never_stored(world: World) -> None:

@@ -4,12 +4,24 @@ disabled, and the live totals carry no tax, as the saved invoice does."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 from nicegui import ui
 from nicegui.testing import User
 
+from portal.billing import invoices
+from portal.billing.invoices import LineDraft
+from portal.core.clock import today
 from portal.db.models import Client, Invoice, InvoiceLine, Organization
+from portal.db.models import User as User_
+from tests.services.conftest import staff_actor
+from tests.ui.conftest import sign_in
 from tests.ui.test_console_invoices import _as_staff, _element, _text
 
+MENTION = (
+    "Reverse charge: VAT to be accounted for by the recipient (Article 196 of Council Directive 2006/112/EC)"
+)
 HINT = "Reverse charge: no VAT is charged; the client accounts for it (EU business, VAT no. DE136695976)"
 
 
@@ -67,3 +79,20 @@ async def test_a_client_at_home_gets_no_hint_and_may_be_taxed(user: User) -> Non
     await user.should_see("New invoice")
     await user.should_not_see("Reverse charge")
     assert _element(user, "line-tax-0").enabled
+
+
+async def test_the_clients_page_of_a_reverse_charged_invoice_carries_the_mention(user: User) -> None:
+    await user.open("/login")
+    client = await _german_business()
+    staff = await User_.get(email="staff@demo.test")
+    invoice_id = await invoices.create_invoice(
+        actor=staff_actor(staff.id),
+        client_id=client.id,
+        lines=[LineDraft("Design", Decimal(1), 10000, Decimal(20), "VAT")],
+        due_date=today() + timedelta(days=30),
+    )
+    await sign_in(user, "client@demo.test")
+    await user.should_see(marker="nav-billing", retries=50)
+    await user.open(f"/billing/invoices/{invoice_id}")
+    await user.should_see(MENTION, retries=50)
+    await user.should_see(marker="reverse-charge-mention")

@@ -178,8 +178,10 @@ async def store_lines(
         model, owner = InvoiceLine, "invoice_id"
     else:
         model, owner = QuoteLine, "quote_id"
+    written = document.pk is not None  # a saved draft has lines to replace; a new document has none
     await document.save()
-    await model.filter(**{owner: document.id}).delete()
+    if written:
+        await model.filter(**{owner: document.id}).delete()
     for position, (line, item) in enumerate(zip(lines, inputs, strict=True)):
         amounts = line_amounts(item)
         await model.create(

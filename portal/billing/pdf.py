@@ -3,13 +3,13 @@
 The amounts are the stored integers of the detail objects, formatted with `format_money` in the client's
 locale, so the PDF says exactly what the page says.
 
-Font: fpdf2 ships no TTF font, so the PDF uses the core Helvetica font with the Windows-1252 encoding
-(Latin-1 plus the euro sign, typographic quotes, dashes and the bullet): "Émile", "Zürich", "€", "£" and
-"¥" print as they are. Any other character is made printable by `pdf_text`: typographic spaces become
-spaces (the narrow no-break space French amounts use becomes a no-break space), compatibility forms are
-folded ("￥" -> "¥", "ﬁ" -> "fi"), accents outside Latin-1 are dropped ("ő" -> "o", "Ł" -> "L"), and what is
-still left (Greek, Cyrillic, CJK, emoji...) prints as "?". Text is always drawn as plain text: HTML or
-markup in a name or a note appears literally.
+Fonts (`pdf_fonts`): the PDF embeds Lato (Latin, Greek, Cyrillic) and, when a text needs it, Noto Sans
+CJK (Chinese, Japanese), subsets of both, so "Zażółć gęślą jaźń", "Ελληνικά", "Русский", "東京" print and
+copy as they are. `pdf_text` makes the rest printable: tabs become spaces, zero-width and direction
+marks are dropped, a character none of the fonts has is folded to one that is ("ﬃ" is in Lato; a
+mathematical bold letter becomes the plain one) and else printed as "?" (Arabic and Hebrew, which need
+shaping and right-to-left layout; emoji). Text is always drawn as plain text: HTML or markup in a name
+or a note appears literally.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Protocol
 from fpdf import FPDF
 
 from portal import i18n
+from portal.billing import pdf_fonts
 from portal.billing.documents import (
     InvoiceDetail,
     Letterhead,
@@ -41,16 +42,13 @@ from portal.domain.status import label as status_label
 from portal.domain.status import local_label
 from portal.i18n import N_, translate
 
-ENCODING = "windows-1252"
-FONT = "Helvetica"
+FONT = pdf_fonts.CORE
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 DEFAULT_COLOR = (37, 99, 235)
 GREY = (90, 90, 90)
 PAGE_WIDTH = 180.0  # A4 minus 15 mm margins
-_SPACES = {"\u202f": "\xa0", "\u2007": "\xa0", "\u2009": " ", "\u200a": " ", "\u2002": " ", "\u2003": " "}
 _DROPPED = set("\u200b\u200c\u200d\u200e\u200f\u061c\ufeff")
-_FALLBACK = {"\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2044": "/", "\t": " ", "\r": ""}
-_FALLBACK.update(zip("ŁłĐđĦħıŦŧŊŋ", "LlDdHhiTtNn", strict=True))  # letters without a decomposition
+_FALLBACK = {"\t": " ", "\r": ""}
 
 
 class _Line(Protocol):
@@ -63,32 +61,24 @@ class _Line(Protocol):
     net_minor: int
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode(ENCODING)
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def pdf_text(text: str) -> str:
-    """`text` as the PDF prints it: unchanged within Windows-1252, else folded, stripped or '?'."""
-    if "\t" not in text and "\r" not in text and _encodable(text):  # nearly always: nothing to change
+    """`text` as the PDF prints it: unchanged where the fonts have every character, else folded or '?'."""
+    if text.isascii() and "\t" not in text and "\r" not in text:  # nearly always: nothing to change
         return text
     out: list[str] = []
     for ch in text or "":
         if ch in _DROPPED:
             continue
-        ch = _SPACES.get(ch) or _FALLBACK.get(ch, ch)
-        if _encodable(ch):
+        ch = _FALLBACK.get(ch, ch)
+        if not ch or ch == "\n" or pdf_fonts.covers(ch):
             out.append(ch)
             continue
         folded = unicodedata.normalize("NFKC", ch)
-        if _encodable(folded):
+        if folded and all(map(pdf_fonts.covers, folded)):
             out.append(folded)
             continue
         bare = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        out.append(bare if bare and _encodable(bare) else "?")
+        out.append(bare if bare and all(map(pdf_fonts.covers, bare)) else "?")
     return "".join(out)
 
 
@@ -143,7 +133,7 @@ class _Document(FPDF):
 
     def __init__(self, org: Letterhead, title: str, *, compress: bool, locale: str = "en") -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.core_fonts_encoding = ENCODING
+        pdf_fonts.add_core(self)
         self.org = org
         self.locale = locale
         self.set_compression(compress)
@@ -164,6 +154,12 @@ class _Document(FPDF):
             self.set_x(self.l_margin)
         page = translate("Page {page} of {pages}", self.locale, page=self.page_no(), pages="{nb}")
         self.cell(PAGE_WIDTH, 4, page, align="C")
+
+    def normalize_text(self, text: str) -> str:
+        """fpdf2 calls this with every string it draws or measures: the fallback fonts join here."""
+        if not text.isascii():
+            pdf_fonts.use_fallbacks_for(self, text)
+        return super().normalize_text(text)
 
     # -- small drawing helpers ----------------------------------------------------------------------
     def wrap(self, text: str, width: float) -> list[str]:
@@ -200,11 +196,9 @@ class _Document(FPDF):
     def width_of(self, text: str) -> float:
         """The width of `text` in the current font (fpdf2's `get_string_width` builds styled fragments
         for every call; the font's own widths are all a plain text needs)."""
-        plain = text if text.isascii() else self.normalize_text(text)
-        try:
-            return self.current_font.get_text_width(plain, self.font_size_pt, None)[1] / self.k
-        except KeyError:  # a character the font's width table lacks: let fpdf2 work it out
-            return self.get_string_width(text)
+        if not text.isascii() and not pdf_fonts.core_chars().issuperset(text):
+            return self.get_string_width(text)  # measured across the fallback fonts
+        return self.current_font.get_text_width(text, self.font_size_pt, None)[1] / self.k
 
     def lines(self, text: str, *, width: float, height: float, align: str = "L") -> None:
         """Text wrapped to `width`, one cell per line, from the current position down (x kept)."""

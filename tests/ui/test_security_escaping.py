@@ -63,6 +63,7 @@ from portal.mail import (
 )
 from portal.payments import ledger
 from portal.payments.presentation import invoice_presentation
+from tests.pdf_reading import pdf_text
 from tests.ui.conftest import sign_in
 
 SCRIPT = "<script>alert(1)</script>"
@@ -456,11 +457,7 @@ async def test_every_email_escapes_markup_in_its_html_part(user: User) -> None:
 
 
 # -- PDFs -------------------------------------------------------------------------------------------
-_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)\s*Tj")
-
-
-def _pdf_strings(data: bytes) -> str:
-    return "\n".join(re.sub(rb"\\(.)", rb"\1", raw).decode("cp1252") for raw in _STRING.findall(data))
+_pdf_strings = pdf_text
 
 
 async def test_the_pdfs_print_markup_as_literal_characters(user: User) -> None:

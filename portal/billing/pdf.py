@@ -158,8 +158,12 @@ class _Document(FPDF):
     def normalize_text(self, text: str) -> str:
         """fpdf2 calls this with every string it draws or measures: the fallback fonts join here."""
         if not text.isascii():
-            pdf_fonts.use_fallbacks_for(self, text)
+            pdf_fonts.use_fallbacks_for(self, text, self.font_style)
         return super().normalize_text(text)
+
+    def get_fallback_font(self, char: str, style: str = "") -> str | None:
+        """The face that draws a character the core family lacks (added to the document on first use)."""
+        return pdf_fonts.fallback_for(self, char, style)
 
     # -- small drawing helpers ----------------------------------------------------------------------
     def wrap(self, text: str, width: float) -> list[str]:

@@ -9,8 +9,9 @@ The faces come from Python packages, so no system font is needed (OFL 1.1 both):
 A document starts with one family, `CORE`: Lato cut down once per process to the characters nearly
 every document uses (ASCII, Latin-1, Latin Extended-A, punctuation, currency signs). The rest of Lato
 (`sans`) and Noto Sans CJK (`cjk`) join as fpdf2 fallback fonts only when a string needs them
-(`use_fallbacks_for`): fpdf2 embeds every font a document has, and once it has fallback fonts it looks at
-every string character by character. A character none of the faces has prints as "?" (`covers` tells).
+(`use_fallbacks_for`, `fallback_for`), each face (regular or bold) on its first use: fpdf2 subsets and
+embeds every font a document has, and once it has fallback fonts it looks at every string character by
+character. A character none of the faces has prints as "?" (`covers` tells).
 
 Speed: fpdf2's `add_font` parses the font file for each document, and its subsetting at `output()` reads
 the tables again: 140 ms a document with Lato as shipped. Here each face is read once per process: the
@@ -69,7 +70,8 @@ class _Face:
     style: str  # "" or "B"
     file: Callable[[], Path]
     core: bool = False  # cut down to _CORE_RANGES
-    strip: bool = True  # rewritten without _UNUSED_TABLES (for a CJK font that costs more than it saves)
+    subset: bool = True  # rewritten by fontTools' subsetter (else only tables dropped: a CJK font has 65,535
+    # glyphs, which the subsetter takes seconds to rewrite)
 
 
 _FACES = {
@@ -77,8 +79,8 @@ _FACES = {
     (CORE, "B"): _Face(CORE, "B", _lato("Lato-Bold.ttf"), core=True),
     (SANS, ""): _Face(SANS, "", _lato("Lato-Regular.ttf")),
     (SANS, "B"): _Face(SANS, "B", _lato("Lato-Bold.ttf")),
-    (CJK, ""): _Face(CJK, "", lambda: Path(noto_cjk_sans_jp_regular.FONT_PATH), strip=False),
-    (CJK, "B"): _Face(CJK, "B", lambda: Path(noto_cjk_sans_jp_bold.FONT_PATH), strip=False),
+    (CJK, ""): _Face(CJK, "", lambda: Path(noto_cjk_sans_jp_regular.FONT_PATH), subset=False),
+    (CJK, "B"): _Face(CJK, "B", lambda: Path(noto_cjk_sans_jp_bold.FONT_PATH), subset=False),
 }
 _FALLBACKS = (SANS, CJK)  # in the order fpdf2 tries them
 
@@ -95,8 +97,16 @@ class _Prepared:
 
 
 def _stripped(face: _Face) -> bytes:
-    """The face without the tables a PDF does not use; the core faces cut down to _CORE_RANGES. Glyph
-    names are kept in `post` (else fontTools derives them from the character map on every read)."""
+    """The face without the tables a PDF does not use, with one Unicode character map; the core faces cut
+    down to _CORE_RANGES. Glyph names are kept in `post` (else fontTools derives them from the character
+    map on every read)."""
+    if not face.subset:
+        font = TTFont(face.file(), lazy=True, recalcBBoxes=False, recalcTimestamp=False)
+        for tag in _UNUSED_TABLES:
+            if tag in font:
+                del font[tag]
+        font["cmap"].tables = [t for t in font["cmap"].tables if (t.platformID, t.platEncID) == (3, 10)]
+        return _saved(font)
     font = TTFont(face.file(), recalcBBoxes=False, recalcTimestamp=False)
     options = subset.Options()
     options.drop_tables += _UNUSED_TABLES
@@ -114,6 +124,10 @@ def _stripped(face: _Face) -> bytes:
     post = font["post"]
     post.formatType, post.extraNames, post.mapping = 2.0, [], {}
     font["cmap"].tables = [t for t in font["cmap"].tables if (t.platformID, t.platEncID) == (3, 1)]
+    return _saved(font)
+
+
+def _saved(font: TTFont) -> bytes:
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
@@ -129,7 +143,7 @@ def _prepared(family: str, style: str) -> _Prepared:
         with _PREPARING:
             if key not in _READY:
                 face = _FACES[key]
-                data = _stripped(face) if face.strip else face.file().read_bytes()
+                data = _stripped(face)
                 template = TTFFont(FPDF(), io.BytesIO(data), f"{family}{style}", style)  # type: ignore[arg-type]
                 template.ttfont.close()
                 if family == SANS:  # not the core subset's name: a viewer may take 2 subsets of 1 name for 1
@@ -179,14 +193,22 @@ def covers(char: str) -> bool:
     return char in core_chars() or any(char in _chars(family) for family in _FALLBACKS)
 
 
-def use_fallbacks_for(pdf: FPDF, text: str) -> None:
-    """Adds to `pdf` the fallback families that `text` needs (once each) and tells fpdf2 to use them."""
-    extra = set(text) - core_chars()
-    if not extra:
-        return
-    added = [f for f in _FALLBACKS if f not in pdf.fonts and not extra.isdisjoint(_chars(f))]
-    for family in added:
-        _attach(pdf, family, "")
-        _attach(pdf, family, "B")
-    if added:
-        pdf.set_fallback_fonts([f for f in _FALLBACKS if f in pdf.fonts], exact_match=False)
+def fallback_for(pdf: FPDF, char: str, style: str = "") -> str | None:
+    """The font (key) that draws `char` in `style` when the core family does not, added to `pdf` on first
+    use (fpdf2 asks through `FPDF.get_fallback_font`), or None when no face has it."""
+    style = "B" if "B" in style else ""
+    for family in _FALLBACKS:
+        if char in _chars(family):
+            if family + style not in pdf.fonts:
+                _attach(pdf, family, style)
+                present = [f for f in _FALLBACKS if f in pdf.fonts or f + "B" in pdf.fonts]
+                pdf.set_fallback_fonts(present, exact_match=True)
+            return family + style
+    return None
+
+
+def use_fallbacks_for(pdf: FPDF, text: str, style: str) -> None:
+    """Adds to `pdf` the fallback faces that `text` needs in `style`: from then on fpdf2 looks at each
+    character of each string to choose its font (`fallback_for` adds the faces of other styles)."""
+    for char in set(text) - core_chars():
+        fallback_for(pdf, char, style)

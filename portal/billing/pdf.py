@@ -17,10 +17,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
 from fpdf import FPDF
+from fpdf.enums import OutputIntentSubType
+from fpdf.output import PDFICCProfile
+from PIL import ImageCms
 
 from portal import i18n
 from portal.billing import pdf_fonts
@@ -452,13 +456,33 @@ def _applied(pdf: _Document, detail: InvoiceDetail, locale: str) -> None:
         _table(pdf, headings, rows, (30, 110, 40), ("LEFT", "LEFT", "RIGHT"))
 
 
-def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True) -> bytes:
-    """The invoice as a PDF in the client's locale (`compress=False` keeps the text searchable, for tests)."""
+@cache
+def _srgb() -> bytes:
+    """An sRGB ICC profile (LittleCMS's, through Pillow: 588 bytes)."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _srgb_output_intent(pdf: _Document) -> None:
+    """The colours are sRGB: the output intent PDF/A asks of a document drawn in DeviceRGB."""
+    pdf.add_output_intent(
+        OutputIntentSubType.PDFA,
+        output_condition_identifier="sRGB IEC61966-2.1",
+        registry_name="http://www.color.org",
+        dest_output_profile=PDFICCProfile(_srgb(), n=3, alternate="DeviceRGB"),
+        info="sRGB IEC61966-2.1",
+    )
+
+
+def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True, archival: bool = False) -> bytes:
+    """The invoice as a PDF in the client's locale (`compress=False` keeps the text searchable, for tests;
+    `archival` adds the sRGB output intent that PDF/A asks for, for the Factur-X e-invoice)."""
     locale = detail.locale
     money = lambda amount: format_money(amount, detail.currency, locale)  # noqa: E731
     day = lambda value: _day(value, locale)  # noqa: E731
     title = translate("Invoice {number}", locale, number=detail.number)
     pdf = _Document(detail.organization, title, compress=compress, locale=locale)
+    if archival:
+        _srgb_output_intent(pdf)
     _letterhead(pdf)
     _title_bar(
         pdf,

@@ -5,10 +5,23 @@ and the amounts unchanged."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from decimal import Decimal
 
-from portal.billing import documents, invoices, pdf, pdf_fonts, quote_editor, statement_pdf, statements
+import facturx as facturx_lib
+from pypdf import PdfReader
+
+from portal.billing import (
+    documents,
+    facturx,
+    invoices,
+    pdf,
+    pdf_fonts,
+    quote_editor,
+    statement_pdf,
+    statements,
+)
 from portal.billing.invoices import LineDraft
 from portal.core.clock import today
 from portal.db.models import Client, Quote, QuoteLine
@@ -17,6 +30,7 @@ from portal.domain.status import QuoteStatus
 from portal.payments import ledger
 from tests.pdf_reading import embedded_fonts, pdf_strings
 from tests.services.conftest import World
+from tests.services.identity_fixtures import set_legal_identity
 
 NAME = "Zażółć Gęślą-Jaźń"  # Polish
 COMPANY = "Příliš žluťoučký kůň s.r.o."  # Czech
@@ -154,6 +168,32 @@ async def test_a_receipt_a_quote_and_a_statement_print_every_script(world: World
     strings = pdf_strings(statement_pdf.statement_pdf(doc))
     assert NAME in strings and COMPANY in strings
     assert format_money(10_000, "EUR", "en") in " ".join(strings)
+
+
+async def test_the_factur_x_pdf_embeds_its_fonts_and_declares_srgb(world: World) -> None:
+    """What PDF/A-3 asks of the PDF that this test can see (no PDF/A validator runs here): every font
+    embedded with a ToUnicode map, an sRGB output intent, the PDF/A-3 identification in the XMP."""
+    await set_legal_identity(world)
+    client_id = await _client(world)
+    await Client.filter(id=client_id).update(country="PL", postcode="00-001", city="Warszawa")
+    detail = await documents.get_invoice(actor=world.staff, invoice_id=await _invoice(world, client_id))
+    data = facturx.einvoice_pdf(detail)
+
+    _reads_every_script(pdf_strings(data))
+    reader = PdfReader(io.BytesIO(data))
+    fonts = reader.pages[0]["/Resources"]["/Font"].values()
+    for font in (f.get_object() for f in fonts):
+        assert font["/Subtype"] == "/Type0" and "/ToUnicode" in font
+        descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+        assert "/FontFile2" in descriptor or "/FontFile3" in descriptor  # no font left to the viewer
+    (intent,) = reader.trailer["/Root"]["/OutputIntents"]
+    intent = intent.get_object()
+    assert intent["/S"] == "/GTS_PDFA1" and intent["/OutputConditionIdentifier"] == "sRGB IEC61966-2.1"
+    profile = intent["/DestOutputProfile"].get_object()
+    assert profile["/N"] == 3 and profile.get_data()[36:40] == b"acsp"  # an ICC profile, RGB
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data()
+    assert b"<pdfaid:part>3</pdfaid:part>" in xmp and b"<pdfaid:conformance>B</pdfaid:conformance>" in xmp
+    assert facturx_lib.get_xml_from_pdf(data, check_xsd=True)[1] == facturx.cii_xml(detail)
 
 
 def test_what_no_font_has_prints_as_a_question_mark_and_the_rest_as_it_is() -> None:

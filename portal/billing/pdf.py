@@ -165,6 +165,14 @@ class _Document(FPDF):
             pdf_fonts.use_fallbacks_for(self, text, self.font_style)
         return super().normalize_text(text)
 
+    def cell(self, *args, **kwargs):
+        """fpdf2's cell; with fallback fonts, the page's font is set first, outside the cell's graphics
+        state: fpdf2 2.8.9 sets it inside that state when a cell starts in a fallback font, and takes it
+        as set for the cells after, which then drew (and copied) in whatever font the state restored."""
+        if self._fallback_font_ids and not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
+        return super().cell(*args, **kwargs)
+
     def get_fallback_font(self, char: str, style: str = "") -> str | None:
         """The face that draws a character the core family lacks (added to the document on first use)."""
         return pdf_fonts.fallback_for(self, char, style)

@@ -196,6 +196,24 @@ async def test_the_factur_x_pdf_embeds_its_fonts_and_declares_srgb(world: World)
     assert facturx_lib.get_xml_from_pdf(data, check_xsd=True)[1] == facturx.cii_xml(detail)
 
 
+async def test_the_lines_after_a_name_that_starts_in_japanese_keep_their_own_font(world: World) -> None:
+    """A cell whose first character comes from a fallback font: the lines drawn after it (another style,
+    no font change of their own) are still drawn, and read, in the core font (fpdf2 2.8.9 restored the
+    page's font inside the cell's own graphics state only)."""
+    client = await Client.create(
+        name="山田太郎 Zażółć",
+        company="Ελληνική Εταιρεία",
+        email="yamada@x.test",
+        currency="JPY",
+        billing_address="ul. Świętokrzyska 12\n東京都千代田区1-1",
+    )
+    detail = await documents.get_invoice(actor=world.staff, invoice_id=await _invoice(world, client.id))
+    strings = pdf_strings(pdf.invoice_pdf(detail))
+    assert "山田太郎 Zażółć" in strings and "Ελληνική Εταιρεία" in strings
+    assert "ul. Świętokrzyska 12" in strings and "yamada@x.test" in strings
+    assert "Invoice number" in strings and detail.number in strings
+
+
 def test_what_no_font_has_prints_as_a_question_mark_and_the_rest_as_it_is() -> None:
     assert pdf.pdf_text("Łódź Ελλάδα Москва 東京") == "Łódź Ελλάδα Москва 東京"
     assert pdf.pdf_text("1\u202f560,00\xa0€") == "1\u202f560,00\xa0€"  # French amounts keep their spaces

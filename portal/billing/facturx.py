@@ -7,8 +7,10 @@ currency's precision (`money.to_decimal`: JPY 1500, EUR 15.00, KWD 1.500): never
 
 What the XSD does not check and this module does not yet guarantee: the EN 16931 business rules
 (schematron), e.g. BR-CO-17 (a category's tax = its base x rate, rounded once; the portal rounds each line)
-and BR-DEC (at most 2 decimals, which a KWD or a 3-decimal currency cannot meet); and PDF/A-3 conformance
-of the PDF itself, which needs embedded fonts (issue 16, item 1).
+and BR-DEC (at most 2 decimals, which a KWD or a 3-decimal currency cannot meet). PDF/A-3: the PDF embeds
+its fonts (subsets with ToUnicode maps, `pdf_fonts`), carries an sRGB output intent (`invoice_pdf(...,
+archival=True)`) and the factur-x library adds the PDF/A-3 XMP identification and the attachment's
+relationship; the file has not been through a PDF/A validator (veraPDF is not installed here).
 """
 
 from __future__ import annotations
@@ -209,7 +211,7 @@ def facturx_pdf(pdf: bytes, xml: bytes) -> bytes:
 
 def einvoice_pdf(detail: InvoiceDetail) -> bytes:
     """The invoice's PDF as Factur-X: what GET /billing/invoices/<id>/factur-x.pdf sends."""
-    return facturx_pdf(pdf.invoice_pdf(detail), cii_xml(detail))
+    return facturx_pdf(pdf.invoice_pdf(detail, archival=True), cii_xml(detail))
 
 
 def filename(detail: InvoiceDetail, extension: str) -> str:

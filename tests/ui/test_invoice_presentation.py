@@ -23,11 +23,11 @@ from portal.domain.money import format_money
 from portal.domain.status import Role
 from portal.i18n import translate
 from portal.payments import ledger, links, receipts
+from tests.pdf_reading import pdf_strings
 from tests.ui.conftest import sign_in
 
 CLIENTS = {"en": "client@demo.test", "fr": "emile@demo.test"}  # Ada (USD, English), Émile (EUR, French)
 PARTIAL = 50_000
-_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)\s*Tj")
 _SPACES = str.maketrans({"\u202f": " ", "\xa0": " "})
 
 
@@ -83,8 +83,7 @@ def _totals(user: User) -> list[str]:
     ]
 
 
-def _pdf_strings(data: bytes) -> list[str]:
-    return [re.sub(rb"\\(.)", rb"\1", raw).decode("cp1252") for raw in _STRING.findall(data)]
+_pdf_strings = pdf_strings
 
 
 @pytest.mark.parametrize("locale", ["en", "fr"])

@@ -1,5 +1,5 @@
 """PDF throughput: invoices rendered per second by `portal.billing.pdf` against a bare fpdf2 document with
-the same text.
+the same text in the same embedded font.
 
     python -m bench.pdf [--database-url URL] [--seeded]
 
@@ -8,13 +8,17 @@ organization's address, bank details and footer, created through the invoice use
 database and read back with `documents.get_invoice`, as the PDF route does. Two sides, 40 alternating
 rounds of 5 documents each after a warm-up:
 - the portal: `pdf.invoice_pdf(detail)` (what GET /invoices/<id>/pdf sends, compressed), everything from
-  the detail to the bytes: formatting, the letterhead, the lines table, the totals, the footer;
-- the bare document: fpdf2 with the core Helvetica font, one `cell` per string (the same strings: every
-  label, value, table cell and total of the portal's page, formatted once before timing), the same
-  page size and compression: the least fpdf2 can do to put that text on a page.
-Figure: documents per second of the portal / of the bare document (medians). Target >= 0.5. The
-database only provides the invoice (the rendering does not touch it): the figure should be the same on
-both.
+  the detail to the bytes: formatting, the letterhead, the lines table, the totals, the footer, the
+  embedded font subsets (Lato regular and bold, issue 16);
+- the bare document: fpdf2 with the same two Lato faces added the way fpdf2 documents it (`add_font` of
+  the package's TTF files, regular and bold, in each document: a document that embeds the font its text
+  needs), one `cell` per string (the same strings: every label, value, table cell and total of the
+  portal's page, formatted once before timing), the same page size and compression: the least fpdf2
+  can do to put that text on a page in a font that prints every script the portal's does.
+Figure: documents per second of the portal / of the bare document (medians). Target >= 0.5. Not judged,
+for comparison with the figures before issue 16: the same bare document in fpdf2's core Helvetica
+(Windows-1252 only: it cannot print Polish, Greek, Russian or Japanese names). The database only provides
+the invoice (the rendering does not touch it): the figure should be the same on both.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from decimal import Decimal
 from fpdf import FPDF
 
 from bench import common, seed
-from portal.billing import documents, facturx, invoices, pdf
+from portal.billing import documents, facturx, invoices, pdf, pdf_fonts
 from portal.billing.documents import InvoiceDetail, Letterhead
 from portal.billing.invoices import LineDraft
 from portal.core.actors import Actor
@@ -138,15 +142,22 @@ def texts(detail: InvoiceDetail) -> dict[str, list[list[str]]]:
     return {name: [[pdf.pdf_text(cell) for cell in row] for row in rows] for name, rows in groups.items()}
 
 
-def bare_pdf(groups: dict[str, list[list[str]]]) -> bytes:
-    """The same strings on an A4 page, one `cell` each, rows of cells side by side."""
+def bare_pdf(groups: dict[str, list[list[str]]], *, core_font: bool = False) -> bytes:
+    """The same strings on an A4 page, one `cell` each, rows of cells side by side, in Lato (embedded as
+    fpdf2's `add_font` does it) or, with `core_font`, in the core Helvetica."""
     document = FPDF(orientation="portrait", unit="mm", format="A4")
-    document.core_fonts_encoding = pdf.ENCODING
+    family = "Helvetica"
+    if core_font:
+        document.core_fonts_encoding = "windows-1252"
+    else:
+        family = "lato"
+        document.add_font(family, "", pdf_fonts.face_file(pdf_fonts.CORE, ""))
+        document.add_font(family, "B", pdf_fonts.face_file(pdf_fonts.CORE, "B"))
     document.set_margins(15, 15, 15)
     document.set_auto_page_break(True, margin=24)
     document.add_page()
     for name, rows in groups.items():
-        document.set_font("Helvetica", "B" if name in ("title", "totals") else "", 9)
+        document.set_font(family, "B" if name in ("title", "totals") else "", 9)
         for row in rows:
             width = pdf.PAGE_WIDTH / len(row)
             for cell in row:
@@ -192,6 +203,22 @@ async def run(url: str, *, seeded: bool) -> tuple[str, list[common.Figure]]:
         f"{len(portal_bytes):,} bytes), bare fpdf2 {bare_rate:,.0f}/s ({common.ms(bare_round / PER_ROUND)}, "
         f"{len(bare_bytes):,} bytes, the same {strings} strings); medians of {ROUNDS} rounds of "
         f"{PER_ROUND}, {took:.1f} s in all",
+    )
+
+    async def core_font_side() -> None:
+        for _ in range(PER_ROUND):
+            bare_pdf(core_groups, core_font=True)
+
+    # the strings as the core font can print them (the bench's text is within Windows-1252 but for the
+    # narrow no-break space some locales group with)
+    core_groups = {k: [[c.replace("\u202f", "\xa0") for c in row] for row in v] for k, v in groups.items()}
+    portal_again, core_round = await common.paired_medians(
+        portal_side, core_font_side, repetitions=ROUNDS // 2, warmup=1
+    )
+    figure.details.append(
+        f"not judged: against the bare document in fpdf2's core Helvetica (Windows-1252 only, as before "
+        f"issue 16): {(PER_ROUND / portal_again) / (PER_ROUND / core_round):.2f} (that document "
+        f"{common.ms(core_round / PER_ROUND)}, {len(bare_pdf(core_groups, core_font=True)):,} bytes)"
     )
     if facturx.has_einvoice(detail):  # the letterhead above has a country: the invoice has an e-invoice
 

@@ -19,7 +19,7 @@ from portal.core.clock import today
 from portal.core.organization import get_organization
 from portal.db.models import Allocation, Client, CreditEntry, Invoice, InvoiceLine, Payment
 from portal.domain.errors import NotFound
-from portal.domain.mentions import french_mention_notes
+from portal.domain.mentions import french_mention_notes, reverse_charge_note
 from portal.domain.money import currency_exponent
 from portal.domain.presentation import InvoicePresentation, PresentedLine, present_invoice
 from portal.domain.status import InvoiceStatus, PaymentStatus, invoice_display_status, local_label
@@ -167,6 +167,7 @@ class InvoiceDetail:
     presentation: InvoicePresentation  # the lines and totals block every view of the invoice draws
     locale: str = "en"  # the client's: the PDF is written in it
     awaiting_transfer_since: datetime | None = None  # the client said a bank transfer is coming
+    reverse_charge: bool = False  # EU reverse charge: written without VAT, the client accounts for it
 
     @property
     def title(self) -> str:
@@ -201,12 +202,14 @@ class InvoiceDetail:
 
 
 def mention_notes(detail: InvoiceDetail) -> list[tuple[str, str]]:
-    """The legal mentions of an invoice (French law's, for an organization in France), each with the
-    subject code an e-invoice's note gives it: the PDF prints the texts, the Factur-X XML the notes."""
+    """The legal mentions of an invoice (the reverse-charge mention on a reverse-charged one; French law's
+    for an organization in France), each with the subject code an e-invoice's note gives it: the PDF prints
+    the texts, the Factur-X XML the notes."""
     org = detail.organization
+    notes = [reverse_charge_note(detail.locale)] if detail.reverse_charge else []
     if org.country != "FR":
-        return []
-    return french_mention_notes(
+        return notes
+    return notes + french_mention_notes(
         nature=org.operation_nature,
         late_penalty_rate=org.late_penalty_rate,
         early_payment_discount=org.early_payment_discount,
@@ -526,6 +529,7 @@ async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
         organization=await letterhead(),
         presentation=invoice_presentation(invoice, line_rows, allocation_rows),
         locale=locale,
+        reverse_charge=invoice.reverse_charge,
     )
 
 

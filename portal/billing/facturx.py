@@ -7,8 +7,10 @@ currency's precision (`money.to_decimal`: JPY 1500, EUR 15.00, KWD 1.500): never
 
 What the XSD does not check and this module does not yet guarantee: the EN 16931 business rules
 (schematron), e.g. BR-CO-17 (a category's tax = its base x rate, rounded once; the portal rounds each line)
-and BR-DEC (at most 2 decimals, which a KWD or a 3-decimal currency cannot meet); and PDF/A-3 conformance
-of the PDF itself, which needs embedded fonts (issue 16, item 1).
+and BR-DEC (at most 2 decimals, which a KWD or a 3-decimal currency cannot meet). PDF/A-3: the PDF embeds
+its fonts (subsets with ToUnicode maps, `pdf_fonts`), carries an sRGB output intent (`invoice_pdf(...,
+archival=True)`) and the factur-x library adds the PDF/A-3 XMP identification and the attachment's
+relationship; the file has not been through a PDF/A validator (veraPDF is not installed here).
 """
 
 from __future__ import annotations
@@ -59,11 +61,21 @@ def missing(detail: InvoiceDetail) -> str | None:
     return _("For e-invoices, set the organization's country in Settings, Organization, Legal identity.")
 
 
-def _category(rate: Decimal, seller: Letterhead) -> str:
-    """UNTDID 5305: S standard rate; Z zero rate (a VAT-registered seller); O not subject to VAT."""
+REVERSE_CHARGE = "AE"  # UNTDID 5305: VAT reverse charge
+EXEMPTIONS = {  # a category without VAT states why (BR-AE-10, BR-O-10): a reason text and its VATEX code
+    "AE": ("Reverse charge", "VATEX-EU-AE"),
+    "O": ("Not subject to VAT", "VATEX-EU-O"),
+}
+
+
+def _category(rate: Decimal, detail: InvoiceDetail) -> str:
+    """UNTDID 5305: AE reverse charge (every line of a reverse-charged invoice, rate 0); S standard rate;
+    Z zero rate (a VAT-registered seller); O not subject to VAT."""
+    if detail.reverse_charge:
+        return REVERSE_CHARGE
     if rate > 0:
         return "S"
-    return "Z" if seller.vat_number else "O"
+    return "Z" if detail.organization.vat_number else "O"
 
 
 def _address(target, lines: str, postcode: str, city: str, country: str) -> None:
@@ -106,7 +118,7 @@ def _buyer(doc: Document, buyer: Party, fallback_country: str) -> None:
         party.tax_registrations.add(TaxRegistration(id=("VA", buyer.vat_number)))
 
 
-def _line(number: int, line: LineView, currency: str, seller: Letterhead) -> LineItem:
+def _line(number: int, line: LineView, currency: str, detail: InvoiceDetail) -> LineItem:
     item = LineItem()
     item.document.line_id = str(number)
     item.product.name = line.description
@@ -114,19 +126,19 @@ def _line(number: int, line: LineView, currency: str, seller: Letterhead) -> Lin
     item.delivery.billed_quantity = (Decimal(line.quantity), UNIT)
     rate = Decimal(line.tax_rate)
     item.settlement.trade_tax.type_code = "VAT"
-    item.settlement.trade_tax.category_code = _category(rate, seller)
+    item.settlement.trade_tax.category_code = _category(rate, detail)
     item.settlement.trade_tax.rate_applicable_percent = rate
     item.settlement.monetary_summation.total_amount = to_decimal(line.net_minor, currency)
     return item
 
 
-def _taxes(lines: Iterable[LineView], seller: Letterhead) -> dict[tuple[str, Decimal], list[int]]:
+def _taxes(lines: Iterable[LineView], detail: InvoiceDetail) -> dict[tuple[str, Decimal], list[int]]:
     """(category, rate) -> [base, tax] in minor units: the rounded line taxes summed (EN 16931 groups by
     category and rate, whatever the taxes are called)."""
     groups: dict[tuple[str, Decimal], list[int]] = {}
     for line in lines:
         rate = Decimal(line.tax_rate)
-        sums = groups.setdefault((_category(rate, seller), rate), [0, 0])
+        sums = groups.setdefault((_category(rate, detail), rate), [0, 0])
         sums[0] += line.net_minor
         sums[1] += line.tax_minor
     return groups
@@ -158,16 +170,15 @@ def cii_xml(detail: InvoiceDetail) -> bytes:
     terms.due = detail.due_date
     settlement.terms.add(terms)
     for number, line in enumerate(detail.lines, start=1):
-        doc.trade.items.add(_line(number, line, currency, seller))
-    for (category, rate), (base, tax) in _taxes(detail.lines, seller).items():
+        doc.trade.items.add(_line(number, line, currency, detail))
+    for (category, rate), (base, tax) in _taxes(detail.lines, detail).items():
         trade_tax = ApplicableTradeTax()
         trade_tax.calculated_amount = to_decimal(tax, currency)
         trade_tax.basis_amount = to_decimal(base, currency)
         trade_tax.type_code = "VAT"
         trade_tax.category_code = category
-        if category == "O":
-            trade_tax.exemption_reason = "Not subject to VAT"
-            trade_tax.exemption_reason_code = "VATEX-EU-O"
+        if category in EXEMPTIONS:
+            trade_tax.exemption_reason, trade_tax.exemption_reason_code = EXEMPTIONS[category]
         trade_tax.rate_applicable_percent = rate
         settlement.trade_tax.add(trade_tax)
     totals = settlement.monetary_summation
@@ -200,7 +211,7 @@ def facturx_pdf(pdf: bytes, xml: bytes) -> bytes:
 
 def einvoice_pdf(detail: InvoiceDetail) -> bytes:
     """The invoice's PDF as Factur-X: what GET /billing/invoices/<id>/factur-x.pdf sends."""
-    return facturx_pdf(pdf.invoice_pdf(detail), cii_xml(detail))
+    return facturx_pdf(pdf.invoice_pdf(detail, archival=True), cii_xml(detail))
 
 
 def filename(detail: InvoiceDetail, extension: str) -> str:

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from portal.billing.documents import InvoiceDetail, get_invoice
-from portal.billing.invoices import LineDraft, queue_invoice_email, send_draft
+from portal.billing.invoices import LineDraft, queue_invoice_email, reverse_charged, send_draft, store_lines
 from portal.billing.line_input import (
     LineForm,
     TaxChoice,
@@ -40,7 +39,6 @@ from portal.db.models import Client, Invoice, InvoiceLine, Payment, QuoteLine
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import format_money, normalize_currency
 from portal.domain.status import InvoiceStatus, PaymentStatus, check_transition, invoice_display_status
-from portal.domain.tax import LineInput, invoice_totals, line_amounts
 from portal.events import Event, publish
 from portal.i18n import N_, _
 from portal.payments import links
@@ -77,33 +75,6 @@ def check_form(form: InvoiceForm, *, locale: str, taxes: Mapping[str, TaxChoice]
 
 
 # -- stored lines (shared with the quote editor) ----------------------------------------------------
-async def write_lines(
-    model: type[Model],
-    owner: str,
-    owner_id: int,
-    drafts: Sequence[LineDraft],
-    *,
-    line_date: date | None = None,
-) -> None:
-    """Replace the lines of an invoice or a quote (`owner` is 'invoice_id' or 'quote_id')."""
-    await model.filter(**{owner: owner_id}).delete()
-    for position, draft in enumerate(drafts):
-        amounts = line_amounts(LineInput(draft.quantity, draft.unit_price_minor, draft.tax_rate))
-        await model.create(
-            **{owner: owner_id},
-            position=position,
-            date=line_date if line_date and draft.date else draft.date,
-            description=draft.description,
-            quantity=draft.quantity,
-            unit_price_minor=draft.unit_price_minor,
-            tax_name=draft.tax_name,
-            tax_rate=draft.tax_rate,
-            net_minor=amounts.net_minor,
-            tax_minor=amounts.tax_minor,
-            gross_minor=amounts.gross_minor,
-        )
-
-
 def drafts_of(rows: Iterable[InvoiceLine] | Iterable[QuoteLine]) -> list[LineDraft]:
     """Stored lines as drafts (to copy them onto another document)."""
     return [
@@ -122,12 +93,15 @@ def drafts_of(rows: Iterable[InvoiceLine] | Iterable[QuoteLine]) -> list[LineDra
 # -- views ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClientRef:
-    """The client a document is for."""
+    """The client a document is for; `reverse_charge`: its documents are written without VAT (EU reverse
+    charge, decided as they will be when saved), `vat_number` the number that makes it so."""
 
     id: int
     name: str
     email: str
     currency: str
+    reverse_charge: bool = False
+    vat_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,9 +150,10 @@ async def editor_client(client_id: int | None) -> Client:
     return client
 
 
-def client_ref(client: Client) -> ClientRef:
-    """The client as the editors show it."""
-    return ClientRef(client.id, client.name, client.email, client.currency)
+async def client_ref(client: Client) -> ClientRef:
+    """The client as the editors show it, with what saving would decide about reverse charge."""
+    reverse_charge = await reverse_charged(client)
+    return ClientRef(client.id, client.name, client.email, client.currency, reverse_charge, client.vat_number)
 
 
 async def new_invoice(*, actor: Actor, client_id: int) -> InvoiceEditorView:
@@ -194,7 +169,9 @@ async def new_invoice(*, actor: Actor, client_id: int) -> InvoiceEditorView:
         lines=[LineForm(date=today().isoformat())],
     )
     currencies = currency_choices(client.currency, org.default_currency)
-    return InvoiceEditorView(None, None, InvoiceStatus.draft, client_ref(client), form, taxes, currencies)
+    return InvoiceEditorView(
+        None, None, InvoiceStatus.draft, await client_ref(client), form, taxes, currencies
+    )
 
 
 async def get_invoice_editor(*, actor: Actor, invoice_id: int) -> InvoiceEditorView:
@@ -218,7 +195,7 @@ async def get_invoice_editor(*, actor: Actor, invoice_id: int) -> InvoiceEditorV
         id=invoice.id,
         number=invoice.number,
         status=invoice.status,
-        client=client_ref(client),
+        client=await client_ref(client),
         form=form,
         taxes=taxes,
         currencies=currency_choices(invoice.currency, client.currency, org.default_currency),
@@ -234,7 +211,6 @@ class _Checked:
     due_date: date
     notes: str
     drafts: list[LineDraft]
-    inputs: list[LineInput]
 
 
 async def _check(form: InvoiceForm, *, locale: str, kept: Iterable[tuple[str, Decimal]] = ()) -> _Checked:
@@ -245,8 +221,8 @@ async def _check(form: InvoiceForm, *, locale: str, kept: Iterable[tuple[str, De
     raise_first(errors)
     assert issue is not None and due is not None
     taxes = by_key(await tax_choices(kept=kept))
-    drafts, inputs = await checked_lines(form.lines, currency=currency, locale=locale, taxes=taxes)
-    return _Checked(currency, issue, due, form.notes.strip(), drafts, inputs)
+    drafts, _inputs = await checked_lines(form.lines, currency=currency, locale=locale, taxes=taxes)
+    return _Checked(currency, issue, due, form.notes.strip(), drafts)
 
 
 async def _lock_invoice(invoice_id: int) -> tuple[Client, Invoice]:
@@ -279,18 +255,15 @@ async def _kept(invoice_id: int) -> list[tuple[str, Decimal]]:
     return [(name, Decimal(rate)) for name, rate in rows]
 
 
-async def _store(invoice: Invoice, checked: _Checked) -> None:
-    totals = invoice_totals(checked.inputs)
+async def _store(invoice: Invoice, checked: _Checked, client: Client) -> None:
+    """The checked form onto the draft; reverse charge decided from the client as it is now."""
     invoice.currency, invoice.issue_date, invoice.due_date = (
         checked.currency,
         checked.issue_date,
         checked.due_date,
     )
     invoice.notes = checked.notes
-    invoice.subtotal_minor, invoice.tax_minor = totals.subtotal_minor, totals.tax_minor
-    invoice.total_minor = totals.total_minor
-    await invoice.save()
-    await write_lines(InvoiceLine, "invoice_id", invoice.id, checked.drafts)
+    await store_lines(invoice, checked.drafts, reverse_charge=await reverse_charged(client))
 
 
 async def _save(
@@ -300,16 +273,9 @@ async def _save(
     if invoice_id is None:
         client = await editor_client(client_id)
         checked = await _check(form, locale=actor.locale)
-        await Client.select_for_update().get(id=client.id)
-        invoice = await Invoice.create(
-            client_id=client.id,
-            status=InvoiceStatus.draft,
-            currency=checked.currency,
-            issue_date=checked.issue_date,
-            due_date=checked.due_date,
-            created_by_id=actor.user_id,
-        )
-        await _store(invoice, checked)
+        client = await Client.select_for_update().get(id=client.id)
+        invoice = Invoice(client_id=client.id, status=InvoiceStatus.draft, created_by_id=actor.user_id)
+        await _store(invoice, checked, client)
         await audit.record(
             actor=actor, action="invoice.create", subject=f"invoice:{invoice.id}", client_id=client.id
         )
@@ -319,7 +285,7 @@ async def _save(
     client, invoice = await _lock_invoice(invoice_id)
     if invoice.status != InvoiceStatus.draft:
         raise _not_draft(invoice)
-    await _store(invoice, checked)
+    await _store(invoice, checked, client)
     await audit.record(
         actor=actor, action="invoice.update", subject=f"invoice:{invoice.id}", client_id=client.id
     )
@@ -430,27 +396,26 @@ async def void_invoice(*, actor: Actor, invoice_id: int) -> None:
 
 
 async def duplicate_invoice(*, actor: Actor, invoice_id: int) -> int:
-    """A new draft with the same lines, issued today, with the same payment term; returns its id."""
+    """A new draft with the same lines, issued today, with the same payment term; returns its id. Reverse
+    charge is decided again from the client as it is now."""
     require_staff(actor)
     source = await Invoice.get_or_none(id=invoice_id)
     if source is None:
         raise NotFound(_(NOT_FOUND))
     drafts = drafts_of(await InvoiceLine.filter(invoice_id=source.id).order_by("position", "id"))
     term = max((source.due_date - source.issue_date).days, 0)
+    reverse_charge = await reverse_charged(await editor_client(source.client_id))
     async with in_transaction():
-        copy = await Invoice.create(
+        copy = Invoice(
             client_id=source.client_id,
             status=InvoiceStatus.draft,
             currency=source.currency,
             issue_date=today(),
             due_date=today() + timedelta(days=term),
             notes=source.notes,
-            subtotal_minor=source.subtotal_minor,
-            tax_minor=source.tax_minor,
-            total_minor=source.total_minor,
             created_by_id=actor.user_id,
         )
-        await write_lines(InvoiceLine, "invoice_id", copy.id, drafts, line_date=today())
+        await store_lines(copy, drafts, reverse_charge=reverse_charge, line_date=today())
         await audit.record(
             actor=actor,
             action="invoice.duplicate",
@@ -464,22 +429,18 @@ async def duplicate_invoice(*, actor: Actor, invoice_id: int) -> int:
 async def draft_from_lines(
     *, actor: Actor, client_id: int, currency: str, drafts: Sequence[LineDraft], action_details: dict
 ) -> Invoice:
-    """A draft invoice with these lines, issued today, due in 14 days (inside the caller's transaction)."""
+    """A draft invoice with these lines, issued today, due in 14 days (inside the caller's transaction);
+    reverse charge is decided from the client as it is now."""
     require_staff(actor)
-    inputs = [LineInput(d.quantity, d.unit_price_minor, d.tax_rate) for d in drafts]
-    totals = invoice_totals(inputs)
-    invoice = await Invoice.create(
+    invoice = Invoice(
         client_id=client_id,
         status=InvoiceStatus.draft,
         currency=currency,
         issue_date=today(),
         due_date=today() + timedelta(days=DEFAULT_TERM_DAYS),
-        subtotal_minor=totals.subtotal_minor,
-        tax_minor=totals.tax_minor,
-        total_minor=totals.total_minor,
         created_by_id=actor.user_id,
     )
-    await write_lines(InvoiceLine, "invoice_id", invoice.id, drafts)
+    await store_lines(invoice, drafts, reverse_charge=await reverse_charged(await editor_client(client_id)))
     await audit.record(
         actor=actor,
         action="invoice.create",

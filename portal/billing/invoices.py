@@ -1,10 +1,11 @@
 """Invoices: create with taxed lines, send (`send_draft`, the one path), list, amounts due (total minus
-allocations)."""
+allocations). Every invoice and quote gets its lines through `store_lines`, after `reverse_charged` has
+decided whether its client is invoiced without VAT (EU reverse charge)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,11 +20,12 @@ from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import now_utc, today
 from portal.core.numbering import next_number
 from portal.core.organization import get_organization
-from portal.db.models import Client, Invoice, InvoiceLine
+from portal.db.models import Client, Invoice, InvoiceLine, Organization, Quote, QuoteLine
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
+from portal.domain.reverse_charge import applies, charged_lines
 from portal.domain.status import InvoiceStatus, check_transition
-from portal.domain.tax import LineInput, invoice_totals, line_amounts
+from portal.domain.tax import LineInput, Totals, invoice_totals, line_amounts
 from portal.events import Event, publish
 from portal.i18n import N_, _
 from portal.mail import invoice_emails
@@ -113,36 +115,23 @@ async def create_invoice(
     if due_date < issue_date:
         raise InvalidInput(_("The due date cannot be before the issue date."), field="due_date")
     inputs = _check_lines(lines)
-    totals = invoice_totals(inputs)
+    checked = [
+        replace(draft, description=draft.description.strip(), quantity=item.quantity, tax_rate=item.tax_rate)
+        for draft, item in zip(lines, inputs, strict=True)
+    ]
+    reverse_charge = await reverse_charged(client)
 
     async def write() -> tuple[Client, Invoice]:
-        invoice = await Invoice.create(
+        invoice = Invoice(
             client_id=client.id,
             status=InvoiceStatus.draft,
             currency=currency,
             issue_date=issue_date,
             due_date=due_date,
             notes=notes,
-            subtotal_minor=totals.subtotal_minor,
-            tax_minor=totals.tax_minor,
-            total_minor=totals.total_minor,
             created_by_id=actor.user_id,
         )
-        for position, (draft, item) in enumerate(zip(lines, inputs, strict=True)):
-            amounts = line_amounts(item)
-            await InvoiceLine.create(
-                invoice_id=invoice.id,
-                position=position,
-                date=draft.date,
-                description=draft.description.strip(),
-                quantity=item.quantity,
-                unit_price_minor=item.unit_price_minor,
-                tax_name=draft.tax_name,
-                tax_rate=item.tax_rate,
-                net_minor=amounts.net_minor,
-                tax_minor=amounts.tax_minor,
-                gross_minor=amounts.gross_minor,
-            )
+        await store_lines(invoice, checked, reverse_charge=reverse_charge)
         await audit.record(
             actor=actor, action="invoice.create", subject=f"invoice:{invoice.id}", client_id=client.id
         )
@@ -153,6 +142,63 @@ async def create_invoice(
     async with in_transaction():
         _client, invoice = await write()
     return invoice.id
+
+
+async def reverse_charged(client: Client, org: Organization | None = None) -> bool:
+    """The one decision, taken when an invoice or quote's lines are written: is this client invoiced
+    without VAT under the EU reverse charge (`portal.domain.reverse_charge.applies`)?"""
+    org = org or await get_organization()
+    return applies(
+        seller_country=org.country,
+        seller_vat_number=org.vat_number,
+        buyer_is_business=client.is_business,
+        buyer_country=client.country,
+        buyer_vat_number=client.vat_number,
+        buyer_vat_check=client.vat_check,
+    )
+
+
+async def store_lines(
+    document: Invoice | Quote,
+    drafts: Sequence[LineDraft],
+    *,
+    reverse_charge: bool,
+    line_date: date | None = None,
+) -> Totals:
+    """The one writer of an invoice's or a quote's lines (inside the caller's transaction): the lines as
+    reverse charge leaves them (`charged_lines`: every tax 0 when it applies), the document's totals from
+    exactly those lines (per-line rounding), the decision kept on an invoice; the document is saved (an
+    unsaved one is inserted) and its lines replaced. `line_date` re-dates the lines that had a date."""
+    lines = charged_lines(drafts, reverse_charge=reverse_charge)
+    inputs = [LineInput(line.quantity, line.unit_price_minor, line.tax_rate) for line in lines]
+    totals = invoice_totals(inputs)
+    document.subtotal_minor, document.tax_minor = totals.subtotal_minor, totals.tax_minor
+    document.total_minor = totals.total_minor
+    if isinstance(document, Invoice):
+        document.reverse_charge = reverse_charge
+        model, owner = InvoiceLine, "invoice_id"
+    else:
+        model, owner = QuoteLine, "quote_id"
+    written = document.pk is not None  # a saved draft has lines to replace; a new document has none
+    await document.save()
+    if written:
+        await model.filter(**{owner: document.id}).delete()
+    for position, (line, item) in enumerate(zip(lines, inputs, strict=True)):
+        amounts = line_amounts(item)
+        await model.create(
+            **{owner: document.id},
+            position=position,
+            date=line_date if line_date and line.date else line.date,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price_minor,
+            tax_name=line.tax_name,
+            tax_rate=line.tax_rate,
+            net_minor=amounts.net_minor,
+            tax_minor=amounts.tax_minor,
+            gross_minor=amounts.gross_minor,
+        )
+    return totals
 
 
 async def issue(invoice: Invoice, *, pattern: str, sent: bool) -> None:
@@ -288,32 +334,23 @@ async def issue_single_line(
     **link: int,
 ) -> Invoice:
     """A numbered, open, untaxed invoice of one line (a billing request, a subscription renewal), inside
-    the caller's transaction. `link` ties it to what raised it (billing_request_id, subscription_id)."""
+    the caller's transaction. `link` ties it to what raised it (billing_request_id, subscription_id).
+    Untaxed, so reverse charge changes no amount; it is still decided, so that the invoice of a business in
+    another member state carries the mention and its e-invoice the reverse-charge category."""
     org = await get_organization()
-    invoice = await Invoice.create(
+    client = await Client.get(id=client_id)
+    invoice = Invoice(
         client_id=client_id,
         status=InvoiceStatus.draft,
         currency=currency,
         issue_date=today(),
         due_date=due_date,
-        subtotal_minor=amount_minor,
-        tax_minor=0,
-        total_minor=amount_minor,
         notes=notes,
         created_by_id=created_by_id,
         **link,
     )
-    await InvoiceLine.create(
-        invoice_id=invoice.id,
-        date=today(),
-        description=description,
-        quantity=Decimal(1),
-        unit_price_minor=amount_minor,
-        tax_rate=Decimal(0),
-        net_minor=amount_minor,
-        tax_minor=0,
-        gross_minor=amount_minor,
-    )
+    line = LineDraft(description, Decimal(1), amount_minor, Decimal(0), "", today())
+    await store_lines(invoice, [line], reverse_charge=await reverse_charged(client, org))
     await issue(invoice, pattern=org.invoice_number_pattern, sent=False)
     return invoice
 

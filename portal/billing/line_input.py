@@ -28,6 +28,7 @@ from portal.domain.money import (
     normalize_currency,
     parse_amount,
 )
+from portal.domain.reverse_charge import charged_lines
 from portal.domain.tax import LineInput, invoice_totals, line_amounts
 from portal.i18n import _
 
@@ -274,9 +275,15 @@ def _counted(
 
 
 def preview(
-    lines: Sequence[LineForm], *, currency: str, locale: str, taxes: Mapping[str, TaxChoice]
+    lines: Sequence[LineForm],
+    *,
+    currency: str,
+    locale: str,
+    taxes: Mapping[str, TaxChoice],
+    reverse_charge: bool = False,
 ) -> Preview:
-    """Live totals as the page shows them while staff type (the same rounding the saved invoice uses)."""
+    """Live totals as the page shows them while staff type (the same rounding the saved invoice uses, and
+    the same `charged_lines`: no tax on a reverse-charged document)."""
     try:
         currency = normalize_currency(currency)
     except InvalidInput as exc:
@@ -286,7 +293,8 @@ def preview(
         draft or _counted(line, index, errors, currency=currency, locale=locale, taxes=taxes)
         for index, (line, draft) in enumerate(zip(lines, drafts, strict=True))
     ]
-    inputs = [LineInput(d.quantity, d.unit_price_minor, d.tax_rate) for d in drafts if d is not None]
+    counted = charged_lines([d for d in drafts if d is not None], reverse_charge=reverse_charge)
+    inputs = [LineInput(d.quantity, d.unit_price_minor, d.tax_rate) for d in counted]
     totals = invoice_totals(inputs)
     nets = [
         line_amounts(LineInput(d.quantity, d.unit_price_minor, d.tax_rate)).net_minor if d else None

@@ -3,13 +3,13 @@
 The amounts are the stored integers of the detail objects, formatted with `format_money` in the client's
 locale, so the PDF says exactly what the page says.
 
-Font: fpdf2 ships no TTF font, so the PDF uses the core Helvetica font with the Windows-1252 encoding
-(Latin-1 plus the euro sign, typographic quotes, dashes and the bullet): "Émile", "Zürich", "€", "£" and
-"¥" print as they are. Any other character is made printable by `pdf_text`: typographic spaces become
-spaces (the narrow no-break space French amounts use becomes a no-break space), compatibility forms are
-folded ("￥" -> "¥", "ﬁ" -> "fi"), accents outside Latin-1 are dropped ("ő" -> "o", "Ł" -> "L"), and what is
-still left (Greek, Cyrillic, CJK, emoji...) prints as "?". Text is always drawn as plain text: HTML or
-markup in a name or a note appears literally.
+Fonts (`pdf_fonts`): the PDF embeds Lato (Latin, Greek, Cyrillic) and, when a text needs it, Noto Sans
+CJK (Chinese, Japanese), subsets of both, so "Zażółć gęślą jaźń", "Ελληνικά", "Русский", "東京" print and
+copy as they are. `pdf_text` makes the rest printable: tabs become spaces, zero-width and direction
+marks are dropped, a character none of the fonts has is folded to one that is ("ﬃ" is in Lato; a
+mathematical bold letter becomes the plain one) and else printed as "?" (Arabic and Hebrew, which need
+shaping and right-to-left layout; emoji). Text is always drawn as plain text: HTML or markup in a name
+or a note appears literally.
 """
 
 from __future__ import annotations
@@ -17,12 +17,17 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
 from fpdf import FPDF
+from fpdf.enums import OutputIntentSubType
+from fpdf.output import PDFICCProfile
+from PIL import ImageCms
 
 from portal import i18n
+from portal.billing import pdf_fonts
 from portal.billing.documents import (
     InvoiceDetail,
     Letterhead,
@@ -41,16 +46,13 @@ from portal.domain.status import label as status_label
 from portal.domain.status import local_label
 from portal.i18n import N_, translate
 
-ENCODING = "windows-1252"
-FONT = "Helvetica"
+FONT = pdf_fonts.CORE
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 DEFAULT_COLOR = (37, 99, 235)
 GREY = (90, 90, 90)
 PAGE_WIDTH = 180.0  # A4 minus 15 mm margins
-_SPACES = {"\u202f": "\xa0", "\u2007": "\xa0", "\u2009": " ", "\u200a": " ", "\u2002": " ", "\u2003": " "}
 _DROPPED = set("\u200b\u200c\u200d\u200e\u200f\u061c\ufeff")
-_FALLBACK = {"\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2044": "/", "\t": " ", "\r": ""}
-_FALLBACK.update(zip("ŁłĐđĦħıŦŧŊŋ", "LlDdHhiTtNn", strict=True))  # letters without a decomposition
+_FALLBACK = {"\t": " ", "\r": ""}
 
 
 class _Line(Protocol):
@@ -63,32 +65,24 @@ class _Line(Protocol):
     net_minor: int
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode(ENCODING)
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def pdf_text(text: str) -> str:
-    """`text` as the PDF prints it: unchanged within Windows-1252, else folded, stripped or '?'."""
-    if "\t" not in text and "\r" not in text and _encodable(text):  # nearly always: nothing to change
+    """`text` as the PDF prints it: unchanged where the fonts have every character, else folded or '?'."""
+    if text.isascii() and "\t" not in text and "\r" not in text:  # nearly always: nothing to change
         return text
     out: list[str] = []
     for ch in text or "":
         if ch in _DROPPED:
             continue
-        ch = _SPACES.get(ch) or _FALLBACK.get(ch, ch)
-        if _encodable(ch):
+        ch = _FALLBACK.get(ch, ch)
+        if not ch or ch == "\n" or pdf_fonts.covers(ch):
             out.append(ch)
             continue
         folded = unicodedata.normalize("NFKC", ch)
-        if _encodable(folded):
+        if folded and all(map(pdf_fonts.covers, folded)):
             out.append(folded)
             continue
         bare = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        out.append(bare if bare and _encodable(bare) else "?")
+        out.append(bare if bare and all(map(pdf_fonts.covers, bare)) else "?")
     return "".join(out)
 
 
@@ -143,7 +137,7 @@ class _Document(FPDF):
 
     def __init__(self, org: Letterhead, title: str, *, compress: bool, locale: str = "en") -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.core_fonts_encoding = ENCODING
+        pdf_fonts.add_core(self)
         self.org = org
         self.locale = locale
         self.set_compression(compress)
@@ -164,6 +158,24 @@ class _Document(FPDF):
             self.set_x(self.l_margin)
         page = translate("Page {page} of {pages}", self.locale, page=self.page_no(), pages="{nb}")
         self.cell(PAGE_WIDTH, 4, page, align="C")
+
+    def normalize_text(self, text: str) -> str:
+        """fpdf2 calls this with every string it draws or measures: the fallback fonts join here."""
+        if not text.isascii():
+            pdf_fonts.use_fallbacks_for(self, text, self.font_style)
+        return super().normalize_text(text)
+
+    def cell(self, *args, **kwargs):
+        """fpdf2's cell; with fallback fonts, the page's font is set first, outside the cell's graphics
+        state: fpdf2 2.8.9 sets it inside that state when a cell starts in a fallback font, and takes it
+        as set for the cells after, which then drew (and copied) in whatever font the state restored."""
+        if self._fallback_font_ids and not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
+        return super().cell(*args, **kwargs)
+
+    def get_fallback_font(self, char: str, style: str = "") -> str | None:
+        """The face that draws a character the core family lacks (added to the document on first use)."""
+        return pdf_fonts.fallback_for(self, char, style)
 
     # -- small drawing helpers ----------------------------------------------------------------------
     def wrap(self, text: str, width: float) -> list[str]:
@@ -200,11 +212,9 @@ class _Document(FPDF):
     def width_of(self, text: str) -> float:
         """The width of `text` in the current font (fpdf2's `get_string_width` builds styled fragments
         for every call; the font's own widths are all a plain text needs)."""
-        plain = text if text.isascii() else self.normalize_text(text)
-        try:
-            return self.current_font.get_text_width(plain, self.font_size_pt, None)[1] / self.k
-        except KeyError:  # a character the font's width table lacks: let fpdf2 work it out
-            return self.get_string_width(text)
+        if not text.isascii() and not pdf_fonts.core_chars().issuperset(text):
+            return self.get_string_width(text)  # measured across the fallback fonts
+        return self.current_font.get_text_width(text, self.font_size_pt, None)[1] / self.k
 
     def lines(self, text: str, *, width: float, height: float, align: str = "L") -> None:
         """Text wrapped to `width`, one cell per line, from the current position down (x kept)."""
@@ -454,13 +464,33 @@ def _applied(pdf: _Document, detail: InvoiceDetail, locale: str) -> None:
         _table(pdf, headings, rows, (30, 110, 40), ("LEFT", "LEFT", "RIGHT"))
 
 
-def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True) -> bytes:
-    """The invoice as a PDF in the client's locale (`compress=False` keeps the text searchable, for tests)."""
+@cache
+def _srgb() -> bytes:
+    """An sRGB ICC profile (LittleCMS's, through Pillow: 588 bytes)."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _srgb_output_intent(pdf: _Document) -> None:
+    """The colours are sRGB: the output intent PDF/A asks of a document drawn in DeviceRGB."""
+    pdf.add_output_intent(
+        OutputIntentSubType.PDFA,
+        output_condition_identifier="sRGB IEC61966-2.1",
+        registry_name="http://www.color.org",
+        dest_output_profile=PDFICCProfile(_srgb(), n=3, alternate="DeviceRGB"),
+        info="sRGB IEC61966-2.1",
+    )
+
+
+def invoice_pdf(detail: InvoiceDetail, *, compress: bool = True, archival: bool = False) -> bytes:
+    """The invoice as a PDF in the client's locale (`compress=False` keeps the text searchable, for tests;
+    `archival` adds the sRGB output intent that PDF/A asks for, for the Factur-X e-invoice)."""
     locale = detail.locale
     money = lambda amount: format_money(amount, detail.currency, locale)  # noqa: E731
     day = lambda value: _day(value, locale)  # noqa: E731
     title = translate("Invoice {number}", locale, number=detail.number)
     pdf = _Document(detail.organization, title, compress=compress, locale=locale)
+    if archival:
+        _srgb_output_intent(pdf)
     _letterhead(pdf)
     _title_bar(
         pdf,

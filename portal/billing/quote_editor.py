@@ -22,8 +22,8 @@ from portal.billing.invoice_editor import (
     draft_from_lines,
     drafts_of,
     editor_client,
-    write_lines,
 )
+from portal.billing.invoices import reverse_charged, store_lines
 from portal.billing.line_input import (
     LineForm,
     TaxChoice,
@@ -49,7 +49,6 @@ from portal.db.models import Client, Invoice, Quote, QuoteLine
 from portal.domain.errors import Conflict, InvalidInput, NotFound
 from portal.domain.money import normalize_currency
 from portal.domain.status import QuoteStatus, check_transition
-from portal.domain.tax import invoice_totals
 from portal.events import Event, publish
 from portal.i18n import N_, _
 from portal.mail import invoice_emails
@@ -168,7 +167,7 @@ async def new_quote(*, actor: Actor, client_id: int, kind: str) -> QuoteEditorVi
         kind=kind,
         number=None,
         status=QuoteStatus.draft,
-        client=client_ref(client),
+        client=await client_ref(client),
         form=form,
         taxes=await tax_choices(),
         currencies=currency_choices(client.currency, org.default_currency),
@@ -198,7 +197,7 @@ async def get_quote_editor(*, actor: Actor, quote_id: int) -> QuoteEditorView:
         kind=quote.kind,
         number=quote.number,
         status=quote.status,
-        client=client_ref(client),
+        client=await client_ref(client),
         form=form,
         taxes=taxes,
         currencies=currency_choices(quote.currency, client.currency, org.default_currency),
@@ -215,7 +214,8 @@ async def _kept(quote_id: int) -> list[tuple[str, Decimal]]:
 
 
 async def _store(quote: Quote, form: QuoteForm, *, locale: str, kept: Iterable[tuple[str, Decimal]]) -> None:
-    """Check the form (InvalidInput names the first wrong field) and write it onto the draft."""
+    """Check the form (InvalidInput names the first wrong field) and write it onto the draft; reverse
+    charge decided from the client as it is now (a reverse-charged quote's lines carry no tax)."""
     currency = normalize_currency(form.currency)
     errors: dict[str, str] = {}
     if len(form.title or "") > TITLE_LIMIT:
@@ -225,17 +225,11 @@ async def _store(quote: Quote, form: QuoteForm, *, locale: str, kept: Iterable[t
     errors.update(check_notes(form.terms, field_name="terms"))
     raise_first(errors)
     taxes = by_key(await tax_choices(kept=kept))
-    drafts, inputs = await checked_lines(form.lines, currency=currency, locale=locale, taxes=taxes)
-    totals = invoice_totals(inputs)
+    drafts, _inputs = await checked_lines(form.lines, currency=currency, locale=locale, taxes=taxes)
     quote.currency, quote.title, quote.valid_until = currency, (form.title or "").strip(), valid_until
     quote.terms = (form.terms or "").strip()
-    quote.subtotal_minor, quote.tax_minor, quote.total_minor = (
-        totals.subtotal_minor,
-        totals.tax_minor,
-        totals.total_minor,
-    )
-    await quote.save()
-    await write_lines(QuoteLine, "quote_id", quote.id, drafts)
+    reverse_charge = await reverse_charged(await editor_client(quote.client_id))
+    await store_lines(quote, drafts, reverse_charge=reverse_charge)
 
 
 def _not_draft(quote: Quote) -> Conflict:

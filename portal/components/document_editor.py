@@ -25,6 +25,7 @@ from portal.components.tables import LINK_CELL, quiet_empty
 from portal.core.actors import Actor
 from portal.core.clock import today
 from portal.domain.errors import DomainError, InvalidInput
+from portal.domain.mentions import REVERSE_CHARGE
 from portal.domain.money import format_money
 from portal.i18n import N_, _
 
@@ -78,6 +79,13 @@ def text_block(title: str, text: str, marker: str) -> None:
         with ui.card().classes("w-full gap-1"):
             ui.label(title).classes("font-semibold")
             ui.label(text).classes("whitespace-pre-line").mark(marker)
+
+
+def reverse_charge_mention(detail: InvoiceDetail) -> None:
+    """A reverse-charged invoice's mention, as its PDF carries it (nothing on any other invoice)."""
+    if detail.reverse_charge:
+        with ui.card().classes("w-full gap-1"):
+            ui.label(_(REVERSE_CHARGE)).classes("text-sm").mark("reverse-charge-mention")
 
 
 def line_table(lines: Sequence[Any], currency: str, marker: str) -> None:
@@ -139,6 +147,15 @@ class DraftEditor:
             ui.label(_("For")).classes("text-gray-600")
             ui.link(view.client.name, f"/admin/clients/{view.client.id}").mark("client-link")
             ui.label(view.client.email).classes("text-sm text-gray-600")
+        if view.client.reverse_charge:  # what saving decides, said before saving
+            hint = _(
+                "Reverse charge: no VAT is charged; the client accounts for it "
+                "(EU business, VAT no. {number})",
+                number=view.client.vat_number,
+            )
+            ui.label(hint).classes("text-sm text-blue-900 bg-blue-50 rounded px-2 py-1").mark(
+                "reverse-charge-hint"
+            )
 
     def currency_select(self) -> ui.select:
         """The draft's currency; the line editor follows it."""
@@ -163,6 +180,7 @@ class DraftEditor:
                 taxes=self.view.taxes,
                 lines=form.lines,
                 default_date=today().isoformat(),
+                reverse_charge=self.view.client.reverse_charge,
             )
 
     def save_and_send_buttons(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from nicegui import ui
 from nicegui.elements.mixins.validation_element import ValidationElement
 
-from portal.billing.line_input import LineForm, Preview, TaxChoice, by_key, line_field, preview
+from portal.billing.line_input import NO_TAX, LineForm, Preview, TaxChoice, by_key, line_field, preview
 from portal.components.attributes import set_props
 from portal.domain.money import format_money
 from portal.i18n import _
@@ -36,8 +36,10 @@ class LineEditor:
         lines: Sequence[LineForm],
         default_date: str = "",
         on_change: Callable[[], None] | None = None,
+        reverse_charge: bool = False,
     ) -> None:
         self.locale = locale
+        self.reverse_charge = reverse_charge  # no tax on any line: the tax menus show 0% and are disabled
         self.currency = currency
         self.taxes = list(taxes)
         self.tax_map = by_key(self.taxes)
@@ -81,6 +83,8 @@ class LineEditor:
 
     def _row(self, index: int, line: LineForm) -> None:
         options = {choice.key: choice.label for choice in self.taxes}
+        if self.reverse_charge:
+            options = {NO_TAX: _("0% (reverse charge)")}
         if line.tax not in options:
             line.tax = next(iter(options))
         with ui.row().classes("w-full items-start gap-2 max-md:flex-wrap").mark(f"line-{index}"):
@@ -109,6 +113,8 @@ class LineEditor:
                 element.mark(f"line-{MARKERS.get(name, name)}-{index}")
                 element.on_value_change(lambda event, i=index, n=name: self._changed(i, n, event.value))
                 self.inputs[line_field(index, name)] = element
+            if self.reverse_charge:
+                elements["tax"].disable()
             self.amounts.append(
                 ui.label().classes("w-28 pt-2 text-right tabular-nums").mark(f"line-amount-{index}")
             )
@@ -165,7 +171,13 @@ class LineEditor:
         """Totals and per-line amounts of what is typed; errors under the fields staff changed."""
         if show_all:
             self.touched |= {line_field(i, n) for i in range(len(self.lines)) for n in FIELDS} | {"lines"}
-        result = preview(self.lines, currency=self.currency, locale=self.locale, taxes=self.tax_map)
+        result = preview(
+            self.lines,
+            currency=self.currency,
+            locale=self.locale,
+            taxes=self.tax_map,
+            reverse_charge=self.reverse_charge,
+        )
         self.last = result
         money = self._money
         for label, amount in zip(self.amounts, result.line_net_minor, strict=False):

@@ -321,6 +321,9 @@ class Invoice(Model, TimestampMixin):
     sent_at = fields.DatetimeField(null=True)
     paid_at = fields.DatetimeField(null=True)
     awaiting_transfer_since = fields.DatetimeField(null=True)  # the client said a bank transfer is coming
+    # EU reverse charge, decided when the lines are written (portal.domain.reverse_charge): no VAT on any
+    # line, the client accounts for it; a later change to the client does not change a written invoice
+    reverse_charge = fields.BooleanField(default=False, db_default=False)
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )

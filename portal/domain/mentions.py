@@ -1,6 +1,7 @@
 """What an invoice must say besides its amounts: who issues it (legal name, form, register and VAT
-numbers), who it is for (the client's numbers), and the mentions French law requires of an invoice issued
-from France, each written in the invoice's language. Pure: values in, sentences out."""
+numbers), who it is for (the client's numbers), the mentions French law requires of an invoice issued
+from France and the EU's reverse-charge mention, each written in the invoice's language. Pure: values in,
+sentences out."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ INDEMNITY = N_(
     "Commercial Code)."
 )
 NO_DISCOUNT = N_("No discount for early payment.")
+REVERSE_CHARGE = N_(
+    "Reverse charge: VAT to be accounted for by the recipient (Article 196 of Council Directive 2006/112/EC)"
+)
+REVERSE_CHARGE_CODE = "TXD"  # UNTDID 4451: a note that is a value added tax declaration
 DISCOUNT = N_("Discount for early payment: {rate}%.")
 
 
@@ -45,6 +50,11 @@ def party_numbers(company_id: str, vat_number: str, country: str, locale: str) -
     if vat_number:
         lines.append(translate("VAT no. {number}", locale, number=vat_number))
     return lines
+
+
+def reverse_charge_note(locale: str) -> tuple[str, str]:
+    """The mention a reverse-charged invoice carries (any EU seller), with its note's subject code."""
+    return REVERSE_CHARGE_CODE, translate(REVERSE_CHARGE, locale)
 
 
 def french_mention_notes(

@@ -7,6 +7,7 @@ from datetime import date
 
 from portal.core.clock import today
 from portal.db.models import Client, Invoice, Organization, Quote
+from portal.domain.mentions import REVERSE_CHARGE
 from portal.domain.presentation import InvoicePresentation, sheet
 from portal.i18n import N_, format_date, translate
 from portal.mail.compose import (
@@ -106,6 +107,8 @@ def invoice_sent(
     blocks += invoice_blocks(presentation, locale)
     if invoice.notes.strip():
         blocks.append(Note(translate(L_NOTES, locale), invoice.notes))
+    if invoice.reverse_charge:
+        blocks.append(para(REVERSE_CHARGE, locale))
     return compose_email(
         name=client.name,
         locale=locale,

@@ -25,6 +25,7 @@ from portal.components.document_editor import (
     einvoice_links,
     long_text_field,
     pdf_link,
+    reverse_charge_mention,
     text_block,
 )
 from portal.components.document_editor import money_text as _money
@@ -244,6 +245,7 @@ class InvoiceDocument:
             invoice_summary(detail.presentation)  # as the client, the PDF, the pay link and the email show it
         self._money_table(view)
         text_block(_("Notes"), detail.notes, "invoice-notes")
+        reverse_charge_mention(detail)
 
     def _actions(self, view: InvoiceEditorView) -> None:
         detail = view.detail

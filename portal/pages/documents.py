@@ -23,7 +23,7 @@ from portal.billing import documents, issued, pdf, quote_editor, quotes
 from portal.clients.dashboard import Payable
 from portal.components import browser_session, guard
 from portal.components.badges import status_badge
-from portal.components.document_editor import einvoice_links
+from portal.components.document_editor import einvoice_links, reverse_charge_mention
 from portal.components.document_editor import pair as _pair
 from portal.components.document_editor import text_block as _text_block
 from portal.components.frame import signed_in_frame
@@ -166,6 +166,7 @@ class InvoiceScreen:
             invoice_summary(detail.presentation)
         self._applied(detail)
         _text_block(_("Notes"), _(detail.notes) if detail.notes else "", "invoice-notes")
+        reverse_charge_mention(detail)
         if detail.can_pay and detail.organization.bank_details.strip():
             reference = _("Reference: {reference}", reference=detail.number)
             _text_block(

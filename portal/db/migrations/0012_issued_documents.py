@@ -1,7 +1,6 @@
 """Issued documents (issue 16, item 6): each invoice, receipt and Factur-X file stored once, with its hash.
 
-Numbered 0012: 0011 is another branch's (a column on invoices). Until that lands this one follows 0010;
-re-chain `dependencies` to 0011 when merging.
+Follows 0011 (the invoices' reverse-charge column).
 """
 
 from tortoise import migrations
@@ -9,7 +8,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_invoice_mentions')]
+    dependencies = [('models', '0011_invoice_reverse_charge')]
 
     initial = False
 

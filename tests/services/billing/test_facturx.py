@@ -27,16 +27,18 @@ NS = {
 SUMMATION = "//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:"
 
 
-async def _invoice(world: World, currency: str) -> documents.InvoiceDetail:
+FRENCH_BUYER = {"company": "Archery SARL", "postcode": "69002", "city": "Lyon", "country": "FR"}
+GERMAN_BUYER = {"company": "Archery GmbH", "postcode": "10115", "city": "Berlin", "country": "DE"}
+
+
+async def _invoice(world: World, currency: str, buyer: dict = FRENCH_BUYER) -> documents.InvoiceDetail:
+    """A business client (in France by default: VAT is charged; in Germany: reverse charge)."""
     await Client.filter(id=world.alice_id).update(
         currency=currency,
-        company="Archery GmbH",
         billing_address="Hauptstraße 1",
-        postcode="10115",
-        city="Berlin",
-        country="DE",
         is_business=True,
-        vat_number="DE136695976",
+        vat_number="FR44732829320" if buyer["country"] == "FR" else "DE136695976",
+        **buyer,
     )
     invoice_id = await invoices.create_invoice(
         actor=world.staff,
@@ -99,8 +101,8 @@ async def test_the_xml_validates_and_carries_the_invoices_exact_integers(world: 
     ) == ["FR40303265045"]
     (register,) = tree.xpath("//ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID", namespaces=NS)
     assert (register.text, register.get("schemeID")) == ("732829320", "0002")
-    assert tree.xpath("//ram:BuyerTradeParty//ram:CountryID/text()", namespaces=NS) == ["DE"]
-    assert tree.xpath("//ram:BuyerTradeParty/ram:Name/text()", namespaces=NS) == ["Archery GmbH"]
+    assert tree.xpath("//ram:BuyerTradeParty//ram:CountryID/text()", namespaces=NS) == ["FR"]
+    assert tree.xpath("//ram:BuyerTradeParty/ram:Name/text()", namespaces=NS) == ["Archery SARL"]
     assert tree.xpath("//rsm:ExchangedDocument/ram:ID/text()", namespaces=NS) == [detail.number]
     pairs = [
         (note.findtext("ram:SubjectCode", namespaces=NS), note.findtext("ram:Content", namespaces=NS))

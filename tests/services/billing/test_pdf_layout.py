@@ -14,19 +14,14 @@ from portal.billing import documents, invoices, pdf
 from portal.billing.invoices import LineDraft
 from portal.core.clock import today
 from portal.db.models import Client
+from tests.pdf_reading import pdf_strings
 from tests.services.conftest import World
 
-_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)\s*Tj")
 _PAGE = re.compile(rb"/Type /Page\b")
 LONG = (
     "Content migration from the old site, including redirects for every old address, image compression "
     "and a check of every internal link"
 )
-
-
-def pdf_strings(data: bytes) -> list[str]:
-    """The text strings drawn in an uncompressed PDF, in drawing order."""
-    return [re.sub(rb"\\(.)", rb"\1", raw).decode("cp1252") for raw in _STRING.findall(data)]
 
 
 async def _invoice(world: World, lines: list[LineDraft], client_id: int | None = None) -> bytes:

@@ -4,7 +4,6 @@ and the statement PDF read back."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -16,15 +15,10 @@ from portal.core.clock import today
 from portal.db.models import Allocation, Client, CreditEntry, Invoice, Refund
 from portal.domain.errors import InvalidInput, NotFound
 from portal.payments import credit_payments, ledger, refunds
+from tests.pdf_reading import pdf_text
 from tests.services.conftest import World
 
 TODAY = today()
-_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)\s*Tj")
-
-
-def pdf_text(data: bytes) -> str:
-    """The text drawn in an uncompressed PDF, one string per line."""
-    return "\n".join(re.sub(rb"\\(.)", rb"\1", raw).decode("cp1252") for raw in _STRING.findall(data))
 
 
 async def _invoice(
@@ -238,8 +232,8 @@ async def test_the_pdf_is_in_the_clients_language_and_says_every_figure(world: W
     text = pdf_text(statement_pdf.statement_pdf(doc, compress=False))
     assert "RELEVÉ DE COMPTE" in text
     assert "Solde d'ouverture" in text and "Solde de clôture" in text
-    assert "1\xa0234,56\xa0$US" in text  # the opening balance, French figures
-    assert "1\xa0000,00\xa0$US" in text  # the closing balance
+    assert "1\u202f234,56\xa0$US" in text  # the opening balance, French figures (narrow no-break space)
+    assert "1\u202f000,00\xa0$US" in text  # the closing balance
     assert "1-30 jours" in text
     assert doc.filename.startswith("statement-Alice-Archer-")
 

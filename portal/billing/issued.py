@@ -22,6 +22,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from tortoise.exceptions import IntegrityError
 
@@ -152,8 +153,8 @@ async def as_received(detail: ReceiptDetail) -> ReceiptDetail:
 
 
 async def _invoice_pdf(detail: InvoiceDetail) -> bytes:
-    async def produce() -> bytes:
-        return await asyncio.to_thread(pdf.invoice_pdf, as_issued(detail))
+    async def produce() -> bytes:  # archival: with the output intent PDF/A asks for (Factur-X is built on it)
+        return await asyncio.to_thread(partial(pdf.invoice_pdf, as_issued(detail), archival=True))
 
     return await _stored(INVOICE, detail.id, produce)
 

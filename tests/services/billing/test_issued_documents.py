@@ -23,13 +23,14 @@ from portal.db.models import IssuedDocument, Organization
 from portal.domain.money import format_money
 from portal.payments import charges, ledger, refunds
 from portal.settings import template
+from tests.pdf_reading import pdf_strings
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card, invoice_for, sandbox
 
 
 def _text(data: bytes) -> str:
-    """The text drawn on a PDF's pages, compressed or not."""
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    """The text drawn on a PDF's pages, compressed or not (its strings in drawing order)."""
+    return " ".join(pdf_strings(data))
 
 
 def _pages(data: bytes) -> list[bytes]:

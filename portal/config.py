@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-only-secret-change-me"
 DEFAULT_STORAGE_SECRET = "dev-only-storage-secret-change-me"
+SQLITE = "sqlite://"
 
 
 class Settings(BaseSettings):
@@ -41,6 +43,9 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
 
     nicegui_redis_url: str = ""
+    # issued documents (invoice and receipt PDFs, Factur-X) are stored once and served as stored; a folder
+    # every portal process can read and write ("": `documents` beside the SQLite database, else data/)
+    documents_dir: str = ""
     # the EU's VIES service, asked about clients' VAT numbers when the organization turns the check on
     vies_url: str = "https://ec.europa.eu/taxation_customs/vies/rest-api/check-vat-number"
     vies_timeout_seconds: float = Field(default=5, gt=0)
@@ -57,6 +62,18 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         """True when the portal must refuse unsafe defaults."""
         return self.portal_env == "production"
+
+    @property
+    def documents_path(self) -> Path:
+        """The folder issued documents are stored in: DOCUMENTS_DIR, else `documents` beside the SQLite
+        database (data/documents by default), else data/documents (a PostgreSQL database)."""
+        if self.documents_dir:
+            return Path(self.documents_dir)
+        if self.database_url.startswith(SQLITE):
+            database = self.database_url[len(SQLITE) :].split("?", 1)[0]
+            if database and database != ":memory:":
+                return Path(database).parent / "documents"
+        return Path("data") / "documents"
 
     @cached_property
     def fernet_key(self) -> bytes:

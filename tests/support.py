@@ -48,6 +48,10 @@ def sqlite_template(*, with_demo: bool) -> Path:
 
 
 def copy_template(target: Path, *, with_demo: bool) -> str:
-    """Copy the template to `target` and return its database URL."""
-    shutil.copyfile(sqlite_template(with_demo=with_demo), target)
+    """Copy the template to `target`, with the documents its invoices and receipts stored beside it (the
+    portal's default DOCUMENTS_DIR: `documents` beside the database), and return its database URL."""
+    template = sqlite_template(with_demo=with_demo)
+    shutil.copyfile(template, target)
+    if (template.parent / "documents").is_dir():
+        shutil.copytree(template.parent / "documents", target.parent / "documents", dirs_exist_ok=True)
     return f"sqlite://{target}"

@@ -14,6 +14,7 @@ from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from portal.billing import issued
 from portal.core import audit
 from portal.core.actors import Actor, check_client_access, require_staff
 from portal.core.clock import now_utc, today
@@ -249,6 +250,7 @@ async def send_draft(
             )
         credit_used = await credit_payments.apply_credit_automatically(invoice_id=invoice.id)
         await queue_invoice_email(invoice, client)
+    await issued.store_issued_invoice(invoice.id)  # its PDF as sent, kept unchanged from now on
     await auto_charge_invoice(invoice.id)
     await publish(Event("invoice.sent", client_id=client.id, data={"invoice_id": invoice.id}))
     if credit_used:

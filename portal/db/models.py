@@ -628,3 +628,19 @@ class AuditEntry(Model):
     class Meta:
         table = "audit_entry"
         indexes = (("on_behalf_of_id", "at"), ("action", "at"))
+
+
+class IssuedDocument(Model):
+    """An issued document's file, stored once (issue 16): served as stored, checked against its SHA-256."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=20)  # invoice | receipt | factur-x | factur-x-xml
+    subject_id = fields.IntField()  # the invoice's id; the payment's for a receipt
+    storage_key = fields.CharField(max_length=200)  # made from the kind, the id and the hash
+    sha256 = fields.CharField(max_length=64)  # hex
+    size = fields.IntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "issued_document"
+        unique_together = (("kind", "subject_id"),)

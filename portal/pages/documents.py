@@ -9,7 +9,7 @@ plain HTTP routes (a browser download cannot go over the websocket) behind the s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from functools import partial
 from urllib.parse import quote as url_quote
@@ -19,7 +19,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from nicegui import app, ui
 
 from portal import i18n
-from portal.billing import documents, facturx, pdf, quote_editor, quotes
+from portal.billing import documents, issued, pdf, quote_editor, quotes
 from portal.clients.dashboard import Payable
 from portal.components import browser_session, guard
 from portal.components.badges import status_badge
@@ -40,6 +40,11 @@ from portal.i18n import N_, _, pgettext
 from portal.payments.branding import Branding, branding
 
 PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+# plain text (a download link leads here, not a page): the stored copy failed its SHA-256 check
+ALTERED_TEXT = (
+    "This document cannot be downloaded: its stored copy does not match the one issued. "
+    "The error has been logged; please contact us."
+)
 
 LINE_COLUMNS = [
     {
@@ -487,37 +492,36 @@ def _download(content: bytes, filename: str, media_type: str = "application/pdf"
     return Response(content=content, media_type=media_type, headers=headers)
 
 
-async def _invoice(request: Request, invoice_id: int) -> documents.InvoiceDetail | Response:
-    """The invoice the signed-in visitor may see, or the answer to send instead (sign in; not found)."""
+async def _issued_download(
+    request: Request, fetch: Callable[[Actor], Awaitable[issued.Download]]
+) -> Response:
+    """An issued document for the signed-in visitor: its stored bytes, or the answer to send instead (sign
+    in; not found; an error page, never the bytes, when the stored copy no longer matches its hash)."""
     actor = await browser_session.current_actor()
     if actor is None:
         return _login_redirect(request)
     try:
-        return await documents.get_invoice(actor=actor, invoice_id=invoice_id)
+        download = await fetch(actor)
     except NotFound:
         return PlainTextResponse("Not found", status_code=404)
+    except issued.AlteredDocument:
+        return PlainTextResponse(ALTERED_TEXT, status_code=500, headers=PDF_HEADERS)
+    return _download(download.content, download.filename, download.media_type)
 
 
 async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
-    """GET /billing/invoices/{invoice_id}/pdf."""
-    detail = await _invoice(request, invoice_id)
-    if isinstance(detail, Response):
-        return detail
-    return _download(await asyncio.to_thread(pdf.invoice_pdf, detail), detail.pdf_filename)
+    """GET /billing/invoices/{invoice_id}/pdf: the invoice as issued (a draft as it stands, for staff)."""
+    return await _issued_download(
+        request, lambda actor: issued.invoice_pdf(actor=actor, invoice_id=invoice_id)
+    )
 
 
 async def einvoice_route(request: Request, invoice_id: int, extension: str) -> Response:
     """GET /billing/invoices/{invoice_id}/factur-x.pdf and .xml: an issued invoice as a Factur-X e-invoice
-    (EN 16931), the PDF with its XML inside or the XML alone; a draft has none."""
-    detail = await _invoice(request, invoice_id)
-    if isinstance(detail, Response):
-        return detail
-    if not facturx.has_einvoice(detail):
-        return PlainTextResponse("Not found", status_code=404)
-    name = facturx.filename(detail, extension)
-    if extension == "xml":
-        return _download(await asyncio.to_thread(facturx.cii_xml, detail), name, "application/xml")
-    return _download(await asyncio.to_thread(facturx.einvoice_pdf, detail), name)
+    (EN 16931), the PDF with its XML inside or the XML alone, as stored; a draft has none."""
+    return await _issued_download(
+        request, lambda actor: issued.einvoice(actor=actor, invoice_id=invoice_id, extension=extension)
+    )
 
 
 async def quote_pdf_route(request: Request, quote_id: int) -> Response:
@@ -536,15 +540,10 @@ async def quote_pdf_route(request: Request, quote_id: int) -> Response:
 
 
 async def receipt_pdf_route(request: Request, payment_id: int) -> Response:
-    """GET /billing/receipts/{payment_id}/pdf."""
-    actor = await browser_session.current_actor()
-    if actor is None:
-        return _login_redirect(request)
-    try:
-        detail = await documents.get_receipt(actor=actor, payment_id=payment_id)
-    except NotFound:
-        return PlainTextResponse("Not found", status_code=404)
-    return _download(await asyncio.to_thread(pdf.receipt_pdf, detail), detail.pdf_filename)
+    """GET /billing/receipts/{payment_id}/pdf: the receipt as issued when the payment succeeded."""
+    return await _issued_download(
+        request, lambda actor: issued.receipt_pdf(actor=actor, payment_id=payment_id)
+    )
 
 
 def register() -> None:

@@ -31,7 +31,7 @@ from portal.events import Event, publish
 from portal.i18n import _, get_locale
 from portal.payments import recurring_from_credit
 from portal.payments.gateways.protocol import GatewayError
-from portal.payments.receipts import queue_offline_receipt
+from portal.payments.receipts import queue_offline_receipt, receipt_issued
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +277,7 @@ async def _record_offline(
         )
         await queue_offline_receipt(payment)  # the client's receipt, when the organization sends them
     await publish(Event("payment.recorded", client_id=client_id, data={"payment_id": payment.id}))
+    await receipt_issued(payment.id)
     started = await _start(renewal[0].id) if renewal is not None else None
     return PaymentResult(payment.id, plan.allocations, plan.remainder_minor, subscription_started=started)
 

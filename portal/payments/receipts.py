@@ -3,6 +3,8 @@ whether the client can sign in) and of a refund, loaded, handed to the builder a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from portal.core.organization import get_organization
 from portal.db.models import (
     Allocation,
@@ -22,6 +24,20 @@ from portal.mail.worker import Written, register_writer
 from portal.payments.presentation import load_presentation
 
 RECEIPT = "receipt"
+_issued_hooks: list[Callable[[int], Awaitable[None]]] = []
+
+
+def on_receipt_issued(hook: Callable[[int], Awaitable[None]]) -> None:
+    """Call `hook(payment_id)` once a payment's receipt exists (portal.billing.issued stores its PDF; the
+    billing layer sits above payments, so it registers here rather than being imported)."""
+    if hook not in _issued_hooks:
+        _issued_hooks.append(hook)
+
+
+async def receipt_issued(payment_id: int) -> None:
+    """After the commit that made a payment succeed: its receipt is issued now."""
+    for hook in _issued_hooks:
+        await hook(payment_id)
 
 
 async def receipt_email(payment: Payment, client: Client) -> Email:

@@ -41,7 +41,7 @@ from portal.payments.ledger import (
 )
 from portal.payments.methods import upsert_method
 from portal.payments.pay_all_ledger import PAY_ALL
-from portal.payments.receipts import queue_receipt
+from portal.payments.receipts import queue_receipt, receipt_issued
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ async def settle(*, payment_id: int, gateway_payment_id: str = "", amount_minor:
         await _allocate(payment)
         await _queue_receipt(payment)
     await publish(Event("payment.recorded", client_id=payment.client_id, data={"payment_id": payment.id}))
+    await receipt_issued(payment.id)
     await _after_settle(payment)
     return True
 

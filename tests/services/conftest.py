@@ -46,6 +46,14 @@ def sandbox_events() -> None:
     selector.on_sandbox_event(gateway_events.ingest)
 
 
+@pytest.fixture(autouse=True)
+def documents_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Issued documents are stored in the test's own folder (on PostgreSQL as on SQLite)."""
+    folder = tmp_path / "documents"
+    monkeypatch.setenv("DOCUMENTS_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[str]:
     """An empty, migrated database for one test; yields its URL."""

@@ -91,6 +91,17 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
         lambda i: {"invoice_id": i.foreign_draft_invoice},
     ],
     "billing.documents.get_receipt": [lambda i: {"payment_id": i.foreign_receipt}],
+    # the stored (issued) documents: the same access rule as the pages, before anything is read or stored
+    "billing.issued.invoice_pdf": [
+        lambda i: {"invoice_id": i.foreign_open_invoice},
+        lambda i: {"invoice_id": i.foreign_paid_invoice},
+        lambda i: {"invoice_id": i.foreign_draft_invoice},
+    ],
+    "billing.issued.einvoice": [
+        lambda i: {"invoice_id": i.foreign_open_invoice, "extension": "pdf"},
+        lambda i: {"invoice_id": i.foreign_paid_invoice, "extension": "xml"},
+    ],
+    "billing.issued.receipt_pdf": [lambda i: {"payment_id": i.foreign_receipt}],
     "clients.history.get_history": [lambda i: {"client_id": i.foreign_client}],
     "billing.quotes.decided_quotes": [lambda i: {"client_id": i.foreign_client, "limit": 10}],
     # refused on whose client it is, before the period is read

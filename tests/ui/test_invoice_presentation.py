@@ -1,7 +1,8 @@
-"""One presentation of an invoice: after a partial payment, the invoice page, the pay-link page, the invoice
-email and the PDF list the same lines (net, tax, gross, under labelled columns) and the same totals block
-(payments received, amount due); a payment on the pay link is confirmed with ITS amount, in English and
-French."""
+"""One presentation of an invoice: after a partial payment, the invoice page, the pay-link page and the
+invoice email list the same lines (net, tax, gross, under labelled columns) and the same totals block
+(payments received, amount due); the PDF, the invoice as issued (issue 16: issued documents never change),
+lists the same lines and the totals up to the total, which it shows as due; a payment on the pay link is
+confirmed with ITS amount, in English and French."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from portal.billing import documents, invoices, pdf
+from portal.billing import invoices
 from portal.components.invoice_summary import TOTAL_MARKERS
 from portal.core.actors import Actor
 from portal.core.clock import today
@@ -112,17 +113,23 @@ async def test_page_pay_link_email_and_pdf_show_the_same_lines_and_totals(user: 
     assert page_totals.count(money(-PARTIAL)) == 1  # "payments received", said once
 
     text, html = _plain(email.text_body), _plain(email.html_body)
-    detail = await documents.get_invoice(actor=await _staff(), invoice_id=invoice.id)
-    strings = [_plain(s) for s in _pdf_strings(pdf.invoice_pdf(detail, compress=False))]
+    response = await user.http_client.get(f"/billing/invoices/{invoice.id}/pdf")
+    assert response.status_code == 200
+    issued = [_plain(s) for s in _pdf_strings(response.content)]
     for row in page_rows:
         for cell in row[1:]:  # every amount, rate and quantity of every line (the date column aside)
             assert _plain(cell) in text, (cell, email.text_body)
-            assert _plain(cell) in strings, cell
+            assert _plain(cell) in issued, cell
     for title in titles:
         assert title in html
     for amount in page_totals:
         assert _plain(amount) in text and _plain(amount) in html
-        assert _plain(amount) in strings, amount
+    # the PDF is the invoice as issued: the same totals up to the total, which it shows as due
+    payments_and_due = {money(-PARTIAL), money(due)}
+    for amount in page_totals:
+        assert (_plain(amount) in issued) is (amount not in payments_and_due), amount
+    title_bar = _plain(translate("Amount due {amount}", locale, amount=money(invoice.total_minor)))
+    assert title_bar in " ".join(issued)
     assert translate("Payments received", locale) in text
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.billing import documents, invoices, pdf, quotes
+from portal.billing import documents, invoices, issued, pdf, quotes
 from portal.billing.invoices import LineDraft
 from portal.clients import history
 from portal.core.clock import now_utc, today
@@ -285,25 +285,30 @@ async def test_drafts_and_deleted_invoices_are_not_found_for_clients(world: Worl
 
 
 # -- PDFs -------------------------------------------------------------------------------------------
-async def test_the_invoice_pdf_is_a_real_pdf_with_the_amounts_the_page_shows(world: World) -> None:
+async def test_the_invoice_pdf_is_a_real_pdf_with_the_amounts_it_was_issued_with(world: World) -> None:
+    """The PDF a client downloads is the invoice as issued (issue 16: issued documents never change): its
+    lines, taxes and total, the whole total due; a payment made since shows on the page, not in it."""
     invoice_id = await _taxed_invoice(world)
     await _offline(world, 10000, invoice_id=invoice_id)
     detail = await documents.get_invoice(actor=world.alice, invoice_id=invoice_id)
-    compressed = pdf.invoice_pdf(detail)
-    assert compressed.startswith(b"%PDF-") and compressed.rstrip().endswith(b"%%EOF")
-    data = pdf.invoice_pdf(detail, compress=False)
+    data = (await issued.invoice_pdf(actor=world.alice, invoice_id=invoice_id)).content
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     strings = pdf_strings(data)
     text = "\n".join(strings)
     total = format_money(detail.total_minor, "USD", "en")
     due = format_money(detail.amount_due_minor, "USD", "en")
-    assert total == "$305.39" and due == "$205.39"
+    assert total == "$305.39" and due == "$205.39"  # the page: the payment lowered what is due
+    assert [p.amount_minor for p in detail.payments] == [10000]
     assert detail.number in text
     assert "Total" in strings and total in strings
-    assert "Amount due" in strings and due in strings
-    assert f"Amount due {due}" in " ".join(strings)  # the title bar
-    assert format_money(-10000, "USD", "en") in strings  # the payment applied
+    assert "Amount due" in strings and due not in strings
+    assert f"Amount due {total}" in " ".join(strings)  # the title bar, as issued
+    assert format_money(-10000, "USD", "en") not in strings  # the payment came after the invoice
     assert "NY sales tax 8.875%" in strings and "$5.32" in strings
     assert "Archery Co" in strings and "Alice Archer" in strings
+    # the renderer itself still draws whatever it is given: the invoice as it stands now, payment included
+    now = pdf_strings(pdf.invoice_pdf(detail))
+    assert due in now and format_money(-10000, "USD", "en") in now
 
 
 async def test_markup_in_names_and_notes_is_printed_as_text(world: World) -> None:

@@ -17,7 +17,7 @@ from typing import Protocol
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.core.organization import get_organization
-from portal.db.models import Allocation, Client, CreditEntry, Invoice, InvoiceLine, Payment
+from portal.db.models import Allocation, Client, CreditEntry, CreditNote, Invoice, InvoiceLine, Payment
 from portal.domain.errors import NotFound
 from portal.domain.mentions import french_mention_notes, reverse_charge_note
 from portal.domain.money import currency_exponent
@@ -296,7 +296,7 @@ def _check(actor: Actor, client_id: int | None, *, hidden: bool, message: str) -
         raise NotFound(_(message))
 
 
-async def _party(client_id: int | None) -> tuple[Party, str]:
+async def party_of(client_id: int | None) -> tuple[Party, str]:
     """The client block and the client's locale."""
     client = await Client.get_or_none(id=client_id) if client_id is not None else None
     if client is None:
@@ -491,11 +491,14 @@ def _money_on_invoice(
 
 
 async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
-    """One invoice in full; drafts and deleted invoices are 'not found' for clients, as are other clients'."""
+    """One invoice in full; drafts and deleted drafts are 'not found' for clients, as are other clients'
+    invoices (a voided issued invoice stays visible beside the credit note that cancels it)."""
     invoice = await Invoice.get_or_none(id=invoice_id)
     if invoice is None:
         raise NotFound(_(INVOICE_NOT_FOUND))
-    hidden = invoice.status in (InvoiceStatus.draft, InvoiceStatus.deleted)
+    hidden = invoice.status == InvoiceStatus.draft or (
+        invoice.status == InvoiceStatus.deleted and not await CreditNote.exists(invoice_id=invoice.id)
+    )
     _check(actor, invoice.client_id, hidden=hidden, message=INVOICE_NOT_FOUND)
     line_rows = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
     lines = _lines(line_rows)
@@ -506,7 +509,7 @@ async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
     )
     payments, credits, refunds = _money_on_invoice(allocation_rows)
     allocated = (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
-    party, locale = await _party(invoice.client_id)
+    party, locale = await party_of(invoice.client_id)
     return InvoiceDetail(
         id=invoice.id,
         awaiting_transfer_since=invoice.awaiting_transfer_since,
@@ -567,7 +570,7 @@ async def get_receipt(*, actor: Actor, payment_id: int) -> ReceiptDetail:
         )
         for r in await payment.refunds.all().order_by("created_at", "id")
     ]
-    party, locale = await _party(payment.client_id)
+    party, locale = await party_of(payment.client_id)
     return ReceiptDetail(
         payment_id=payment.id,
         number=receipt_number(payment.id),

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
+from portal.billing import credit_notes
 from portal.billing.documents import InvoiceDetail, get_invoice
 from portal.billing.invoices import LineDraft, queue_invoice_email, reverse_charged, send_draft, store_lines
 from portal.billing.line_input import (
@@ -356,8 +357,10 @@ async def resend_invoice(*, actor: Actor, invoice_id: int) -> str:
     return client.email
 
 
-async def void_invoice(*, actor: Actor, invoice_id: int) -> None:
-    """Void (delete) a draft or an open invoice with no money on it, and revoke its payment links."""
+async def void_invoice(*, actor: Actor, invoice_id: int, reason: str = "") -> str | None:
+    """Void an invoice with no money on it and revoke its payment links: a draft is deleted; an issued
+    invoice stays as it was issued, marked void, and a credit note cancels it. The credit note's number,
+    or None for a draft."""
     require_staff(actor)
 
     async with in_transaction():
@@ -385,14 +388,22 @@ async def void_invoice(*, actor: Actor, invoice_id: int) -> None:
         invoice.status = InvoiceStatus.deleted
         await invoice.save(update_fields=["status", "updated_at"])
         revoked = await links.revoke_for(purpose="invoice", target_id=invoice.id)
+        details = {"number": invoice.number, "was": previous, "links_revoked": revoked}
+        credit_note = None
+        if invoice.number:  # issued: it is never deleted, a credit note cancels it
+            credit_note = await credit_notes.issue_for_void(
+                invoice=invoice, user_id=actor.user_id, note=reason
+            )
+            details["credit_note"] = credit_note.number
         await audit.record(
             actor=actor,
             action="invoice.void",
             subject=f"invoice:{invoice.id}",
             client_id=client.id,
-            details={"number": invoice.number, "was": previous, "links_revoked": revoked},
+            details=details,
         )
     await publish(Event("invoice.voided", client_id=client.id, data={"invoice_id": invoice.id}))
+    return credit_note.number if credit_note else None
 
 
 async def duplicate_invoice(*, actor: Actor, invoice_id: int) -> int:

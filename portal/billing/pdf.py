@@ -424,6 +424,12 @@ def _finish(pdf: _Document) -> bytes:
 
 def _presentation(pdf: _Document, presentation: InvoicePresentation, locale: str) -> None:
     """The invoice's lines and totals block, as every view of the invoice shows them."""
+    _lines_table(pdf, presentation, locale)
+    _totals(pdf, totals_rows(presentation, locale))
+
+
+def _lines_table(pdf: _Document, presentation: InvoicePresentation, locale: str) -> None:
+    """The lines table of an invoice's presentation (or a credit note's)."""
     written = sheet(presentation, locale)
     keys = [c.key for c in written.columns]
     widths = [PRESENTATION_WIDTHS[key] for key in keys]
@@ -431,7 +437,6 @@ def _presentation(pdf: _Document, presentation: InvoicePresentation, locale: str
     aligns = ["RIGHT" if c.numeric else "LEFT" for c in written.columns]
     rows = [[row[key] for key in keys] for row in written.rows]
     _table(pdf, [c.label for c in written.columns], rows, widths, aligns)
-    _totals(pdf, totals_rows(presentation, locale))
 
 
 def _totals(pdf: _Document, rows: Sequence[TotalRow]) -> None:

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
 
+from portal.billing import credit_notes
+from portal.billing.credit_notes import CreditNoteSummary
 from portal.billing.documents import invoice_number
 from portal.billing.quotes import display_status, quote_number
 from portal.clients.history import CREDIT_REASONS, Section
@@ -221,6 +223,7 @@ class ClientRecord:
 
     header: Header
     invoices: Section[InvoiceItem]
+    credit_notes: Section[CreditNoteSummary]
     quotes: Section[QuoteItem]
     billing_requests: Section[BillingRequestItem]
     credit_requests: Section[CreditRequestItem]
@@ -251,6 +254,7 @@ async def get_client_record(*, actor: Actor, client_id: int, limit: int = LIMIT)
     return ClientRecord(
         header=await _header(client, balances),
         invoices=await _invoices(client_id, limit),
+        credit_notes=Section(*await credit_notes.latest_of_client(client_id=client_id, limit=limit)),
         quotes=await _quotes(client_id, limit),
         billing_requests=await _billing_requests(client_id, limit),
         credit_requests=await _credit_requests(client_id, limit),

@@ -12,6 +12,8 @@ from tortoise.expressions import Q
 from tortoise.functions import Sum
 
 from portal import i18n
+from portal.billing import credit_notes
+from portal.billing.credit_notes import CreditNoteSummary
 from portal.billing.documents import RECEIPT_STATUSES, invoice_number
 from portal.billing.quotes import DecidedQuote, decided_quotes
 from portal.core.actors import Actor, check_client_access
@@ -145,6 +147,7 @@ class History:
     credit: Section[CreditLedgerEntry]
     access: Section[AccessEntry]
     quotes: Section[DecidedQuote]
+    credit_notes: Section[CreditNoteSummary]
 
 
 async def _paid_invoices(client_id: int, limit: int) -> Section[PaidInvoice]:
@@ -246,4 +249,5 @@ async def get_history(*, actor: Actor, client_id: int, limit: int = LIMIT) -> Hi
         credit=await _credit(client_id, limit),
         access=await _access(client_id, limit),
         quotes=Section(*await decided_quotes(actor=actor, client_id=client_id, limit=limit)),
+        credit_notes=Section(*await credit_notes.latest_of_client(client_id=client_id, limit=limit)),
     )

@@ -10,6 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from portal import i18n
+from portal.billing.credit_notes import CreditNoteSummary
 from portal.clients import client_record
 from portal.clients.client_record import ClientRecord, Header, Section
 from portal.components.client_form import vat_check_text
@@ -83,6 +84,18 @@ INVOICE_COLUMNS = (
     ("due_date", N_("Due"), "left"),
     ("total", N_("Total"), "right"),
     ("amount_due", N_("Amount due"), "right"),
+)
+INVOICE_LINK_CELL = """
+<q-td :props="props">
+  <a :href="props.row.invoice_href" class="text-primary">{{ props.value }}</a>
+</q-td>
+"""
+"""The invoice a credit note cancels, linked (text stays text: Vue escapes it)."""
+CREDIT_NOTE_COLUMNS = (
+    ("number", N_("Credit note"), "left"),
+    ("issue_date", N_("Issued"), "left"),
+    ("invoice", N_("Cancels invoice"), "left"),
+    ("amount", N_("Amount"), "right"),
 )
 QUOTE_COLUMNS = (
     ("number", N_("Number"), "left"),
@@ -212,6 +225,7 @@ def record_sections(record: ClientRecord, *, on_refund: Callable[[Any], object] 
     event (`{payment_id}`) and opens the refund dialog (no Refund buttons without it)."""
     specs: list[tuple[str, str, Section[Any], Callable[[Section[Any]], None]]] = [
         ("invoices", _("Invoices"), record.invoices, _invoices),
+        ("credit-notes", _("Credit notes"), record.credit_notes, _credit_notes),
         ("quotes", _("Estimates & proposals"), record.quotes, _quotes),
         ("billing-requests", _("Billing requests"), record.billing_requests, _billing_requests),
         ("credit-requests", _("Credit requests"), record.credit_requests, _credit_requests),
@@ -272,6 +286,24 @@ def _invoices(section: Section[client_record.InvoiceItem]) -> None:
     table = _table("invoices", INVOICE_COLUMNS, rows)
     table.add_slot("body-cell-number", LINK_CELL)
     table.add_slot("body-cell-status", BADGE_CELL)
+
+
+def _credit_notes(section: Section[CreditNoteSummary]) -> None:
+    rows = [
+        {
+            "id": n.id,
+            "number": n.number,
+            "href": n.pdf_url,
+            "issue_date": _day(n.issue_date),
+            "invoice": n.invoice_number,
+            "invoice_href": f"/admin/invoices/{n.invoice_id}",
+            "amount": money_cell(-n.total_minor, n.currency),
+        }
+        for n in section.items
+    ]
+    table = _table("credit-notes", CREDIT_NOTE_COLUMNS, rows)
+    table.add_slot("body-cell-number", LINK_CELL)
+    table.add_slot("body-cell-invoice", INVOICE_LINK_CELL)
 
 
 def _quotes(section: Section[client_record.QuoteItem]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-# the tables of the portal's own machinery, kept in their own module (no relation to the tables below);
-# named here too, so that `portal.db.models` stays the one place every table is imported from
+# credit notes and the tables of the portal's own machinery (no relation to the tables below) are kept in
+# modules of their own; named here too, so that `portal.db.models` stays the one place tables come from
+from portal.db.credit_note_models import CreditNote as CreditNote
+from portal.db.credit_note_models import CreditNoteLine as CreditNoteLine
 from portal.db.machinery import LoginAttempt as LoginAttempt
 from portal.db.machinery import NumberSequence as NumberSequence
 from portal.db.machinery import SandboxObject as SandboxObject

@@ -18,6 +18,7 @@ from portal.billing.invoice_editor import InvoiceEditorView, InvoiceForm
 from portal.billing.invoice_list import InvoicePage
 from portal.components import guard
 from portal.components.badges import status_badge
+from portal.components.credit_note_links import credit_note_notice
 from portal.components.document_editor import (
     DocumentList,
     DraftEditor,
@@ -160,27 +161,47 @@ class InvoiceEditor(DraftEditor):
         )
 
 
-def confirm_void(actor: Actor, invoice_id: int, question: str, after: Callable[[], None]) -> None:
-    """A confirmation dialog before voiding an invoice (on the page: a redraw behind it keeps it)."""
+def confirm_void(
+    actor: Actor, invoice_id: int, question: str, after: Callable[[], None], *, issued: bool = False
+) -> None:
+    """A confirmation dialog before voiding an invoice (on the page: a redraw behind it keeps it); an
+    issued one asks for the reason its credit note gives."""
     with ui.context.client, ui.dialog() as dialog, ui.card().classes("w-full max-w-md"):
         ui.label(question).classes("text-lg font-semibold")
         ui.label(_("Its payment links stop working. This cannot be undone."))
+        reason = None
+        if issued:
+            ui.label(
+                _("The invoice stays as it was issued, marked void, and a credit note cancels it.")
+            ).classes("text-sm text-gray-700")
+            reason = (
+                ui.input(_("Reason, printed on the credit note (optional)"))
+                .props("outlined maxlength=500")
+                .classes("w-full")
+                .mark("void-reason")
+            )
+
+        async def void() -> tuple[str | None]:
+            why = reason.value if reason is not None else ""
+            return (await invoice_editor.void_invoice(actor=actor, invoice_id=invoice_id, reason=why or ""),)
 
         async def confirm() -> None:
             dialog.close()
-            if await guarded(lambda: _void(actor, invoice_id)):
-                ui.notify(_("Invoice voided."), type="positive")
+            done = await guarded(void)
+            if isinstance(done, tuple):
+                number = done[0]
+                ui.notify(
+                    _("Invoice voided. Credit note {number} issued.", number=number)
+                    if number
+                    else _("Invoice voided."),
+                    type="positive",
+                )
                 after()
 
         with ui.row().classes("w-full justify-end"):
             ui.button(_("Cancel"), on_click=dialog.close).props("flat")
             ui.button(_("Void invoice"), on_click=confirm).props("color=red-7").mark("void-confirm")
     dialog.open()
-
-
-async def _void(actor: Actor, invoice_id: int) -> bool:
-    await invoice_editor.void_invoice(actor=actor, invoice_id=invoice_id)
-    return True
 
 
 # -- a sent (or void) invoice -----------------------------------------------------------------------
@@ -237,6 +258,8 @@ class InvoiceDocument:
                 credited_minor=detail.credit_applied_minor,
             )
             ui.label(note).classes("text-sm text-gray-600").mark("locked-note")
+            if view.status == "deleted":
+                await credit_note_notice(self.actor, view.id)
             if detail.payments and view.status in ("open", "paid"):
                 ui.label(_("To refund a payment, press Refund beside it under Payments and credit.")).classes(
                     "text-sm text-gray-600"
@@ -370,7 +393,7 @@ class InvoiceDocument:
     def ask_void(self) -> None:
         """Confirm, then void (refused while money is on it)."""
         assert self.invoice_id is not None
-        confirm_void(self.actor, self.invoice_id, _("Void this invoice?"), self.refresh)
+        confirm_void(self.actor, self.invoice_id, _("Void this invoice?"), self.refresh, issued=True)
 
 
 # -- the list ---------------------------------------------------------------------------------------

@@ -19,10 +19,12 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from nicegui import app, ui
 
 from portal import i18n
-from portal.billing import documents, issued, pdf, quote_editor, quotes
+from portal.billing import credit_notes, documents, issued, pdf, quote_editor, quotes
+from portal.billing.credit_note_pdf import credit_note_pdf
 from portal.clients.dashboard import Payable
 from portal.components import browser_session, guard
 from portal.components.badges import status_badge
+from portal.components.credit_note_links import credit_note_notice
 from portal.components.document_editor import einvoice_links, reverse_charge_mention
 from portal.components.document_editor import pair as _pair
 from portal.components.document_editor import text_block as _text_block
@@ -162,6 +164,8 @@ class InvoiceScreen:
                 ui.label(_("This invoice is no longer available.")).mark("not-found")
                 return
         self._summary(detail)
+        if detail.status == "deleted":
+            await credit_note_notice(self.actor, detail.id)
         with ui.card().classes("w-full"):
             invoice_summary(detail.presentation)
         self._applied(detail)
@@ -546,6 +550,18 @@ async def receipt_pdf_route(request: Request, payment_id: int) -> Response:
     )
 
 
+async def credit_note_pdf_route(request: Request, credit_note_id: int) -> Response:
+    """GET /billing/credit-notes/{credit_note_id}/pdf (a client its own, staff every one)."""
+    actor = await browser_session.current_actor()
+    if actor is None:
+        return _login_redirect(request)
+    try:
+        detail = await credit_notes.get_credit_note(actor=actor, credit_note_id=credit_note_id)
+    except NotFound:
+        return PlainTextResponse("Not found", status_code=404)
+    return _download(await asyncio.to_thread(credit_note_pdf, detail), detail.pdf_filename)
+
+
 def register() -> None:
     """Add the invoice, quote and receipt pages and the two PDF routes."""
     app.add_api_route(
@@ -563,6 +579,12 @@ def register() -> None:
         )
     app.add_api_route(
         "/billing/quotes/{quote_id}/pdf", quote_pdf_route, methods=["GET"], include_in_schema=False
+    )
+    app.add_api_route(
+        "/billing/credit-notes/{credit_note_id}/pdf",
+        credit_note_pdf_route,
+        methods=["GET"],
+        include_in_schema=False,
     )
 
     @guard.page("/billing/invoices/{invoice_id}", access=guard.Access.client, title="Invoice")

@@ -1,5 +1,5 @@
 """/billing/history: the statement of account, paid invoices, payments with receipts, refunds, the credit
-ledger, decided estimates and proposals (with their PDF), and access history."""
+ledger, decided estimates and proposals (with their PDF), credit notes (with theirs), and access history."""
 
 from __future__ import annotations
 
@@ -55,6 +55,13 @@ QUOTE_COLUMNS = [
     _col("total", N_("Total"), "right"),
     _col("pdf", "", "right"),
 ]
+CREDIT_NOTE_COLUMNS = [
+    _col("number", N_("Credit note")),
+    _col("date", N_("Date")),
+    _col("invoice", N_("Cancels invoice")),
+    _col("amount", N_("Amount"), "right"),
+    _col("pdf", "", "right"),
+]
 PDF_CELL = """
 <q-td :props="props">
   <a :href="props.row.pdf_href" class="text-primary" download>{{ props.value }}</a>
@@ -83,6 +90,7 @@ EMPTY = {
     "decided-quotes": N_(
         "No decided estimates or proposals yet. Those you approve or decline will show here."
     ),
+    "credit-notes": N_("No credit notes. If we ever cancel an invoice, its credit note will show here."),
 }
 
 
@@ -212,6 +220,24 @@ def register() -> None:
             table = _section(_("Estimates and proposals"), "decided-quotes", data.quotes, QUOTE_COLUMNS, rows)
             if table:
                 table.add_slot("body-cell-document", LINK_CELL)
+                table.add_slot("body-cell-pdf", PDF_CELL)
+
+            rows = [
+                {
+                    "id": n.id,
+                    "number": n.number,
+                    "date": _day(n.issue_date),
+                    "invoice": n.invoice_number,
+                    "href": f"/billing/invoices/{n.invoice_id}",
+                    "amount": money(-n.total_minor, n.currency),
+                    "pdf": _("PDF"),
+                    "pdf_href": n.pdf_url,
+                }
+                for n in data.credit_notes.items
+            ]
+            table = _section(_("Credit notes"), "credit-notes", data.credit_notes, CREDIT_NOTE_COLUMNS, rows)
+            if table:
+                table.add_slot("body-cell-invoice", LINK_CELL)
                 table.add_slot("body-cell-pdf", PDF_CELL)
 
             rows = [

@@ -10,10 +10,11 @@ from datetime import timedelta
 from nicegui import ui
 from nicegui.testing import User
 
-from portal.billing.invoice_editor import InvoiceForm, save_draft
+from portal.billing.invoice_editor import InvoiceForm, save_draft, void_invoice
 from portal.billing.line_input import LineForm
 from portal.core.clock import today
 from portal.db.models import Client, Invoice, InvoiceLine, OutboxEmail, PaymentLink, TaxRate
+from portal.db.models import User as Account
 from portal.domain.status import InvoiceStatus
 from portal.payments import ledger
 from tests.services.conftest import staff_actor
@@ -307,3 +308,47 @@ async def _staff_user_id() -> int:
     from portal.db.models import User as UserRow
 
     return (await UserRow.get(email="staff@demo.test")).id
+
+
+async def test_voiding_a_sent_invoice_issues_a_credit_note_staff_and_the_client_both_see(user: User) -> None:
+    await user.open("/login")
+    ada = await _client()
+    invoice = await Invoice.filter(client_id=ada.id, status="open").order_by("id").first()
+    assert invoice is not None and invoice.number
+    await _as_staff(user, f"/admin/invoices/{invoice.id}")
+    user.find(marker="void").click()
+    await user.should_see("The invoice stays as it was issued, marked void, and a credit note cancels it.")
+    _element(user, "void-reason").set_value("Raised twice by mistake")
+    user.find(marker="void-confirm").click()
+    number = f"CN-{today().year}-0001"
+    await user.should_see(f"Invoice voided. Credit note {number} issued.", retries=50)
+    await user.should_see(marker=f"credit-note-{number}", retries=50)
+    link = _element(user, "credit-note-pdf")
+    response = await user.http_client.get(link.props["href"])
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    assert f"credit-note-{number}.pdf" in response.headers["content-disposition"]
+    assert (await Invoice.get(id=invoice.id)).number == invoice.number  # the invoice stays as issued
+
+
+async def test_the_client_sees_a_void_invoice_with_its_credit_note_and_lists_it_in_history(
+    user: User,
+) -> None:
+    await user.open("/login")
+    ada = await _client()
+    invoice = await Invoice.filter(client_id=ada.id, status="open").order_by("id").first()
+    assert invoice is not None and invoice.number
+    staff = await Account.get(email="staff@demo.test")
+    number = await void_invoice(actor=staff_actor(staff.id), invoice_id=invoice.id)
+    await sign_in(user, "client@demo.test")
+    await user.should_see("My Billing", retries=50)
+    await user.open(f"/billing/invoices/{invoice.id}")
+    await user.should_see(marker=f"credit-note-{number}", retries=50)
+    await user.should_see(marker="status-void")
+    await user.open("/billing/history")
+    await user.should_see(marker="credit-notes", retries=50)
+    [row] = _rows(user, "credit-notes")
+    assert (row["number"], row["invoice"], row["href"]) == (
+        number,
+        invoice.number,
+        f"/billing/invoices/{invoice.id}",
+    )

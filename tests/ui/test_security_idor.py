@@ -32,6 +32,7 @@ from portal.core.actors import Actor
 from portal.core.clock import now_utc, today
 from portal.db.models import (
     Client,
+    CreditNote,
     Invoice,
     LoginAttempt,
     Payment,
@@ -64,6 +65,7 @@ PARAMETERS = {  # parameter name -> attribute of `Records`
     "payment_id": "payment_id",
     "subscription_id": "subscription_id",
     "method_id": "method_id",
+    "credit_note_id": "credit_note_id",
 }
 PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 MISSING = 9_999_999
@@ -79,6 +81,7 @@ class Records:
     payment_id: int
     subscription_id: int
     method_id: int
+    credit_note_id: int
     tell_tales: tuple[str, ...]
 
 
@@ -150,6 +153,18 @@ async def _yukis_records() -> Records:
         tax_minor=0,
         gross_minor=90000,
     )
+    credit_note = await CreditNote.create(  # as voiding an invoice of hers would issue
+        number="CN-YUKI-0001",
+        client_id=yuki.id,
+        invoice_id=invoice.id,
+        currency="JPY",
+        issue_date=today(),
+        reason="void",
+        subtotal_minor=3000,
+        tax_minor=0,
+        total_minor=3000,
+        dedupe_key="void:invoice:yuki-test",
+    )
     return Records(
         client_id=yuki.id,
         invoice_id=invoice.id,
@@ -157,7 +172,9 @@ async def _yukis_records() -> Records:
         payment_id=paid.payment_id,
         subscription_id=(await Subscription.get(client_id=yuki.id)).id,
         method_id=(await PaymentMethod.get(client_id=yuki.id)).id,
+        credit_note_id=credit_note.id,
         tell_tales=(
+            "CN-YUKI-0001",
             "Yuki",
             "yuki@demo.test",
             invoice.number or "",
@@ -248,6 +265,7 @@ async def test_an_admin_viewing_as_a_client_cannot_open_any_console_or_settings_
         payment_id=yuki.payment_id,
         subscription_id=(await Subscription.get(client_id=ada.id)).id,
         method_id=(await PaymentMethod.filter(client_id=ada.id).first()).id,  # type: ignore[union-attr]
+        credit_note_id=yuki.credit_note_id,  # no console route takes one
         tell_tales=(),
     )
     console = sorted(path for path in _paths() if path.startswith(("/admin", "/settings")))

@@ -1,0 +1,50 @@
+"""A credit note as a PDF (fpdf2), drawn with the helpers of `pdf.py`: the same letterhead, title bar,
+client block and lines table as the invoice it cancels, its lines and totals as deductions, in the
+client's language."""
+
+from __future__ import annotations
+
+from portal.billing.credit_notes import VOID, CreditNoteDetail
+from portal.billing.pdf import (
+    _day,
+    _Document,
+    _finish,
+    _letterhead,
+    _lines_table,
+    _notes,
+    _parties,
+    _title_bar,
+    _totals,
+)
+from portal.domain.money import format_money
+from portal.domain.presentation import totals
+from portal.i18n import N_, translate
+
+REASONS = {VOID: N_("The invoice was voided.")}
+SHOWN_TOTALS = ("subtotal", "tax", "total")  # a credit note has no payments and nothing due
+
+
+def credit_note_pdf(detail: CreditNoteDetail, *, compress: bool = True) -> bytes:
+    """The credit note as a PDF (`compress=False` keeps the text searchable, for tests)."""
+    locale, note = detail.locale, detail.summary
+    money = format_money(-note.total_minor, note.currency, locale)
+    pdf = _Document(
+        detail.organization,
+        translate("Credit note {number}", locale, number=note.number),
+        compress=compress,
+        locale=locale,
+    )
+    _letterhead(pdf)
+    _title_bar(pdf, translate("CREDIT NOTE", locale), translate("Credited {amount}", locale, amount=money))
+    facts = [
+        (translate("Credit note number", locale), note.number),
+        (translate("Issued", locale), _day(note.issue_date, locale)),
+        (translate("Cancels invoice", locale), note.invoice_number),
+        (translate("Invoice issued", locale), _day(detail.invoice_issue_date, locale)),
+    ]
+    _parties(pdf, translate("CREDITED TO", locale), detail.client, facts)
+    _lines_table(pdf, detail.presentation, locale)
+    _totals(pdf, [row for row in totals(detail.presentation, locale) if row.key in SHOWN_TOTALS])
+    reason = translate(REASONS[detail.reason], locale) if detail.reason in REASONS else ""
+    _notes(pdf, translate("Reason", locale), "\n".join(part for part in (reason, detail.note) if part))
+    return _finish(pdf)

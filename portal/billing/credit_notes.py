@@ -1,0 +1,192 @@
+"""Credit notes (issue 16 item 5): an issued invoice is never deleted or changed. Voiding one issues a
+credit note: its own gapless number (CN-2026-0001), the invoice it cancels, the invoice's lines and taxes
+as deductions, a PDF; the client sees it beside the invoice and in their history, staff on the invoice page
+and the client record. A draft, never issued, is simply deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tortoise.queryset import QuerySet
+
+from portal.billing.documents import Letterhead, Party, letterhead, party_of, safe_name
+from portal.core.actors import Actor, check_client_access
+from portal.core.clock import today
+from portal.core.numbering import next_number
+from portal.db.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from portal.domain.errors import NotFound
+from portal.domain.presentation import InvoicePresentation, PresentedLine, present_invoice
+from portal.i18n import N_, _
+
+PATTERN = "CN-{YYYY}-{seq:04}"
+"""Credit notes are numbered apart from invoices, restarting each year."""
+KIND = "credit_note"
+VOID = "void"
+NOT_FOUND = N_("That credit note does not exist.")
+
+
+async def issue_for_void(*, invoice: Invoice, user_id: int | None, note: str = "") -> CreditNote:
+    """In the caller's transaction (the invoice locked): the credit note cancelling the whole of an issued
+    invoice, once (a second call answers with the first)."""
+    key = f"{VOID}:invoice:{invoice.id}"
+    if (existing := await CreditNote.get_or_none(dedupe_key=key)) is not None:
+        return existing
+    issued_on = today()
+    credit = await CreditNote.create(
+        number=await next_number(kind=KIND, pattern=PATTERN, on=issued_on),
+        client_id=invoice.client_id,
+        invoice_id=invoice.id,
+        currency=invoice.currency,
+        issue_date=issued_on,
+        reason=VOID,
+        note=note.strip(),
+        subtotal_minor=invoice.subtotal_minor,
+        tax_minor=invoice.tax_minor,
+        total_minor=invoice.total_minor,
+        dedupe_key=key,
+        created_by_id=user_id,
+    )
+    lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
+    await CreditNoteLine.bulk_create(
+        [
+            CreditNoteLine(
+                credit_note_id=credit.id,
+                position=line.position,
+                date=line.date,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                tax_name=line.tax_name,
+                tax_rate=line.tax_rate,
+                net_minor=line.net_minor,
+                tax_minor=line.tax_minor,
+                gross_minor=line.gross_minor,
+            )
+            for line in lines
+        ]
+    )
+    return credit
+
+
+@dataclass(frozen=True)
+class CreditNoteSummary:
+    """A credit note in a list: number, date, the invoice it cancels, the amount credited."""
+
+    id: int
+    number: str
+    issue_date: date
+    invoice_id: int
+    invoice_number: str
+    currency: str
+    total_minor: int
+
+    @property
+    def pdf_url(self) -> str:
+        """Where its PDF downloads (clients and staff)."""
+        return f"/billing/credit-notes/{self.id}/pdf"
+
+
+@dataclass(frozen=True)
+class CreditNoteDetail:
+    """A credit note in full, as its PDF draws it: the lines and totals as deductions."""
+
+    summary: CreditNoteSummary
+    reason: str
+    note: str
+    invoice_issue_date: date
+    presentation: InvoicePresentation
+    client: Party
+    organization: Letterhead
+    locale: str
+
+    @property
+    def pdf_filename(self) -> str:
+        """'credit-note-CN-2026-0001.pdf' (only safe characters)."""
+        return f"credit-note-{safe_name(self.summary.number)}.pdf"
+
+
+SUMMARY_FIELDS = ("id", "number", "issue_date", "invoice_id", "currency", "total_minor")
+
+
+def _summary(row: CreditNote, invoice_number: str) -> CreditNoteSummary:
+    return CreditNoteSummary(
+        row.id, row.number, row.issue_date, row.invoice_id, invoice_number, row.currency, row.total_minor
+    )
+
+
+async def _summaries(query: QuerySet[CreditNote]) -> list[CreditNoteSummary]:
+    """The credit notes a query selects, in its order, with their invoices' numbers (one statement)."""
+    rows = await query.values(*SUMMARY_FIELDS, invoice_number="invoice__number")
+    return [
+        CreditNoteSummary(**{k: row[k] for k in SUMMARY_FIELDS}, invoice_number=row["invoice_number"] or "")
+        for row in rows
+    ]
+
+
+async def of_invoice(*, actor: Actor, invoice_id: int) -> list[CreditNoteSummary]:
+    """The credit notes of one invoice (clients: only of their own invoices)."""
+    invoice = await Invoice.get_or_none(id=invoice_id)
+    if invoice is None:
+        return []
+    check_client_access(actor, invoice.client_id)
+    return await _summaries(CreditNote.filter(invoice_id=invoice_id).order_by("id"))
+
+
+async def latest_of_client(*, client_id: int, limit: int) -> tuple[list[CreditNoteSummary], int]:
+    """The client's latest credit notes (newest first) and how many there are, counted only when the
+    page is full (for the history page and the client record, whose use cases check access)."""
+    query = CreditNote.filter(client_id=client_id)
+    items = await _summaries(query.order_by("-issue_date", "-id").limit(limit))
+    return items, len(items) if len(items) < limit else await query.count()
+
+
+def _deducted(line: CreditNoteLine) -> PresentedLine:
+    """A cancelled line as a deduction: its unit price and amounts negated, its quantity and rate kept."""
+    return PresentedLine(
+        description=line.description,
+        quantity=Decimal(line.quantity),
+        unit_price_minor=-line.unit_price_minor,
+        tax_name=line.tax_name,
+        tax_rate=Decimal(line.tax_rate),
+        net_minor=-line.net_minor,
+        tax_minor=-line.tax_minor,
+        gross_minor=-line.gross_minor,
+        date=line.date,
+    )
+
+
+async def get_credit_note(*, actor: Actor, credit_note_id: int) -> CreditNoteDetail:
+    """One credit note; another client's is 'not found'."""
+    row = await CreditNote.get_or_none(id=credit_note_id)
+    if row is None:
+        raise NotFound(_(NOT_FOUND))
+    try:
+        check_client_access(actor, row.client_id)
+    except NotFound:
+        raise NotFound(_(NOT_FOUND)) from None
+    invoice = await Invoice.get(id=row.invoice_id)
+    lines = [
+        _deducted(line)
+        for line in await CreditNoteLine.filter(credit_note_id=row.id).order_by("position", "id")
+    ]
+    presentation = present_invoice(
+        currency=row.currency,
+        lines=lines,
+        subtotal_minor=-row.subtotal_minor,
+        tax_minor=-row.tax_minor,
+        total_minor=-row.total_minor,
+    )
+    party, locale = await party_of(row.client_id)
+    return CreditNoteDetail(
+        summary=_summary(row, invoice.number or ""),
+        reason=row.reason,
+        note=row.note,
+        invoice_issue_date=invoice.issue_date,
+        presentation=presentation,
+        client=party,
+        organization=await letterhead(),
+        locale=locale,
+    )

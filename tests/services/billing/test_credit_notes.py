@@ -1,0 +1,161 @@
+"""Credit notes (issue 16 item 5): voiding an issued invoice never deletes or alters it; it issues a credit
+note with its own gapless number that names the invoice and repeats its lines and taxes as deductions,
+with a PDF, shown to the client and in the console. A draft, never issued, is simply deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from portal import i18n
+from portal.billing import credit_notes, documents, invoice_editor
+from portal.billing.credit_note_pdf import credit_note_pdf
+from portal.billing.invoice_editor import InvoiceForm
+from portal.billing.line_input import LineForm
+from portal.clients import client_record, history
+from portal.core.clock import today
+from portal.db.models import AuditEntry, Client, CreditNote, CreditNoteLine, Invoice, InvoiceLine, TaxRate
+from portal.domain.errors import Conflict, NotFound
+from portal.domain.status import InvoiceStatus
+from tests.services.conftest import World
+
+YEAR = today().year
+ISSUE = today().isoformat()
+DUE = (today() + timedelta(days=14)).isoformat()
+
+
+def _line(price: str, qty: str = "1", tax: str = "none", text: str = "Design") -> LineForm:
+    return LineForm(description=text, quantity=qty, unit_price=price, tax=tax, date=ISSUE)
+
+
+async def _sent(world: World, *lines: LineForm, client_id: int | None = None) -> int:
+    form = InvoiceForm(currency="USD", issue_date=ISSUE, due_date=DUE, notes="", lines=list(lines))
+    return await invoice_editor.send_invoice(
+        actor=world.staff, invoice_id=None, client_id=client_id or world.alice_id, form=form
+    )
+
+
+def _text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+async def test_voiding_an_issued_invoice_keeps_it_and_issues_a_credit_note_of_its_lines(world: World) -> None:
+    vat = await TaxRate.create(name="VAT", rate=Decimal("20"))
+    invoice_id = await _sent(
+        world, _line("100.00", "2", f"rate:{vat.id}"), _line("0.33", "3", text="Hosting")
+    )
+    before = await Invoice.get(id=invoice_id)
+    lines_before = await InvoiceLine.filter(invoice_id=invoice_id).order_by("position").values()
+
+    number = await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id, reason="Sent twice")
+
+    assert number == f"CN-{YEAR}-0001"
+    after = await Invoice.get(id=invoice_id)
+    assert after.status == InvoiceStatus.deleted  # shown as Void
+    assert (after.number, after.total_minor, after.tax_minor) == (
+        before.number,
+        before.total_minor,
+        before.tax_minor,
+    )
+    assert await InvoiceLine.filter(invoice_id=invoice_id).order_by("position").values() == lines_before
+    note = await CreditNote.get(number=number)
+    assert (note.invoice_id, note.client_id, note.currency, note.reason, note.note) == (
+        invoice_id,
+        world.alice_id,
+        "USD",
+        "void",
+        "Sent twice",
+    )
+    assert (note.subtotal_minor, note.tax_minor, note.total_minor) == (20099, 4000, 24099)
+    copied = await CreditNoteLine.filter(credit_note_id=note.id).order_by("position")
+    assert [(c.description, c.net_minor, c.tax_minor, c.gross_minor) for c in copied] == [
+        (row["description"], row["net_minor"], row["tax_minor"], row["gross_minor"]) for row in lines_before
+    ]
+    [audited] = await AuditEntry.filter(action="invoice.void")
+    assert audited.details["credit_note"] == number
+    with pytest.raises(Conflict, match="already void"):
+        await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+    assert await CreditNote.all().count() == 1
+
+
+async def test_a_draft_is_deleted_without_a_credit_note(world: World) -> None:
+    form = InvoiceForm(currency="USD", issue_date=ISSUE, due_date=DUE, notes="", lines=[_line("10")])
+    draft_id = await invoice_editor.save_draft(actor=world.staff, client_id=world.alice_id, form=form)
+    assert await invoice_editor.void_invoice(actor=world.staff, invoice_id=draft_id) is None
+    assert not await CreditNote.exists()
+    with pytest.raises(NotFound):  # the client never saw it
+        await documents.get_invoice(actor=world.alice, invoice_id=draft_id)
+
+
+async def test_credit_notes_are_numbered_apart_from_invoices_and_once_under_two_clicks(world: World) -> None:
+    first = await _sent(world, _line("10"))
+    second = await _sent(world, _line("20"))
+    third = await _sent(world, _line("30"))
+    results = await asyncio.gather(
+        invoice_editor.void_invoice(actor=world.staff, invoice_id=first),
+        invoice_editor.void_invoice(actor=world.staff, invoice_id=first),
+        return_exceptions=True,
+    )
+    assert sorted(map(str, results)) == sorted([f"CN-{YEAR}-0001", "This invoice is already void."])
+    assert await invoice_editor.void_invoice(actor=world.staff, invoice_id=third) == f"CN-{YEAR}-0002"
+    numbers = [i.number for i in await Invoice.filter(id__in=[first, second, third]).order_by("id")]
+    assert numbers == [f"INV-{YEAR}-0001", f"INV-{YEAR}-0002", f"INV-{YEAR}-0003"]  # untouched
+    fourth = await _sent(world, _line("40"))
+    assert (await Invoice.get(id=fourth)).number == f"INV-{YEAR}-0004"
+
+
+async def test_the_client_sees_the_void_invoice_and_its_credit_note_and_nobody_else_does(
+    world: World,
+) -> None:
+    invoice_id = await _sent(world, _line("50.00"))
+    number = await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+    detail = await documents.get_invoice(actor=world.alice, invoice_id=invoice_id)
+    assert detail.display_status == "void" and not detail.can_pay
+    [listed] = await credit_notes.of_invoice(actor=world.alice, invoice_id=invoice_id)
+    assert (listed.number, listed.total_minor, listed.pdf_url) == (
+        number,
+        5000,
+        f"/billing/credit-notes/{listed.id}/pdf",
+    )
+    assert (await credit_notes.get_credit_note(actor=world.alice, credit_note_id=listed.id)).summary == listed
+    with pytest.raises(NotFound):
+        await credit_notes.get_credit_note(actor=world.bob, credit_note_id=listed.id)
+    with pytest.raises(NotFound):
+        await credit_notes.of_invoice(actor=world.bob, invoice_id=invoice_id)
+    shown = await history.get_history(actor=world.alice, client_id=world.alice_id)
+    assert [n.number for n in shown.credit_notes.items] == [number]
+    record = await client_record.get_client_record(actor=world.staff, client_id=world.alice_id)
+    assert [n.number for n in record.credit_notes.items] == [number] and record.credit_notes.total == 1
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", ["CREDIT NOTE", "Credited -$241.20", "Cancels invoice", "-$201.00", "Total", "Sent twice"]),
+        ("fr", ["AVOIR", "Crédité -241,20", "Annule la facture", "-201,00", "La facture a été annulée."]),
+    ],
+)
+async def test_the_pdf_names_the_invoice_and_shows_its_lines_as_deductions(
+    world: World, locale: str, expected: list[str]
+) -> None:
+    vat = await TaxRate.create(name="VAT", rate=Decimal("20"))
+    await Client.filter(id=world.alice_id).update(locale=locale)
+    invoice_id = await _sent(world, _line("100.50", "2", f"rate:{vat.id}"))
+    number = await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id, reason="Sent twice")
+    note = await CreditNote.get(number=number)
+    detail = await credit_notes.get_credit_note(actor=world.staff, credit_note_id=note.id)
+    with i18n.locale_scope("en"):  # the PDF is in the client's language, whoever downloads it
+        text = _text(credit_note_pdf(detail))
+    invoice_number = (await Invoice.get(id=invoice_id)).number
+    assert number in text and invoice_number in text
+    for fragment in expected:
+        assert fragment.replace("\u202f", " ") in text.replace("\u202f", " ").replace("\xa0", " "), (
+            fragment,
+            text,
+        )
+    assert detail.pdf_filename == f"credit-note-{number}.pdf"

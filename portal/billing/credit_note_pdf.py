@@ -4,7 +4,8 @@ client's language."""
 
 from __future__ import annotations
 
-from portal.billing.credit_notes import VOID, CreditNoteDetail
+from portal.billing import facturx
+from portal.billing.credit_notes import CreditNoteDetail, as_einvoice, reason_text
 from portal.billing.pdf import (
     _day,
     _Document,
@@ -18,9 +19,8 @@ from portal.billing.pdf import (
 )
 from portal.domain.money import format_money
 from portal.domain.presentation import totals
-from portal.i18n import N_, translate
+from portal.i18n import translate
 
-REASONS = {VOID: N_("The invoice was voided.")}
 SHOWN_TOTALS = ("subtotal", "tax", "total")  # a credit note has no payments and nothing due
 
 
@@ -45,6 +45,16 @@ def credit_note_pdf(detail: CreditNoteDetail, *, compress: bool = True) -> bytes
     _parties(pdf, translate("CREDITED TO", locale), detail.client, facts)
     _lines_table(pdf, detail.presentation, locale)
     _totals(pdf, [row for row in totals(detail.presentation, locale) if row.key in SHOWN_TOTALS])
-    reason = translate(REASONS[detail.reason], locale) if detail.reason in REASONS else ""
-    _notes(pdf, translate("Reason", locale), "\n".join(part for part in (reason, detail.note) if part))
+    _notes(pdf, translate("Reason", locale), reason_text(detail))
     return _finish(pdf)
+
+
+def credit_note_xml(detail: CreditNoteDetail) -> bytes:
+    """The credit note as Factur-X CII XML (EN 16931, type 381, naming the invoice it cancels)."""
+    note = detail.summary
+    return facturx.cii_xml(as_einvoice(detail), cancels=(note.invoice_number, detail.invoice_issue_date))
+
+
+def credit_note_einvoice(detail: CreditNoteDetail) -> bytes:
+    """The credit note's PDF with its CII XML inside (Factur-X)."""
+    return facturx.facturx_pdf(credit_note_pdf(detail), credit_note_xml(detail))

@@ -6,25 +6,37 @@ and the client record. A draft, never issued, is simply deleted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
 from tortoise.queryset import QuerySet
 
-from portal.billing.documents import Letterhead, Party, letterhead, party_of, safe_name
+from portal.billing.documents import (
+    InvoiceDetail,
+    Letterhead,
+    LineView,
+    Party,
+    letterhead,
+    line_views,
+    party_of,
+    safe_name,
+    tax_summary,
+)
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.core.numbering import next_number
 from portal.db.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from portal.domain.errors import NotFound
 from portal.domain.presentation import InvoicePresentation, PresentedLine, present_invoice
-from portal.i18n import N_, _
+from portal.domain.status import InvoiceStatus
+from portal.i18n import N_, _, translate
 
 PATTERN = "CN-{YYYY}-{seq:04}"
 """Credit notes are numbered apart from invoices, restarting each year."""
 KIND = "credit_note"
 VOID = "void"
+REASON_TEXTS = {VOID: N_("The invoice was voided.")}
 NOT_FOUND = N_("That credit note does not exist.")
 
 
@@ -97,10 +109,12 @@ class CreditNoteDetail:
     reason: str
     note: str
     invoice_issue_date: date
-    presentation: InvoicePresentation
+    lines: list[LineView]  # as the invoice had them (positive): what an e-invoice of type 381 carries
+    presentation: InvoicePresentation  # the same lines and totals as deductions: what the PDF draws
     client: Party
     organization: Letterhead
     locale: str
+    reverse_charge: bool = False  # the cancelled invoice's: its credit note is reverse charged too
 
     @property
     def pdf_filename(self) -> str:
@@ -168,10 +182,8 @@ async def get_credit_note(*, actor: Actor, credit_note_id: int) -> CreditNoteDet
     except NotFound:
         raise NotFound(_(NOT_FOUND)) from None
     invoice = await Invoice.get(id=row.invoice_id)
-    lines = [
-        _deducted(line)
-        for line in await CreditNoteLine.filter(credit_note_id=row.id).order_by("position", "id")
-    ]
+    rows = await CreditNoteLine.filter(credit_note_id=row.id).order_by("position", "id")
+    lines = [_deducted(line) for line in rows]
     presentation = present_invoice(
         currency=row.currency,
         lines=lines,
@@ -185,8 +197,62 @@ async def get_credit_note(*, actor: Actor, credit_note_id: int) -> CreditNoteDet
         reason=row.reason,
         note=row.note,
         invoice_issue_date=invoice.issue_date,
+        lines=line_views(rows),
         presentation=presentation,
         client=party,
         organization=await letterhead(),
         locale=locale,
+        reverse_charge=invoice.reverse_charge,
+    )
+
+
+def reason_text(detail: CreditNoteDetail) -> str:
+    """Why the credit note was issued, in the client's language, then staff's own words."""
+    known = translate(REASON_TEXTS[detail.reason], detail.locale) if detail.reason in REASON_TEXTS else ""
+    return "\n".join(part for part in (known, detail.note) if part)
+
+
+def _undeducted(line: PresentedLine) -> PresentedLine:
+    return replace(
+        line,
+        unit_price_minor=-line.unit_price_minor,
+        net_minor=-line.net_minor,
+        tax_minor=-line.tax_minor,
+        gross_minor=-line.gross_minor,
+    )
+
+
+def as_einvoice(detail: CreditNoteDetail) -> InvoiceDetail:
+    """The credit note as the invoice-shaped view the Factur-X writer takes: its own number and date, the
+    cancelled lines and totals (positive, as a type 381 document states them), nothing paid."""
+    note = detail.summary
+    positive = present_invoice(
+        currency=note.currency,
+        lines=[_undeducted(line) for line in detail.presentation.lines],
+        subtotal_minor=-detail.presentation.subtotal_minor,
+        tax_minor=-detail.presentation.tax_minor,
+        total_minor=-detail.presentation.total_minor,
+    )
+    return InvoiceDetail(
+        id=note.id,
+        number=note.number,
+        status=InvoiceStatus.open,
+        currency=note.currency,
+        issue_date=note.issue_date,
+        due_date=note.issue_date,
+        notes=reason_text(detail),
+        lines=detail.lines,
+        subtotal_minor=positive.subtotal_minor,
+        tax_minor=positive.tax_minor,
+        total_minor=positive.total_minor,
+        tax_by_rate=tax_summary(detail.lines),
+        payments=[],
+        credits=[],
+        refunds=[],
+        amount_due_minor=positive.total_minor,
+        client=detail.client,
+        organization=detail.organization,
+        presentation=positive,
+        locale=detail.locale,
+        reverse_charge=detail.reverse_charge,
     )

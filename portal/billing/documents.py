@@ -17,7 +17,16 @@ from typing import Protocol
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.core.organization import get_organization
-from portal.db.models import Allocation, Client, CreditEntry, CreditNote, Invoice, InvoiceLine, Payment
+from portal.db.models import (
+    Allocation,
+    Client,
+    CreditEntry,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Payment,
+)
 from portal.domain.errors import NotFound
 from portal.domain.mentions import french_mention_notes, reverse_charge_note
 from portal.domain.money import currency_exponent
@@ -344,7 +353,8 @@ def _text(value: Decimal) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
-def _lines(rows: Iterable[InvoiceLine]) -> list[LineView]:
+def line_views(rows: Iterable[InvoiceLine | CreditNoteLine]) -> list[LineView]:
+    """Stored lines (an invoice's, or the copies a credit note keeps) as the views the documents draw."""
     return [
         LineView(
             date=row.date,
@@ -501,7 +511,7 @@ async def get_invoice(*, actor: Actor, invoice_id: int) -> InvoiceDetail:
     )
     _check(actor, invoice.client_id, hidden=hidden, message=INVOICE_NOT_FOUND)
     line_rows = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
-    lines = _lines(line_rows)
+    lines = line_views(line_rows)
     allocation_rows = (
         await Allocation.filter(invoice_id=invoice.id)
         .order_by("created_at", "id")

@@ -16,6 +16,7 @@ relationship; the file has not been through a PDF/A validator (veraPDF is not in
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +40,7 @@ from portal.i18n import _
 PROFILE = "urn:cen.eu:en16931:2017"  # BT-24 of the EN 16931 (COMFORT) profile
 SCHEMA_FILE = "Factur-X_1.0.07_EN16931.xsd"
 INVOICE = "380"  # UNTDID 1001: commercial invoice
+CREDIT_NOTE = "381"  # UNTDID 1001: credit note
 UNIT = "C62"  # UN/ECE Rec 20: "one" (a unit without a dimension)
 NOT_DEFINED = "1"  # UNTDID 4461: payment means not defined (the client chooses on the pay page)
 XML_FILENAME = "factur-x.xml"
@@ -144,14 +146,16 @@ def _taxes(lines: Iterable[LineView], detail: InvoiceDetail) -> dict[tuple[str, 
     return groups
 
 
-def cii_xml(detail: InvoiceDetail) -> bytes:
-    """The invoice as Factur-X CII XML of the EN 16931 profile, checked against its XSD."""
+def cii_xml(detail: InvoiceDetail, *, cancels: tuple[str, date] | None = None) -> bytes:
+    """The invoice as Factur-X CII XML of the EN 16931 profile, checked against its XSD. With `cancels`
+    (an invoice's number and issue date), `detail` is a credit note of that invoice (type 381, its
+    amounts positive, BT-25 naming the invoice)."""
     currency = detail.currency
     seller = detail.organization
     doc = Document()
     doc.context.guideline_parameter.id = PROFILE
     doc.header.id = detail.number
-    doc.header.type_code = INVOICE
+    doc.header.type_code = CREDIT_NOTE if cancels else INVOICE
     doc.header.issue_date_time = detail.issue_date
     for code, text in [("", detail.notes), *mention_notes(detail)]:
         if text:
@@ -169,6 +173,9 @@ def cii_xml(detail: InvoiceDetail) -> bytes:
     terms = PaymentTerms()
     terms.due = detail.due_date
     settlement.terms.add(terms)
+    if cancels:
+        referenced = settlement.invoice_referenced_document
+        referenced.issuer_assigned_id, referenced.issue_date_time = cancels
     for number, line in enumerate(detail.lines, start=1):
         doc.trade.items.add(_line(number, line, currency, detail))
     for (category, rate), (base, tax) in _taxes(detail.lines, detail).items():

@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_invoice_mentions')]
+    dependencies = [('models', '0011_invoice_reverse_charge')]
 
     initial = False
 

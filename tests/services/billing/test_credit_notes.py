@@ -9,20 +9,24 @@ import io
 from datetime import timedelta
 from decimal import Decimal
 
+import facturx as facturx_lib
 import pytest
+from lxml import etree
 from pypdf import PdfReader
 
 from portal import i18n
 from portal.billing import credit_notes, documents, invoice_editor
-from portal.billing.credit_note_pdf import credit_note_pdf
+from portal.billing.credit_note_pdf import credit_note_einvoice, credit_note_pdf, credit_note_xml
 from portal.billing.invoice_editor import InvoiceForm
 from portal.billing.line_input import LineForm
 from portal.clients import client_record, history
 from portal.core.clock import today
 from portal.db.models import AuditEntry, Client, CreditNote, CreditNoteLine, Invoice, InvoiceLine, TaxRate
 from portal.domain.errors import Conflict, NotFound
+from portal.domain.money import to_decimal
 from portal.domain.status import InvoiceStatus
 from tests.services.conftest import World
+from tests.services.identity_fixtures import set_legal_identity
 
 YEAR = today().year
 ISSUE = today().isoformat()
@@ -159,3 +163,58 @@ async def test_the_pdf_names_the_invoice_and_shows_its_lines_as_deductions(
             text,
         )
     assert detail.pdf_filename == f"credit-note-{number}.pdf"
+
+
+# -- as an e-invoice --------------------------------------------------------------------------------------
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+}
+
+
+def _one(tree: etree._Element, path: str) -> str:
+    (node,) = tree.xpath(path, namespaces=NS)
+    return node.text
+
+
+@pytest.mark.parametrize(
+    ("buyer_country", "vat_number", "category"), [("FR", "FR44732829320", "S"), ("DE", "DE136695976", "AE")]
+)
+async def test_the_credit_note_is_a_factur_x_381_naming_the_invoice_with_its_amounts(
+    world: World, buyer_country: str, vat_number: str, category: str
+) -> None:
+    await set_legal_identity(world)  # a French organization
+    await Client.filter(id=world.alice_id).update(
+        currency="EUR", is_business=True, vat_number=vat_number, country=buyer_country, company="Archery"
+    )
+    vat = await TaxRate.create(name="VAT", rate=Decimal("20"))
+    form = InvoiceForm(
+        currency="EUR",
+        issue_date=ISSUE,
+        due_date=DUE,
+        notes="",
+        lines=[_line("100.50", "2", f"rate:{vat.id}")],
+    )
+    invoice_id = await invoice_editor.send_invoice(
+        actor=world.staff, invoice_id=None, client_id=world.alice_id, form=form
+    )
+    invoice = await Invoice.get(id=invoice_id)
+    number = await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id, reason="Duplicate")
+    note = await CreditNote.get(number=number)
+    detail = await credit_notes.get_credit_note(actor=world.staff, credit_note_id=note.id)
+
+    xml = credit_note_xml(detail)
+
+    assert facturx_lib.xml_check_xsd(xml, flavor="factur-x", level="en16931")
+    tree = etree.fromstring(xml)
+    assert _one(tree, "//rsm:ExchangedDocument/ram:ID") == number
+    assert _one(tree, "//rsm:ExchangedDocument/ram:TypeCode") == "381"
+    assert _one(tree, "//ram:InvoiceReferencedDocument/ram:IssuerAssignedID") == invoice.number
+    summation = "//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:"
+    assert _one(tree, summation + "GrandTotalAmount") == str(to_decimal(invoice.total_minor, "EUR"))
+    assert _one(tree, summation + "TaxTotalAmount") == str(to_decimal(invoice.tax_minor, "EUR"))
+    assert tree.xpath("//ram:ApplicableTradeTax/ram:CategoryCode/text()", namespaces=NS)[0] == category
+    einvoice = credit_note_einvoice(detail)
+    _filename, attached = facturx_lib.get_xml_from_pdf(einvoice, check_xsd=False)
+    assert attached == xml

@@ -14,6 +14,7 @@ from portal.billing.pdf import (
     _lines_table,
     _notes,
     _parties,
+    _srgb_output_intent,
     _title_bar,
     _totals,
 )
@@ -24,8 +25,9 @@ from portal.i18n import translate
 SHOWN_TOTALS = ("subtotal", "tax", "total")  # a credit note has no payments and nothing due
 
 
-def credit_note_pdf(detail: CreditNoteDetail, *, compress: bool = True) -> bytes:
-    """The credit note as a PDF (`compress=False` keeps the text searchable, for tests)."""
+def credit_note_pdf(detail: CreditNoteDetail, *, compress: bool = True, archival: bool = False) -> bytes:
+    """The credit note as a PDF (`compress=False` keeps the text searchable, for tests; `archival` adds
+    the sRGB output intent PDF/A asks for, for the Factur-X e-invoice)."""
     locale, note = detail.locale, detail.summary
     money = format_money(-note.total_minor, note.currency, locale)
     pdf = _Document(
@@ -34,6 +36,8 @@ def credit_note_pdf(detail: CreditNoteDetail, *, compress: bool = True) -> bytes
         compress=compress,
         locale=locale,
     )
+    if archival:
+        _srgb_output_intent(pdf)
     _letterhead(pdf)
     _title_bar(pdf, translate("CREDIT NOTE", locale), translate("Credited {amount}", locale, amount=money))
     facts = [
@@ -57,4 +61,4 @@ def credit_note_xml(detail: CreditNoteDetail) -> bytes:
 
 def credit_note_einvoice(detail: CreditNoteDetail) -> bytes:
     """The credit note's PDF with its CII XML inside (Factur-X)."""
-    return facturx.facturx_pdf(credit_note_pdf(detail), credit_note_xml(detail))
+    return facturx.facturx_pdf(credit_note_pdf(detail, archival=True), credit_note_xml(detail))

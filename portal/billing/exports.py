@@ -1,11 +1,13 @@
-"""CSV exports for the accountant: invoices, payments, refunds and credit entries of a date range.
+"""CSV exports for the accountant: invoices, payments, refunds, credit entries and credit notes of a date
+range.
 
 One file per kind, written with the standard library's `csv` module and streamed batch by batch: rows are
 read in keyset batches (`id > last id ... LIMIT n`), so a range of 200,000 invoices never sits in memory
 as one list. Machine values are not localised: dates are ISO 8601, amounts are decimal strings in the
 currency's own precision (JPY 0 decimals, EUR 2, KWD 3, from our ISO 4217 table, never floats) with the
 currency code in its own column. Money in is positive; refunds (money paid back) are negative, and credit
-entries keep their sign (positive adds credit, negative uses it). Text that people typed (names,
+entries keep their sign (positive adds credit, negative uses it); credit notes are negative (each cancels
+what its invoice claimed, which the invoices file still lists, marked void). Text that people typed (names,
 references, notes) is neutralised against spreadsheet formula injection as OWASP recommends: a cell
 starting with = + - @ or a tab or carriage return gets a leading single quote.
 """
@@ -23,7 +25,7 @@ from tortoise.functions import Sum
 
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
-from portal.db.models import Allocation, CreditEntry, Invoice, Payment, Refund
+from portal.db.models import Allocation, CreditEntry, CreditNote, Invoice, Payment, Refund
 from portal.domain.errors import InvalidFields, InvalidInput
 from portal.domain.money import to_decimal
 from portal.domain.status import InvoiceStatus, PaymentStatus
@@ -37,6 +39,7 @@ KINDS: dict[str, str] = {
     "payments": N_("Payments"),
     "refunds": N_("Refunds"),
     "credit": N_("Credit entries"),
+    "credit-notes": N_("Credit notes"),
 }
 RECEIVED = (PaymentStatus.succeeded, PaymentStatus.refunded, PaymentStatus.partially_refunded)
 
@@ -95,6 +98,21 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "payment_id",
         "invoice_number",
         "refund_id",
+    ),
+    "credit-notes": (
+        "credit_note_id",
+        "number",
+        "issue_date",
+        "invoice_number",
+        "client_id",
+        "client_name",
+        "client_company",
+        "currency",
+        "subtotal",
+        "tax",
+        "total",
+        "reason",
+        "note",
     ),
 }
 
@@ -412,9 +430,52 @@ async def _credit(start: date, end: date, after: int, limit: int) -> list[list[s
     ]
 
 
+async def _credit_notes(start: date, end: date, after: int, limit: int) -> list[list[str]]:
+    """Credit notes by issue date, their amounts negative (each cancels what its invoice claimed)."""
+    found = (
+        await CreditNote.filter(id__gt=after, issue_date__gte=start, issue_date__lte=end)
+        .order_by("id")
+        .limit(limit)
+        .values(
+            "id",
+            "number",
+            "issue_date",
+            "invoice__number",
+            "client_id",
+            "client__name",
+            "client__company",
+            "currency",
+            "subtotal_minor",
+            "tax_minor",
+            "total_minor",
+            "reason",
+            "note",
+        )
+    )
+    return [
+        [
+            str(row["id"]),
+            safe_text(row["number"]),
+            _iso(row["issue_date"]),
+            safe_text(row["invoice__number"]),
+            str(row["client_id"]),
+            safe_text(row["client__name"]),
+            safe_text(row["client__company"]),
+            row["currency"],
+            amount_text(-row["subtotal_minor"], row["currency"]),
+            amount_text(-row["tax_minor"], row["currency"]),
+            amount_text(-row["total_minor"], row["currency"]),
+            str(row["reason"]),
+            safe_text(row["note"]),
+        ]
+        for row in found
+    ]
+
+
 _FETCHERS: dict[str, Callable[[date, date, int, int], Any]] = {
     "invoices": _invoices,
     "payments": _payments,
     "refunds": _refunds,
     "credit": _credit,
+    "credit-notes": _credit_notes,
 }

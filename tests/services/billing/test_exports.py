@@ -14,7 +14,7 @@ import pytest
 from portal.billing import exports, invoices
 from portal.billing.invoices import LineDraft
 from portal.core.clock import frozen_at
-from portal.db.models import AuditEntry, Client, CreditEntry, Invoice, Payment, Refund
+from portal.db.models import AuditEntry, Client, CreditEntry, CreditNote, Invoice, Payment, Refund
 from portal.domain.errors import Forbidden, InvalidFields, InvalidInput
 from portal.payments import ledger, refunds
 from tests.services.conftest import World
@@ -243,3 +243,39 @@ async def test_staff_only_an_unknown_kind_refused_and_each_export_audited(world:
     entry = await AuditEntry.get(action="export.download")
     assert entry.details == {"kind": "payments", "from": "2026-11-01", "to": "2026-11-30"}
     assert entry.actor_id == world.staff.user_id
+
+
+async def test_credit_notes_are_negative_name_their_invoice_and_are_dated_by_issue(world: World) -> None:
+    cancelled = await _invoice(world.alice_id, date(2026, 11, 3), 24120, "EUR", status="deleted")
+    for number, issued in (("CN-2026-0001", date(2026, 11, 30)), ("CN-2026-0002", date(2026, 12, 1))):
+        await CreditNote.create(
+            number=number,
+            client_id=world.alice_id,
+            invoice_id=cancelled,
+            currency="EUR",
+            issue_date=issued,
+            reason="void",
+            note="=cmd|' /C calc'!A0",
+            subtotal_minor=20100,
+            tax_minor=4020,
+            total_minor=24120,
+            dedupe_key=f"test:{number}",
+        )
+
+    rows = await _read("credit-notes")
+
+    assert [r["number"] for r in rows] == ["CN-2026-0001"]  # the one of December is outside the range
+    row = rows[0]
+    assert (row["subtotal"], row["tax"], row["total"], row["currency"]) == (
+        "-201.00",
+        "-40.20",
+        "-241.20",
+        "EUR",
+    )
+    assert (row["invoice_number"], row["issue_date"], row["reason"]) == (
+        "INV-2026-11-03-24120",
+        "2026-11-30",
+        "void",
+    )
+    assert row["note"].startswith("'=")  # neutralised
+    assert "credit-notes" in exports.KINDS

@@ -26,6 +26,7 @@ from portal.billing.documents import (
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.core.numbering import next_number
+from portal.core.organization import get_organization
 from portal.db.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from portal.domain.errors import NotFound
 from portal.domain.presentation import InvoicePresentation, PresentedLine, present_invoice
@@ -94,11 +95,16 @@ class CreditNoteSummary:
     invoice_number: str
     currency: str
     total_minor: int
+    einvoice: bool = False  # it downloads as Factur-X too (the organization's country is set)
 
     @property
     def pdf_url(self) -> str:
         """Where its PDF downloads (clients and staff)."""
         return f"/billing/credit-notes/{self.id}/pdf"
+
+    def einvoice_url(self, extension: str) -> str:
+        """Where its Factur-X PDF (`pdf`) or XML (`xml`) downloads."""
+        return f"/billing/credit-notes/{self.id}/factur-x.{extension}"
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,10 @@ async def of_invoice(*, actor: Actor, invoice_id: int) -> list[CreditNoteSummary
     if invoice is None:
         return []
     check_client_access(actor, invoice.client_id)
-    return await _summaries(CreditNote.filter(invoice_id=invoice_id).order_by("id"))
+    found = await _summaries(CreditNote.filter(invoice_id=invoice_id).order_by("id"))
+    if found and (await get_organization()).country:
+        found = [replace(note, einvoice=True) for note in found]
+    return found
 
 
 async def latest_of_client(*, client_id: int, limit: int) -> tuple[list[CreditNoteSummary], int]:
@@ -204,6 +213,11 @@ async def get_credit_note(*, actor: Actor, credit_note_id: int) -> CreditNoteDet
         locale=locale,
         reverse_charge=invoice.reverse_charge,
     )
+
+
+def has_einvoice(detail: CreditNoteDetail) -> bool:
+    """A credit note has an e-invoice once the organization's country is set (as an invoice does)."""
+    return bool(detail.organization.country)
 
 
 def reason_text(detail: CreditNoteDetail) -> str:

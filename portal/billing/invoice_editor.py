@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from portal.billing import credit_notes
+from portal.billing import credit_notes, issued
 from portal.billing.documents import InvoiceDetail, get_invoice
 from portal.billing.invoices import LineDraft, queue_invoice_email, reverse_charged, send_draft, store_lines
 from portal.billing.line_input import (
@@ -403,7 +403,10 @@ async def void_invoice(*, actor: Actor, invoice_id: int, reason: str = "") -> st
             details=details,
         )
     await publish(Event("invoice.voided", client_id=client.id, data={"invoice_id": invoice.id}))
-    return credit_note.number if credit_note else None
+    if credit_note is None:
+        return None
+    await issued.store_issued_credit_note(credit_note.id)  # its PDF as issued, kept unchanged from now on
+    return credit_note.number
 
 
 async def duplicate_invoice(*, actor: Actor, invoice_id: int) -> int:

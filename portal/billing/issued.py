@@ -1,9 +1,11 @@
-"""Issued documents never change (issue 16, item 6): an invoice's PDF, its Factur-X PDF and XML, and a
-receipt's PDF are produced once, stored with their SHA-256 (`IssuedDocument` and `portal.core.storage`),
-and every later download sends those exact bytes, checked against the hash as they are read.
+"""Issued documents never change (issue 16, item 6): an invoice's PDF, its Factur-X PDF and XML, a
+receipt's PDF, and a credit note's PDF, Factur-X PDF and XML are produced once, stored with their SHA-256
+(`IssuedDocument` and `portal.core.storage`), and every later download sends those exact bytes, checked
+against the hash as they are read.
 
-An invoice's PDF is stored when it is sent (`store_issued_invoice`, after `send_draft` commits); a
-receipt's when its payment succeeds (`store_issued_receipt`, registered with `payments.receipts`); an
+An invoice's PDF is stored when it is sent (`store_issued_invoice`, after `send_draft` commits); a credit
+note's when voiding the invoice issues it (`store_issued_credit_note`); a receipt's when its payment
+succeeds (`store_issued_receipt`, registered with `payments.receipts`); an
 e-invoice with the invoice's PDF once the organization's country is set (EN 16931 needs it), else at its
 first download, built from the stored PDF's bytes. A document issued before documents were stored (demo
 data, older invoices, a subscription renewal) is stored at its first download. Two first downloads at
@@ -26,7 +28,8 @@ from functools import partial
 
 from tortoise.exceptions import IntegrityError
 
-from portal.billing import documents, facturx, pdf
+from portal.billing import credit_note_pdf, credit_notes, documents, facturx, pdf
+from portal.billing.credit_notes import CreditNoteDetail
 from portal.billing.documents import InvoiceDetail, ReceiptDetail
 from portal.core.actors import Actor
 from portal.core.storage import MissingDocument, document_store
@@ -41,7 +44,16 @@ from portal.payments.presentation import invoice_presentation
 log = logging.getLogger(__name__)
 
 INVOICE, RECEIPT, FACTURX, FACTURX_XML = "invoice", "receipt", "factur-x", "factur-x-xml"
-EXTENSIONS = {INVOICE: "pdf", RECEIPT: "pdf", FACTURX: "pdf", FACTURX_XML: "xml"}
+CREDIT_NOTE, CREDIT_NOTE_FACTURX, CREDIT_NOTE_XML = "credit-note", "credit-note-factur-x", "credit-note-xml"
+EXTENSIONS = {
+    INVOICE: "pdf",
+    RECEIPT: "pdf",
+    FACTURX: "pdf",
+    FACTURX_XML: "xml",
+    CREDIT_NOTE: "pdf",
+    CREDIT_NOTE_FACTURX: "pdf",
+    CREDIT_NOTE_XML: "xml",
+}
 # what the after-commit hooks load documents as: it reads them, changes nothing and is never audited
 _PORTAL = Actor(user_id=0, role=Role.staff, email="", name="Portal")
 
@@ -181,6 +193,28 @@ async def _receipt_pdf(detail: ReceiptDetail) -> bytes:
     return await _stored(RECEIPT, detail.payment_id, produce)
 
 
+async def _credit_note_pdf(detail: CreditNoteDetail) -> bytes:
+    async def produce() -> bytes:  # archival: its Factur-X is built on these bytes
+        return await asyncio.to_thread(partial(credit_note_pdf.credit_note_pdf, detail, archival=True))
+
+    return await _stored(CREDIT_NOTE, detail.summary.id, produce)
+
+
+async def _credit_note_xml(detail: CreditNoteDetail) -> bytes:
+    async def produce() -> bytes:
+        return await asyncio.to_thread(credit_note_pdf.credit_note_xml, detail)
+
+    return await _stored(CREDIT_NOTE_XML, detail.summary.id, produce)
+
+
+async def _credit_note_einvoice(detail: CreditNoteDetail) -> bytes:
+    async def produce() -> bytes:  # the stored credit note PDF with the stored XML inside
+        document, xml = await _credit_note_pdf(detail), await _credit_note_xml(detail)
+        return await asyncio.to_thread(facturx.facturx_pdf, document, xml)
+
+    return await _stored(CREDIT_NOTE_FACTURX, detail.summary.id, produce)
+
+
 # -- downloads --------------------------------------------------------------------------------------
 async def invoice_pdf(*, actor: Actor, invoice_id: int) -> Download:
     """An invoice's PDF: an issued one's as stored (AlteredDocument if the stored file was changed);
@@ -209,6 +243,24 @@ async def receipt_pdf(*, actor: Actor, payment_id: int) -> Download:
     return Download(await _receipt_pdf(detail), detail.pdf_filename)
 
 
+async def credit_note_pdf_download(*, actor: Actor, credit_note_id: int) -> Download:
+    """A credit note's PDF as stored when it was issued."""
+    detail = await credit_notes.get_credit_note(actor=actor, credit_note_id=credit_note_id)
+    return Download(await _credit_note_pdf(detail), detail.pdf_filename)
+
+
+async def credit_note_einvoice(*, actor: Actor, credit_note_id: int, extension: str) -> Download:
+    """A credit note's Factur-X PDF (`pdf`) or its CII XML (`xml`), as stored; NotFound before the
+    organization's country is set."""
+    detail = await credit_notes.get_credit_note(actor=actor, credit_note_id=credit_note_id)
+    if not credit_notes.has_einvoice(detail):
+        raise NotFound(_(credit_notes.NOT_FOUND))
+    name = f"{detail.pdf_filename.removesuffix('.pdf')}-factur-x.{extension}"
+    if extension == "xml":
+        return Download(await _credit_note_xml(detail), name, "application/xml")
+    return Download(await _credit_note_einvoice(detail), name)
+
+
 # -- stored as they are issued (after commit) --------------------------------------------------------
 async def store_issued_invoice(invoice_id: int) -> None:
     """After the commit that sent an invoice: store its PDF, and its e-invoice when the organization's
@@ -234,6 +286,19 @@ async def store_issued_receipt(payment_id: int) -> None:
         log.exception(
             "payment %s: its receipt was not stored as it was issued (its first download will)", payment_id
         )
+
+
+
+async def store_issued_credit_note(credit_note_id: int) -> None:
+    """After the commit that issued a credit note: store its PDF, and its e-invoice when the organization's
+    country is set (a failure is logged; the first download stores them instead)."""
+    try:
+        detail = await credit_notes.get_credit_note(actor=_PORTAL, credit_note_id=credit_note_id)
+        await _credit_note_pdf(detail)
+        if credit_notes.has_einvoice(detail):
+            await _credit_note_einvoice(detail)
+    except Exception:
+        log.exception("credit note %s: its PDF was not stored as it was issued", credit_note_id)
 
 
 receipts.on_receipt_issued(store_issued_receipt)

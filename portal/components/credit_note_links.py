@@ -26,6 +26,11 @@ def credit_note_line(note: CreditNoteSummary) -> None:
         ).classes("text-sm")
         link = ui.link(_("Credit note PDF"), note.pdf_url).props("download").mark("credit-note-pdf")
         link.props["aria-label"] = _("Download credit note {number}", number=note.number)
+        if note.einvoice:
+            ui.link(_("E-invoice (Factur-X)"), note.einvoice_url("pdf")).props("download").mark(
+                "credit-note-facturx"
+            )
+            ui.link(_("XML"), note.einvoice_url("xml")).props("download").mark("credit-note-xml")
 
 
 async def credit_note_notice(actor: Actor, invoice_id: int) -> None:

@@ -1,28 +1,21 @@
-"""/billing/invoices/{id}, /billing/quotes/{id}, /billing/receipts/{id} and the PDF downloads; staff see a
-receipt at /admin/receipts/{id}, with Refund.
+"""/billing/invoices/{id}, /billing/quotes/{id}, /billing/receipts/{id}; staff see a receipt at
+/admin/receipts/{id}, with Refund. Their PDF downloads are in `pages.downloads`.
 
 Each screen asks one service for its document and shows it; the live part redraws after a payment or a
-decision here, or when a payment for this client is recorded anywhere in the process. The PDF routes are
-plain HTTP routes (a browser download cannot go over the websocket) behind the same session.
+decision here, or when a payment for this client is recorded anywhere in the process.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
-from functools import partial
-from urllib.parse import quote as url_quote
 
-from fastapi import Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
-from nicegui import app, ui
+from nicegui import ui
 
 from portal import i18n
-from portal.billing import credit_notes, documents, issued, pdf, quote_editor, quotes
-from portal.billing.credit_note_pdf import credit_note_pdf
+from portal.billing import documents, quotes
 from portal.clients.dashboard import Payable
-from portal.components import browser_session, guard
+from portal.components import guard
 from portal.components.badges import status_badge
 from portal.components.credit_note_links import credit_note_notice
 from portal.components.document_editor import einvoice_links, reverse_charge_mention
@@ -40,13 +33,6 @@ from portal.domain.errors import DomainError, NotFound
 from portal.domain.money import format_money
 from portal.i18n import N_, _, pgettext
 from portal.payments.branding import Branding, branding
-
-PDF_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-# plain text (a download link leads here, not a page): the stored copy failed its SHA-256 check
-ALTERED_TEXT = (
-    "This document cannot be downloaded: its stored copy does not match the one issued. "
-    "The error has been logged; please contact us."
-)
 
 LINE_COLUMNS = [
     {
@@ -483,110 +469,8 @@ class StaffReceipt:
         _receipt(self.actor, detail, "/admin/invoices")
 
 
-# -- PDF downloads ----------------------------------------------------------------------------------
-def _login_redirect(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(
-        f"{browser_session.LOGIN_PATH}?next={url_quote(target, safe='')}", status_code=303
-    )
-
-
-def _download(content: bytes, filename: str, media_type: str = "application/pdf") -> Response:
-    headers = {**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
-    return Response(content=content, media_type=media_type, headers=headers)
-
-
-async def _issued_download(
-    request: Request, fetch: Callable[[Actor], Awaitable[issued.Download]]
-) -> Response:
-    """An issued document for the signed-in visitor: its stored bytes, or the answer to send instead (sign
-    in; not found; an error page, never the bytes, when the stored copy no longer matches its hash)."""
-    actor = await browser_session.current_actor()
-    if actor is None:
-        return _login_redirect(request)
-    try:
-        download = await fetch(actor)
-    except NotFound:
-        return PlainTextResponse("Not found", status_code=404)
-    except issued.AlteredDocument:
-        return PlainTextResponse(ALTERED_TEXT, status_code=500, headers=PDF_HEADERS)
-    return _download(download.content, download.filename, download.media_type)
-
-
-async def invoice_pdf_route(request: Request, invoice_id: int) -> Response:
-    """GET /billing/invoices/{invoice_id}/pdf: the invoice as issued (a draft as it stands, for staff)."""
-    return await _issued_download(
-        request, lambda actor: issued.invoice_pdf(actor=actor, invoice_id=invoice_id)
-    )
-
-
-async def einvoice_route(request: Request, invoice_id: int, extension: str) -> Response:
-    """GET /billing/invoices/{invoice_id}/factur-x.pdf and .xml: an issued invoice as a Factur-X e-invoice
-    (EN 16931), the PDF with its XML inside or the XML alone, as stored; a draft has none."""
-    return await _issued_download(
-        request, lambda actor: issued.einvoice(actor=actor, invoice_id=invoice_id, extension=extension)
-    )
-
-
-async def quote_pdf_route(request: Request, quote_id: int) -> Response:
-    """GET /billing/quotes/{quote_id}/pdf (the quote's page rules: a client its own, staff every one)."""
-    actor = await browser_session.current_actor()
-    if actor is None:
-        return _login_redirect(request)
-    try:
-        doc = await quote_editor.quote_document(actor=actor, quote_id=quote_id)
-    except NotFound:
-        return PlainTextResponse("Not found", status_code=404)
-    content = await asyncio.to_thread(
-        pdf.quote_pdf, doc.view, organization=doc.organization, client=doc.client, locale=doc.locale
-    )
-    return _download(content, doc.filename)
-
-
-async def receipt_pdf_route(request: Request, payment_id: int) -> Response:
-    """GET /billing/receipts/{payment_id}/pdf: the receipt as issued when the payment succeeded."""
-    return await _issued_download(
-        request, lambda actor: issued.receipt_pdf(actor=actor, payment_id=payment_id)
-    )
-
-
-async def credit_note_pdf_route(request: Request, credit_note_id: int) -> Response:
-    """GET /billing/credit-notes/{credit_note_id}/pdf (a client its own, staff every one)."""
-    actor = await browser_session.current_actor()
-    if actor is None:
-        return _login_redirect(request)
-    try:
-        detail = await credit_notes.get_credit_note(actor=actor, credit_note_id=credit_note_id)
-    except NotFound:
-        return PlainTextResponse("Not found", status_code=404)
-    return _download(await asyncio.to_thread(credit_note_pdf, detail), detail.pdf_filename)
-
-
 def register() -> None:
-    """Add the invoice, quote and receipt pages and the two PDF routes."""
-    app.add_api_route(
-        "/billing/invoices/{invoice_id}/pdf", invoice_pdf_route, methods=["GET"], include_in_schema=False
-    )
-    app.add_api_route(
-        "/billing/receipts/{payment_id}/pdf", receipt_pdf_route, methods=["GET"], include_in_schema=False
-    )
-    for extension in ("pdf", "xml"):
-        app.add_api_route(
-            f"/billing/invoices/{{invoice_id}}/factur-x.{extension}",
-            partial(einvoice_route, extension=extension),
-            methods=["GET"],
-            include_in_schema=False,
-        )
-    app.add_api_route(
-        "/billing/quotes/{quote_id}/pdf", quote_pdf_route, methods=["GET"], include_in_schema=False
-    )
-    app.add_api_route(
-        "/billing/credit-notes/{credit_note_id}/pdf",
-        credit_note_pdf_route,
-        methods=["GET"],
-        include_in_schema=False,
-    )
-
+    """Add the invoice, quote and receipt pages (their downloads: `pages.downloads`)."""
     @guard.page("/billing/invoices/{invoice_id}", access=guard.Access.client, title="Invoice")
     async def invoice_page(actor: Actor, invoice_id: int) -> None:
         brand = await branding()

@@ -17,7 +17,7 @@ from portal.db.models import Client, Invoice, IssuedDocument, Organization, Paym
 from portal.db.models import User as UserRow
 from portal.domain.money import format_money
 from portal.domain.status import Role
-from portal.pages.documents import ALTERED_TEXT
+from portal.pages.downloads import ALTERED_TEXT
 from portal.payments import ledger
 from tests.ui.conftest import sign_in
 

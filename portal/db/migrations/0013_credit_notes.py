@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_invoice_reverse_charge')]
+    dependencies = [('models', '0012_issued_documents')]
 
     initial = False
 

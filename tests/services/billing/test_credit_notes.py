@@ -5,6 +5,7 @@ with a PDF, shown to the client and in the console. A draft, never issued, is si
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 from datetime import timedelta
 from decimal import Decimal
@@ -15,13 +16,23 @@ from lxml import etree
 from pypdf import PdfReader
 
 from portal import i18n
-from portal.billing import credit_notes, documents, invoice_editor
+from portal.billing import credit_notes, documents, invoice_editor, issued
 from portal.billing.credit_note_pdf import credit_note_einvoice, credit_note_pdf, credit_note_xml
 from portal.billing.invoice_editor import InvoiceForm
 from portal.billing.line_input import LineForm
 from portal.clients import client_record, history
 from portal.core.clock import today
-from portal.db.models import AuditEntry, Client, CreditNote, CreditNoteLine, Invoice, InvoiceLine, TaxRate
+from portal.db.models import (
+    AuditEntry,
+    Client,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    IssuedDocument,
+    Organization,
+    TaxRate,
+)
 from portal.domain.errors import Conflict, NotFound
 from portal.domain.money import to_decimal
 from portal.domain.status import InvoiceStatus
@@ -218,3 +229,39 @@ async def test_the_credit_note_is_a_factur_x_381_naming_the_invoice_with_its_amo
     einvoice = credit_note_einvoice(detail)
     _filename, attached = facturx_lib.get_xml_from_pdf(einvoice, check_xsd=False)
     assert attached == xml
+
+
+async def test_the_credit_note_is_stored_when_issued_and_downloads_as_stored(world: World) -> None:
+    await set_legal_identity(world)
+    invoice_id = await _sent(world, _line("80.00"))
+    number = await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+    note = await CreditNote.get(number=number)
+    stored = {
+        row.kind: row
+        for row in await IssuedDocument.filter(subject_id=note.id, kind__startswith="credit-note")
+    }
+    assert set(stored) == {
+        "credit-note",
+        "credit-note-factur-x",
+        "credit-note-xml",
+    }  # at issue, not at download
+
+    first = await issued.credit_note_pdf_download(actor=world.alice, credit_note_id=note.id)
+    await Organization.filter(id=1).update(theme_color="#aa0000", invoice_footer="New footer", name="Renamed")
+    again = await issued.credit_note_pdf_download(actor=world.alice, credit_note_id=note.id)
+    assert (
+        again.content == first.content
+        and hashlib.sha256(first.content).hexdigest() == stored["credit-note"].sha256
+    )
+    einvoice = await issued.credit_note_einvoice(actor=world.alice, credit_note_id=note.id, extension="pdf")
+    _name, xml = facturx_lib.get_xml_from_pdf(einvoice.content, check_xsd=False)
+    assert (
+        xml
+        == (
+            await issued.credit_note_einvoice(actor=world.alice, credit_note_id=note.id, extension="xml")
+        ).content
+    )
+    [listed] = await credit_notes.of_invoice(actor=world.alice, invoice_id=invoice_id)
+    assert listed.einvoice and listed.einvoice_url("xml") == f"/billing/credit-notes/{note.id}/factur-x.xml"
+    with pytest.raises(NotFound):
+        await issued.credit_note_pdf_download(actor=world.bob, credit_note_id=note.id)

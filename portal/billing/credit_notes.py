@@ -13,6 +13,7 @@ from decimal import Decimal
 from tortoise.queryset import QuerySet
 
 from portal.billing.documents import (
+    INVOICE_NOT_FOUND,
     InvoiceDetail,
     Letterhead,
     LineView,
@@ -149,9 +150,9 @@ async def _summaries(query: QuerySet[CreditNote]) -> list[CreditNoteSummary]:
 async def of_invoice(*, actor: Actor, invoice_id: int) -> list[CreditNoteSummary]:
     """The credit notes of one invoice (clients: only of their own invoices)."""
     invoice = await Invoice.get_or_none(id=invoice_id)
-    if invoice is None:
-        return []
-    check_client_access(actor, invoice.client_id)
+    if invoice is None:  # the same words for another client's invoice as for one that does not exist
+        raise NotFound(_(INVOICE_NOT_FOUND))
+    check_client_access(actor, invoice.client_id, message=INVOICE_NOT_FOUND)
     found = await _summaries(CreditNote.filter(invoice_id=invoice_id).order_by("id"))
     if found and (await get_organization()).country:
         found = [replace(note, einvoice=True) for note in found]
@@ -182,14 +183,11 @@ def _deducted(line: CreditNoteLine) -> PresentedLine:
 
 
 async def get_credit_note(*, actor: Actor, credit_note_id: int) -> CreditNoteDetail:
-    """One credit note; another client's is 'not found'."""
+    """One credit note; another client's is 'not found', in the same words as one that does not exist."""
     row = await CreditNote.get_or_none(id=credit_note_id)
     if row is None:
         raise NotFound(_(NOT_FOUND))
-    try:
-        check_client_access(actor, row.client_id)
-    except NotFound:
-        raise NotFound(_(NOT_FOUND)) from None
+    check_client_access(actor, row.client_id, message=NOT_FOUND)
     invoice = await Invoice.get(id=row.invoice_id)
     rows = await CreditNoteLine.filter(credit_note_id=row.id).order_by("position", "id")
     lines = [_deducted(line) for line in rows]

@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 
 from portal.accounts import impersonation, sessions
-from portal.billing import billing_requests
+from portal.billing import billing_requests, invoice_editor
 from portal.core.actors import Actor
-from portal.db.models import BillingRequest, CreditRequest, Invoice, Quote
+from portal.db.models import BillingRequest, CreditNote, CreditRequest, Invoice, Quote
 from portal.domain.errors import DomainError, Forbidden, NotFound
 from portal.payments import credit_requests
 from portal.subscriptions import plans, subscribe
@@ -61,6 +61,8 @@ class Ids:
     foreign_paid_credit_request: int
     foreign_billing_request: int
     foreign_expired_billing_request: int
+    foreign_void_invoice: int
+    foreign_credit_note: int
     own_invoice: int
     own_card: int
     own_subscription: int
@@ -102,6 +104,16 @@ CLIENT_CALLS: dict[str, list[Variant]] = {
         lambda i: {"invoice_id": i.foreign_paid_invoice, "extension": "xml"},
     ],
     "billing.issued.receipt_pdf": [lambda i: {"payment_id": i.foreign_receipt}],
+    "billing.issued.credit_note_pdf_download": [lambda i: {"credit_note_id": i.foreign_credit_note}],
+    "billing.issued.credit_note_einvoice": [
+        lambda i: {"credit_note_id": i.foreign_credit_note, "extension": "pdf"},
+        lambda i: {"credit_note_id": i.foreign_credit_note, "extension": "xml"},
+    ],
+    "billing.credit_notes.get_credit_note": [lambda i: {"credit_note_id": i.foreign_credit_note}],
+    "billing.credit_notes.of_invoice": [
+        lambda i: {"invoice_id": i.foreign_void_invoice},
+        lambda i: {"invoice_id": i.foreign_open_invoice},
+    ],
     "clients.history.get_history": [lambda i: {"client_id": i.foreign_client}],
     "billing.quotes.decided_quotes": [lambda i: {"client_id": i.foreign_client, "limit": 10}],
     # refused on whose client it is, before the period is read
@@ -252,6 +264,8 @@ async def ids(records: Records) -> Ids:
         billing_type="one_time",
     )
     await BillingRequest.filter(id=expired.id).update(status="expired")
+    void_invoice = await invoice_for(world, 2000, client_id=records.alice)
+    credit_note = await invoice_editor.void_invoice(actor=staff, invoice_id=void_invoice)
     # Bob's own: a card, an open invoice, a subscription
     bob_card = await add_card(world, client_id=world.bob_id)
     bob_plan = (await plans.create_plan(actor=staff, name="Yen care", price="5000", currency="JPY")).id
@@ -273,6 +287,8 @@ async def ids(records: Records) -> Ids:
         foreign_paid_credit_request=paid_credit,
         foreign_billing_request=records.billing_request_id,
         foreign_expired_billing_request=expired.id,
+        foreign_void_invoice=void_invoice,
+        foreign_credit_note=(await CreditNote.get(number=credit_note)).id,
         own_invoice=await invoice_for(world, 5000, client_id=world.bob_id),
         own_card=bob_card,
         own_subscription=started.subscription_id or 0,

@@ -25,10 +25,11 @@ from portal.payments.methods import MethodRow
 # what the open invoices of a group still owe: their totals less what is allocated to each
 _DUE = f'"total_minor" - {invoices.ALLOCATED}'
 OWED = f"SUM({_DUE})"
-# the part of it that "Pay all" pays: not the invoices of a recurring billing request, which must start a
-# subscription when paid (the same rule as `payments.pay_all_ledger.payable_invoices`)
-PAYABLE = (
-    'SUM(CASE WHEN "billing_request_id" IS NULL OR NOT EXISTS (SELECT 1 FROM "billing_request" b '
+# the part of it that "Pay all" leaves out: the invoices of a recurring billing request, which must start a
+# subscription when paid (the rule of `payments.pay_all_ledger.payable_invoices`); an invoice of no request
+# (nearly all of them) is passed over by its NULL before any subquery runs
+RECURRING_OWED = (
+    'SUM(CASE WHEN "billing_request_id" IS NOT NULL AND EXISTS (SELECT 1 FROM "billing_request" b '
     """WHERE b."id" = "invoice"."billing_request_id" AND b."billing_type" = 'recurring') """
     f"THEN {_DUE} ELSE 0 END)"
 )
@@ -95,21 +96,21 @@ async def _invoiced(client_id: int) -> list[dict]:
     """The client's open invoices per currency: how many, and what they still owe (one statement)."""
     return (
         await Invoice.filter(client_id=client_id, status=InvoiceStatus.open)
-        .annotate(n=Count("id"), owed=RawSQL(OWED), payable=RawSQL(PAYABLE))
+        .annotate(n=Count("id"), owed=RawSQL(OWED), recurring=RawSQL(RECURRING_OWED))
         .group_by("currency")
-        .values("currency", "n", "owed", "payable")
+        .values("currency", "n", "owed", "recurring")
     )
 
 
 def _summary(invoiced: list[dict], requested: list[dict]) -> OpenSummary:
-    """The summary of per-currency rows (`currency`, `n`, `owed`, for invoices also `payable`) of open
-    invoices and credit requests."""
+    """The summary of per-currency rows (`currency`, `n`, `owed`, for invoices also `recurring`: owed on
+    recurring requests' invoices) of open invoices and credit requests."""
     totals: dict[str, int] = {}
     payable: dict[str, int] = {}
     for row in invoiced + requested:
         totals[row["currency"]] = totals.get(row["currency"], 0) + int(row["owed"] or 0)
-        part = row["payable"] if "payable" in row else row["owed"]  # a credit request is always payable
-        payable[row["currency"]] = payable.get(row["currency"], 0) + int(part or 0)
+        part = int(row["owed"] or 0) - int(row.get("recurring") or 0)  # a credit request: all of it
+        payable[row["currency"]] = payable.get(row["currency"], 0) + part
     return OpenSummary(
         invoices=sum(int(row["n"]) for row in invoiced),
         requests=sum(int(row["n"]) for row in requested),

@@ -103,11 +103,13 @@ def _ui_client() -> Any:
     slot = sys.modules.get("nicegui.slot")
     if slot is None:
         return None
-    try:
-        stack = slot.Slot.stacks.get(slot.get_task_id())
-        return stack[-1].parent.client if stack else None
-    except Exception:  # no NiceGUI page around this call
-        return None
+    stack = slot.Slot.stacks.get(slot.get_task_id()) or []
+    for entered in reversed(stack):  # innermost first: an event handler's own slot may have been redrawn
+        try:  # away while it awaited (its element deleted); an outer slot of the same page still answers
+            return entered.parent.client
+        except Exception:  # this slot's element (or its page) is gone
+            continue
+    return None  # no NiceGUI page around this call
 
 
 def get_locale() -> str:

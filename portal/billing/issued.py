@@ -288,7 +288,6 @@ async def store_issued_receipt(payment_id: int) -> None:
         )
 
 
-
 async def store_issued_credit_note(credit_note_id: int) -> None:
     """After the commit that issued a credit note: store its PDF, and its e-invoice when the organization's
     country is set (a failure is logged; the first download stores them instead)."""

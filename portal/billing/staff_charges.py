@@ -65,9 +65,7 @@ class PaymentContext:
     def due_in(self, currency: str) -> int:
         """What an offline payment to the oldest due first settles in one currency (a recurring request's
         invoice is paid only when chosen by name: it starts a subscription)."""
-        return sum(
-            i.amount_due_minor for i in self.invoices if i.currency == currency and not i.recurring
-        )
+        return sum(i.amount_due_minor for i in self.invoices if i.currency == currency and not i.recurring)
 
     @property
     def currencies(self) -> list[str]:

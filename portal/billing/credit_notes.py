@@ -1,7 +1,8 @@
 """Credit notes (issue 16 item 5): an issued invoice is never deleted or changed. Voiding one issues a
 credit note: its own gapless number (CN-2026-0001), the invoice it cancels, the invoice's lines and taxes
-as deductions, a PDF; the client sees it beside the invoice and in their history, staff on the invoice page
-and the client record. A draft, never issued, is simply deleted.
+as deductions, a PDF. A refund that cancels what it takes back (rather than leaving it owed again) issues
+one for that amount, shared across the invoice's taxes. The client sees a credit note beside the invoice
+and in their history, staff on the invoice page and the client record. A draft is simply deleted.
 """
 
 from __future__ import annotations
@@ -28,26 +29,75 @@ from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.core.numbering import next_number
 from portal.core.organization import get_organization
-from portal.db.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
+from portal.db.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Refund
 from portal.domain.errors import NotFound
 from portal.domain.presentation import InvoicePresentation, PresentedLine, present_invoice
 from portal.domain.status import InvoiceStatus
+from portal.domain.tax import credit_shares
 from portal.i18n import N_, _, translate
 
 PATTERN = "CN-{YYYY}-{seq:04}"
 """Credit notes are numbered apart from invoices, restarting each year."""
 KIND = "credit_note"
 VOID = "void"
-REASON_TEXTS = {VOID: N_("The invoice was voided.")}
+REFUND = "refund"
+REASON_TEXTS = {VOID: N_("The invoice was voided."), REFUND: N_("Part of the invoice was refunded.")}
+PART_OF = N_("Part of {number} cancelled: {items}")
+DESCRIPTION_MAX = 500
 NOT_FOUND = N_("That credit note does not exist.")
 
 
 async def issue_for_void(*, invoice: Invoice, user_id: int | None, note: str = "") -> CreditNote:
-    """In the caller's transaction (the invoice locked): the credit note cancelling the whole of an issued
-    invoice, once (a second call answers with the first)."""
-    key = f"{VOID}:invoice:{invoice.id}"
+    """In the caller's transaction (the invoice locked): the credit note cancelling what is left of an issued
+    invoice (the whole of it, unless refunds already credited part), once (a second call answers with the
+    first)."""
+    left = invoice.total_minor - await credited_minor(invoice.id)
+    return await _issue(
+        invoice, left, reason=VOID, key=f"{VOID}:invoice:{invoice.id}", user_id=user_id, note=note
+    )
+
+
+async def issue_for_refund(invoice: Invoice, amount_minor: int, refund: Refund) -> int | None:
+    """In the refund's transaction (the invoice locked): the credit note cancelling the `amount_minor` a
+    refund took back off an issued invoice, so the client no longer owes it; its id (None for an
+    unnumbered invoice, which stays owed). Once per refund and invoice."""
+    if not invoice.number:
+        return None
+    key = f"{REFUND}:{refund.id}:invoice:{invoice.id}"
+    note = await _issue(
+        invoice,
+        amount_minor,
+        reason=REFUND,
+        key=key,
+        user_id=refund.created_by_id,
+        note=refund.reason,
+        refund_id=refund.id,
+    )
+    return note.id
+
+
+async def credited_minor(invoice_id: int) -> int:
+    """What the credit notes of an invoice have cancelled so far."""
+    return sum(await CreditNote.filter(invoice_id=invoice_id).values_list("total_minor", flat=True))
+
+
+async def _issue(
+    invoice: Invoice,
+    amount_minor: int,
+    *,
+    reason: str,
+    key: str,
+    user_id: int | None,
+    note: str,
+    refund_id: int | None = None,
+) -> CreditNote:
+    """A numbered credit note of `amount_minor` (gross) on an invoice: the invoice's own lines when it
+    cancels the whole invoice, else a share of each of its taxes (`tax.credit_shares`)."""
     if (existing := await CreditNote.get_or_none(dedupe_key=key)) is not None:
         return existing
+    rows = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
+    whole = amount_minor == invoice.total_minor
+    lines = [_copied(line) for line in rows] if whole else await _shares(invoice, rows, amount_minor)
     issued_on = today()
     credit = await CreditNote.create(
         number=await next_number(kind=KIND, pattern=PATTERN, on=issued_on),
@@ -55,34 +105,66 @@ async def issue_for_void(*, invoice: Invoice, user_id: int | None, note: str = "
         invoice_id=invoice.id,
         currency=invoice.currency,
         issue_date=issued_on,
-        reason=VOID,
+        reason=reason,
         note=note.strip(),
-        subtotal_minor=invoice.subtotal_minor,
-        tax_minor=invoice.tax_minor,
-        total_minor=invoice.total_minor,
+        refund_id=refund_id,
+        subtotal_minor=sum(line.net_minor for line in lines),
+        tax_minor=sum(line.tax_minor for line in lines),
+        total_minor=sum(line.gross_minor for line in lines),
         dedupe_key=key,
         created_by_id=user_id,
     )
-    lines = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
-    await CreditNoteLine.bulk_create(
-        [
-            CreditNoteLine(
-                credit_note_id=credit.id,
-                position=line.position,
-                date=line.date,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price_minor,
-                tax_name=line.tax_name,
-                tax_rate=line.tax_rate,
-                net_minor=line.net_minor,
-                tax_minor=line.tax_minor,
-                gross_minor=line.gross_minor,
-            )
-            for line in lines
-        ]
-    )
+    for line in lines:
+        line.credit_note_id = credit.id
+    await CreditNoteLine.bulk_create(lines)
     return credit
+
+
+def _copied(line: InvoiceLine) -> CreditNoteLine:
+    """An invoice line cancelled whole, as the invoice has it."""
+    return CreditNoteLine(
+        position=line.position,
+        date=line.date,
+        description=line.description,
+        quantity=line.quantity,
+        unit_price_minor=line.unit_price_minor,
+        tax_name=line.tax_name,
+        tax_rate=line.tax_rate,
+        net_minor=line.net_minor,
+        tax_minor=line.tax_minor,
+        gross_minor=line.gross_minor,
+    )
+
+
+async def _shares(invoice: Invoice, rows: list[InvoiceLine], amount_minor: int) -> list[CreditNoteLine]:
+    """Part of an invoice cancelled: one line per tax of the invoice, in the client's language, naming
+    the invoice and what its lines at that tax were."""
+    groups: dict[tuple[str, Decimal], list[InvoiceLine]] = {}
+    for row in rows:
+        groups.setdefault((row.tax_name, Decimal(row.tax_rate).normalize()), []).append(row)
+    shares = credit_shares(
+        [(name, rate, sum(r.gross_minor for r in lines)) for (name, rate), lines in groups.items()],
+        amount_minor,
+    )
+    _party, locale = await party_of(invoice.client_id)
+    out = []
+    for position, share in enumerate(shares):
+        items = ", ".join(r.description for r in groups[(share.tax_name, share.tax_rate.normalize())])
+        text = translate(PART_OF, locale, number=invoice.number or "", items=items)
+        out.append(
+            CreditNoteLine(
+                position=position,
+                description=text[:DESCRIPTION_MAX],
+                quantity=Decimal(1),
+                unit_price_minor=share.net_minor,
+                tax_name=share.tax_name,
+                tax_rate=share.tax_rate,
+                net_minor=share.net_minor,
+                tax_minor=share.tax_minor,
+                gross_minor=share.gross_minor,
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -96,6 +178,7 @@ class CreditNoteSummary:
     invoice_number: str
     currency: str
     total_minor: int
+    reason: str = VOID  # VOID cancels the whole invoice; REFUND the part a refund took back
     einvoice: bool = False  # it downloads as Factur-X too (the organization's country is set)
 
     @property
@@ -129,12 +212,19 @@ class CreditNoteDetail:
         return f"credit-note-{safe_name(self.summary.number)}.pdf"
 
 
-SUMMARY_FIELDS = ("id", "number", "issue_date", "invoice_id", "currency", "total_minor")
+SUMMARY_FIELDS = ("id", "number", "issue_date", "invoice_id", "currency", "total_minor", "reason")
 
 
 def _summary(row: CreditNote, invoice_number: str) -> CreditNoteSummary:
     return CreditNoteSummary(
-        row.id, row.number, row.issue_date, row.invoice_id, invoice_number, row.currency, row.total_minor
+        row.id,
+        row.number,
+        row.issue_date,
+        row.invoice_id,
+        invoice_number,
+        row.currency,
+        row.total_minor,
+        row.reason,
     )
 
 
@@ -268,3 +358,9 @@ def as_einvoice(detail: CreditNoteDetail) -> InvoiceDetail:
         locale=detail.locale,
         reverse_charge=detail.reverse_charge,
     )
+
+
+async def of_refund(refund_id: int) -> list[tuple[int, str]]:
+    """The credit notes a refund issued (id, number), oldest first."""
+    rows = await CreditNote.filter(refund_id=refund_id).order_by("id").values_list("id", "number")
+    return [(int(note_id), str(number)) for note_id, number in rows]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -59,6 +60,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
         "total",
         "amount_paid",
         "amount_due",
+        "amount_credited",  # by the credit notes of refunds (a void's credit note: status "void")
     ),
     "payments": (
         "payment_id",
@@ -278,18 +280,22 @@ async def _invoices(start: date, end: date, after: int, limit: int) -> list[list
     ids = [row["id"] for row in found]
     paid_rows = (
         await Allocation.filter(invoice_id__in=ids)
-        .group_by("invoice_id")
+        .group_by("invoice_id", "credit_note_id")
         .annotate(paid=Sum("amount_minor"))
-        .values("invoice_id", "paid")
+        .values("invoice_id", "credit_note_id", "paid")
         if ids
         else []
     )
-    paid = {row["invoice_id"]: int(row["paid"] or 0) for row in paid_rows}
+    paid: dict[int, int] = defaultdict(int)
+    credited: dict[int, int] = defaultdict(int)
+    for placed in paid_rows:
+        into = credited if placed["credit_note_id"] else paid
+        into[placed["invoice_id"]] += int(placed["paid"] or 0)
     rows = []
     for row in found:
         currency, total = row["currency"], int(row["total_minor"])
-        received = paid.get(row["id"], 0)
-        due = total - received if row["status"] == InvoiceStatus.open else 0
+        received, cancelled = paid[row["id"]], credited[row["id"]]
+        due = total - received - cancelled if row["status"] == InvoiceStatus.open else 0
         status = "void" if row["status"] == InvoiceStatus.deleted else str(row["status"])
         rows.append(
             [
@@ -307,6 +313,7 @@ async def _invoices(start: date, end: date, after: int, limit: int) -> list[list
                 amount_text(total, currency),
                 amount_text(received, currency),
                 amount_text(due, currency),
+                amount_text(cancelled, currency),
             ]
         )
     return rows

@@ -367,7 +367,10 @@ async def void_invoice(*, actor: Actor, invoice_id: int, reason: str = "") -> st
         client, invoice = await _lock_invoice(invoice_id)
         if invoice.status == InvoiceStatus.deleted:
             raise Conflict(_("This invoice is already void."))
-        allocated = (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
+        credited = await credit_notes.credited_minor(invoice.id)  # by the credit notes of refunds
+        if credited and credited >= invoice.total_minor:
+            raise Conflict(_("Credit notes already cancel the whole of this invoice."))
+        allocated = (await allocated_by_invoice([invoice.id])).get(invoice.id, 0) - credited
         if allocated:
             raise Conflict(
                 _(

@@ -279,7 +279,7 @@ def locked_note(status: str, *, total_minor: int, amount_due_minor: int, credite
     if status == InvoiceStatus.paid:
         return _(
             "This invoice is paid, so it can no longer be changed. To correct it, refund its payments "
-            "(the invoice reopens), then void it and duplicate it."
+            "(a credit note cancels what they paid), then duplicate it."
         )
     if paid_minor > 0:
         return _(

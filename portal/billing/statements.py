@@ -30,7 +30,16 @@ from portal import i18n
 from portal.billing.documents import Letterhead, Party, letterhead, receipt_number
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
-from portal.db.models import Allocation, Client, CreditEntry, Invoice, Payment, PaymentMethod, Refund
+from portal.db.models import (
+    Allocation,
+    Client,
+    CreditEntry,
+    CreditNote,
+    Invoice,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
 from portal.domain.errors import InvalidInput, NotFound
 from portal.domain.money import format_money
 from portal.domain.status import InvoiceStatus
@@ -55,7 +64,15 @@ CREDIT_REASONS = {  # the same words as the client's history
     "payment_unmatched": N_("Unmatched payment"),
     "purchase": N_("Credit purchase"),
 }
-_ORDER = {"invoice": 0, "payment": 1, "credit_applied": 2, "refund": 3, "credit": 4, "other": 5}
+_ORDER = {
+    "invoice": 0,
+    "payment": 1,
+    "credit_applied": 2,
+    "refund": 3,
+    "credit_note": 4,
+    "credit": 5,
+    "other": 6,
+}
 
 
 def bucket_of(days_past_due: int) -> str:
@@ -239,7 +256,17 @@ async def _rows(client_id: int) -> dict[str, Any]:
         "payment_id",
         "refund_id",
         "credit_entry_id",
+        "credit_note_id",
         "created_at",
+    )
+    credit_note_ids = sorted({r["credit_note_id"] for r in allocations if r["credit_note_id"]})
+    credit_notes = (
+        {
+            r["id"]: r
+            for r in await CreditNote.filter(id__in=credit_note_ids).values("id", "number", "issue_date")
+        }
+        if credit_note_ids
+        else {}
     )
     credits = await CreditEntry.filter(client_id=client_id).values(
         "id", "currency", "amount_minor", "reason", "note", "payment_id", "refund_id", "created_at"
@@ -268,6 +295,7 @@ async def _rows(client_id: int) -> dict[str, Any]:
         "credit_by_id": {r["id"]: r for r in credits},
         "payments": payments,
         "refunds": refunds,
+        "credit_notes": credit_notes,
     }
 
 
@@ -284,6 +312,12 @@ def _groups(rows: dict[str, Any]) -> list[_Group]:
         return groups[key]
 
     def source(row: dict) -> tuple[str, int, date]:
+        if row.get("credit_note_id") and row["credit_note_id"] in rows["credit_notes"]:
+            return (
+                "credit_note",
+                row["credit_note_id"],
+                rows["credit_notes"][row["credit_note_id"]]["issue_date"],
+            )
         if row["refund_id"]:
             refund = refunds.get(row["refund_id"])
             return "refund", row["refund_id"], _day(refund["created_at"] if refund else row["created_at"])
@@ -340,6 +374,10 @@ def _describe(g: _Group, rows: dict[str, Any]) -> str:
         if refund and refund["reason"]:
             text += f" · {_(refund['reason'])}"
         return text + (f" ({on})" if on else "")
+    if g.kind == "credit_note":
+        return _("Credit note {number}", number=rows["credit_notes"][g.ref]["number"]) + (
+            f" ({on})" if on else ""
+        )
     if g.kind == "credit_applied":
         amount = format_money(g.used, g.currency, i18n.get_locale())
         return _("Credit of {amount} used on {invoices}", amount=amount, invoices=on or "-")
@@ -434,7 +472,7 @@ def _block(
         invoiced_minor=totals["invoice"],
         paid_minor=-totals["payment"],
         refunded_minor=totals["refund"],
-        credit_minor=totals["credit"] + totals["credit_applied"] + totals["other"],
+        credit_minor=totals["credit"] + totals["credit_applied"] + totals["credit_note"] + totals["other"],
         closing_minor=balance,
         credit_at_end_minor=_credit_at(rows, currency, end),
         lines=lines,

@@ -1,5 +1,5 @@
-"""The credit notes that cancel a voided invoice, with their PDFs: on the client's and the console's
-invoice page."""
+"""The credit notes of an invoice, with their PDFs: the one that cancels a voided invoice, or those that
+cancel the parts refunds took back; on the client's and the console's invoice page."""
 
 from __future__ import annotations
 
@@ -15,15 +15,17 @@ from portal.i18n import _
 
 def credit_note_line(note: CreditNoteSummary) -> None:
     """'Credit note CN-2026-0001 of 4 Dec 2026 cancels this invoice: −$1,511.96 · Download PDF'."""
+    values = {
+        "number": note.number,
+        "date": i18n.format_date(note.issue_date),
+        "amount": format_money(-note.total_minor, note.currency, i18n.get_locale()),
+    }
     with ui.row().classes("items-center gap-3").mark(f"credit-note-{note.number}"):
-        ui.label(
-            _(
-                "Credit note {number} of {date} cancels this invoice: {amount}",
-                number=note.number,
-                date=i18n.format_date(note.issue_date),
-                amount=format_money(-note.total_minor, note.currency, i18n.get_locale()),
-            )
-        ).classes("text-sm")
+        if note.reason == credit_notes.REFUND:
+            text = _("Credit note {number} of {date} cancels what a refund took back: {amount}", **values)
+        else:
+            text = _("Credit note {number} of {date} cancels this invoice: {amount}", **values)
+        ui.label(text).classes("text-sm")
         link = ui.link(_("Credit note PDF"), note.pdf_url).props("download").mark("credit-note-pdf")
         link.props["aria-label"] = _("Download credit note {number}", number=note.number)
         if note.einvoice:

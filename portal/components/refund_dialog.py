@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from portal import i18n
+from portal.billing import refund_credit
 from portal.components.live_updates import Announcer
 from portal.core.actors import Actor
 from portal.domain.errors import DomainError, InvalidInput
@@ -23,6 +24,7 @@ from portal.payments import refunds
 from portal.payments.refunds import RefundOffer
 
 OnDone = Callable[[], object | Awaitable[object]]
+CANCEL, REOPEN = "cancel", "reopen"
 
 # the action cell of a payments table: a Refund button that emits `refund` with the row's payment id
 REFUND_CELL = """
@@ -127,12 +129,8 @@ class RefundDialog:
                 )
             )
             ui.label(where).classes("text-sm text-gray-600").mark("refund-where")
-            ui.label(
-                _(
-                    "The invoices it paid reopen for the amount refunded, and the client gets a refund "
-                    "receipt."
-                )
-            ).classes("text-sm text-gray-600")
+            self.cancel = self._invoice_choice() if offer.on_invoices_minor else None
+            ui.label(_("The client gets a refund receipt.")).classes("text-sm text-gray-600")
             self.error = ui.label().classes("text-red-700").props("role=alert").mark("refund-error")
             with ui.row().classes("w-full justify-end gap-2"):
                 ui.button(_("Cancel"), on_click=self.dialog.close).props("flat no-caps").mark("refund-cancel")
@@ -141,6 +139,29 @@ class RefundDialog:
                     .props("no-caps color=red-7")
                     .mark("refund-confirm")
                 )
+
+    def _invoice_choice(self) -> ui.radio:
+        """What the refund means for the invoices the payment paid: cancelled by a credit note (the
+        default: the sale, or part of it, is off) or owed again (e.g. the payment is to be made again)."""
+        taken = self.money(self.offer.on_invoices_minor)
+        ui.label(
+            _(
+                "Up to {amount} of it comes off the invoices this payment paid. For the client, that amount:",
+                amount=taken,
+            )
+        ).classes("text-sm font-medium").mark("refund-invoices")
+        return (
+            ui.radio(
+                {
+                    CANCEL: _("is cancelled: a credit note is issued, the invoice stays paid"),
+                    REOPEN: _("is owed again: the invoice reopens for it"),
+                },
+                value=CANCEL,
+            )
+            .props("dense")
+            .classes("text-sm")
+            .mark("refund-invoice-choice")
+        )
 
     def money(self, amount_minor: int) -> str:
         return format_money(amount_minor, self.offer.currency, self.locale)
@@ -159,12 +180,13 @@ class RefundDialog:
         self.error.set_text("")
         try:
             amount = parse_amount(self.amount.value or "", self.offer.currency, self.locale)
-            await refunds.refund_payment(
+            done = await refund_credit.refund(
                 actor=self.action.actor,
                 payment_id=self.offer.payment_id,
                 amount_minor=amount,
                 reason=self.reason.value or "",
                 idempotency_key=self.key,
+                cancel_on_invoices=self.cancel is not None and self.cancel.value == CANCEL,
             )
         except InvalidInput as exc:
             target = {"amount": self.amount, "reason": self.reason}.get(exc.field or "")
@@ -189,4 +211,6 @@ class RefundDialog:
                 amount=self.money(amount),
                 method=self.offer.method,
             )
+        if done.credit_notes:
+            text += " " + _("Credit note {numbers} issued.", numbers=", ".join(done.credit_notes))
         await self.action.done(text + " " + _("The client gets a refund receipt by email."))

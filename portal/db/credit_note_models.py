@@ -1,5 +1,6 @@
-"""Tortoise models of credit notes (issue 16): an issued invoice is never deleted or changed; voiding it
-issues a credit note with its own number, which names the invoice and repeats the lines it cancels.
+"""Tortoise models of credit notes (issue 16): an issued invoice is never deleted or changed; voiding it,
+or refunding money with the amount cancelled, issues a credit note with its own number, which names the
+invoice and lists the lines (or the shares of them) it cancels.
 `portal.db.models` names them too (one app, "models"; every table is imported from there), so the
 relations below are typed as plain models: importing that module here would make a cycle.
 
@@ -28,8 +29,12 @@ class CreditNote(Model, TimestampMixin):
     )
     currency = fields.CharField(max_length=3)
     issue_date = fields.DateField()
-    reason = fields.CharField(max_length=20)  # void
+    reason = fields.CharField(max_length=20)  # void | refund
     note = fields.TextField(default="")  # why, in staff's words
+    # a refund that cancels part (or all) of the invoice: the money went back, the client no longer owes it
+    refund: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
+        "models.Refund", related_name="credit_notes", null=True, on_delete=fields.RESTRICT
+    )
     subtotal_minor = fields.BigIntField()
     tax_minor = fields.BigIntField()
     total_minor = fields.BigIntField()

@@ -33,15 +33,9 @@ class Organization(Model):
     bank_details = fields.TextField(default="")
     # legal identity (issue 16): what an invoice must say about its issuer, and a Factur-X seller needs
     legal_name = fields.CharField(max_length=200, default="", db_default="")  # "" = the display name
-    legal_form = fields.CharField(
-        max_length=100, default="", db_default=""
-    )  # "SAS au capital de 10 000 €", "GmbH"
-    company_id = fields.CharField(
-        max_length=40, default="", db_default=""
-    )  # SIREN/SIRET or the national register number
-    vat_number = fields.CharField(
-        max_length=20, default="", db_default=""
-    )  # with its country prefix: "FR40303265045"
+    legal_form = fields.CharField(max_length=100, default="", db_default="")  # "SAS au capital de 10 000 €"
+    company_id = fields.CharField(max_length=40, default="", db_default="")  # SIREN/SIRET or national number
+    vat_number = fields.CharField(max_length=20, default="", db_default="")  # "FR40303265045"
     postcode = fields.CharField(max_length=20, default="", db_default="")
     city = fields.CharField(max_length=100, default="", db_default="")
     country = fields.CharField(max_length=2, default="", db_default="")  # ISO 3166-1 alpha-2
@@ -523,7 +517,7 @@ class CreditEntry(Model, TimestampMixin):
 
 
 class Allocation(Model, TimestampMixin):
-    """Ties a payment or a use of credit to the invoice it settles, a refund adds a negative row."""
+    """Ties a payment, a use of credit or a credit note to the invoice it settles (a refund: negative)."""
 
     id = fields.IntField(primary_key=True)
     invoice: fields.ForeignKeyRelation[Invoice] = fields.ForeignKeyField(
@@ -539,6 +533,10 @@ class Allocation(Model, TimestampMixin):
     )
     refund: fields.ForeignKeyNullableRelation[Refund] = fields.ForeignKeyField(
         "models.Refund", related_name="allocations", null=True, on_delete=fields.RESTRICT
+    )
+    # a credit note that lowers what is owed (a refund that cancels part of the invoice): a positive row
+    credit_note: fields.ForeignKeyNullableRelation[CreditNote] = fields.ForeignKeyField(
+        "models.CreditNote", related_name="allocations", null=True, on_delete=fields.RESTRICT
     )
 
     class Meta:

@@ -23,6 +23,7 @@ from portal.i18n import N_, format_date, normalize_locale, translate
 PAYMENT = "payment"
 CREDIT = "credit"
 REFUND = "refund"
+CREDIT_NOTE = "credit_note"
 
 # column titles and totals labels (translated where the sheet is written)
 C_DATE = N_("Date")
@@ -38,6 +39,7 @@ T_TOTAL = N_("Total")
 T_PAID = N_("Payments received")
 T_CREDIT = N_("Credit applied")
 T_REFUNDED = N_("Refunded")
+T_CREDIT_NOTES = N_("Cancelled by credit notes")
 T_DUE = N_("Amount due")
 TAX_LABEL = N_("{name} {rate}%")
 UNNAMED_TAX = N_("Tax")
@@ -60,8 +62,9 @@ class PresentedLine:
 
 @dataclass(frozen=True)
 class Applied:
-    """One allocation row of the invoice: `kind` payment | credit | refund, the amount as stored (a refund's
-    row is negative: it takes money back off the invoice)."""
+    """One allocation row of the invoice: `kind` payment | credit | refund | credit_note, the amount as
+    stored (a refund's row is negative: it takes money back off the invoice; a credit note's is positive:
+    it lowers what is owed)."""
 
     kind: str
     amount_minor: int
@@ -91,6 +94,7 @@ class InvoicePresentation:
     credit_minor: int
     refunded_minor: int
     amount_due_minor: int
+    credit_notes_minor: int = 0  # cancelled by credit notes that came with refunds
 
 
 def tax_totals(lines: Iterable[PresentedLine]) -> tuple[TaxTotal, ...]:
@@ -118,7 +122,8 @@ def present_invoice(
     paid = sum(a.amount_minor for a in applied if a.kind == PAYMENT)
     credit = sum(a.amount_minor for a in applied if a.kind == CREDIT)
     taken_back = -sum(a.amount_minor for a in applied if a.kind == REFUND)
-    unknown = {a.kind for a in applied} - {PAYMENT, CREDIT, REFUND}
+    cancelled = sum(a.amount_minor for a in applied if a.kind == CREDIT_NOTE)
+    unknown = {a.kind for a in applied} - {PAYMENT, CREDIT, REFUND, CREDIT_NOTE}
     if unknown:
         raise ValueError(f"unknown allocation kinds: {sorted(unknown)}")
     return InvoicePresentation(
@@ -132,6 +137,7 @@ def present_invoice(
         credit_minor=credit,
         refunded_minor=taken_back,
         amount_due_minor=total_minor - sum(a.amount_minor for a in applied),
+        credit_notes_minor=cancelled,
     )
 
 
@@ -221,8 +227,9 @@ def sheet(presentation: InvoicePresentation, locale: str) -> Sheet:
 
 
 def totals(presentation: InvoicePresentation, locale: str) -> tuple[TotalRow, ...]:
-    """Subtotal (net), tax per rate, total, payments received, credit applied and refunds (when any), and
-    the amount due; what was paid or credited is shown as a deduction, so the column adds up."""
+    """Subtotal (net), tax per rate, total, payments received, credit applied, refunds and credit notes
+    (when any), and the amount due; what was paid or credited is shown as a deduction, so the column adds
+    up."""
     code = normalize_locale(locale)
     p = presentation
 
@@ -237,5 +244,7 @@ def totals(presentation: InvoicePresentation, locale: str) -> tuple[TotalRow, ..
         out.append(row("credit", translate(T_CREDIT, code), -p.credit_minor))
     if p.refunded_minor:
         out.append(row("refunded", translate(T_REFUNDED, code), p.refunded_minor))
+    if p.credit_notes_minor:
+        out.append(row("credit_notes", translate(T_CREDIT_NOTES, code), -p.credit_notes_minor))
     out.append(row("due", translate(T_DUE, code), p.amount_due_minor, strong=True))
     return tuple(out)

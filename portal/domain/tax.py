@@ -79,3 +79,41 @@ def invoice_totals(lines: Sequence[LineInput]) -> Totals:
         rate = Decimal(line.tax_rate)
         tax_by_rate[rate] = tax_by_rate.get(rate, 0) + amounts.tax_minor
     return Totals(subtotal_minor=subtotal, tax_minor=tax, total_minor=subtotal + tax, tax_by_rate=tax_by_rate)
+
+
+@dataclass(frozen=True)
+class CreditShare:
+    """The part of a partial credit that falls on one tax (name and rate): its net and tax, in minor units."""
+
+    tax_name: str
+    tax_rate: Decimal
+    net_minor: int
+    tax_minor: int
+
+    @property
+    def gross_minor(self) -> int:
+        """Net plus tax: the share of the credited amount."""
+        return self.net_minor + self.tax_minor
+
+
+def credit_shares(groups: Sequence[tuple[str, Decimal, int]], amount_minor: int) -> list[CreditShare]:
+    """Share a credited gross amount across an invoice's taxes, `groups` being (name, rate, gross) in the
+    invoice's order: in proportion to each tax's gross (largest remainder, ties to the earlier tax), then each
+    share split into net (share x 100 / (100 + rate), rounded half-up) and tax (the rest), so the shares add
+    up to the amount exactly and each tax stays within one minor unit of net x rate."""
+    total = sum(gross for _name, _rate, gross in groups)
+    if amount_minor <= 0 or amount_minor > total:
+        raise ValueError(f"cannot credit {amount_minor} of a gross total of {total}")
+    exact = [Decimal(amount_minor) * gross / total for _name, _rate, gross in groups]
+    shares = [int(value) for value in exact]  # floors: every value is positive
+    by_remainder = sorted(range(len(groups)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in by_remainder[: amount_minor - sum(shares)]:
+        shares[i] += 1
+    out = []
+    for (name, rate, _gross), share in zip(groups, shares, strict=True):
+        if share == 0:
+            continue
+        with localcontext(prec=_PRECISION):
+            net = round_half_up(Decimal(share) * _HUNDRED / (_HUNDRED + Decimal(rate)))
+        out.append(CreditShare(name, Decimal(rate), net, share - net))
+    return out

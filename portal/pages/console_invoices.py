@@ -258,8 +258,7 @@ class InvoiceDocument:
                 credited_minor=detail.credit_applied_minor,
             )
             ui.label(note).classes("text-sm text-gray-600").mark("locked-note")
-            if view.status == "deleted":
-                await credit_note_notice(self.actor, view.id)
+            await credit_note_notice(self.actor, view.id)
             if detail.payments and view.status in ("open", "paid"):
                 ui.label(_("To refund a payment, press Refund beside it under Payments and credit.")).classes(
                     "text-sm text-gray-600"

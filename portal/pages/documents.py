@@ -150,8 +150,7 @@ class InvoiceScreen:
                 ui.label(_("This invoice is no longer available.")).mark("not-found")
                 return
         self._summary(detail)
-        if detail.status == "deleted":
-            await credit_note_notice(self.actor, detail.id)
+        await credit_note_notice(self.actor, detail.id)
         with ui.card().classes("w-full"):
             invoice_summary(detail.presentation)
         self._applied(detail)
@@ -471,6 +470,7 @@ class StaffReceipt:
 
 def register() -> None:
     """Add the invoice, quote and receipt pages (their downloads: `pages.downloads`)."""
+
     @guard.page("/billing/invoices/{invoice_id}", access=guard.Access.client, title="Invoice")
     async def invoice_page(actor: Actor, invoice_id: int) -> None:
         brand = await branding()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from portal.db.models import Allocation, Invoice, InvoiceLine, Payment
 from portal.domain.presentation import (
     CREDIT,
+    CREDIT_NOTE,
     PAYMENT,
     REFUND,
     Applied,
@@ -43,7 +44,7 @@ def presented_lines(rows: Iterable[InvoiceLine]) -> list[PresentedLine]:
 
 
 def applied_amounts(rows: Iterable[Allocation]) -> list[Applied]:
-    """Allocation rows as payments, credit or refunds, with the amounts the ledger stored."""
+    """Allocation rows as payments, credit, refunds or credit notes, with the amounts the ledger stored."""
     out = []
     for row in rows:
         if row.payment_id is not None:
@@ -52,6 +53,8 @@ def applied_amounts(rows: Iterable[Allocation]) -> list[Applied]:
             out.append(Applied(CREDIT, row.amount_minor))
         elif row.refund_id is not None:
             out.append(Applied(REFUND, row.amount_minor))
+        elif row.credit_note_id is not None:
+            out.append(Applied(CREDIT_NOTE, row.amount_minor))
         else:  # no source: still part of the ledger's sum, shown where it lowers what is due
             out.append(Applied(PAYMENT if row.amount_minor >= 0 else REFUND, row.amount_minor))
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
@@ -48,6 +49,11 @@ from portal.payments.settlement import lock_client_of
 
 REASON_MAX_LENGTH = 500
 
+CancelHook = Callable[[Invoice, int, Refund], Awaitable[int | None]]
+"""Called in the refund's transaction for each invoice the refund takes money back off, with the amount:
+cancels that amount on the invoice (billing issues a credit note) and returns the credit note's id, or None
+to leave the amount owed again. Billing passes it in: payments sits below billing and cannot import it."""
+
 log = logging.getLogger(__name__)
 
 
@@ -60,6 +66,7 @@ class _StaffAsk:
     actor: Actor
     reason: str
     idempotency_key: str
+    cancel: CancelHook | None = None
 
 
 _asking: ContextVar[_StaffAsk | None] = ContextVar("refund_asking", default=None)
@@ -80,6 +87,7 @@ class RefundOffer:
     method: str  # 'Visa •••• 4242', 'Cash' (in the current locale)
     received_on: date
     reference: str
+    on_invoices_minor: int = 0  # of what can be refunded, what was paid on invoices (the rest is credit)
 
     @property
     def can_refund(self) -> bool:
@@ -93,10 +101,11 @@ async def refund_offer(*, actor: Actor, payment_id: int) -> RefundOffer:
     payment = await Payment.get_or_none(id=payment_id)
     if payment is None:
         raise NotFound(_("That payment does not exist."))
-    refundable = 0
+    refundable = on_invoices = 0
     if payment.status in (PaymentStatus.succeeded, PaymentStatus.partially_refunded):
         credit, placed = await _reversible(payment)
         refundable = max(0, min(payment.amount_minor - payment.refunded_minor, credit + placed))
+        on_invoices = max(0, refundable - credit)
     saved = (
         await PaymentMethod.get_or_none(id=payment.payment_method_id) if payment.payment_method_id else None
     )
@@ -111,6 +120,7 @@ async def refund_offer(*, actor: Actor, payment_id: int) -> RefundOffer:
         method=method_label(payment.method, saved),
         received_on=payment.received_on,
         reference=payment.reference,
+        on_invoices_minor=on_invoices,
     )
 
 
@@ -122,8 +132,10 @@ async def refund_payment(
     reason: str = "",
     idempotency_key: str | None = None,
     gateway: PaymentGateway | None = None,
+    cancel: CancelHook | None = None,
 ) -> int:
-    """Refund all or part of a payment; the invoices it paid are reopened for what is taken back.
+    """Refund all or part of a payment: its unspent credit first, then what it paid on invoices, which
+    is owed again, unless `cancel` cancels it there (see `CancelHook`).
 
     `idempotency_key` (one per refund dialog) makes a double click or a retry one refund; without it,
     every call is a refund of its own, checked again under the lock when it is recorded. Online payments are
@@ -153,7 +165,7 @@ async def refund_payment(
         await _check_refundable(payment, amount_minor)
     if payment.source == PaymentSource.online and payment.gateway_payment_id:
         gateway = gateway or await selector.current_gateway()
-        token = _asking.set(_StaffAsk(payment.id, actor, reason, key))
+        token = _asking.set(_StaffAsk(payment.id, actor, reason, key, cancel))
         try:
             result = await gateway.refund(
                 payment_ref=payment.gateway_payment_id, amount_minor=amount_minor, idempotency_key=key
@@ -170,9 +182,15 @@ async def refund_payment(
             gateway_refund_id=result.ref,
             idempotency_key=key,
             actor=actor,
+            cancel=cancel,
         )
     return await record_refund(
-        payment_id=payment.id, amount_minor=amount_minor, reason=reason, idempotency_key=key, actor=actor
+        payment_id=payment.id,
+        amount_minor=amount_minor,
+        reason=reason,
+        idempotency_key=key,
+        actor=actor,
+        cancel=cancel,
     )
 
 
@@ -230,6 +248,7 @@ async def record_refund(
     gateway_total_refunded: int | None = None,
     gateway_refund_id: str | None = None,
     idempotency_key: str | None = None,
+    cancel: CancelHook | None = None,
 ) -> int:
     """Write a refund and undo what the payment did: its credit first, then its invoices, newest first.
 
@@ -237,12 +256,14 @@ async def record_refund(
     under the payment's lock: the staff action and the gateway's charge.refunded event can arrive in
     either order, and whichever comes second finds nothing missing (the staff action then puts its name
     and reason on the row the event wrote). Money the gateway returned beyond what could be taken back
-    (credit already spent) is recorded all the same and the payment is flagged for review.
+    (credit already spent) is recorded all the same and the payment is flagged for review. With `cancel`,
+    what it takes back off invoices is cancelled there, even on a row the gateway's event wrote first.
     """
     ask = _asking.get()
     if actor is None and ask is not None and ask.payment_id == payment_id:
         # the gateway reports the refund a staff member is making right now (inline): it is theirs
         actor, reason, idempotency_key = ask.actor, ask.reason, ask.idempotency_key
+        cancel = ask.cancel
     async with in_transaction():
         await lock_client_of(payment_id)
         payment = await Payment.select_for_update().get(id=payment_id)
@@ -269,6 +290,8 @@ async def record_refund(
                 await adopted.save(
                     update_fields=["gateway_refund_id", "reason", "created_by_id", "idempotency_key"]
                 )
+                if cancel is not None:  # the event reopened the invoices; the staff asked to cancel
+                    await _cancel_taken_back(adopted, cancel)
                 return adopted.id
             raise Conflict(_("This payment is already fully refunded."))
         refund = await Refund.create(
@@ -280,7 +303,9 @@ async def record_refund(
             idempotency_key=idempotency_key,
             created_by_id=(actor.impersonator_id or actor.user_id) if actor else None,
         )
-        unreversed = await _reverse(payment, refund, missing)
+        unreversed = await _reverse(payment, refund, missing, reopen=cancel is None)
+        if cancel is not None:
+            await _cancel_taken_back(refund, cancel)
         payment.refunded_minor += missing
         fully = payment.refunded_minor >= payment.amount_minor
         payment.status = PaymentStatus.refunded if fully else PaymentStatus.partially_refunded
@@ -310,8 +335,9 @@ async def record_refund(
     return refund.id
 
 
-async def _reverse(payment: Payment, refund: Refund, amount: int) -> int:
-    """Take back the credit the payment made, then its money on invoices (newest first); return the rest."""
+async def _reverse(payment: Payment, refund: Refund, amount: int, *, reopen: bool = True) -> int:
+    """Take back the credit the payment made, then its money on invoices (newest first); return the rest.
+    `reopen`: a paid invoice is open again now (else `_cancel_taken_back` decides)."""
     remaining = amount
     if payment.client_id is not None:
         take = min(remaining, await _unspent_credit(payment))
@@ -341,12 +367,41 @@ async def _reverse(payment: Payment, refund: Refund, amount: int) -> int:
         await Allocation.create(
             invoice_id=invoice_id, amount_minor=-back, currency=payment.currency, refund_id=refund.id
         )
-        total_allocated = (await allocated_by_invoice([invoice_id])).get(invoice_id, 0)
-        if invoice.status == InvoiceStatus.paid:
-            invoice.status = invoice_status_after(invoice.total_minor, total_allocated, InvoiceStatus.paid)
-            invoice.paid_at = None if invoice.status != InvoiceStatus.paid else invoice.paid_at
-            await invoice.save(update_fields=["status", "paid_at", "updated_at"])
+        if reopen:
+            await _restatus(invoice, refund)
         remaining -= back
     if remaining and await _never_placed(payment):
         return 0  # money that was flagged and never placed: the refund simply returns it
     return remaining
+
+
+async def _restatus(invoice: Invoice, refund: Refund) -> None:
+    """Open or paid as the invoice's allocations now say (a paid invoice keeps its paid date)."""
+    if invoice.status not in (InvoiceStatus.open, InvoiceStatus.paid):
+        return
+    allocated = (await allocated_by_invoice([invoice.id])).get(invoice.id, 0)
+    status = invoice_status_after(invoice.total_minor, allocated, InvoiceStatus(invoice.status))
+    if status != invoice.status:
+        invoice.status = status
+        invoice.paid_at = (invoice.paid_at or refund.created_at) if status == InvoiceStatus.paid else None
+        await invoice.save(update_fields=["status", "paid_at", "updated_at"])
+
+
+async def _cancel_taken_back(refund: Refund, cancel: CancelHook) -> None:
+    """Cancel on each invoice what `refund` took back off it (a positive row naming the credit note that
+    `cancel` issues): the client no longer owes it, so a paid invoice stays paid; an invoice `cancel`
+    declines is open again. Once per invoice: a second call finds the credit note's row."""
+    taken: dict[int, int] = {}
+    for row in await Allocation.filter(refund_id=refund.id).order_by("id"):
+        taken[row.invoice_id] = taken.get(row.invoice_id, 0) - row.amount_minor
+    for invoice_id, amount in taken.items():
+        invoice = await Invoice.select_for_update().get(id=invoice_id)
+        done = await Allocation.exists(invoice_id=invoice_id, credit_note__refund_id=refund.id)
+        if amount > 0 and not done and (credit_note_id := await cancel(invoice, amount, refund)):
+            await Allocation.create(
+                invoice_id=invoice_id,
+                amount_minor=amount,
+                currency=invoice.currency,
+                credit_note_id=credit_note_id,
+            )
+        await _restatus(invoice, refund)

@@ -340,6 +340,11 @@ RULES: list[Rule] = [
         lambda r: {"payment_id": r.online_payment_id, "amount_minor": 100},
     ),
     Rule("payments.refunds", "refund_offer", lambda r: {"payment_id": r.online_payment_id}),
+    Rule(
+        "billing.refund_credit",
+        "refund",
+        lambda r: {"payment_id": r.online_payment_id, "amount_minor": 100},
+    ),
     # the accountant's files and the clients import
     Rule(
         "billing.exports",

@@ -1,6 +1,8 @@
-"""Refunds from the console as staff make them (issue 15 items 1 and 4): from the invoice page's payments, the
-client record's payments and the staff receipt page; the over-refund message with the exact figure, the
-invoice reopened, one refund, the page's message kept after its redraw; the offline-receipt setting."""
+"""Refunds from the console as staff make them (issue 15 items 1 and 4, issue 16 item 5): from the invoice
+page's payments, the client record's payments and the staff receipt page; the over-refund message with the
+exact figure; what was taken back off the invoice cancelled by a credit note (the default: the invoice stays
+paid) or owed again (it reopens); one refund, the page's message kept after its redraw; the offline-receipt
+setting."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from nicegui.events import GenericEventArguments, handle_event
 from nicegui.testing import User
 
 from portal.core.organization import get_organization
+from portal.db.credit_note_models import CreditNote
 from portal.db.models import Client, Invoice, OutboxEmail, Payment, Refund
 from portal.domain.status import InvoiceStatus
 from portal.payments import ledger
@@ -76,14 +79,23 @@ async def test_a_partial_refund_from_the_invoice_page(user: User) -> None:
                     handle_event(
                         listener.handler, GenericEventArguments(sender=confirm, client=user.client, args={})
                     )
-    message = "$100.00 recorded as refunded (Bank transfer). The client gets a refund receipt by email."
-    await user.should_see(message, retries=50)
-    assert user.notify.contains(message)
+    await user.should_see("$100.00 recorded as refunded (Bank transfer).", retries=50)
     refunds = await Refund.filter(payment_id=payment.id)
     assert [(r.amount_minor, r.reason) for r in refunds] == [(10000, "Logo colours redone")]
-    assert (await Invoice.get(id=invoice.id)).status == InvoiceStatus.open
-    assert await ledger.amount_due(invoice) == 10000
-    await user.should_see(marker="record-payment", retries=50)  # the redrawn page: open, something due
+    # the default: the $100 is cancelled on the invoice by one credit note, and the invoice stays paid
+    notes = await CreditNote.filter(invoice_id=invoice.id)
+    assert [(n.total_minor, n.refund_id, n.reason) for n in notes] == [(10000, refunds[0].id, "refund")]
+    message = (
+        f"$100.00 recorded as refunded (Bank transfer). Credit note {notes[0].number} issued. "
+        "The client gets a refund receipt by email."
+    )
+    await user.should_see(message, retries=50)
+    assert user.notify.contains(message)
+    assert (await Invoice.get(id=invoice.id)).status == InvoiceStatus.paid
+    assert await ledger.amount_due(invoice) == 0
+    await user.should_see("Cancelled by credit notes", retries=50)  # the redrawn invoice's totals
+    await user.should_see(f"Credit note {notes[0].number} of ", marker=f"credit-note-{notes[0].number}")
+    await user.should_not_see(marker="record-payment")
     assert await OutboxEmail.filter(kind="refund_receipt").count() == 1
 
 
@@ -99,19 +111,26 @@ async def test_a_full_refund_from_the_client_record_and_the_staff_receipt(user: 
     user.find(marker="payments").trigger("refund", {"payment_id": payment.id})
     await user.should_see("Up to $540.00 can be refunded.", retries=50)
     user.find(marker="refund-amount").clear().type("86")
+    await user.should_see("Up to $540.00 of it comes off the invoices this payment paid.", retries=50)
+    _element(user, "refund-invoice-choice").set_value("reopen")  # the client owes it again
     user.find(marker="refund-confirm").click()
     await user.should_see("$86.00 recorded as refunded (Bank transfer).", retries=50, marker="refund-message")
+    assert await CreditNote.all().count() == 0  # reopened: no credit note
+    assert (await Invoice.get(id=invoice.id)).status == InvoiceStatus.open
+    assert await ledger.amount_due(invoice) == 8600
 
     await user.open(f"/admin/receipts/{payment.id}")
     await user.should_see("Kept after refunds: $454.00")
     user.find(marker="refund-payment").click()
     await user.should_see("Already refunded: $86.00", retries=50)
     await user.should_see("Up to $454.00 can be refunded.")
+    _element(user, "refund-invoice-choice").set_value("reopen")
     user.find(marker="refund-confirm").click()  # the whole rest, as prefilled
     await user.should_see("$454.00 recorded as refunded (Bank transfer).", retries=50)
     await user.should_not_see(marker="refund-payment", retries=50)  # nothing left: no Refund button
     assert (await Payment.get(id=payment.id)).refunded_minor == 54000
     assert await ledger.amount_due(invoice) == 54000
+    assert await CreditNote.all().count() == 0
     assert await OutboxEmail.filter(kind="refund_receipt").count() == 2
 
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from portal.billing import invoices
+from portal.billing import credit_notes, invoices, issued
 from portal.config import get_settings
 from portal.core import audit
 from portal.core.actors import Actor, require_staff
@@ -326,7 +326,7 @@ async def delete_billing_request(*, actor: Actor, request_id: int) -> None:
         )
         request.status, request.deleted_at = BillingRequestStatus.deleted, now_utc()
         await request.save(update_fields=["status", "deleted_at"])
-        await _void_invoice(request.id)
+        notes = await _void_invoices([request.id], actor.user_id)
         await links.revoke_for(purpose="billing_request", target_id=request.id)
         await audit.record(
             actor=actor,
@@ -334,19 +334,34 @@ async def delete_billing_request(*, actor: Actor, request_id: int) -> None:
             subject=f"billing_request:{request.id}",
             client_id=request.client_id,
         )
+    for credit_note_id in notes:
+        await issued.store_issued_credit_note(credit_note_id)
 
 
-async def _void_invoice(request_id: int) -> None:
-    await Invoice.filter(billing_request_id=request_id, status=InvoiceStatus.open).update(
-        status=InvoiceStatus.deleted
+async def _void_invoices(request_ids: list[int], user_id: int | None = None) -> list[int]:
+    """In the caller's transaction: void the open invoices of these requests. An issued (numbered) invoice
+    is never simply deleted: a credit note cancels each (issue 16 item 5); their ids, to store their
+    documents after the commit."""
+    found = await Invoice.select_for_update().filter(
+        billing_request_id__in=request_ids, status=InvoiceStatus.open
     )
+    if not found:
+        return []
+    await Invoice.filter(id__in=[invoice.id for invoice in found]).update(status=InvoiceStatus.deleted)
+    notes = []
+    for invoice in found:
+        if invoice.number:
+            invoice.status = InvoiceStatus.deleted
+            notes.append((await credit_notes.issue_for_void(invoice=invoice, user_id=user_id)).id)
+    return notes
 
 
 async def expire_due(*, batch_size: int = EXPIRY_BATCH_SIZE) -> int:
     """Mark every pending request whose 24 hours are over as expired, void its invoice and tell the payer
     (once: the email's dedupe key); returns how many. `batch_size` requests per transaction, each batch
     the same five statements however many it expires: the due requests (locked, others' locks skipped on
-    PostgreSQL), one update of them, one of their invoices, their clients, one insert of the emails."""
+    PostgreSQL), one update of them, one of their invoices, their clients, one insert of the emails; and a
+    credit note for each invoice it voids."""
     org = await get_organization()
     count = 0
     while True:
@@ -372,9 +387,7 @@ async def _expire_batch(org: Organization, batch_size: int) -> tuple[int, int]:
         changed = await BillingRequest.filter(id__in=ids, status=BillingRequestStatus.pending).update(
             status=BillingRequestStatus.expired
         )
-        await Invoice.filter(billing_request_id__in=ids, status=InvoiceStatus.open).update(
-            status=InvoiceStatus.deleted
-        )
+        await _void_invoices(ids)  # their credit notes' documents are stored at their first download
         client_ids = list({request.client_id for request in due if request.client_id is not None})
         clients = (
             {client.id: client for client in await Client.filter(id__in=client_ids)} if client_ids else {}

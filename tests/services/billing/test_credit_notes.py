@@ -16,14 +16,15 @@ from lxml import etree
 from pypdf import PdfReader
 
 from portal import i18n
-from portal.billing import credit_notes, documents, invoice_editor, issued
+from portal.billing import billing_requests, credit_notes, documents, invoice_editor, issued
 from portal.billing.credit_note_pdf import credit_note_einvoice, credit_note_pdf, credit_note_xml
 from portal.billing.invoice_editor import InvoiceForm
 from portal.billing.line_input import LineForm
 from portal.clients import client_record, history
-from portal.core.clock import today
+from portal.core.clock import now_utc, set_now, today
 from portal.db.models import (
     AuditEntry,
+    BillingRequest,
     Client,
     CreditNote,
     CreditNoteLine,
@@ -265,3 +266,48 @@ async def test_the_credit_note_is_stored_when_issued_and_downloads_as_stored(wor
     assert listed.einvoice and listed.einvoice_url("xml") == f"/billing/credit-notes/{note.id}/factur-x.xml"
     with pytest.raises(NotFound):
         await issued.credit_note_pdf_download(actor=world.bob, credit_note_id=note.id)
+
+
+async def _billing_request(world: World, amount_minor: int) -> tuple[int, int]:
+    sent = await billing_requests.create_billing_request(
+        actor=world.staff,
+        client_id=world.alice_id,
+        email="payer@x.test",
+        currency="USD",
+        amount_minor=amount_minor,
+        success_url="https://a.test/ok",
+        cancel_url="https://a.test/no",
+        billing_type="one_time",
+        description="Deposit",
+    )
+    return sent.id, sent.invoice_id
+
+
+async def test_deleting_a_billing_request_cancels_its_issued_invoice_with_a_credit_note(world: World) -> None:
+    request_id, invoice_id = await _billing_request(world, 12345)
+    invoice = await Invoice.get(id=invoice_id)
+    assert invoice.number  # the request's invoice was issued: a legal document
+
+    await billing_requests.delete_billing_request(actor=world.staff, request_id=request_id)
+
+    assert (await BillingRequest.get(id=request_id)).status == "deleted"  # the request: Deleted
+    assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.deleted  # its invoice: Void
+    note = await CreditNote.get(invoice_id=invoice_id)
+    assert (note.total_minor, note.reason, note.number) == (12345, "void", f"CN-{YEAR}-0001")
+    # issued with the deletion: its PDF is stored at once, and the client sees both
+    assert await IssuedDocument.exists(kind="credit-note", subject_id=note.id)
+    seen = await credit_notes.of_invoice(actor=world.alice, invoice_id=invoice_id)
+    assert [n.number for n in seen] == [note.number]
+    await documents.get_invoice(actor=world.alice, invoice_id=invoice_id)  # not hidden from its client
+
+
+async def test_an_expired_billing_request_s_invoice_is_cancelled_by_a_credit_note_once(world: World) -> None:
+    _request_id, invoice_id = await _billing_request(world, 5000)
+    set_now(now_utc() + timedelta(hours=25))
+    try:
+        assert await billing_requests.expire_due() == 1
+        assert await billing_requests.expire_due() == 0
+    finally:
+        set_now(None)
+    assert [(n.invoice_id, n.total_minor) for n in await CreditNote.all()] == [(invoice_id, 5000)]
+    assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.deleted

@@ -17,7 +17,15 @@ from tortoise.log import db_client_logger
 from portal.billing import billing_requests, invoices, reminders
 from portal.billing.invoices import LineDraft
 from portal.core.clock import advance, set_now
-from portal.db.models import AuditEntry, BillingRequest, Invoice, OutboxEmail, PaymentLink, ReminderSent
+from portal.db.models import (
+    AuditEntry,
+    BillingRequest,
+    CreditNote,
+    Invoice,
+    OutboxEmail,
+    PaymentLink,
+    ReminderSent,
+)
 from portal.mail.worker import flush_outbox
 from tests.services.conftest import World
 from tests.smtp_sink import SmtpSink
@@ -188,19 +196,32 @@ async def test_expiry_in_small_batches_expires_every_request_and_tells_each_paye
 async def test_an_expiry_batch_costs_the_same_statements_whether_it_expires_one_or_many(
     frozen: World,
 ) -> None:
+    """Per batch a fixed number of statements, plus, per voided invoice, the credit note that cancels it
+    (issue 16 item 5: a numbered invoice is never simply deleted), a fixed number each too."""
     await _requests(frozen, 1)
     advance(timedelta(hours=25))
-    with statements() as one_batch:
+    assert await billing_requests.expire_due() == 1  # the credit notes' number sequence starts
+    await _requests(frozen, 1)
+    advance(timedelta(hours=25))
+    with statements() as one:
         assert await billing_requests.expire_due(batch_size=4) == 1
+
+    await _requests(frozen, 2)
+    advance(timedelta(hours=25))
+    with statements() as two:
+        assert await billing_requests.expire_due(batch_size=4) == 2
 
     await _requests(frozen, 11)
     advance(timedelta(hours=25))
     with statements() as three_batches:
         assert await billing_requests.expire_due(batch_size=4) == 11
 
-    per_batch = len(one_batch.sql) - 1  # the organization is read once per run
-    assert per_batch <= 5, one_batch.sql
-    assert len(three_batches.sql) == 1 + 3 * per_batch, three_batches.sql
+    per_credit_note = len(two.sql) - len(one.sql)
+    per_batch = len(one.sql) - 1 - per_credit_note  # the organization is read once per run
+    assert per_batch <= 6, "\n".join(one.sql)
+    assert per_credit_note <= 8, "\n".join(two.sql)
+    assert len(three_batches.sql) == 1 + 3 * per_batch + 11 * per_credit_note, three_batches.sql
+    assert await CreditNote.filter(reason="void").count() == 15
 
 
 async def test_overlapping_expiry_runs_expire_each_request_once(frozen: World) -> None:

@@ -5,12 +5,15 @@ attached to the invoice's PDF by the factur-x library (the attachment `factur-x.
 the XMP metadata that name the profile). Every amount is the invoice's stored integer written in its
 currency's precision (`money.to_decimal`: JPY 1500, EUR 15.00, KWD 1.500): never recomputed, never a float.
 
-What the XSD does not check and this module does not yet guarantee: the EN 16931 business rules
-(schematron), e.g. BR-CO-17 (a category's tax = its base x rate, rounded once; the portal rounds each line)
-and BR-DEC (at most 2 decimals, which a KWD or a 3-decimal currency cannot meet). PDF/A-3: the PDF embeds
-its fonts (subsets with ToUnicode maps, `pdf_fonts`), carries an sRGB output intent (`invoice_pdf(...,
-archival=True)`) and the factur-x library adds the PDF/A-3 XMP identification and the attachment's
-relationship; the file has not been through a PDF/A validator (veraPDF is not installed here).
+The EN 16931 business rules (schematron) are checked by the tests (tests/schematron), not here; an invoice
+whose organization lacks what they ask of the seller has no e-invoice (`missing` says why). Some rules cannot
+be met by every invoice: BR-CO-17 and BR-S-09 (a category's tax = its base x rate rounded once, give or take
+one unit of the currency; the portal rounds each line, which a JPY invoice of many small lines overshoots) and
+the 2-decimal rules (BR-DEC and the sums BR-CO-10 to -15, BR-S-08), which KWD and the other 3-decimal
+currencies cannot meet. PDF/A-3: the PDF embeds its fonts (subsets with ToUnicode maps, `pdf_fonts`), carries
+an sRGB output intent (`invoice_pdf(..., archival=True)`) and the factur-x library adds the PDF/A-3 XMP
+identification and the attachment's relationship; the file has not been through a PDF/A validator (veraPDF
+is not installed here).
 """
 
 from __future__ import annotations
@@ -51,22 +54,44 @@ def _issued(detail: InvoiceDetail) -> bool:
 
 
 def has_einvoice(detail: InvoiceDetail) -> bool:
-    """An issued invoice (numbered, not a draft) has an e-invoice once the organization's country is set
-    (EN 16931 requires the seller's; a client without one is taken to be in the same country)."""
-    return _issued(detail) and bool(detail.organization.country)
+    """An issued invoice (numbered, not a draft) has an e-invoice once the seller is identified as EN 16931
+    asks (see `missing`; a client without a country is taken to be in the seller's)."""
+    return _issued(detail) and _unmet(detail) is None
 
 
 def missing(detail: InvoiceDetail) -> str | None:
     """Why an issued invoice has no e-invoice yet (for staff), or None."""
-    if not _issued(detail) or detail.organization.country:
-        return None
-    return _("For e-invoices, set the organization's country in Settings, Organization, Legal identity.")
+    return _unmet(detail) if _issued(detail) else None
+
+
+def _unmet(detail: InvoiceDetail) -> str | None:
+    """What the organization's legal identity lacks for this invoice's e-invoice to keep the EN 16931
+    rules, or None."""
+    org = detail.organization
+    if not org.country:  # BR-09: the seller's country
+        return _("For e-invoices, set the organization's country in Settings, Organization, Legal identity.")
+    if not (org.vat_number or org.company_id):  # BR-CO-26: the seller identified by a number
+        return _(
+            "For e-invoices, set the organization's VAT number or company register number in Settings, "
+            "Organization, Legal identity."
+        )
+    if not org.vat_number and any(
+        _category(Decimal(line.tax_rate), detail) != OUTSIDE_VAT for line in detail.lines
+    ):
+        # BR-S-02, BR-AE-02: tax charged (EN 16931 knows only VAT) or reverse charged names the seller's VAT
+        # number; without one, only an invoice outside VAT (every rate 0) keeps the rules
+        return _(
+            "This invoice charges tax: for its e-invoice, set the organization's VAT number in Settings, "
+            "Organization, Legal identity."
+        )
+    return None
 
 
 REVERSE_CHARGE = "AE"  # UNTDID 5305: VAT reverse charge
+OUTSIDE_VAT = "O"  # UNTDID 5305: services outside scope of tax (a seller without a VAT number)
 EXEMPTIONS = {  # a category without VAT states why (BR-AE-10, BR-O-10): a reason text and its VATEX code
-    "AE": ("Reverse charge", "VATEX-EU-AE"),
-    "O": ("Not subject to VAT", "VATEX-EU-O"),
+    REVERSE_CHARGE: ("Reverse charge", "VATEX-EU-AE"),
+    OUTSIDE_VAT: ("Not subject to VAT", "VATEX-EU-O"),
 }
 
 
@@ -77,7 +102,7 @@ def _category(rate: Decimal, detail: InvoiceDetail) -> str:
         return REVERSE_CHARGE
     if rate > 0:
         return "S"
-    return "Z" if detail.organization.vat_number else "O"
+    return "Z" if detail.organization.vat_number else OUTSIDE_VAT
 
 
 def _address(target, lines: str, postcode: str, city: str, country: str) -> None:
@@ -110,13 +135,13 @@ def _seller(doc: Document, seller: Letterhead, fallback_country: str) -> None:
         party.tax_registrations.add(TaxRegistration(id=("VA", seller.vat_number)))
 
 
-def _buyer(doc: Document, buyer: Party, fallback_country: str) -> None:
+def _buyer(doc: Document, buyer: Party, fallback_country: str, *, outside_vat: bool) -> None:
     party = doc.trade.agreement.buyer
     party.name = buyer.company or buyer.name
     if buyer.company_id:
         party.legal_organization.id = _register_id(buyer.company_id, buyer.country)
     _address(party.address, buyer.address, buyer.postcode, buyer.city, buyer.country or fallback_country)
-    if buyer.vat_number:
+    if buyer.vat_number and not outside_vat:  # BR-O-02: an invoice outside VAT names no VAT number
         party.tax_registrations.add(TaxRegistration(id=("VA", buyer.vat_number)))
 
 
@@ -127,9 +152,11 @@ def _line(number: int, line: LineView, currency: str, detail: InvoiceDetail) -> 
     item.agreement.net.amount = to_decimal(line.unit_price_minor, currency)
     item.delivery.billed_quantity = (Decimal(line.quantity), UNIT)
     rate = Decimal(line.tax_rate)
+    category = _category(rate, detail)
     item.settlement.trade_tax.type_code = "VAT"
-    item.settlement.trade_tax.category_code = _category(rate, detail)
-    item.settlement.trade_tax.rate_applicable_percent = rate
+    item.settlement.trade_tax.category_code = category
+    if category != OUTSIDE_VAT:  # BR-O-05: a line outside VAT has no rate
+        item.settlement.trade_tax.rate_applicable_percent = rate
     item.settlement.monetary_summation.total_amount = to_decimal(line.net_minor, currency)
     return item
 
@@ -165,7 +192,9 @@ def cii_xml(detail: InvoiceDetail, *, cancels: tuple[str, date] | None = None) -
                 note.subject_code = code
             doc.header.notes.add(note)
     _seller(doc, seller, seller.country or detail.client.country)
-    _buyer(doc, detail.client, seller.country or detail.client.country)
+    taxes = _taxes(detail.lines, detail)
+    outside_vat = any(category == OUTSIDE_VAT for category, _rate in taxes)
+    _buyer(doc, detail.client, seller.country or detail.client.country, outside_vat=outside_vat)
     doc.trade.delivery.event.occurrence = detail.issue_date
     settlement = doc.trade.settlement
     settlement.currency_code = currency
@@ -178,7 +207,7 @@ def cii_xml(detail: InvoiceDetail, *, cancels: tuple[str, date] | None = None) -
         referenced.issuer_assigned_id, referenced.issue_date_time = cancels
     for number, line in enumerate(detail.lines, start=1):
         doc.trade.items.add(_line(number, line, currency, detail))
-    for (category, rate), (base, tax) in _taxes(detail.lines, detail).items():
+    for (category, rate), (base, tax) in taxes.items():
         trade_tax = ApplicableTradeTax()
         trade_tax.calculated_amount = to_decimal(tax, currency)
         trade_tax.basis_amount = to_decimal(base, currency)
@@ -186,7 +215,8 @@ def cii_xml(detail: InvoiceDetail, *, cancels: tuple[str, date] | None = None) -
         trade_tax.category_code = category
         if category in EXEMPTIONS:
             trade_tax.exemption_reason, trade_tax.exemption_reason_code = EXEMPTIONS[category]
-        trade_tax.rate_applicable_percent = rate
+        if category != OUTSIDE_VAT:  # BR-48: every breakdown has a rate, but for an invoice outside VAT
+            trade_tax.rate_applicable_percent = rate
         settlement.trade_tax.add(trade_tax)
     totals = settlement.monetary_summation
     totals.line_total = to_decimal(detail.subtotal_minor, currency)

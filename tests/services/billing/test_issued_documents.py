@@ -249,7 +249,8 @@ async def test_a_factur_x_pdf_wanted_after_the_country_is_set_is_built_from_the_
     assert await IssuedDocument.filter(subject_id=invoice_id).values_list("kind", flat=True) == ["invoice"]
     stored = await issued.invoice_pdf(actor=world.alice, invoice_id=invoice_id)
     await _restyle(world)
-    await Organization.filter(id=1).update(country="FR")
+    # the country, and the VAT number an e-invoice that charges tax names (EN 16931, BR-S-02)
+    await Organization.filter(id=1).update(country="FR", vat_number="FR40303265045")
     einvoice = await issued.einvoice(actor=world.alice, invoice_id=invoice_id, extension="pdf")
     assert _pages(einvoice.content) == _pages(stored.content)  # the issued look, not today's template
     assert b"/Subtype /Image" not in einvoice.content

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from tortoise.queryset import QuerySet
 
+from portal.billing import facturx
 from portal.billing.documents import (
     INVOICE_NOT_FOUND,
     InvoiceDetail,
@@ -28,7 +29,6 @@ from portal.billing.documents import (
 from portal.core.actors import Actor, check_client_access
 from portal.core.clock import today
 from portal.core.numbering import next_number
-from portal.core.organization import get_organization
 from portal.db.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Refund
 from portal.domain.errors import NotFound
 from portal.domain.presentation import InvoicePresentation, PresentedLine, present_invoice
@@ -179,7 +179,7 @@ class CreditNoteSummary:
     currency: str
     total_minor: int
     reason: str = VOID  # VOID cancels the whole invoice; REFUND the part a refund took back
-    einvoice: bool = False  # it downloads as Factur-X too (the organization's country is set)
+    einvoice: bool = False  # it downloads as Factur-X too (`has_einvoice`)
 
     @property
     def pdf_url(self) -> str:
@@ -244,8 +244,10 @@ async def of_invoice(*, actor: Actor, invoice_id: int) -> list[CreditNoteSummary
         raise NotFound(_(INVOICE_NOT_FOUND))
     check_client_access(actor, invoice.client_id, message=INVOICE_NOT_FOUND)
     found = await _summaries(CreditNote.filter(invoice_id=invoice_id).order_by("id"))
-    if found and (await get_organization()).country:
-        found = [replace(note, einvoice=True) for note in found]
+    found = [  # an invoice has few: each read in full, to offer its e-invoice exactly when it has one
+        replace(note, einvoice=has_einvoice(await get_credit_note(actor=actor, credit_note_id=note.id)))
+        for note in found
+    ]
     return found
 
 
@@ -304,8 +306,9 @@ async def get_credit_note(*, actor: Actor, credit_note_id: int) -> CreditNoteDet
 
 
 def has_einvoice(detail: CreditNoteDetail) -> bool:
-    """A credit note has an e-invoice once the organization's country is set (as an invoice does)."""
-    return bool(detail.organization.country)
+    """A credit note has an e-invoice when it, read as an invoice, would (`facturx.has_einvoice`: the
+    organization identified as EN 16931 asks)."""
+    return facturx.has_einvoice(as_einvoice(detail))
 
 
 def reason_text(detail: CreditNoteDetail) -> str:

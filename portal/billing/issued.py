@@ -4,12 +4,13 @@ receipt's PDF, and a credit note's PDF, Factur-X PDF and XML are produced once, 
 against the hash as they are read.
 
 An invoice's PDF is stored when it is sent (`store_issued_invoice`, after `send_draft` commits); a credit
-note's when voiding the invoice issues it (`store_issued_credit_note`); a receipt's when its payment
-succeeds (`store_issued_receipt`, registered with `payments.receipts`); an
-e-invoice with the invoice's PDF once the organization's country is set (EN 16931 needs it), else at its
-first download, built from the stored PDF's bytes. A document issued before documents were stored (demo
-data, older invoices, a subscription renewal) is stored at its first download. Two first downloads at
-once store one copy: the row is unique per kind and subject, and the loser serves the winner's bytes.
+note's when it is issued (a void, a refund, a voided billing request: `store_issued_credit_note`); a
+receipt's when its payment succeeds (`store_issued_receipt`, registered with `payments.receipts`); an
+e-invoice with the invoice's PDF once the organization is identified as EN 16931 asks
+(`facturx.has_einvoice`), else at its first download, built from the stored PDF's bytes. A document
+issued before documents were stored (demo data, older invoices, a subscription renewal) is stored at its
+first download. Two first downloads at once store one copy: the row is unique per kind and subject, and
+the loser serves the winner's bytes.
 
 What the files show is the document as issued: the invoice as sent, nothing paid yet (the invoice page,
 the receipts and the statement show the payments, as the Factur-X XML always said: prepaid 0, due the
@@ -227,7 +228,7 @@ async def invoice_pdf(*, actor: Actor, invoice_id: int) -> Download:
 
 async def einvoice(*, actor: Actor, invoice_id: int, extension: str) -> Download:
     """An issued invoice's Factur-X PDF (`pdf`) or its CII XML alone (`xml`), as stored; NotFound for a
-    draft, or before the organization's country is set."""
+    draft, or while the organization lacks what EN 16931 asks of the seller (`facturx.missing`)."""
     detail = await documents.get_invoice(actor=actor, invoice_id=invoice_id)
     if not facturx.has_einvoice(detail):
         raise NotFound(_(documents.INVOICE_NOT_FOUND))
@@ -250,8 +251,8 @@ async def credit_note_pdf_download(*, actor: Actor, credit_note_id: int) -> Down
 
 
 async def credit_note_einvoice(*, actor: Actor, credit_note_id: int, extension: str) -> Download:
-    """A credit note's Factur-X PDF (`pdf`) or its CII XML (`xml`), as stored; NotFound before the
-    organization's country is set."""
+    """A credit note's Factur-X PDF (`pdf`) or its CII XML (`xml`), as stored; NotFound when it has none
+    (`credit_notes.has_einvoice`)."""
     detail = await credit_notes.get_credit_note(actor=actor, credit_note_id=credit_note_id)
     if not credit_notes.has_einvoice(detail):
         raise NotFound(_(credit_notes.NOT_FOUND))
@@ -263,8 +264,8 @@ async def credit_note_einvoice(*, actor: Actor, credit_note_id: int, extension: 
 
 # -- stored as they are issued (after commit) --------------------------------------------------------
 async def store_issued_invoice(invoice_id: int) -> None:
-    """After the commit that sent an invoice: store its PDF, and its e-invoice when the organization's
-    country is set. The invoice is sent whatever happens here: a failure is logged, and the first
+    """After the commit that sent an invoice: store its PDF, and its e-invoice when it has one
+    (`facturx.has_einvoice`). The invoice is sent whatever happens here: a failure is logged, and the first
     download stores the document instead."""
     try:
         detail = await documents.get_invoice(actor=_PORTAL, invoice_id=invoice_id)
@@ -289,8 +290,8 @@ async def store_issued_receipt(payment_id: int) -> None:
 
 
 async def store_issued_credit_note(credit_note_id: int) -> None:
-    """After the commit that issued a credit note: store its PDF, and its e-invoice when the organization's
-    country is set (a failure is logged; the first download stores them instead)."""
+    """After the commit that issued a credit note: store its PDF, and its e-invoice when it has one
+    (a failure is logged; the first download stores them instead)."""
     try:
         detail = await credit_notes.get_credit_note(actor=_PORTAL, credit_note_id=credit_note_id)
         await _credit_note_pdf(detail)

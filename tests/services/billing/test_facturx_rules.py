@@ -13,13 +13,14 @@ import facturx as facturx_lib
 import pytest
 from lxml import etree
 
-from portal.billing import credit_notes, documents, facturx, invoice_editor, invoices
+from portal.billing import credit_notes, documents, facturx, invoice_editor, invoices, issued
 from portal.billing.credit_note_pdf import credit_note_xml
 from portal.billing.invoice_editor import InvoiceForm
 from portal.billing.invoices import LineDraft
 from portal.billing.line_input import LineForm
 from portal.core.clock import today
 from portal.db.models import Client, CreditNote, TaxRate
+from portal.domain.errors import NotFound
 from tests.schematron import assert_conforms, fatal_rules
 from tests.services.billing.test_facturx import NS
 from tests.services.conftest import World
@@ -263,3 +264,37 @@ async def test_kwd_three_decimals_break_exactly_the_two_decimal_rules(world: Wor
         "BR-CO-15",  # total with VAT = without + VAT
         "BR-S-08",  # a category's taxable amount = its lines' sum
     }
+
+
+async def test_a_credit_note_has_an_e_invoice_only_when_its_invoice_would(world: World) -> None:
+    """The credit note of an invoice that charges VAT while the seller has no VAT number would break the
+    same rules (BR-S-02): no e-invoice offered or served, its PDF still is."""
+    await set_legal_identity(world, NO_VAT_NUMBER)
+    await Client.filter(id=world.alice_id).update(currency="EUR", **FRENCH_BUSINESS)
+    vat = await TaxRate.create(name="VAT", rate=Decimal("20"))
+    day = today().isoformat()
+    form = InvoiceForm(
+        currency="EUR",
+        issue_date=day,
+        due_date=DUE.isoformat(),
+        notes="",
+        lines=[
+            LineForm(description="Design", quantity="1", unit_price="100", tax=f"rate:{vat.id}", date=day)
+        ],
+    )
+    invoice_id = await invoice_editor.send_invoice(
+        actor=world.staff, invoice_id=None, client_id=world.alice_id, form=form
+    )
+    await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+
+    [note] = await credit_notes.of_invoice(actor=world.alice, invoice_id=invoice_id)
+    assert not note.einvoice  # no Factur-X link beside it
+    with pytest.raises(NotFound):
+        await issued.credit_note_einvoice(actor=world.alice, credit_note_id=note.id, extension="xml")
+    assert (await issued.credit_note_pdf_download(actor=world.alice, credit_note_id=note.id)).content
+
+    await set_legal_identity(world)  # with its VAT number, the same credit note is an e-invoice
+    [note] = await credit_notes.of_invoice(actor=world.alice, invoice_id=invoice_id)
+    assert note.einvoice
+    download = await issued.credit_note_einvoice(actor=world.alice, credit_note_id=note.id, extension="xml")
+    assert_conforms(download.content)

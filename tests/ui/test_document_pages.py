@@ -19,6 +19,7 @@ from portal.domain.money import format_money
 from portal.domain.status import Role
 from portal.pages.downloads import ALTERED_TEXT
 from portal.payments import ledger
+from tests.schematron import assert_conforms
 from tests.ui.conftest import sign_in
 
 
@@ -282,6 +283,7 @@ async def test_the_client_downloads_its_invoice_as_a_factur_x_e_invoice(user: Us
     assert response.status_code == 200 and response.headers["content-type"] == "application/xml"
     assert response.content == xml  # the same XML alone
     assert facturx_lib.xml_check_xsd(response.content, flavor="factur-x", level="en16931")
+    assert_conforms(xml)  # the demo's e-invoice keeps the EN 16931 business rules too
     emile = await Client.get(email="emile@demo.test")
     theirs = await Invoice.filter(client_id=emile.id).first()
     assert theirs is not None

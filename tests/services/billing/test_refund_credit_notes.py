@@ -33,6 +33,7 @@ from portal.domain.errors import Conflict
 from portal.domain.presentation import totals as totals_rows
 from portal.domain.status import InvoiceStatus
 from portal.payments import charges, ledger, refunds
+from tests.schematron import assert_conforms
 from tests.services.conftest import World
 from tests.services.identity_fixtures import set_legal_identity
 from tests.services.payment_fixtures import add_card, invoice_for, sandbox
@@ -272,6 +273,7 @@ async def test_the_partial_credit_note_is_a_valid_factur_x_381_in_the_clients_la
 
     data = credit_note_xml(detail)
     assert facturx_lib.xml_check_xsd(data, flavor="factur-x", level="en16931")
+    assert_conforms(data)  # the EN 16931 rules: its per-rate shares add up as the standard asks
     assert b"<ram:TypeCode>381</ram:TypeCode>" in data and b"50.00" in data
     assert (await Invoice.get(id=invoice_id)).number.encode() in data
     assert detail.lines[0].description.startswith("Partie de ")  # the client reads French

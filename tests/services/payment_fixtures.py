@@ -9,7 +9,7 @@ from portal.billing import invoices
 from portal.billing.invoices import LineDraft
 from portal.core.clock import today
 from portal.db.models import Client, PaymentMethod
-from portal.payments import methods
+from portal.payments import ledger, methods
 from portal.payments.gateways import selector
 from portal.payments.gateways.protocol import NewCard
 from portal.payments.gateways.sandbox import SandboxGateway
@@ -57,3 +57,19 @@ async def invoice_for(world: World, amount: int, *, client_id: int | None = None
         lines=[LineDraft("Work", Decimal(1), amount, Decimal(0))],
         due_date=today() + timedelta(days=days),
     )
+
+
+async def cash_payment(world: World, amount: int, *, to_credit: bool = False, key: str | None = None) -> int:
+    """Alice pays `amount` USD cash, recorded by staff (oldest invoice first; what is over becomes credit
+    only with `to_credit`); the payment's id."""
+    result = await ledger.record_offline_payment(
+        actor=world.staff,
+        client_id=world.alice_id,
+        amount_minor=amount,
+        currency="USD",
+        method="cash",
+        received_on=today(),
+        overpayment_to_credit=to_credit,
+        idempotency_key=key,
+    )
+    return result.payment_id

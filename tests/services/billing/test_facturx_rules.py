@@ -149,6 +149,35 @@ async def test_a_usd_invoice_to_a_client_outside_the_eu_keeps_the_rules(world: W
     assert_conforms(xml)
 
 
+async def _voided(world: World, *lines: tuple[str, str, str, bool]) -> tuple[int, str | None]:
+    """A EUR invoice of (description, quantity, unit price, taxed at 20 %) lines, sent then voided: its id
+    and its credit note's number."""
+    vat = await TaxRate.create(name="VAT", rate=Decimal("20"))
+    day = today().isoformat()
+    form = InvoiceForm(
+        currency="EUR",
+        issue_date=day,
+        due_date=DUE.isoformat(),
+        notes="",
+        lines=[
+            LineForm(
+                description=text,
+                quantity=qty,
+                unit_price=price,
+                tax=f"rate:{vat.id}" if taxed else "none",
+                date=day,
+            )
+            for text, qty, price, taxed in lines
+        ],
+    )
+    invoice_id = await invoice_editor.send_invoice(
+        actor=world.staff, invoice_id=None, client_id=world.alice_id, form=form
+    )
+    return invoice_id, await invoice_editor.void_invoice(
+        actor=world.staff, invoice_id=invoice_id, reason="Duplicate"
+    )
+
+
 @pytest.mark.parametrize(
     ("country", "vat_number", "categories"),
     [("FR", "FR44732829320", [("S", "20"), ("Z", "0")]), ("DE", "DE136695976", [("AE", "0")])],
@@ -160,22 +189,9 @@ async def test_the_credit_note_of_a_voided_invoice_keeps_the_rules(
     await Client.filter(id=world.alice_id).update(
         currency="EUR", is_business=True, vat_number=vat_number, country=country, company="Archery"
     )
-    vat = await TaxRate.create(name="VAT", rate=Decimal("20"))
-    day = today().isoformat()
-    form = InvoiceForm(
-        currency="EUR",
-        issue_date=day,
-        due_date=DUE.isoformat(),
-        notes="",
-        lines=[
-            LineForm(description="Design", quantity="2", unit_price="100.50", tax=f"rate:{vat.id}", date=day),
-            LineForm(description="Travel", quantity="1", unit_price="3.00", tax="none", date=day),
-        ],
+    _invoice_id, number = await _voided(
+        world, ("Design", "2", "100.50", True), ("Travel", "1", "3.00", False)
     )
-    invoice_id = await invoice_editor.send_invoice(
-        actor=world.staff, invoice_id=None, client_id=world.alice_id, form=form
-    )
-    number = await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id, reason="Duplicate")
     note = await CreditNote.get(number=number)
     xml = credit_note_xml(await credit_notes.get_credit_note(actor=world.staff, credit_note_id=note.id))
     assert_conforms(xml)
@@ -271,21 +287,7 @@ async def test_a_credit_note_has_an_e_invoice_only_when_its_invoice_would(world:
     same rules (BR-S-02): no e-invoice offered or served, its PDF still is."""
     await set_legal_identity(world, NO_VAT_NUMBER)
     await Client.filter(id=world.alice_id).update(currency="EUR", **FRENCH_BUSINESS)
-    vat = await TaxRate.create(name="VAT", rate=Decimal("20"))
-    day = today().isoformat()
-    form = InvoiceForm(
-        currency="EUR",
-        issue_date=day,
-        due_date=DUE.isoformat(),
-        notes="",
-        lines=[
-            LineForm(description="Design", quantity="1", unit_price="100", tax=f"rate:{vat.id}", date=day)
-        ],
-    )
-    invoice_id = await invoice_editor.send_invoice(
-        actor=world.staff, invoice_id=None, client_id=world.alice_id, form=form
-    )
-    await invoice_editor.void_invoice(actor=world.staff, invoice_id=invoice_id)
+    invoice_id, _number = await _voided(world, ("Design", "1", "100", True))
 
     [note] = await credit_notes.of_invoice(actor=world.alice, invoice_id=invoice_id)
     assert not note.einvoice  # no Factur-X link beside it

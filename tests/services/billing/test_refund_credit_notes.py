@@ -36,7 +36,7 @@ from portal.payments import charges, ledger, refunds
 from tests.schematron import assert_conforms
 from tests.services.conftest import World
 from tests.services.identity_fixtures import set_legal_identity
-from tests.services.payment_fixtures import add_card, invoice_for, sandbox
+from tests.services.payment_fixtures import add_card, cash_payment, invoice_for, sandbox
 
 ISSUE = today().isoformat()
 DUE = (today() + timedelta(days=14)).isoformat()
@@ -59,19 +59,6 @@ async def _three_taxes(world: World) -> int:
     )
 
 
-async def _cash(world: World, amount: int) -> int:
-    result = await ledger.record_offline_payment(
-        actor=world.staff,
-        client_id=world.alice_id,
-        amount_minor=amount,
-        currency="USD",
-        method="cash",
-        received_on=today(),
-        overpayment_to_credit=True,
-    )
-    return result.payment_id
-
-
 async def _refund(world: World, payment_id: int, amount: int, *, cancel: bool = True, key: str = "k"):
     return await refund_credit.refund(
         actor=world.staff,
@@ -87,7 +74,7 @@ async def test_a_partial_refund_that_cancels_issues_a_credit_note_shared_across_
     world: World,
 ) -> None:
     invoice_id = await _three_taxes(world)
-    payment_id = await _cash(world, 13555)
+    payment_id = await cash_payment(world, 13555, to_credit=True)
     invoice = await Invoice.get(id=invoice_id)
     assert (invoice.total_minor, invoice.status) == (13555, InvoiceStatus.paid)
 
@@ -129,7 +116,7 @@ async def test_a_partial_refund_that_cancels_issues_a_credit_note_shared_across_
 
 async def test_the_other_choice_gives_the_money_back_and_the_invoice_is_owed_again(world: World) -> None:
     invoice_id = await invoice_for(world, 5000)
-    payment_id = await _cash(world, 5000)
+    payment_id = await cash_payment(world, 5000, to_credit=True)
 
     done = await _refund(world, payment_id, 1250, cancel=False)
 
@@ -141,7 +128,7 @@ async def test_the_other_choice_gives_the_money_back_and_the_invoice_is_owed_aga
 
 async def test_a_double_click_is_one_refund_and_one_credit_note(world: World) -> None:
     await invoice_for(world, 5000)
-    payment_id = await _cash(world, 5000)
+    payment_id = await cash_payment(world, 5000, to_credit=True)
 
     first = await _refund(world, payment_id, 2000, key="same")
     second = await _refund(world, payment_id, 2000, key="same")
@@ -153,7 +140,7 @@ async def test_a_double_click_is_one_refund_and_one_credit_note(world: World) ->
 
 async def test_credit_first_then_only_what_comes_off_the_invoice_is_credited(world: World) -> None:
     invoice_id = await invoice_for(world, 10000)
-    payment_id = await _cash(world, 12000)  # 20.00 became credit
+    payment_id = await cash_payment(world, 12000, to_credit=True)  # 20.00 became credit
     offer = await refunds.refund_offer(actor=world.staff, payment_id=payment_id)
     assert (offer.refundable_minor, offer.on_invoices_minor) == (12000, 10000)
 
@@ -192,7 +179,7 @@ async def test_the_gateway_event_first_then_the_staff_answer_still_cancels(world
     """The gateway's charge.refunded event can be recorded before the staff action's own record: the
     event reopens the invoice; the staff action, adopting that row, cancels the amount: paid again."""
     invoice_id = await invoice_for(world, 3000)
-    payment_id = await _cash(world, 3000)
+    payment_id = await cash_payment(world, 3000, to_credit=True)
     await refunds.record_refund(payment_id=payment_id, amount_minor=1000, reason="", actor=None)
     assert (await Invoice.get(id=invoice_id)).status == InvoiceStatus.open
 
@@ -216,7 +203,7 @@ async def test_the_gateway_event_first_then_the_staff_answer_still_cancels(world
 
 async def test_void_cancels_only_what_refunds_left_and_not_twice(world: World) -> None:
     invoice_id = await invoice_for(world, 10000)
-    payment_id = await _cash(world, 4000)  # part paid
+    payment_id = await cash_payment(world, 4000, to_credit=True)  # part paid
     await _refund(world, payment_id, 4000)  # all of it back, cancelled: 60.00 still owed
     assert (await documents.get_invoice(actor=world.staff, invoice_id=invoice_id)).amount_due_minor == 6000
 
@@ -229,7 +216,7 @@ async def test_void_cancels_only_what_refunds_left_and_not_twice(world: World) -
 
 async def test_a_wholly_credited_invoice_cannot_be_voided_again(world: World) -> None:
     invoice_id = await invoice_for(world, 2500)
-    payment_id = await _cash(world, 2500)
+    payment_id = await cash_payment(world, 2500, to_credit=True)
     await _refund(world, payment_id, 2500)
 
     with pytest.raises(Conflict, match="already cancel the whole"):
@@ -239,7 +226,7 @@ async def test_a_wholly_credited_invoice_cannot_be_voided_again(world: World) ->
 
 async def test_statement_and_export_show_the_credit_note_and_balance_to_zero(world: World) -> None:
     invoice_id = await invoice_for(world, 8000)
-    payment_id = await _cash(world, 8000)
+    payment_id = await cash_payment(world, 8000, to_credit=True)
     done = await _refund(world, payment_id, 3000)
     number = (await Invoice.get(id=invoice_id)).number
 
@@ -263,7 +250,7 @@ async def test_the_partial_credit_note_is_a_valid_factur_x_381_in_the_clients_la
     await set_legal_identity(world)  # a French organization: credit notes are e-invoices too
     await Client.filter(id=world.alice_id).update(locale="fr")
     invoice_id = await _three_taxes(world)
-    payment_id = await _cash(world, 13555)
+    payment_id = await cash_payment(world, 13555, to_credit=True)
 
     done = await _refund(world, payment_id, 5000)
 

@@ -9,7 +9,6 @@ import asyncio
 
 import pytest
 
-from portal.core.clock import today
 from portal.core.organization import get_organization
 from portal.db.models import (
     AuditEntry,
@@ -27,20 +26,7 @@ from portal.payments import charges, ledger, receipts, refunds
 from portal.settings import billing_and_tax
 from tests.services.conftest import World
 from tests.services.payment_fixtures import add_card, invoice_for, sandbox
-
-
-async def _offline(world: World, amount: int, *, to_credit: bool = False, key: str | None = None) -> int:
-    result = await ledger.record_offline_payment(
-        actor=world.staff,
-        client_id=world.alice_id,
-        amount_minor=amount,
-        currency="USD",
-        method="cash",
-        received_on=today(),
-        overpayment_to_credit=to_credit,
-        idempotency_key=key,
-    )
-    return result.payment_id
+from tests.services.payment_fixtures import cash_payment as _offline
 
 
 async def _card_payment(world: World, amount: int) -> tuple[int, int]:

@@ -351,7 +351,6 @@ async def _void_invoices(request_ids: list[int], user_id: int | None = None) -> 
     notes = []
     for invoice in found:
         if invoice.number:
-            invoice.status = InvoiceStatus.deleted
             notes.append((await credit_notes.issue_for_void(invoice=invoice, user_id=user_id)).id)
     return notes
 

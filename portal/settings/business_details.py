@@ -101,6 +101,7 @@ class LegalIdentityView:
     operation_nature: str = "services"
     late_penalty_rate: str = ""
     early_payment_discount: str = ""
+    vat_franchise: bool = False  # franchise en base: no VAT charged, article 293 B of the French tax code
 
 
 def _percent_text(value: Decimal | None) -> str:
@@ -114,6 +115,7 @@ def _identity_view(org: Organization) -> LegalIdentityView:
         operation_nature=org.operation_nature,
         late_penalty_rate=_percent_text(org.late_penalty_rate),
         early_payment_discount=_percent_text(org.early_payment_discount),
+        vat_franchise=org.vat_franchise,
     )
 
 
@@ -171,6 +173,7 @@ async def update_legal_identity(*, actor: Actor, values: LegalIdentityView) -> L
         "vat_number": collect(errors, "vat_number", lambda: identity.clean_vat_number(values.vat_number)),
         "country": country,
         "vies_check_enabled": bool(values.vies_check_enabled),
+        "vat_franchise": bool(values.vat_franchise),
         "operation_nature": collect(errors, "operation_nature", lambda: _nature(values.operation_nature)),
         "late_penalty_rate": collect(
             errors,

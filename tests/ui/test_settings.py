@@ -133,11 +133,16 @@ async def test_the_legal_identity_names_each_wrong_number_then_saves(user: User)
     _element(user, "late-penalty-rate").set_value("12,5")
     _element(user, "operation-nature").set_value("mixed")
     user.find(marker="vies-check").click()
+    user.find(marker="vat-franchise").click()
     user.find(marker="save-legal-identity").click()
     await user.should_see("Legal identity saved.", retries=50)
     assert _element(user, "org-vat-number").value == "FR40303265045"
     org = await Organization.get(id=1)
-    assert (org.late_penalty_rate, org.operation_nature) == (Decimal("12.5"), "mixed")
+    assert (org.late_penalty_rate, org.operation_nature, org.vat_franchise) == (
+        Decimal("12.5"),
+        "mixed",
+        True,
+    )
     assert (org.company_id, org.vat_number, org.country, org.vies_check_enabled) == (
         "73282932000074",
         "FR40303265045",

@@ -210,6 +210,22 @@ async def test_a_seller_without_a_vat_number_invoices_outside_vat_as_the_rules_a
     assert not tree.xpath("//ram:SpecifiedTaxRegistration", namespaces=NS)
 
 
+async def test_a_franchise_en_base_invoice_says_article_293_b_in_its_notes_and_exemption(
+    world: World,
+) -> None:
+    """A French business under the VAT exemption scheme for small businesses: the invoice's language in the
+    note (TXD, a VAT declaration) and as the exemption reason of its VAT breakdown (BT-120)."""
+    await set_legal_identity(world, replace(NO_VAT_NUMBER, vat_franchise=True))
+    xml = await _issued(world, "EUR", UNTAXED, locale="fr", **FRENCH_BUSINESS)
+    assert_conforms(xml)
+    tree = etree.fromstring(xml)
+    notes = tree.xpath("//ram:IncludedNote[ram:SubjectCode='TXD']/ram:Content/text()", namespaces=NS)
+    assert notes == ["TVA non applicable, article 293 B du CGI."]
+    reasons = tree.xpath("//ram:ApplicableTradeTax/ram:ExemptionReason/text()", namespaces=NS)
+    assert reasons == ["TVA non applicable, article 293 B du CGI."]
+    assert _categories(xml) == [("O", None)]
+
+
 async def test_an_invoice_charging_vat_without_the_sellers_vat_number_has_no_e_invoice(world: World) -> None:
     await set_legal_identity(world, NO_VAT_NUMBER)
     await Client.filter(id=world.alice_id).update(currency="EUR", **FRENCH_BUSINESS)

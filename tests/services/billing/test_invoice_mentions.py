@@ -22,7 +22,7 @@ from tests.services.identity_fixtures import FRENCH_SELLER, set_legal_identity
 FRANCE = FRENCH_SELLER
 
 
-async def _invoice_text(world: World, *, locale: str, business: bool) -> str:
+async def _invoice_text(world: World, *, locale: str, business: bool, tax_rate: int = 20) -> str:
     await Client.filter(id=world.alice_id).update(
         locale=locale,
         is_business=business,
@@ -33,7 +33,7 @@ async def _invoice_text(world: World, *, locale: str, business: bool) -> str:
     invoice_id = await invoices.create_invoice(
         actor=world.staff,
         client_id=world.alice_id,
-        lines=[LineDraft("Design", Decimal(1), 10000, Decimal(20), "TVA")],
+        lines=[LineDraft("Design", Decimal(1), 10000, Decimal(tax_rate), "TVA" if tax_rate else "")],
         due_date=today() + timedelta(days=30),
     )
     detail = await documents.get_invoice(actor=world.staff, invoice_id=invoice_id)
@@ -62,6 +62,25 @@ async def test_a_person_owes_no_recovery_indemnity_and_english_reads_english(wor
     assert "the European Central Bank's refinancing rate plus 10 percentage points" in text
     assert "Discount for early payment: 2%." in text
     assert "40 €" not in text and "SIRET" not in text
+
+
+FRANCHISE_FR = "TVA non applicable, article 293 B du CGI."
+
+
+async def test_under_the_franchise_en_base_an_invoice_without_vat_says_article_293_b(world: World) -> None:
+    await set_legal_identity(world, replace(FRANCE, vat_number="", vat_franchise=True))
+    assert (await get_legal_identity(actor=world.admin)).vat_franchise
+    assert FRANCHISE_FR in await _invoice_text(world, locale="fr", business=True, tax_rate=0)
+    english = await _invoice_text(world, locale="en", business=False, tax_rate=0)
+    assert "VAT not applicable, article 293 B of the French General Tax Code." in english
+
+
+async def test_the_article_293_b_mention_only_when_it_is_true(world: World) -> None:
+    """Not on an invoice that charges VAT, nor for a business outside the scheme."""
+    await set_legal_identity(world, replace(FRANCE, vat_franchise=True))
+    assert FRANCHISE_FR not in await _invoice_text(world, locale="fr", business=True, tax_rate=20)
+    await set_legal_identity(world, replace(FRANCE, vat_number=""))
+    assert FRANCHISE_FR not in await _invoice_text(world, locale="fr", business=True, tax_rate=0)
 
 
 async def test_an_invoice_from_elsewhere_has_no_french_mentions(world: World) -> None:

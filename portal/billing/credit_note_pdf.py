@@ -1,6 +1,6 @@
 """A credit note as a PDF (fpdf2), drawn with the helpers of `pdf.py`: the same letterhead, title bar,
-client block and lines table as the invoice it cancels, its lines and totals as deductions, in the
-client's language."""
+client block, lines table and legal mentions (reverse charge, French law's) as the invoice it cancels, its
+lines and totals as deductions, in the client's language."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from portal.billing.pdf import (
     _finish,
     _letterhead,
     _lines_table,
+    _mentions,
     _notes,
     _parties,
     _srgb_output_intent,
@@ -50,6 +51,7 @@ def credit_note_pdf(detail: CreditNoteDetail, *, compress: bool = True, archival
     _lines_table(pdf, detail.presentation, locale)
     _totals(pdf, [row for row in totals(detail.presentation, locale) if row.key in SHOWN_TOTALS])
     _notes(pdf, translate("Reason", locale), reason_text(detail))
+    _mentions(pdf, as_einvoice(detail))  # the invoice's legal mentions, as its e-invoice's notes carry them
     return _finish(pdf)
 
 

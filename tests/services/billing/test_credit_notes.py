@@ -230,6 +230,10 @@ async def test_the_credit_note_is_a_factur_x_381_naming_the_invoice_with_its_amo
     einvoice = credit_note_einvoice(detail)
     _filename, attached = facturx_lib.get_xml_from_pdf(einvoice, check_xsd=False)
     assert attached == xml
+    # the PDF says what the XML's notes say: the French mentions, and reverse charge when the invoice was
+    text = " ".join(_text(credit_note_pdf(detail)).split())
+    assert "Nature of the operation: provision of services." in text
+    assert ("Reverse charge: VAT to be accounted for by the recipient" in text) == (category == "AE")
 
 
 async def test_the_credit_note_is_stored_when_issued_and_downloads_as_stored(world: World) -> None:

@@ -211,6 +211,13 @@ class InvoiceDetail:
         return f"invoice-{safe_name(self.number)}.pdf"
 
 
+def under_franchise(detail: InvoiceDetail) -> bool:
+    """An invoice of a French business under the franchise en base that charges no VAT: it says so (article
+    293 B of the French General Tax Code) in its mentions and its e-invoice's exemption reason."""
+    org = detail.organization
+    return org.country == "FR" and org.vat_franchise and not detail.reverse_charge and detail.tax_minor == 0
+
+
 def mention_notes(detail: InvoiceDetail) -> list[tuple[str, str]]:
     """The legal mentions of an invoice (the reverse-charge mention on a reverse-charged one; French law's
     for an organization in France, with the franchise en base's on an invoice without VAT of one under that
@@ -226,7 +233,7 @@ def mention_notes(detail: InvoiceDetail) -> list[tuple[str, str]]:
         early_payment_discount=org.early_payment_discount,
         business_client=detail.client.is_business,
         locale=detail.locale,
-        franchise=org.vat_franchise and not detail.reverse_charge and detail.tax_minor == 0,
+        franchise=under_franchise(detail),
     )
 
 

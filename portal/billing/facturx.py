@@ -35,7 +35,15 @@ from drafthorse.models.tradelines import LineItem
 from lxml import etree
 
 from portal.billing import pdf
-from portal.billing.documents import InvoiceDetail, Letterhead, LineView, Party, mention_notes, safe_name
+from portal.billing.documents import (
+    InvoiceDetail,
+    Letterhead,
+    LineView,
+    Party,
+    mention_notes,
+    safe_name,
+    under_franchise,
+)
 from portal.domain.mentions import FRANCHISE
 from portal.domain.money import to_decimal
 from portal.domain.status import InvoiceStatus
@@ -216,7 +224,7 @@ def cii_xml(detail: InvoiceDetail, *, cancels: tuple[str, date] | None = None) -
         trade_tax.category_code = category
         if category in EXEMPTIONS:
             trade_tax.exemption_reason, trade_tax.exemption_reason_code = EXEMPTIONS[category]
-            if category == OUTSIDE_VAT and seller.vat_franchise and seller.country == "FR":
+            if category == OUTSIDE_VAT and under_franchise(detail):
                 trade_tax.exemption_reason = translate(FRANCHISE, detail.locale)  # BT-120: article 293 B
         if category != OUTSIDE_VAT:  # BR-48: every breakdown has a rate, but for an invoice outside VAT
             trade_tax.rate_applicable_percent = rate
